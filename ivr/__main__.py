@@ -1,0 +1,70 @@
+"""The `hotline` command: run the engine, and the admin tools around it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from ivr.app import Engine
+from ivr.config import load_config
+from ivr.errors import ConfigError
+from ivr.logs import setup_logging
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    setup_logging(config.log.level, config.log.json_lines)
+    if not config.ari_password:
+        print(
+            "hotline: no ARI password: set HOTLINE_ARI_PASSWORD or create "
+            f"{config.ari.password_file} (scripts/asterisk-sandbox up does)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def main() -> None:
+        engine = Engine(config)
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - asyncio.run always has a current task
+            raise RuntimeError("no current task")
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await engine.run_forever()
+
+    asyncio.run(main())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline", description="Suido Hotline: IVR and call routing on Asterisk ARI."
+    )
+    parser.add_argument("--config", help="config file (default: config.yaml or $HOTLINE_CONFIG)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="start the engine: connect to Asterisk and take calls")
+    run.set_defaults(func=_cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

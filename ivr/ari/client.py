@@ -1,0 +1,399 @@
+"""Our own thin ARI client on aiohttp: typed REST wrappers and one events WebSocket per app.
+
+Why our own: ../shared/research/ari-clients.md — every library froze the loop, died, or went
+deaf when the WebSocket dropped. What this one guarantees:
+
+- REST errors become `AriError` subclasses (404 → `ChannelGone`); nothing is retried, because a
+  repeated POST (originate) could place a second call. Callers choose every id.
+- `run(on_event)` keeps one events WebSocket open, with a heartbeat, reconnecting with capped
+  exponential backoff. After every (re)connect it lists the channels (`GET /channels`) and hands
+  on a `Resynced` snapshot before any further event, so calls that sat in Stasis while we were
+  away are re-adopted. `on_event` is called synchronously and must only route the event.
+- `subscribeAll` is never used: on Asterisk 22.10 it can deadlock app unregistration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from ivr.ari.models import (
+    AriEvent,
+    AsteriskInfo,
+    Bridge,
+    Channel,
+    LiveRecording,
+    Playback,
+    Variable,
+    parse_event,
+)
+from ivr.ari.port import AriPort
+from ivr.errors import AriUnavailable, ari_error
+
+log = logging.getLogger(__name__)
+
+Params = Mapping[str, str | int | bool | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Resynced:
+    """Delivered after every (re)connect: the channels Asterisk holds in our app right now."""
+
+    channels: tuple[Channel, ...]
+    reconnect: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """Delivered when the events WebSocket is lost; events until the next `Resynced` are lost."""
+
+
+StreamItem = AriEvent | Resynced | Disconnected
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Reconnect delays: `initial_s`, doubling up to `max_s`."""
+
+    initial_s: float = 0.25
+    max_s: float = 5.0
+
+    def delays(self) -> Any:
+        delay = self.initial_s
+        while True:
+            yield delay
+            delay = min(delay * 2, self.max_s)
+
+
+class AriClient:
+    """ARI over HTTP for one Stasis application. Implements `ivr.ari.port.AriPort`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        user: str,
+        password: str,
+        app: str,
+        *,
+        request_timeout_s: float = 5.0,
+        heartbeat_s: float = 10.0,
+        backoff: Backoff | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.app = app
+        self._auth = aiohttp.BasicAuth(user, password)
+        self._request_timeout = aiohttp.ClientTimeout(total=request_timeout_s)
+        self._heartbeat_s = heartbeat_s
+        self._backoff = backoff or Backoff()
+        self._session = session
+        self._own_session = session is None
+        self.connected = asyncio.Event()
+        self.connects = 0
+
+    async def __aenter__(self) -> AriClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64), auth=self._auth
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and self._own_session:
+            await self._session.close()
+            self._session = None
+
+    # ---------------------------------------------------------------- raw REST
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Params | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """One REST request; returns the decoded JSON (None for 204). Raises `AriError`
+        subclasses for error statuses and `AriUnavailable` when Asterisk cannot be reached."""
+        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        try:
+            async with self._http().request(
+                method,
+                self.base_url + path,
+                params=query,
+                json=body,
+                auth=self._auth,
+                timeout=self._request_timeout,
+            ) as resp:
+                text = await resp.text()
+                if resp.status >= 400:
+                    raise ari_error(resp.status, method, path, _error_message(text))
+                if resp.status == 204 or not text:
+                    return None
+                return json.loads(text)
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise AriUnavailable(f"{method} {path}: {exc.__class__.__name__}") from exc
+
+    # ---------------------------------------------------------------- asterisk
+
+    async def info(self) -> AsteriskInfo:
+        return AsteriskInfo.model_validate(await self.request("GET", "/asterisk/info"))
+
+    async def set_global(self, variable: str, value: str) -> None:
+        await self.request("POST", "/asterisk/variable", {"variable": variable, "value": value})
+
+    # ---------------------------------------------------------------- channels
+
+    async def list_channels(self) -> list[Channel]:
+        data = await self.request("GET", "/channels")
+        return [Channel.model_validate(c) for c in data or []]
+
+    async def get_channel(self, channel_id: str) -> Channel:
+        return Channel.model_validate(await self.request("GET", f"/channels/{channel_id}"))
+
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        channel_id: str,
+        other_channel_id: str | None = None,
+        app_args: str | None = None,
+        caller_id: str | None = None,
+        timeout_s: int = 30,
+        variables: Mapping[str, str] | None = None,
+        formats: str | None = None,
+        app: str | None = None,
+    ) -> Channel:
+        """Originate into our Stasis app with ids we chose (the StasisStart may overtake the
+        reply). Never retried: a second POST would ring a second phone."""
+        body = {"variables": dict(variables)} if variables else None
+        data = await self.request(
+            "POST",
+            "/channels",
+            {
+                "endpoint": endpoint,
+                "app": app or self.app,
+                "appArgs": app_args,
+                "channelId": channel_id,
+                "otherChannelId": other_channel_id,
+                "callerId": caller_id,
+                "timeout": timeout_s,
+                "formats": formats,
+            },
+            body,
+        )
+        return Channel.model_validate(data)
+
+    async def answer(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/answer")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        await self.request("DELETE", f"/channels/{channel_id}", {"reason": reason})
+
+    async def ring(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/ring")
+
+    async def ring_stop(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/ring")
+
+    async def play(
+        self, channel_id: str, media: str | list[str], playback_id: str, lang: str | None = None
+    ) -> Playback:
+        medias = media if isinstance(media, str) else ",".join(media)
+        data = await self.request(
+            "POST",
+            f"/channels/{channel_id}/play/{playback_id}",
+            {"media": medias, "lang": lang},
+        )
+        return Playback.model_validate(data)
+
+    async def stop_playback(self, playback_id: str) -> None:
+        await self.request("DELETE", f"/playbacks/{playback_id}")
+
+    async def send_dtmf(self, channel_id: str, dtmf: str, between_ms: int = 100) -> None:
+        await self.request(
+            "POST", f"/channels/{channel_id}/dtmf", {"dtmf": dtmf, "between": between_ms}
+        )
+
+    async def get_variable(self, channel_id: str, variable: str) -> str:
+        data = await self.request("GET", f"/channels/{channel_id}/variable", {"variable": variable})
+        return Variable.model_validate(data).value
+
+    async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
+        await self.request(
+            "POST", f"/channels/{channel_id}/variable", {"variable": variable, "value": value}
+        )
+
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+    ) -> None:
+        await self.request(
+            "POST",
+            f"/channels/{channel_id}/continue",
+            {"context": context, "extension": extension, "priority": priority},
+        )
+
+    async def redirect(self, channel_id: str, endpoint: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/redirect", {"endpoint": endpoint})
+
+    async def start_moh(self, channel_id: str, moh_class: str | None = None) -> None:
+        await self.request("POST", f"/channels/{channel_id}/moh", {"mohClass": moh_class})
+
+    async def stop_moh(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/moh")
+
+    async def record(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        fmt: str = "wav",
+        max_duration_s: int = 0,
+        max_silence_s: int = 0,
+        beep: bool = False,
+        terminate_on: str = "none",
+    ) -> LiveRecording:
+        data = await self.request(
+            "POST",
+            f"/channels/{channel_id}/record",
+            {
+                "name": name,
+                "format": fmt,
+                "maxDurationSeconds": max_duration_s,
+                "maxSilenceSeconds": max_silence_s,
+                "beep": beep,
+                "terminateOn": terminate_on,
+                "ifExists": "overwrite",
+            },
+        )
+        return LiveRecording.model_validate(data)
+
+    async def stop_recording(self, name: str) -> None:
+        await self.request("POST", f"/recordings/live/{name}/stop")
+
+    # ---------------------------------------------------------------- bridges
+
+    async def create_bridge(self, bridge_id: str, kind: str = "mixing", name: str = "") -> Bridge:
+        data = await self.request(
+            "POST", f"/bridges/{bridge_id}", {"type": kind, "name": name or None}
+        )
+        return Bridge.model_validate(data)
+
+    async def list_bridges(self) -> list[Bridge]:
+        return [Bridge.model_validate(b) for b in await self.request("GET", "/bridges") or []]
+
+    async def add_to_bridge(self, bridge_id: str, channel_id: str, role: str | None = None) -> None:
+        await self.request(
+            "POST", f"/bridges/{bridge_id}/addChannel", {"channel": channel_id, "role": role}
+        )
+
+    async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/removeChannel", {"channel": channel_id})
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}")
+
+    async def bridge_moh(self, bridge_id: str, moh_class: str | None = None) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/moh", {"mohClass": moh_class})
+
+    async def bridge_stop_moh(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}/moh")
+
+    # ---------------------------------------------------------------- events
+
+    def _events_url(self) -> str:
+        scheme_fixed = self.base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        return f"{scheme_fixed}/events"
+
+    async def run(self, on_event: Callable[[StreamItem], None]) -> None:
+        """Receive events until cancelled, reconnecting forever. `on_event` gets every event,
+        a `Resynced` after each connect and a `Disconnected` after each loss."""
+        delays = self._backoff.delays()
+        while True:
+            try:
+                ws = await self._http().ws_connect(
+                    self._events_url(),
+                    params={"app": self.app},
+                    auth=self._auth,
+                    heartbeat=self._heartbeat_s,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=self._request_timeout.total),
+                )
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                delay = next(delays)
+                log.warning(
+                    "ARI events: connect failed (%s); retry in %.2fs", type(exc).__name__, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            delays = self._backoff.delays()
+            try:
+                await self._pump(ws, on_event)
+            finally:
+                self.connected.clear()
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(ws.close())
+            on_event(Disconnected())
+            delay = next(delays)
+            log.warning("ARI events: connection lost; reconnect in %.2fs", delay)
+            await asyncio.sleep(delay)
+
+    async def _pump(
+        self, ws: aiohttp.ClientWebSocketResponse, on_event: Callable[[StreamItem], None]
+    ) -> None:
+        self.connects += 1
+        try:
+            channels = await self.list_channels()
+        except AriUnavailable:
+            return
+        mine = tuple(c for c in channels if c.stasis_app == self.app)
+        self.connected.set()
+        log.info("ARI events connected (app %s, %d calls to adopt)", self.app, len(mine))
+        on_event(Resynced(channels=mine, reconnect=self.connects > 1))
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    log.warning("ARI events: undecodable message dropped")
+                    continue
+                if isinstance(data, dict):
+                    on_event(parse_event(data))
+            elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                break
+
+
+def _param(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _error_message(text: str) -> str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if isinstance(data, dict) and "message" in data:
+        return str(data["message"])
+    return text[:200]
+
+
+def _conforms(client: AriClient) -> AriPort:
+    # mypy checks here that the client keeps the port's shape
+    return client

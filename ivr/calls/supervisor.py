@@ -1,0 +1,100 @@
+"""The supervisor: turns ARI events into call sessions and routes events to their inboxes.
+
+`on_event` is what the events WebSocket reader calls. It never awaits: it starts a session task
+for a new call (StasisStart) or a call found in Stasis after a (re)connect (`Resynced`), and
+puts every other event into the inbox of the call it concerns. Session tasks are owned and
+named here (`call:<channel id>`) and are cancelled and awaited on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+
+from ivr.ari.client import Disconnected, Resynced, StreamItem
+from ivr.ari.models import Channel, StasisStart, event_channel_id
+from ivr.ari.port import AriPort
+from ivr.calls.records import CallRecorder
+from ivr.calls.session import CallSession, Stop
+from ivr.config import CallsConfig
+
+log = logging.getLogger(__name__)
+
+# the first Stasis argument says how the call entered (see asterisk/extensions.conf)
+INBOUND_ENTRIES = frozenset({"main", "emergency"})
+
+
+class Supervisor:
+    def __init__(self, ari: AriPort, recorder: CallRecorder, config: CallsConfig) -> None:
+        self.ari = ari
+        self.recorder = recorder
+        self.config = config
+        self.sessions: dict[str, CallSession] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.calls_started = 0
+        self.calls_adopted = 0
+
+    def on_event(self, item: StreamItem) -> None:
+        if isinstance(item, Resynced):
+            self._resync(item)
+            return
+        if isinstance(item, Disconnected):
+            return
+        if isinstance(item, StasisStart) and item.channel.id not in self.sessions:
+            entry = item.args[0] if item.args else ""
+            if entry in INBOUND_ENTRIES:
+                self._start(item.channel, entry, adopted=False)
+            return
+        channel_id = event_channel_id(item)
+        if channel_id is not None and (session := self.sessions.get(channel_id)) is not None:
+            session.inbox.put_nowait(item)
+
+    def _resync(self, snapshot: Resynced) -> None:
+        for session in self.sessions.values():
+            session.inbox.put_nowait(snapshot)
+        for channel in snapshot.channels:
+            if channel.id in self.sessions:
+                continue
+            args = channel.dialplan.app_data.split(",")
+            entry = args[1] if len(args) > 1 else ""
+            if entry in INBOUND_ENTRIES:
+                self._start(channel, entry, adopted=True)
+
+    def _start(self, channel: Channel, entry: str, *, adopted: bool) -> None:
+        session = CallSession(
+            channel, self.ari, self.recorder, self.config, entry=entry, adopted=adopted
+        )
+        self.sessions[channel.id] = session
+        task = asyncio.get_running_loop().create_task(session.run(), name=f"call:{channel.id}")
+        self._tasks[channel.id] = task
+        task.add_done_callback(functools.partial(self._finished, channel.id))
+        if adopted:
+            self.calls_adopted += 1
+        else:
+            self.calls_started += 1
+
+    def _finished(self, channel_id: str, _task: asyncio.Task[None]) -> None:
+        self.sessions.pop(channel_id, None)
+        task = self._tasks.pop(channel_id, None)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.error("call task ended with an error", exc_info=task.exception())
+
+    async def wait_idle(self) -> None:
+        """Wait until no call session is running (tests and graceful drains)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Detach from every call without hanging up: calls stay in Asterisk and the next
+        engine re-adopts them. Each session writes its call record before it ends."""
+        for session in self.sessions.values():
+            session.inbox.put_nowait(Stop())
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)

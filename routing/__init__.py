@@ -1,0 +1,1 @@
+"""Who handles a call after the IVR: calendars, queues, agents, transfers."""
