@@ -15,6 +15,7 @@ deaf when the WebSocket dropped. What this one guarantees:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -35,7 +36,7 @@ from ivr.ari.models import (
     parse_event,
 )
 from ivr.ari.port import AriPort
-from ivr.errors import AriUnavailable, ari_error
+from ivr.errors import AriUnavailable, ChannelGone, ari_error
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,9 @@ class AriClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app = app
-        self._auth = aiohttp.BasicAuth(user, password)
+        # the Authorization header keeps the password out of URLs (and so out of access logs)
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        self._headers = {"Authorization": f"Basic {token}"}
         self._request_timeout = aiohttp.ClientTimeout(total=request_timeout_s)
         self._heartbeat_s = heartbeat_s
         self._backoff = backoff or Backoff()
@@ -107,7 +110,7 @@ class AriClient:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64), auth=self._auth
+                connector=aiohttp.TCPConnector(limit=64), headers=self._headers
             )
         return self._session
 
@@ -134,7 +137,7 @@ class AriClient:
                 self.base_url + path,
                 params=query,
                 json=body,
-                auth=self._auth,
+                headers=self._headers,
                 timeout=self._request_timeout,
             ) as resp:
                 text = await resp.text()
@@ -228,7 +231,16 @@ class AriClient:
         )
 
     async def get_variable(self, channel_id: str, variable: str) -> str:
-        data = await self.request("GET", f"/channels/{channel_id}/variable", {"variable": variable})
+        """The variable's value, "" when it is not set. Asterisk answers 404 both for an unset
+        variable and for a missing channel; only the latter is `ChannelGone`."""
+        try:
+            data = await self.request(
+                "GET", f"/channels/{channel_id}/variable", {"variable": variable}
+            )
+        except ChannelGone as exc:
+            if "variable was not found" in exc.message:
+                return ""
+            raise
         return Variable.model_validate(data).value
 
     async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
@@ -330,7 +342,7 @@ class AriClient:
                 ws = await self._http().ws_connect(
                     self._events_url(),
                     params={"app": self.app},
-                    auth=self._auth,
+                    headers=self._headers,
                     heartbeat=self._heartbeat_s,
                     timeout=aiohttp.ClientWSTimeout(ws_close=self._request_timeout.total),
                 )

@@ -24,6 +24,8 @@ class CallRecord:
     outcome: str = ""
     digits: list[str] = field(default_factory=list)
     prompts_played: list[str] = field(default_factory=list)
+    # media that Asterisk reported as played to the end (PlaybackFinished, state done)
+    prompts_finished: list[str] = field(default_factory=list)
     adopted: bool = False
 
 

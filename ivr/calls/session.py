@@ -172,6 +172,8 @@ class CallSession:
             await self._on_digit(item.digit)
         elif isinstance(item, PlaybackFinished):
             if item.playback.id == self._playback:
+                if item.playback.state == "done":
+                    self.record.prompts_finished.append(item.playback.media_uri)
                 await self._on_prompt_done(item.playback.state)
         elif isinstance(item, Timeout):
             if self._live_timer.get(item.name) == item.generation:

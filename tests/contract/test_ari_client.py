@@ -1,0 +1,194 @@
+"""The ARI client against a fake ARI server: REST shapes, error mapping, reconnect + resync."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from ivr.ari.client import AriClient, Backoff, Disconnected, Resynced, StreamItem
+from ivr.ari.fake_server import FakeAriServer
+from ivr.ari.models import StasisStart, UnknownEvent
+from ivr.errors import AriBadRequest, AriUnauthorized, AriUnavailable, ChannelGone, NotInStasis
+
+pytestmark = pytest.mark.contract
+
+# generous bound for an event to cross loopback; only reached when something is broken
+EVENT_WAIT_S = 10
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeAriServer, TestServer]]:
+    server = FakeAriServer()
+    test_server = TestServer(server.app(), host="127.0.0.1")
+    await test_server.start_server()
+    yield server, test_server
+    await test_server.close()
+
+
+def client_for(test_server: TestServer, password: str = "demo-only-password") -> AriClient:
+    return AriClient(
+        str(test_server.make_url("/ari")),
+        "hotline",
+        password,
+        "hotline",
+        backoff=Backoff(initial_s=0.01, max_s=0.05),
+        heartbeat_s=5,
+    )
+
+
+class Stream:
+    """Collects what the client's reader hands on, and lets a test wait for an item."""
+
+    def __init__(self) -> None:
+        self.items: list[StreamItem] = []
+        self.changed = asyncio.Event()
+
+    def __call__(self, item: StreamItem) -> None:
+        self.items.append(item)
+        self.changed.set()
+
+    async def until(self, predicate: Callable[[StreamItem], bool]) -> StreamItem:
+        async with asyncio.timeout(EVENT_WAIT_S):
+            while True:
+                for item in self.items:
+                    if predicate(item):
+                        return item
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def test_originate_sends_our_ids_and_app(fake: tuple[FakeAriServer, TestServer]) -> None:
+    server, test_server = fake
+    async with client_for(test_server) as ari:
+        channel = await ari.originate(
+            "PJSIP/agent1",
+            channel_id="c-1",
+            other_channel_id="c-1b",
+            app_args="agent",
+            timeout_s=20,
+        )
+    assert channel.id == "c-1"
+    [req] = server.requests
+    assert (req.method, req.path) == ("POST", "/ari/channels")
+    assert req.query == {
+        "endpoint": "PJSIP/agent1",
+        "app": "hotline",
+        "appArgs": "agent",
+        "channelId": "c-1",
+        "otherChannelId": "c-1b",
+        "timeout": "20",
+    }
+
+
+async def test_play_uses_the_playback_id_we_chose(fake: tuple[FakeAriServer, TestServer]) -> None:
+    server, test_server = fake
+    server.add_channel("c-2", "hotline")
+    async with client_for(test_server) as ari:
+        playback = await ari.play("c-2", ["sound:hello-world", "digits:12"], "c-2-pb-1")
+    assert playback.id == "c-2-pb-1"
+    assert server.requests[-1].path == "/ari/channels/c-2/play/c-2-pb-1"
+    assert server.requests[-1].query["media"] == "sound:hello-world,digits:12"
+
+
+async def test_hangup_of_a_gone_channel_is_channel_gone(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    _server, test_server = fake
+    async with client_for(test_server) as ari:
+        with pytest.raises(ChannelGone) as err:
+            await ari.hangup("nobody")
+    assert err.value.status == 404
+    assert "Channel not found" in str(err.value)
+
+
+async def test_unset_variable_reads_empty_but_missing_channel_is_gone(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.add_channel("c-3", "hotline")
+    async with client_for(test_server) as ari:
+        assert await ari.get_variable("c-3", "HOTLINE_STATE") == ""
+        await ari.set_variable("c-3", "HOTLINE_STATE", '{"step": "greet"}')
+        assert await ari.get_variable("c-3", "HOTLINE_STATE") == '{"step": "greet"}'
+        with pytest.raises(ChannelGone):
+            await ari.get_variable("c-404", "HOTLINE_STATE")
+
+
+async def test_error_statuses_map_to_the_exception_tree(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.add_channel("c-4", "hotline")
+    async with client_for(test_server) as ari:
+        with pytest.raises(NotInStasis):
+            await ari.continue_in_dialplan("c-4", "hotline", "1000", 1)
+        with pytest.raises(AriBadRequest):
+            await ari.request("POST", "/channels")
+    async with client_for(test_server, password="wrong") as ari:
+        with pytest.raises(AriUnauthorized):
+            await ari.list_channels()
+
+
+async def test_unreachable_asterisk_is_unavailable_not_a_crash() -> None:
+    # a port nothing listens on: connection refused
+    ari = AriClient("http://127.0.0.1:9/ari", "hotline", "x", "hotline", request_timeout_s=2)
+    async with ari:
+        with pytest.raises(AriUnavailable):
+            await ari.answer("c-5")
+
+
+async def test_events_arrive_after_a_resync_snapshot_of_our_calls(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.add_channel("waiting", "hotline")
+    server.add_channel("elsewhere", "other-app")
+    stream = Stream()
+    async with client_for(test_server) as ari:
+        reader = asyncio.create_task(ari.run(stream))
+        try:
+            first = await stream.until(lambda i: isinstance(i, Resynced))
+            assert isinstance(first, Resynced)
+            assert [c.id for c in first.channels] == ["waiting"]
+            assert first.reconnect is False
+            await server.send({"type": "StasisStart", "channel": {"id": "new"}, "args": ["main"]})
+            await server.send({"type": "SomethingNewInAsterisk23", "detail": 1})
+            start = await stream.until(lambda i: isinstance(i, StasisStart))
+            unknown = await stream.until(lambda i: isinstance(i, UnknownEvent))
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+    assert isinstance(start, StasisStart)
+    assert start.args == ["main"]
+    assert isinstance(unknown, UnknownEvent)
+    assert unknown.raw["detail"] == 1
+    assert stream.items.index(first) < stream.items.index(start)
+
+
+async def test_dropped_and_refused_events_socket_reconnects_and_resyncs_by_itself(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    stream = Stream()
+    async with client_for(test_server) as ari:
+        reader = asyncio.create_task(ari.run(stream))
+        try:
+            await stream.until(lambda i: isinstance(i, Resynced))
+            # Asterisk restarts: the socket drops, new connections are refused for a while,
+            # and a call arrives in Stasis while we are away
+            server.refuse_next(3)
+            await server.drop_events()
+            server.add_channel("arrived-while-away", "hotline")
+            await stream.until(lambda i: isinstance(i, Disconnected))
+            again = await stream.until(lambda i: isinstance(i, Resynced) and i.reconnect)
+            assert ari.connected.is_set()
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+    assert isinstance(again, Resynced)
+    assert [c.id for c in again.channels] == ["arrived-while-away"]
+    assert server.refuse == 0
+    assert server.connects == 2

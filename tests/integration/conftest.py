@@ -1,0 +1,124 @@
+"""Fixtures for the integration tier: the real sandboxed Asterisk, engines, a driver app."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from ivr.app import Engine
+from ivr.ari.client import AriClient, StreamItem
+from ivr.ari.models import StasisEnd, StasisStart
+from ivr.calls.records import MemoryCallRecorder
+from ivr.config import AppConfig, parse_config
+from tests.support.sandbox import Sandbox, provision
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Sandbox:
+    return provision()
+
+
+def engine_config(sandbox: Sandbox, **calls: object) -> AppConfig:
+    return parse_config(
+        {"ari": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5}, "calls": calls},
+        {
+            "HOTLINE_ARI_URL": sandbox.ari_url,
+            "HOTLINE_ARI_USER": sandbox.ari_user,
+            "HOTLINE_ARI_PASSWORD": sandbox.ari_password,
+        },
+    )
+
+
+EngineFactory = Callable[..., Awaitable[Engine]]
+
+
+@pytest.fixture
+async def start_engine(sandbox: Sandbox) -> AsyncIterator[EngineFactory]:
+    """Start engines on the real Asterisk; every one still running is stopped at the end."""
+    engines: list[Engine] = []
+
+    async def start(recorder: MemoryCallRecorder | None = None, **calls: object) -> Engine:
+        engine = Engine(engine_config(sandbox, **calls), recorder or MemoryCallRecorder())
+        await asyncio.wait_for(engine.start(), 10)
+        engines.append(engine)
+        return engine
+
+    yield start
+    for engine in engines:
+        await engine.stop()
+
+
+class Driver:
+    """A second ARI app playing the caller's side of Local channels (the `;1` halves)."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.app = f"drv-{uuid.uuid4().hex[:8]}"
+        self.ari = AriClient(sandbox.ari_url, sandbox.ari_user, sandbox.ari_password, self.app)
+        self.events: list[StreamItem] = []
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    def _on_event(self, item: StreamItem) -> None:
+        self.events.append(item)
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.ari.run(self._on_event))
+        await asyncio.wait_for(self.ari.connected.wait(), 10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.ari.close()
+
+    async def call(self, number: str, caller_id: str = "0935821234") -> tuple[str, str]:
+        """Place a Local-channel call into the hotline; returns (our half, the engine's half)."""
+        ours = f"t-{uuid.uuid4().hex[:10]}"
+        theirs = f"{ours}-in"
+        await self.ari.originate(
+            f"Local/{number}@hotline",
+            channel_id=ours,
+            other_channel_id=theirs,
+            caller_id=caller_id,
+            formats="ulaw",
+        )
+        return ours, theirs
+
+    async def wait_for(
+        self, predicate: Callable[[StreamItem], bool], timeout_s: float = 15
+    ) -> None:
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: any(predicate(e) for e in self.events)), timeout_s
+            )
+
+    async def answered(self, channel_id: str) -> None:
+        """Our half enters the driver app only once the engine answered the call."""
+        await self.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == channel_id)
+
+    async def hung_up(self, channel_id: str) -> None:
+        await self.wait_for(lambda e: isinstance(e, StasisEnd) and e.channel.id == channel_id)
+
+
+@pytest.fixture
+async def driver(sandbox: Sandbox) -> AsyncIterator[Driver]:
+    drv = Driver(sandbox)
+    await drv.start()
+    yield drv
+    await drv.stop()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path

@@ -1,0 +1,1 @@
+"""Helpers shared by the test tiers: the sandboxed Asterisk, SIPp runs, free ports."""

@@ -1,0 +1,58 @@
+"""The real Asterisk for integration tests, provisioned by scripts/asterisk-sandbox.
+
+A missing or broken Asterisk is a test failure, never a skip: CI must prove real calls work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    ari_url: str
+    ari_user: str
+    ari_password: str
+    sip_host: str
+    sip_port: int
+    chroot: Path
+
+
+def sandbox_dir() -> Path:
+    return Path(os.environ.get("HOTLINE_SANDBOX_DIR", ROOT / ".sandbox"))
+
+
+def provision() -> Sandbox:
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "asterisk-sandbox"), "up"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            "the sandboxed Asterisk did not come up (scripts/asterisk-sandbox up):\n"
+            + proc.stdout
+            + proc.stderr
+        )
+    env: dict[str, str] = {}
+    for line in (sandbox_dir() / "ari.env").read_text().splitlines():
+        key, _, value = line.partition("=")
+        env[key] = value
+    password = (
+        os.environ.get("HOTLINE_ARI_PASSWORD")
+        or Path(env["HOTLINE_ARI_PASSWORD_FILE"]).read_text().strip()
+    )
+    return Sandbox(
+        ari_url=env["HOTLINE_ARI_URL"],
+        ari_user=env["HOTLINE_ARI_USER"],
+        ari_password=password,
+        sip_host=env["HOTLINE_SIP_HOST"],
+        sip_port=int(env["HOTLINE_SIP_PORT"]),
+        chroot=Path(env["HOTLINE_SANDBOX_ROOT"]),
+    )

@@ -1,0 +1,120 @@
+"""Run SIPp scenarios (tests/sipp/*.xml) as real SIP phones, on ports no other test uses."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "sipp"
+# a phone that never finishes its scenario fails the test instead of hanging it
+SIPP_TIMEOUT_S = 60
+_media_ports = itertools.count(30000 + (os.getpid() % 200) * 40, 4)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def free_media_port() -> int:
+    """An even port with the next three free too (RTP, RTCP and SIPp's extra media ports)."""
+    while True:
+        base = next(_media_ports)
+        try:
+            socks = []
+            for p in range(base, base + 4):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    output: str
+    log: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class Sipp:
+    """One SIPp process. `start()` returns once it runs; `wait()` gives its result."""
+
+    def __init__(self, scenario: str | Path, args: list[str], workdir: Path) -> None:
+        if shutil.which("sipp") is None:
+            raise RuntimeError("sipp is not installed (Debian package sip-tester)")
+        self.scenario = scenario if isinstance(scenario, Path) else SCENARIOS / scenario
+        self.args = args
+        self.workdir = workdir
+        self.port = free_udp_port()
+        self.log_file = workdir / f"sipp-{self.port}.log"
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> Sipp:
+        self._proc = await asyncio.create_subprocess_exec(
+            "sipp",
+            *self.args,
+            "-sf",
+            str(self.scenario),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-mp",
+            str(free_media_port()),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            f"{SIPP_TIMEOUT_S}s",
+            "-trace_logs",
+            "-log_file",
+            str(self.log_file),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=self.workdir,
+        )
+        return self
+
+    async def wait(self) -> SippResult:
+        if self._proc is None:
+            raise RuntimeError("not started")
+        try:
+            out, _ = await asyncio.wait_for(self._proc.communicate(), SIPP_TIMEOUT_S + 10)
+        except TimeoutError:
+            self._proc.kill()
+            out, _ = await self._proc.communicate()
+        log = self.log_file.read_text() if self.log_file.exists() else ""
+        return SippResult(self._proc.returncode or 0, out.decode(errors="replace"), log)
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
+
+
+def caller_args(sip_host: str, sip_port: int, number: str, caller_id: str) -> list[str]:
+    return [f"{sip_host}:{sip_port}", "-s", number, "-key", "cid", caller_id]
+
+
+def scenario_with_digit(workdir: Path, digit: str) -> Path:
+    """caller.xml sends key 1; Debian ships one RTP-event pcap per key, read at load time."""
+    names = {"*": "star", "#": "pound"}
+    text = (SCENARIOS / "caller.xml").read_text()
+    path = workdir / f"caller-{names.get(digit, digit)}.xml"
+    path.write_text(text.replace("dtmf_2833_1.pcap", f"dtmf_2833_{names.get(digit, digit)}.pcap"))
+    return path

@@ -1,0 +1,81 @@
+"""ARI events become typed models; anything we do not model is kept raw, never lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr.ari.models import (
+    ChannelDtmfReceived,
+    PlaybackFinished,
+    StasisStart,
+    UnknownEvent,
+    event_channel_id,
+    parse_event,
+)
+
+pytestmark = pytest.mark.unit
+
+CHANNEL = {
+    "id": "1795666025.12",
+    "name": "PJSIP/caller-00000001",
+    "state": "Ring",
+    "caller": {"name": "", "number": "0935821234"},
+    "dialplan": {
+        "context": "hotline",
+        "exten": "1000",
+        "priority": 1,
+        "app_name": "Stasis",
+        "app_data": "hotline,main",
+    },
+    "language": "en",
+    "some_field_from_a_newer_asterisk": True,
+}
+
+
+def test_stasis_start_carries_caller_id_and_entry() -> None:
+    event = parse_event(
+        {"type": "StasisStart", "application": "hotline", "args": ["main"], "channel": CHANNEL}
+    )
+    assert isinstance(event, StasisStart)
+    assert event.channel.caller.number == "0935821234"
+    assert event.args == ["main"]
+    assert event.channel.stasis_app == "hotline"
+    assert event_channel_id(event) == "1795666025.12"
+
+
+def test_dtmf_digit_is_typed() -> None:
+    event = parse_event(
+        {"type": "ChannelDtmfReceived", "digit": "#", "duration_ms": 100, "channel": CHANNEL}
+    )
+    assert isinstance(event, ChannelDtmfReceived)
+    assert event.digit == "#"
+
+
+def test_playback_events_route_to_their_channel() -> None:
+    event = parse_event(
+        {
+            "type": "PlaybackFinished",
+            "playback": {
+                "id": "c-pb-1",
+                "media_uri": "sound:hello-world",
+                "target_uri": "channel:c1",
+                "state": "done",
+            },
+        }
+    )
+    assert isinstance(event, PlaybackFinished)
+    assert event_channel_id(event) == "c1"
+
+
+def test_unknown_event_type_is_kept_whole() -> None:
+    raw = {"type": "CallBroadcast", "channel": CHANNEL, "called": "1000"}
+    event = parse_event(raw)
+    assert isinstance(event, UnknownEvent)
+    assert event.type == "CallBroadcast"
+    assert event.raw == raw
+
+
+def test_known_type_with_an_unreadable_shape_is_kept_raw_not_raised() -> None:
+    event = parse_event({"type": "ChannelDtmfReceived", "channel": "not an object"})
+    assert isinstance(event, UnknownEvent)
+    assert event.raw["channel"] == "not an object"

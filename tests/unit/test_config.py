@@ -1,0 +1,64 @@
+"""config.yaml validation: a typo names its key path; secrets come from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ivr.config import load_config, parse_config
+from ivr.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_need_no_file(tmp_path: Path) -> None:
+    cfg = load_config(env={"HOTLINE_CONFIG": str(tmp_path / "absent.yaml")})
+    assert cfg.ari.app == "hotline"
+    assert cfg.calls.digit_timeout_s == 8
+
+
+def test_unknown_key_is_named_with_its_path() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"ari": {"usr": "x"}, "calls": {"digit_timeout": 3}}, {})
+    assert "config.yaml: ari.usr: unknown key" in str(err.value)
+    assert "config.yaml: calls.digit_timeout: unknown key" in str(err.value)
+
+
+def test_bad_value_names_its_path() -> None:
+    with pytest.raises(ConfigError, match=r"calls\.digit_timeout_s: .*greater than 0"):
+        parse_config({"calls": {"digit_timeout_s": 0}}, {})
+
+
+def test_password_never_comes_from_the_yaml() -> None:
+    with pytest.raises(ConfigError, match="secrets do not belong"):
+        parse_config({"ari_password": "hunter2"}, {})
+
+
+def test_password_from_environment_wins_over_the_file(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("from-file\n")
+    env = {"HOTLINE_ARI_PASSWORD_FILE": str(pw)}
+    assert parse_config({}, env).ari_password == "from-file"
+    assert parse_config({}, {**env, "HOTLINE_ARI_PASSWORD": "from-env"}).ari_password == "from-env"
+
+
+def test_environment_points_at_another_asterisk() -> None:
+    cfg = parse_config({}, {"HOTLINE_ARI_URL": "http://10.0.0.5:8088/ari"})
+    assert cfg.ari.url == "http://10.0.0.5:8088/ari"
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "hotline.yaml"
+    path.write_text("ari:\n  url: [unclosed\n")
+    with pytest.raises(ConfigError, match="hotline.yaml: not valid YAML"):
+        load_config(path, env={})
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(path, env={})
+
+
+def test_the_shipped_config_is_valid() -> None:
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(root / "config.yaml", env={})
+    assert cfg.ari.user == "hotline"
