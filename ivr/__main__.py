@@ -9,10 +9,13 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from ivr.app import Engine
+from ivr import prompts_cli, store_cli
+from ivr.app import Engine, flow_registry
 from ivr.config import load_config
-from ivr.errors import ConfigError
+from ivr.errors import ConfigError, FlowError
+from ivr.flow import cli as flow_cli
 from ivr.logs import setup_logging
+from ivr.wiring import open_services
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -26,16 +29,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         return 2
 
+    try:
+        flows = flow_registry(config)
+    except FlowError as exc:
+        print("hotline: the call flows are invalid:\n" + "\n".join(exc.errors), file=sys.stderr)
+        return 1
+
     async def main() -> None:
-        engine = Engine(config)
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - asyncio.run always has a current task
             raise RuntimeError("no current task")
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await engine.run_forever()
+        async with open_services(config, flows) as wiring:
+            with contextlib.suppress(asyncio.CancelledError):
+                # the engine stops inside the block: sessions write their records on the way out
+                await Engine(config, wiring.services, wiring.recorder).run_forever()
 
     asyncio.run(main())
     return 0
@@ -49,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="start the engine: connect to Asterisk and take calls")
     run.set_defaults(func=_cmd_run)
+    flow_cli.add_commands(sub)
+    prompts_cli.add_commands(sub)
+    store_cli.add_commands(sub)
     return parser
 
 

@@ -3,7 +3,8 @@
 Unknown keys are rejected with their path (`ari.usr: unknown key`), so a typo never silently
 falls back to a default. The ARI password is never in config.yaml: it comes from
 `HOTLINE_ARI_PASSWORD`, or from the file named by `HOTLINE_ARI_PASSWORD_FILE` / `ari.password_file`
-(git-ignored; `scripts/asterisk-sandbox` writes `.sandbox/ari-password`).
+(git-ignored; `scripts/asterisk-sandbox` writes `.sandbox/ari-password`). Likewise the billing
+API token comes only from `HOTLINE_BILLING_TOKEN`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ivr.errors import ConfigError
+from ivr.intake.validation import RequestKind
+from routing.config import RoutingConfig
 
 
 class _Section(BaseModel):
@@ -38,17 +41,21 @@ class AriConfig(_Section):
 
 
 class CallsConfig(_Section):
-    # how long a caller has to press a key after a prompt before it is repeated
-    digit_timeout_s: float = Field(8.0, gt=0)
-    # prompt repeats before the call is closed politely
-    digit_retries: int = Field(2, ge=0)
-    # the greeting/prompt media the engine plays before a flow is configured
-    greeting_media: str = "sound:hello-world"
-    thanks_media: str = "sound:auth-thankyou"
-    goodbye_media: str = "sound:vm-goodbye"
-    apology_media: str = "sound:an-error-has-occurred"
     # the call record is written even when a session is cancelled; bounded so shutdown ends
     record_write_timeout_s: float = Field(5.0, gt=0)
+
+
+class FlowsConfig(_Section):
+    # admin-edited call flows, checked as a whole before they go live
+    dir: str = "dialplans"
+    catalog: str = "prompts/catalog.yaml"
+    # how often dialplans/ is checked for edits (a valid edit goes live for new calls)
+    reload_poll_s: float = Field(2.0, gt=0)
+
+
+class PromptsConfig(_Section):
+    # where Asterisk reads our prompt audio (a path as Asterisk sees it: inside its chroot)
+    asterisk_dir: str = "/var/lib/hotline/prompts"
 
 
 class RecordsConfig(_Section):
@@ -60,13 +67,65 @@ class LogConfig(_Section):
     json_lines: bool = False
 
 
+class DatabaseConfig(_Section):
+    # SQLite is the embedded default; production uses postgresql+asyncpg://user@host/db
+    url: str = "sqlite+aiosqlite:///var/hotline.sqlite3"
+
+
+class BillingHttpConfig(_Section):
+    url: str = "http://127.0.0.1:8090/requests"
+    # longer than billing's slowest answer, shorter than the outbox lease (120 s)
+    timeout_s: float = Field(10.0, gt=0, lt=120)
+
+
+class OutboxConfig(_Section):
+    interval_s: float = Field(5.0, gt=0)
+    # failures before a request is dead-lettered (`hotline billing retry` revives it)
+    max_attempts: int = Field(10, ge=1)
+    backoff_base_s: float = Field(30.0, gt=0)
+    backoff_max_s: float = Field(3600.0, gt=0)
+
+
+class BillingConfig(_Section):
+    adapter: Literal["database", "http"] = "database"
+    # billing's own tables (adapter: database); may be the engine's database
+    database_url: str = "sqlite+aiosqlite:///var/billing.sqlite3"
+    http: BillingHttpConfig = BillingHttpConfig()
+    outbox: OutboxConfig = OutboxConfig()
+
+
+def _default_leads() -> dict[RequestKind, int]:
+    return {
+        RequestKind.START: 2,
+        RequestKind.STOP: 2,
+        RequestKind.TRANSFER: 2,
+        RequestKind.NAME_CHANGE: 0,
+    }
+
+
+class IntakeConfig(_Section):
+    # business days between today and the requested date, per request kind (others: none)
+    lead_business_days: dict[RequestKind, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=_default_leads
+    )
+    # how far ahead a start / stop / transfer date may be booked
+    horizon_days: int = Field(90, gt=0)
+
+
 class AppConfig(_Section):
     ari: AriConfig = AriConfig()
     calls: CallsConfig = CallsConfig()
+    flows: FlowsConfig = FlowsConfig()
+    prompts: PromptsConfig = PromptsConfig()
     records: RecordsConfig = RecordsConfig()
     log: LogConfig = LogConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    billing: BillingConfig = BillingConfig()
+    intake: IntakeConfig = IntakeConfig()
+    routing: RoutingConfig = RoutingConfig()
     # filled from the environment / password file, never from config.yaml
     ari_password: str = Field("", exclude=True)
+    billing_token: str = Field("", exclude=True)
 
 
 def _describe(errors: list[Any], source: str) -> str:
@@ -92,6 +151,11 @@ def parse_config(
             f"{source}: ari_password: secrets do not belong in {source}; "
             "set HOTLINE_ARI_PASSWORD or ari.password_file"
         )
+    billing = data.get("billing")
+    if "billing_token" in data or (isinstance(billing, Mapping) and "token" in billing):
+        raise ConfigError(
+            f"{source}: billing.token: secrets do not belong in {source}; set HOTLINE_BILLING_TOKEN"
+        )
     try:
         cfg = AppConfig.model_validate(dict(data))
     except ValidationError as exc:
@@ -115,7 +179,13 @@ def parse_config(
             pw_path = base_dir / pw_path
         if pw_path.is_file():
             password = pw_path.read_text().strip()
-    return cfg.model_copy(update={"ari": ari, "ari_password": password})
+    return cfg.model_copy(
+        update={
+            "ari": ari,
+            "ari_password": password,
+            "billing_token": env.get("HOTLINE_BILLING_TOKEN", ""),
+        }
+    )
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> AppConfig:

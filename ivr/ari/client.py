@@ -110,7 +110,10 @@ class AriClient:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64), headers=self._headers
+                # Asterisk drops idle keep-alive connections after 15 s (http.conf
+                # session_keep_alive); let ours go first so a reused one is never half-closed
+                connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=5),
+                headers=self._headers,
             )
         return self._session
 
@@ -127,9 +130,30 @@ class AriClient:
         path: str,
         params: Params | None = None,
         body: Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
         """One REST request; returns the decoded JSON (None for 204). Raises `AriError`
-        subclasses for error statuses and `AriUnavailable` when Asterisk cannot be reached."""
+        subclasses for error statuses and `AriUnavailable` when Asterisk cannot be reached.
+
+        An idempotent request (GET, DELETE, or one flagged so) is sent once more if the server
+        closed a reused connection before answering; anything else (an originate) never is."""
+        again = (method in ("GET", "DELETE")) if idempotent is None else idempotent
+        try:
+            return await self._request_once(method, path, params, body, timeout_s)
+        except AriUnavailable as exc:
+            if not again or not isinstance(exc.__cause__, aiohttp.ServerDisconnectedError):
+                raise
+        return await self._request_once(method, path, params, body, timeout_s)
+
+    async def _request_once(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        body: Mapping[str, Any] | None,
+        timeout_s: float | None,
+    ) -> Any:
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         try:
             async with self._http().request(
@@ -138,7 +162,11 @@ class AriClient:
                 params=query,
                 json=body,
                 headers=self._headers,
-                timeout=self._request_timeout,
+                timeout=(
+                    self._request_timeout
+                    if timeout_s is None
+                    else aiohttp.ClientTimeout(total=timeout_s)
+                ),
             ) as resp:
                 text = await resp.text()
                 if resp.status >= 400:
@@ -243,9 +271,19 @@ class AriClient:
             raise
         return Variable.model_validate(data).value
 
-    async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
+    async def set_variable(
+        self, channel_id: str, variable: str, value: str, timeout_s: float | None = None
+    ) -> None:
+        """Set a channel variable. Asterisk runs it on the channel's own thread, AFTER a prompt
+        that is playing there ends: give a longer `timeout_s` when that is expected."""
+        # in the JSON body: a long value in the query string (a saved call state is ~2 kB once
+        # percent-encoded) overflows Asterisk's request line ("Request line too long")
         await self.request(
-            "POST", f"/channels/{channel_id}/variable", {"variable": variable, "value": value}
+            "POST",
+            f"/channels/{channel_id}/variable",
+            body={"variable": variable, "value": value},
+            timeout_s=timeout_s,
+            idempotent=True,
         )
 
     async def continue_in_dialplan(

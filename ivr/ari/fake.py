@@ -15,6 +15,7 @@ from ivr.ari.models import (
     CallerId,
     Channel,
     DialplanCep,
+    LiveRecording,
     Playback,
     PlaybackFinished,
     StasisEnd,
@@ -109,13 +110,41 @@ class FakeAri:
         self._live(channel_id, "variable")
         return self.variables.get(channel_id, {}).get(variable, "")
 
-    async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
+    async def set_variable(
+        self, channel_id: str, variable: str, value: str, timeout_s: float | None = None
+    ) -> None:
         self.ops.append(("set_variable", channel_id, variable))
         self._live(channel_id, "variable")
         self.variables.setdefault(channel_id, {})[variable] = value
 
     async def get_channel(self, channel_id: str) -> Channel:
         return self._live(channel_id, "")
+
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+    ) -> None:
+        self.ops.append(("continue", channel_id, context or "", extension or ""))
+        channel = self.channels.pop(self._live(channel_id, "continue").id)
+        self.emit(StasisEnd(type="StasisEnd", channel=channel))
+
+    async def record(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        fmt: str = "wav",
+        max_duration_s: int = 0,
+        max_silence_s: int = 0,
+        beep: bool = False,
+        terminate_on: str = "none",
+    ) -> LiveRecording:
+        self.ops.append(("record", channel_id, name))
+        self._live(channel_id, "record")
+        return LiveRecording(name=name, format=fmt, state="recording")
 
     async def originate(
         self,

@@ -92,7 +92,7 @@ class FakeAriServer:
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        body = await request.json() if request.can_read_body else None
+        body = await request.json() if request.body_exists else None
         self.requests.append(Recorded(request.method, request.path, dict(request.query), body))
         response: web.StreamResponse = await handler(request)
         return response
@@ -166,7 +166,8 @@ class FakeAriServer:
 
     async def _set_var(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
-        self.variables[(channel["id"], request.query["variable"])] = request.query.get("value", "")
+        params = {**request.query, **(await request.json() if request.body_exists else {})}
+        self.variables[(channel["id"], params["variable"])] = params.get("value", "")
         return web.Response(status=204)
 
     async def _continue(self, request: web.Request) -> web.Response:

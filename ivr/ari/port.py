@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from ivr.ari.models import Bridge, Channel, Playback
+from ivr.ari.models import Bridge, Channel, LiveRecording, Playback
 
 
 class AriPort(Protocol):
@@ -24,9 +24,31 @@ class AriPort(Protocol):
 
     async def get_variable(self, channel_id: str, variable: str) -> str: ...
 
-    async def set_variable(self, channel_id: str, variable: str, value: str) -> None: ...
+    async def set_variable(
+        self, channel_id: str, variable: str, value: str, timeout_s: float | None = None
+    ) -> None: ...
 
     async def get_channel(self, channel_id: str) -> Channel: ...
+
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+    ) -> None: ...
+
+    async def record(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        fmt: str = "wav",
+        max_duration_s: int = 0,
+        max_silence_s: int = 0,
+        beep: bool = False,
+        terminate_on: str = "none",
+    ) -> LiveRecording: ...
 
     async def originate(
         self,

@@ -26,7 +26,14 @@ class CallRecord:
     prompts_played: list[str] = field(default_factory=list)
     # media that Asterisk reported as played to the end (PlaybackFinished, state done)
     prompts_finished: list[str] = field(default_factory=list)
+    # the media URIs Asterisk reported in those PlaybackFinished events
+    media_finished: list[str] = field(default_factory=list)
     adopted: bool = False
+    language: str = "ja"
+    # the flow's append-only trail: entered, menu_choice, intake_created, enqueued, ...
+    trail: list[dict[str, str]] = field(default_factory=list)
+    # intakes created during the call as "kind:confirmation"
+    intakes: list[str] = field(default_factory=list)
 
 
 class CallRecorder(Protocol):

@@ -1,13 +1,13 @@
-"""`CallSession`: one asyncio task and one inbox per call.
+"""`CallSession`: one asyncio task and one inbox per call, running the call's YAML flow.
 
 The supervisor's WebSocket reader puts the call's ARI events into `inbox`; timers post into the
-same inbox; nothing else touches the session's state. What the session does with the caller
-(answer, play, take keys, hang up) is kept in the channel variable `HOTLINE_STATE` at every
-wait, so a restarted engine that re-adopts the call resumes where it was instead of starting
-over or abandoning the caller.
+same inbox; nothing else touches the session's state. The flow interpreter (`ivr.flow`) is pure:
+the session turns ARI events into flow events, feeds them to `step`, and carries out the commands
+it returns (play, timers, account look-ups, intake, routing) over ARI and the services.
 
-Until the YAML flow interpreter drives sessions, the built-in flow is: answer, play the
-greeting, take one key (repeating the prompt on silence), thank the caller, hang up.
+After every step the interpreter's state is kept in the channel variable `HOTLINE_STATE`, with
+the flow version it runs on, so a restarted engine that re-adopts the call resumes at the same
+node (re-prompting the caller) instead of starting over or abandoning the call.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from itertools import count
+from typing import Any
 
 from ivr.ari.client import Resynced
 from ivr.ari.models import (
@@ -28,38 +30,53 @@ from ivr.ari.models import (
     ChannelDtmfReceived,
     ChannelHangupRequest,
     PlaybackFinished,
+    RecordingFailed,
+    RecordingFinished,
     StasisEnd,
 )
 from ivr.ari.port import AriPort
+from ivr.calls.flows import FlowVersion
 from ivr.calls.records import CallRecord, CallRecorder
+from ivr.calls.services import CallServices, HandoverOutcome, is_withheld
 from ivr.config import CallsConfig
 from ivr.errors import AriError, AriUnavailable, ChannelGone
+from ivr.flow import interpreter as i
+from ivr.flow.ports import AccountSummary
 from ivr.logs import bind_call_id
 
 log = logging.getLogger(__name__)
 
 STATE_VARIABLE = "HOTLINE_STATE"
-# a PlaybackFinished can be lost while the events socket is down: never wait longer than this
-PROMPT_GUARD_S = 120.0
 # the apology after an internal error is short; do not hold the line longer than this for it
 APOLOGY_MAX_S = 15.0
+# a state save waits in Asterisk behind the prompt playing on the channel (prompts < 60 s)
+STATE_SAVE_TIMEOUT_S = 90.0
+# on engine shutdown, how long a pending state save may still take
+DETACH_SAVE_S = 3.0
+# how long a service (account look-up, intake) may take before the flow treats it as failed;
+# an intake is committed before it answers, so a slow database means the error branch, not loss
+SERVICE_TIMEOUT_S = 5.0
+
+_HANGUP_EVENTS = (StasisEnd, ChannelDestroyed, ChannelHangupRequest)
 
 
-@dataclass(frozen=True, slots=True)
-class Timeout:
-    name: str
-    generation: int
-
-
-@dataclass(frozen=True, slots=True)
 class Stop:
     """The engine is shutting down: leave the call in Asterisk for the next engine."""
 
 
-SessionInput = AriEvent | Resynced | Timeout | Stop
+class FlowTimer:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+SessionInput = AriEvent | Resynced | FlowTimer | Stop
 
 
 class _CallEnded(Exception):
+    pass
+
+
+class _Detach(Exception):
     pass
 
 
@@ -70,17 +87,24 @@ class CallSession:
         ari: AriPort,
         recorder: CallRecorder,
         config: CallsConfig,
+        services: CallServices,
         *,
         entry: str = "main",
         adopted: bool = False,
+        claim: Callable[[str, CallSession | None], None] | None = None,
+        on_step: Callable[[], None] | None = None,
     ) -> None:
         self.call_id = channel.id
         self.channel = channel
-        self.ari = ari
+        self._ari = ari
         self.recorder = recorder
         self.config = config
+        self.services = services
         self.inbox: asyncio.Queue[SessionInput] = asyncio.Queue()
         self.adopted = adopted
+        self.entry = entry
+        self._claim = claim
+        self._on_step = on_step
         self.record = CallRecord(
             call_id=channel.id,
             caller=channel.caller.number,
@@ -90,11 +114,69 @@ class CallSession:
         )
         self._ids = count(1)
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._timer_gen = count(1)
-        self._live_timer: dict[str, int] = {}
-        self._playback: str | None = None
-        self._step = "greet"
-        self._retries = 0
+        self._version: FlowVersion | None = None
+        self.state: i.CallState | None = None
+        self._media_of: dict[str, str] = {}
+        self._deferred: list[SessionInput] = []
+        self._pending_save: str | None = None
+        self._saver: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ CallHandle
+
+    @property
+    def channel_id(self) -> str:
+        return self.call_id
+
+    @property
+    def caller_number(self) -> str:
+        return self.channel.caller.number
+
+    @property
+    def language(self) -> str:
+        return self.state.language if self.state is not None else "ja"
+
+    @property
+    def context(self) -> Mapping[str, str]:
+        return dict(self.state.variables) if self.state is not None else {}
+
+    @property
+    def ari(self) -> AriPort:
+        return self._ari
+
+    def new_id(self, what: str) -> str:
+        # we choose every ARI id: an event may overtake the REST reply that caused it
+        return f"{self.call_id}-{what}-{next(self._ids)}"
+
+    def claim(self, channel_id: str) -> None:
+        if self._claim is not None:
+            self._claim(channel_id, self)
+
+    def release(self, channel_id: str) -> None:
+        if self._claim is not None:
+            self._claim(channel_id, None)
+
+    async def next_event(self, timeout_s: float) -> AriEvent | None:
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    item = await self.inbox.get()
+                    if isinstance(item, Stop):
+                        raise _Detach
+                    if isinstance(item, FlowTimer | Resynced):
+                        self._deferred.append(item)
+                        continue
+                    return item
+        except TimeoutError:
+            return None
+
+    async def remember(self, key: str, value: str) -> None:
+        await self._ari.set_variable(self.call_id, key, value)
+
+    async def recall(self, key: str) -> str:
+        return await self._ari.get_variable(self.call_id, key)
+
+    def media(self, prompt_id: str) -> str:
+        return self.services.media(prompt_id, self.language)
 
     # ------------------------------------------------------------------ task body
 
@@ -102,19 +184,20 @@ class CallSession:
         bind_call_id(self.call_id)
         try:
             if self.adopted:
-                await self._resume()
+                first = await self._resume()
             else:
-                log.info("call started (entry %s)", self.record.entry)
-                await self.ari.answer(self.call_id)
-                await self._greet()
+                first = await self._begin()
+            await self._feed(first)
             while True:
-                item = await self.inbox.get()
+                item = self._deferred.pop(0) if self._deferred else await self.inbox.get()
                 if isinstance(item, Stop):
-                    self.record.outcome = "detached"
-                    return
-                await self._handle(item)
-        except _CallEnded:
-            pass
+                    raise _Detach
+                event = self._flow_event(item)
+                if event is not None:
+                    await self._feed(event)
+        except (_CallEnded, _Detach) as exc:
+            if isinstance(exc, _Detach):
+                self.record.outcome = "detached"
         except ChannelGone:
             # the caller hung up between an event and our request: normal, not an error
             log.debug("channel gone during a request")
@@ -128,8 +211,252 @@ class CallSession:
             await self._apologise()
         finally:
             self._cancel_timers()
+            await self._finish_saving(self.record.outcome == "detached")
             self.record.ended_at = _now()
             await self._write_record()
+
+    async def _begin(self) -> i.FlowEvent:
+        flow_id = self.services.entry_flows.get(self.entry, "hotline")
+        self._version = self.services.flows.live(flow_id)
+        self.state = i.initial_state(self._version.flow, call_id=self.call_id)
+        log.info("call started (entry %s, flow %s)", self.entry, flow_id)
+        await self._ari.answer(self.call_id)
+        number = self.channel.caller.number
+        withheld = is_withheld(number)
+        return i.Started(caller_id=None if withheld else number, withheld=withheld)
+
+    async def _resume(self) -> i.FlowEvent:
+        """Re-adopt a call that was in Stasis before this engine connected."""
+        saved = await self._ari.get_variable(self.call_id, STATE_VARIABLE)
+        restored = _load_state(saved) if saved else None
+        if restored is None:
+            log.info("call re-adopted with no saved state; starting its flow")
+            if self.channel.state == "Up":
+                # answered before the state was saved: do not answer twice
+                self._ari = _NoAnswer(self._ari)
+            return await self._begin()
+        state, flow_id, digest, record = restored
+        self.record.started_at = record.get("started_at", self.record.started_at)
+        self.record.digits = list(record.get("digits", []))
+        self._version = self.services.flows.version(flow_id, digest)
+        if self._version is None:
+            # the engine restarted after the flow file changed: same node on the live version
+            self._version = self.services.flows.live(flow_id)
+            if state.node not in self._version.flow.nodes:
+                state = replace(state, node=self._version.flow.flow.start, phase="idle")
+        self.state = state
+        log.info("call re-adopted at node %s", state.node)
+        # what the previous engine was waiting for is lost; wake the node up again
+        if state.playback is not None:
+            return i.PlaybackDone(state.playback)
+        if state.timer is not None:
+            return i.Timeout(state.timer)
+        return i.Failed("engine restarted during a service call")
+
+    def _flow_event(self, item: SessionInput) -> i.FlowEvent | None:
+        if isinstance(item, _HANGUP_EVENTS):
+            return i.HungUp()
+        if isinstance(item, Resynced):
+            if all(c.id != self.call_id for c in item.channels):
+                return i.HungUp()
+            return None
+        if isinstance(item, ChannelDtmfReceived):
+            if item.channel.id != self.call_id:
+                return None
+            self.record.digits.append(item.digit)
+            return i.Digit(item.digit)
+        if isinstance(item, PlaybackFinished):
+            if item.playback.state == "done":
+                media = self._media_of.pop(item.playback.id, item.playback.media_uri)
+                self.record.prompts_finished.append(media)
+                self.record.media_finished.append(item.playback.media_uri)
+            elif item.playback.state == "failed":
+                log.warning("a prompt failed to play")
+            return i.PlaybackDone(item.playback.id)
+        if isinstance(item, FlowTimer):
+            self._timers.pop(item.name, None)
+            return i.Timeout(item.name)
+        if isinstance(item, RecordingFinished | RecordingFailed):
+            return i.RecordDone(item.recording.name)
+        return None
+
+    # ------------------------------------------------------------------ the flow
+
+    async def _feed(self, event: i.FlowEvent) -> None:
+        pending = [event]
+        while pending:
+            if self.state is None or self._version is None:
+                raise RuntimeError("the session has no flow")
+            result = i.step(
+                self._version.flow,
+                self.state,
+                pending.pop(0),
+                self.services.clock(),
+                self.services.flows.library(),
+            )
+            self.state = result.state
+            for command in result.commands:
+                follow_up = await self._carry_out(command)
+                if follow_up is not None:
+                    pending.append(follow_up)
+            if isinstance(event, i.HungUp):
+                self.record.outcome = self.record.outcome or "caller_hung_up"
+                raise _CallEnded
+            if self.state.done:
+                self.record.outcome = self.record.outcome or "completed"
+                raise _CallEnded
+        self._save()
+        if self._on_step is not None:
+            self._on_step()
+
+    async def _carry_out(self, c: i.Command) -> i.FlowEvent | None:
+        s = self.services
+        if isinstance(c, i.Play):
+            await self._play(c)
+        elif isinstance(c, i.StopPlayback):
+            with contextlib.suppress(ChannelGone):
+                await self._ari.stop_playback(c.playback_id)
+        elif isinstance(c, i.StartTimer):
+            self._start_timer(c.name, c.seconds)
+        elif isinstance(c, i.CancelTimer):
+            handle = self._timers.pop(c.name, None)
+            if handle is not None:
+                handle.cancel()
+        elif isinstance(c, i.SetLanguage):
+            self.record.language = c.language
+        elif isinstance(c, i.Trail):
+            self.record.trail.append({"event": c.event, "node": c.node, **c.detail})
+        elif isinstance(c, i.Hangup):
+            self.record.outcome = self.record.outcome or "completed"
+            with contextlib.suppress(ChannelGone):
+                await self._ari.hangup(self.call_id)
+        elif isinstance(c, i.LookupAccount):
+            return await self._service(self._lookup(c))
+        elif isinstance(c, i.CheckHours):
+            return await self._service(self._hours(c.calendar))
+        elif isinstance(c, i.FetchNotices):
+            return await self._service(self._notices(c.area))
+        elif isinstance(c, i.CreateIntake):
+            return await self._service(self._intake(c))
+        elif isinstance(c, i.Enqueue):
+            queued = await self._routing(s.router.enqueue(self, c.queue, c.priority, c.context))
+            return i.QueueResult(queued)
+        elif isinstance(c, i.Transfer):
+            moved = await self._routing(s.router.transfer(self, c.department, c.context))
+            return self._handover(moved)
+        elif isinstance(c, i.Emergency):
+            moved = await self._routing(s.router.emergency(self, c.context))
+            return self._handover(moved)
+        elif isinstance(c, i.Record):
+            await self._ari.record(
+                self.call_id, c.name, max_duration_s=int(c.max_s), terminate_on="#"
+            )
+        return None
+
+    def _handover(self, outcome: HandoverOutcome) -> i.FlowEvent:
+        if outcome == "left":
+            self.record.outcome = "handed_to_dialplan"
+            raise _CallEnded
+        return i.TransferResult(ok=outcome == "bridged")
+
+    async def _routing(self, work: Any) -> Any:
+        try:
+            return await work
+        finally:
+            # flow timers that fired while routing code read the inbox come back afterwards
+            for item in self._deferred:
+                self.inbox.put_nowait(item)
+            self._deferred.clear()
+
+    async def _service(self, work: Any) -> i.FlowEvent:
+        try:
+            result: i.FlowEvent = await asyncio.wait_for(work, SERVICE_TIMEOUT_S)
+        except Exception:
+            log.exception("a service call failed; the flow takes its error branch")
+            # the node's service timer running out is how the flow learns a service failed
+            timer = self.state.timer if self.state is not None else None
+            return i.Timeout(timer) if timer else i.Failed("service failed")
+        return result
+
+    async def _intake(self, c: i.CreateIntake) -> i.FlowEvent:
+        # the key is unique per call; the intake service creates at most one request per key
+        outcome = await self.services.intake.create(c.kind, c.fields, f"{self.call_id}:{c.key}")
+        if outcome.ok:
+            self.record.intakes.append(f"{c.kind}:{outcome.confirmation}")
+        return i.IntakeResult(outcome.ok, outcome.confirmation, outcome.errors)
+
+    async def _lookup(self, c: i.LookupAccount) -> i.FlowEvent:
+        accounts = self.services.accounts
+        found: list[AccountSummary]
+        if c.by == "phone":
+            found = list(await accounts.lookup_by_phone(c.value))
+        else:
+            one = await accounts.lookup_by_customer_number(c.value)
+            found = [one] if one is not None else []
+        if len(found) > 1:
+            return i.AccountResult("several", {"account_count": str(len(found))})
+        if not found:
+            return i.AccountResult("none")
+        return i.AccountResult("found", {**found[0].variables(), "account_count": "1"})
+
+    async def _hours(self, calendar: str) -> i.FlowEvent:
+        return i.HoursResult(await self.services.calendar.state_at(calendar, self.services.clock()))
+
+    async def _notices(self, area: str) -> i.FlowEvent:
+        prompts = await self.services.notices.active_for(area, self.services.clock())
+        return i.NoticesResult(tuple(prompts))
+
+    async def _play(self, c: i.Play) -> None:
+        language = self.language
+        media = [self.services.media(p, language) for p in c.prompt_ids]
+        self.record.prompts_played.extend(c.prompt_ids)
+        self._media_of[c.playback_id] = ",".join(c.prompt_ids)
+        await self._ari.play(self.call_id, media, c.playback_id)
+
+    def _save(self) -> None:
+        """Keep the flow state on the channel, in the background: Asterisk applies a channel
+        variable only after the prompt playing on that channel ends, and the caller must not
+        wait for that (barge-in). Saves coalesce: only the newest state is written."""
+        if self.state is None or self._version is None:
+            return
+        payload = {
+            "flow": self._version.flow.id,
+            "digest": self._version.digest,
+            "state": asdict(self.state),
+            "record": {"started_at": self.record.started_at, "digits": self.record.digits},
+        }
+        self._pending_save = json.dumps(payload, ensure_ascii=False)
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.get_running_loop().create_task(
+                self._save_loop(), name=f"save:{self.call_id}"
+            )
+
+    async def _save_loop(self) -> None:
+        while self._pending_save is not None:
+            value, self._pending_save = self._pending_save, None
+            try:
+                await self._ari.set_variable(
+                    self.call_id, STATE_VARIABLE, value, timeout_s=STATE_SAVE_TIMEOUT_S
+                )
+            except ChannelGone:
+                return
+            except (AriError, AriUnavailable) as exc:
+                log.warning("call state could not be kept on the channel: %s", exc)
+
+    async def _finish_saving(self, detached: bool) -> None:
+        saver = self._saver
+        if saver is None or saver.done():
+            return
+        try:
+            if detached:
+                # the next engine resumes from this state: let the last write land (bounded;
+                # if it does not, the next engine resumes from the one before)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(saver), DETACH_SAVE_S)
+        finally:
+            saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, AriError, AriUnavailable):
+                await saver
 
     async def _write_record(self) -> None:
         try:
@@ -143,162 +470,62 @@ class CallSession:
 
     async def _apologise(self) -> None:
         # the caller never hears dead air: an apology, then the call is closed
-        apology = self._new_id("apology")
+        apology = self.new_id("apology")
+        current = self.state.playback if self.state is not None else None
+        if current is not None:
+            with contextlib.suppress(AriError, AriUnavailable):
+                await self._ari.stop_playback(current)
         with contextlib.suppress(AriError, AriUnavailable, TimeoutError):
-            await self.ari.play(self.call_id, self.config.apology_media, apology)
+            await self._ari.play(
+                self.call_id, self.services.media("system-error", self.language), apology
+            )
             async with asyncio.timeout(APOLOGY_MAX_S):
                 while True:
                     item = await self.inbox.get()
-                    if isinstance(item, StasisEnd | ChannelDestroyed | ChannelHangupRequest):
+                    if isinstance(item, _HANGUP_EVENTS):
                         return
                     if isinstance(item, PlaybackFinished) and item.playback.id == apology:
                         break
         with contextlib.suppress(AriError, AriUnavailable):
-            await self.ari.hangup(self.call_id)
-
-    # ------------------------------------------------------------------ events
-
-    async def _handle(self, item: SessionInput) -> None:
-        if isinstance(item, StasisEnd | ChannelDestroyed | ChannelHangupRequest):
-            log.info("caller hung up")
-            self.record.outcome = self.record.outcome or "caller_hung_up"
-            raise _CallEnded
-        if isinstance(item, Resynced):
-            if all(c.id != self.call_id for c in item.channels):
-                self.record.outcome = self.record.outcome or "caller_hung_up"
-                raise _CallEnded
-            return
-        if isinstance(item, ChannelDtmfReceived):
-            await self._on_digit(item.digit)
-        elif isinstance(item, PlaybackFinished):
-            if item.playback.id == self._playback:
-                if item.playback.state == "done":
-                    self.record.prompts_finished.append(item.playback.media_uri)
-                await self._on_prompt_done(item.playback.state)
-        elif isinstance(item, Timeout):
-            if self._live_timer.get(item.name) == item.generation:
-                del self._live_timer[item.name]
-                self._timers.pop(item.name, None)
-                await self._on_timeout(item.name)
-
-    async def _on_digit(self, digit: str) -> None:
-        if self._step != "greet":
-            return
-        log.info("key received")
-        self.record.digits.append(digit)
-        self._cancel_timer("digit")
-        if self._playback is not None:
-            # barge-in: the caller did not wait for the prompt to end
-            playback, self._playback = self._playback, None
-            with contextlib.suppress(ChannelGone):
-                await self.ari.stop_playback(playback)
-        self._step = "thanks"
-        await self._save()
-        await self._play(self.config.thanks_media)
-
-    async def _on_prompt_done(self, state: str) -> None:
-        self._playback = None
-        self._cancel_timer("prompt_guard")
-        if state == "failed":
-            log.warning("a prompt failed to play")
-        if self._step == "greet":
-            self._start_timer("digit", self.config.digit_timeout_s)
-        elif self._step == "thanks":
-            self.record.outcome = "completed"
-            await self._hangup()
-        elif self._step == "goodbye":
-            self.record.outcome = "no_input"
-            await self._hangup()
-
-    async def _on_timeout(self, name: str) -> None:
-        if name == "prompt_guard":
-            await self._on_prompt_done("lost")
-            return
-        if name != "digit":
-            return
-        if self._retries < self.config.digit_retries:
-            self._retries += 1
-            await self._greet()
-        else:
-            self._step = "goodbye"
-            await self._save()
-            await self._play(self.config.goodbye_media)
-
-    # ------------------------------------------------------------------ actions
-
-    async def _greet(self) -> None:
-        self._step = "greet"
-        await self._save()
-        await self._play(self.config.greeting_media)
-
-    async def _resume(self) -> None:
-        """Re-adopt a call that was in Stasis before this engine connected."""
-        saved = await self.ari.get_variable(self.call_id, STATE_VARIABLE)
-        try:
-            state = json.loads(saved) if saved else {}
-        except ValueError:
-            state = {}
-        self._retries = int(state.get("retries", 0))
-        self.record.digits = [str(d) for d in state.get("digits", [])]
-        self.record.started_at = str(state.get("started_at", self.record.started_at))
-        step = str(state.get("step", "greet"))
-        log.info("call re-adopted (step %s)", step)
-        if step == "thanks":
-            self._step = "thanks"
-            await self._play(self.config.thanks_media)
-        elif step == "goodbye":
-            self._step = "goodbye"
-            await self._play(self.config.goodbye_media)
-        else:
-            if self.channel.state != "Up":
-                await self.ari.answer(self.call_id)
-            await self._greet()
-
-    async def _save(self) -> None:
-        state = {
-            "step": self._step,
-            "retries": self._retries,
-            "digits": self.record.digits,
-            "started_at": self.record.started_at,
-        }
-        await self.ari.set_variable(self.call_id, STATE_VARIABLE, json.dumps(state))
-
-    async def _play(self, media: str) -> None:
-        playback_id = self._new_id("pb")
-        self._playback = playback_id
-        self.record.prompts_played.append(media)
-        self._start_timer("prompt_guard", PROMPT_GUARD_S)
-        await self.ari.play(self.call_id, media, playback_id)
-
-    async def _hangup(self) -> None:
-        log.info("call completed (%s)", self.record.outcome)
-        with contextlib.suppress(ChannelGone):
-            await self.ari.hangup(self.call_id)
-        raise _CallEnded
-
-    def _new_id(self, what: str) -> str:
-        # we choose every ARI id: the event may overtake the REST reply
-        return f"{self.call_id}-{what}-{next(self._ids)}"
+            await self._ari.hangup(self.call_id)
 
     # ------------------------------------------------------------------ timers
 
     def _start_timer(self, name: str, delay_s: float) -> None:
-        self._cancel_timer(name)
-        generation = next(self._timer_gen)
-        self._live_timer[name] = generation
         self._timers[name] = asyncio.get_running_loop().call_later(
-            delay_s, self.inbox.put_nowait, Timeout(name, generation)
+            delay_s, self.inbox.put_nowait, FlowTimer(name)
         )
 
-    def _cancel_timer(self, name: str) -> None:
-        handle = self._timers.pop(name, None)
-        self._live_timer.pop(name, None)
-        if handle is not None:
-            handle.cancel()
-
     def _cancel_timers(self) -> None:
-        for name in list(self._timers):
-            self._cancel_timer(name)
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+
+class _NoAnswer:
+    """Wraps the port for a re-adopted call that is already up: answering again is skipped."""
+
+    def __init__(self, inner: AriPort) -> None:
+        self._inner = inner
+        self.app = inner.app
+
+    async def answer(self, channel_id: str) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _load_state(saved: str) -> tuple[i.CallState, str, str, dict[str, Any]] | None:
+    try:
+        data = json.loads(saved)
+        raw = dict(data["state"])
+        raw["stack"] = tuple(i.Frame(**f) for f in raw.get("stack", ()))
+        state = i.CallState(**raw)
+        return state, str(data["flow"]), str(data["digest"]), dict(data.get("record", {}))
+    except (ValueError, KeyError, TypeError):
+        log.warning("saved call state unreadable; the call starts its flow again")
+        return None
 
 
 def _now() -> str:

@@ -16,6 +16,7 @@ from ivr.ari.client import Disconnected, Resynced, StreamItem
 from ivr.ari.models import Channel, StasisStart, event_channel_id
 from ivr.ari.port import AriPort
 from ivr.calls.records import CallRecorder
+from ivr.calls.services import CallServices
 from ivr.calls.session import CallSession, Stop
 from ivr.config import CallsConfig
 
@@ -26,11 +27,21 @@ INBOUND_ENTRIES = frozenset({"main", "emergency"})
 
 
 class Supervisor:
-    def __init__(self, ari: AriPort, recorder: CallRecorder, config: CallsConfig) -> None:
+    def __init__(
+        self,
+        ari: AriPort,
+        recorder: CallRecorder,
+        config: CallsConfig,
+        services: CallServices,
+    ) -> None:
         self.ari = ari
         self.recorder = recorder
         self.config = config
+        self.services = services
         self.sessions: dict[str, CallSession] = {}
+        # other channels (agent legs) whose events go to a call's inbox
+        self._claimed: dict[str, CallSession] = {}
+        self._change = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.calls_started = 0
         self.calls_adopted = 0
@@ -41,14 +52,36 @@ class Supervisor:
             return
         if isinstance(item, Disconnected):
             return
-        if isinstance(item, StasisStart) and item.channel.id not in self.sessions:
+        if (
+            isinstance(item, StasisStart)
+            and item.channel.id not in self.sessions
+            and item.channel.id not in self._claimed
+        ):
             entry = item.args[0] if item.args else ""
             if entry in INBOUND_ENTRIES:
                 self._start(item.channel, entry, adopted=False)
             return
         channel_id = event_channel_id(item)
-        if channel_id is not None and (session := self.sessions.get(channel_id)) is not None:
+        if channel_id is None:
+            return
+        session = self.sessions.get(channel_id) or self._claimed.get(channel_id)
+        if session is not None:
             session.inbox.put_nowait(item)
+
+    def changed(self) -> None:
+        """A session moved on (or started, or ended): wake whoever waits in `next_change`."""
+        self._change.set()
+        self._change = asyncio.Event()
+
+    async def next_change(self) -> None:
+        """Wait until some call's state changes (for tests and the wallboard)."""
+        await self._change.wait()
+
+    def _claim(self, channel_id: str, session: CallSession | None) -> None:
+        if session is None:
+            self._claimed.pop(channel_id, None)
+        else:
+            self._claimed[channel_id] = session
 
     def _resync(self, snapshot: Resynced) -> None:
         for session in self.sessions.values():
@@ -63,7 +96,15 @@ class Supervisor:
 
     def _start(self, channel: Channel, entry: str, *, adopted: bool) -> None:
         session = CallSession(
-            channel, self.ari, self.recorder, self.config, entry=entry, adopted=adopted
+            channel,
+            self.ari,
+            self.recorder,
+            self.config,
+            self.services,
+            entry=entry,
+            adopted=adopted,
+            claim=self._claim,
+            on_step=self.changed,
         )
         self.sessions[channel.id] = session
         task = asyncio.get_running_loop().create_task(session.run(), name=f"call:{channel.id}")
@@ -75,7 +116,10 @@ class Supervisor:
             self.calls_started += 1
 
     def _finished(self, channel_id: str, _task: asyncio.Task[None]) -> None:
-        self.sessions.pop(channel_id, None)
+        session = self.sessions.pop(channel_id, None)
+        self.changed()
+        for other in [c for c, s in self._claimed.items() if s is session]:
+            del self._claimed[other]
         task = self._tasks.pop(channel_id, None)
         if task is not None and not task.cancelled() and task.exception() is not None:
             log.error("call task ended with an error", exc_info=task.exception())

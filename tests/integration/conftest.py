@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -12,8 +13,12 @@ import pytest
 from ivr.app import Engine
 from ivr.ari.client import AriClient, StreamItem
 from ivr.ari.models import StasisEnd, StasisStart
+from ivr.calls.flows import FlowRegistry
 from ivr.calls.records import MemoryCallRecorder
+from ivr.calls.services import CallServices
 from ivr.config import AppConfig, parse_config
+from ivr.errors import ChannelGone
+from ivr.flow.ports import AccountSummary, FakeAccounts, FakeCalendar, FakeIntake, FakeNotices
 from tests.support.sandbox import Sandbox, provision
 
 pytestmark = pytest.mark.integration
@@ -36,15 +41,51 @@ def engine_config(sandbox: Sandbox, **calls: object) -> AppConfig:
 
 
 EngineFactory = Callable[..., Awaitable[Engine]]
+ROOT = Path(__file__).resolve().parents[2]
+# the caller ID our SIPp and Local-channel callers present, and the account it belongs to
+CALLER = "0935821234"
+ACCOUNT = AccountSummary(customer_number="1000000016", area="north-3", balance_yen=3240)
+
+
+def hotline_services(intake: FakeIntake | None = None) -> CallServices:
+    """The real flows from dialplans/ with in-memory accounts, an always-open calendar (the
+    tests must not depend on the wall clock) and an in-memory intake."""
+    flows = FlowRegistry(ROOT / "dialplans", ROOT / "prompts" / "catalog.yaml")
+    flows.load()
+    return CallServices(
+        flows=flows,
+        accounts=FakeAccounts([ACCOUNT], {CALLER: [ACCOUNT.customer_number]}),
+        calendar=FakeCalendar(rule=lambda name, now: "open"),
+        notices=FakeNotices(),
+        intake=intake or FakeIntake(),
+    )
+
+
+async def hang_up_leftovers(sandbox: Sandbox) -> None:
+    """End calls an earlier test left in Stasis(hotline): no engine may adopt another test's."""
+    async with AriClient(sandbox.ari_url, sandbox.ari_user, sandbox.ari_password, "hotline") as ari:
+        for channel in await ari.list_channels():
+            if channel.stasis_app == "hotline":
+                with contextlib.suppress(ChannelGone):
+                    await ari.hangup(channel.id)
 
 
 @pytest.fixture
 async def start_engine(sandbox: Sandbox) -> AsyncIterator[EngineFactory]:
     """Start engines on the real Asterisk; every one still running is stopped at the end."""
     engines: list[Engine] = []
+    await hang_up_leftovers(sandbox)
 
-    async def start(recorder: MemoryCallRecorder | None = None, **calls: object) -> Engine:
-        engine = Engine(engine_config(sandbox, **calls), recorder or MemoryCallRecorder())
+    async def start(
+        recorder: MemoryCallRecorder | None = None,
+        services: CallServices | None = None,
+        **calls: object,
+    ) -> Engine:
+        engine = Engine(
+            engine_config(sandbox, **calls),
+            services or hotline_services(),
+            recorder or MemoryCallRecorder(),
+        )
         await asyncio.wait_for(engine.start(), 10)
         engines.append(engine)
         return engine
@@ -52,6 +93,7 @@ async def start_engine(sandbox: Sandbox) -> AsyncIterator[EngineFactory]:
     yield start
     for engine in engines:
         await engine.stop()
+    await hang_up_leftovers(sandbox)
 
 
 class Driver:

@@ -1,4 +1,5 @@
-"""Real calls through the real Asterisk: SIPp phones and Local channels, the engine over ARI."""
+"""Real calls through the real Asterisk: SIPp phones and Local channels, the engine over ARI,
+running the real dialplans/hotline.yaml and dialplans/emergency.yaml."""
 
 from __future__ import annotations
 
@@ -7,25 +8,42 @@ from pathlib import Path
 
 import pytest
 
-from ivr.calls.records import MemoryCallRecorder
-from tests.integration.conftest import Driver, EngineFactory
+from ivr.app import Engine
+from ivr.calls.records import CallRecord, MemoryCallRecorder
+from ivr.flow.ports import FakeIntake
+from tests.integration.conftest import CALLER, Driver, EngineFactory, hotline_services
 from tests.support.sandbox import Sandbox
-from tests.support.sipp import Sipp, caller_args, scenario_with_digit
+from tests.support.sipp import Sipp, caller_args, keys_scenario
 
 pytestmark = pytest.mark.integration
 
-GREETING = "sound:hello-world"
-THANKS = "sound:auth-thankyou"
+OUR_PROMPTS = "sound:/var/lib/hotline/prompts/"
+# how long to wait for a call to reach a state; only reached when something is broken
+CALL_WAIT_S = 60
 
 
-async def only_record(recorder: MemoryCallRecorder, outcome: str) -> str:
+async def the_record(recorder: MemoryCallRecorder) -> CallRecord:
+    """The one record the engine wrote (these tests make one call per engine)."""
     async with recorder.written:
-        await asyncio.wait_for(
-            recorder.written.wait_for(lambda: any(r.outcome == outcome for r in recorder.records)),
-            30,
-        )
-    [rec] = [r for r in recorder.records if r.outcome == outcome]
-    return rec.call_id
+        await asyncio.wait_for(recorder.written.wait_for(lambda: bool(recorder.records)), 60)
+    assert len(recorder.records) == 1, recorder.records
+    return recorder.records[0]
+
+
+async def at_node(engine: Engine, channel_id: str, node: str) -> None:
+    """Wait until the call's flow stands at `node` (re-checked whenever a call moves on)."""
+
+    def there() -> bool:
+        session = engine.supervisor.sessions.get(channel_id)
+        return session is not None and session.state is not None and session.state.node == node
+
+    async with asyncio.timeout(CALL_WAIT_S):
+        while not there():
+            await engine.supervisor.next_change()
+
+
+def choices(record: CallRecord) -> list[tuple[str, str]]:
+    return [(t["node"], t["key"]) for t in record.trail if t["event"] == "menu_choice"]
 
 
 async def test_sip_caller_is_answered_hears_the_prompt_and_is_heard(
@@ -33,35 +51,40 @@ async def test_sip_caller_is_answered_hears_the_prompt_and_is_heard(
 ) -> None:
     recorder = MemoryCallRecorder()
     await start_engine(recorder)
-    # the key goes 2.5 s after the answer: after the 1.4 s greeting has played to its end
     caller = Sipp(
-        "caller.xml",
-        [*caller_args(sandbox.sip_host, sandbox.sip_port, "1000", "0935821234"), "-d", "2500"],
+        keys_scenario(workdir, "1", gap_ms=2500, hang_up_after_ms=2000),
+        caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
         workdir,
     )
     result = await (await caller.start()).wait()
     assert result.ok, result.output
 
-    call_id = await only_record(recorder, "completed")
-    record = await recorder.wait_for(call_id)
-    assert record.caller == "0935821234"
+    record = await the_record(recorder)
+    assert record.caller == CALLER
     assert record.entry == "main"
     assert record.digits == ["1"]
-    assert record.prompts_finished == [GREETING, THANKS]
+    assert choices(record) == [("greeting", "1")]
+    assert record.prompts_played[:2] == ["welcome", "choose-language"]
+    assert "main-menu" in record.prompts_played  # the key took the caller on to the main menu
+    assert record.outcome == "caller_hung_up"
 
 
-async def test_local_channel_with_ari_dtmf(start_engine: EngineFactory, driver: Driver) -> None:
+async def test_local_channel_with_ari_dtmf_chooses_english(
+    start_engine: EngineFactory, driver: Driver
+) -> None:
     recorder = MemoryCallRecorder()
-    await start_engine(recorder)
+    engine = await start_engine(recorder)
     ours, theirs = await driver.call("1000", caller_id="0312345678")
     await driver.answered(ours)
     # DTMF sent on our half is heard by the engine's half, like a caller's keypad
-    await driver.ari.send_dtmf(ours, "5")
-    record = await recorder.wait_for(theirs, "completed")
-    await driver.hung_up(ours)
+    await driver.ari.send_dtmf(ours, "2")
+    await at_node(engine, theirs, "main_menu")
+    await driver.ari.hangup(ours)
+    record = await the_record(recorder)
     assert record.caller == "0312345678"
-    assert record.digits == ["5"]
-    assert THANKS in record.prompts_finished
+    assert record.digits == ["2"]
+    assert record.language == "en"
+    assert choices(record) == [("greeting", "2")]
 
 
 async def test_call_waiting_in_stasis_survives_an_engine_restart(
@@ -69,11 +92,13 @@ async def test_call_waiting_in_stasis_survives_an_engine_restart(
 ) -> None:
     first_log = MemoryCallRecorder()
     first = await start_engine(first_log)
-    ours, theirs = await driver.call("1000")
+    ours, theirs = await driver.call("1000", caller_id=CALLER)
     await driver.answered(ours)
+    await driver.ari.send_dtmf(ours, "1")
+    await at_node(first, theirs, "main_menu")
     await first.stop()
-    detached = await first_log.wait_for(theirs, "detached")
-    assert detached.digits == []
+    detached = await the_record(first_log)
+    assert detached.outcome == "detached"
     # the engine is gone, the caller is not: Asterisk still holds the call in Stasis
     channel = await driver.ari.get_channel(theirs)
     assert channel.stasis_app == "hotline"
@@ -81,12 +106,51 @@ async def test_call_waiting_in_stasis_survives_an_engine_restart(
     second_log = MemoryCallRecorder()
     second = await start_engine(second_log)
     assert theirs in second.supervisor.sessions
-    await driver.ari.send_dtmf(ours, "2")
-    record = await second_log.wait_for(theirs, "completed")
-    await driver.hung_up(ours)
+    await at_node(second, theirs, "main_menu")
+    await driver.ari.send_dtmf(ours, "6")
+    await at_node(second, theirs, "billing_menu")
+    await driver.ari.hangup(ours)
+    record = await the_record(second_log)
     assert record.adopted
-    assert record.digits == ["2"]
     assert record.started_at == detached.started_at
+    assert choices(record) == [("main_menu", "6")]
+    # the key pressed after the restart; "1" may or may not have been saved before the stop
+    assert record.digits[-1] == "6"
+
+
+async def test_sip_caller_signs_up_for_bank_debit_by_keypad(
+    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path
+) -> None:
+    intake = FakeIntake()
+    recorder = MemoryCallRecorder()
+    await start_engine(recorder, hotline_services(intake))
+    # 1 Japanese, 6 bills and payment, 3 bank-debit sign-up, 1 confirm; then the flow reads
+    # back the confirmation number, asks "anything else?" and says goodbye when nothing comes
+    caller = Sipp(
+        keys_scenario(workdir, "1631", gap_ms=2500, hang_up_after_ms=None),
+        caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
+        workdir,
+    )
+    result = await (await caller.start()).wait()
+    record = await the_record(recorder)
+    assert result.ok, " ".join(f"{t['node']}:{t['event']}" for t in record.trail)
+
+    assert choices(record) == [
+        ("greeting", "1"),
+        ("main_menu", "6"),
+        ("billing_menu", "3"),
+        ("debit_confirm", "1"),
+    ]
+    assert intake.created == [
+        ("bank_debit", {"customer_number": "1000000016", "caller_id": CALLER})
+    ]
+    assert record.intakes == ["bank_debit:K10001"]
+    read_back = "bank-debit-accepted,confirmation-number-is"
+    assert any(p.startswith(read_back) for p in record.prompts_finished)
+    # Asterisk played our own prompt files to the end, not its stock sounds
+    assert record.media_finished
+    assert all(m.startswith(OUR_PROMPTS + "ja/") for m in record.media_finished)
+    assert record.outcome == "completed"
 
 
 async def test_engine_down_the_leak_line_still_reaches_the_on_duty_phone(
@@ -98,7 +162,7 @@ async def test_engine_down_the_leak_line_still_reaches_the_on_duty_phone(
     try:
         caller = Sipp(
             "caller_silent.xml",
-            caller_args(sandbox.sip_host, sandbox.sip_port, "1100", "0935821234"),
+            caller_args(sandbox.sip_host, sandbox.sip_port, "1100", CALLER),
             workdir,
         )
         caller_result = await (await caller.start()).wait()
@@ -108,7 +172,7 @@ async def test_engine_down_the_leak_line_still_reaches_the_on_duty_phone(
         await driver.ari.set_global("HOTLINE_ONDUTY", "PJSIP/onduty")
     assert phone_result.ok, phone_result.output
     assert "INVITE from" in phone_result.log
-    assert "0935821234" in phone_result.log
+    assert CALLER in phone_result.log
     assert caller_result.ok, caller_result.output
 
 
@@ -119,8 +183,8 @@ async def test_engine_down_main_number_apologises_and_key_3_reaches_on_duty(
     await driver.ari.set_global("HOTLINE_ONDUTY", f"PJSIP/onduty/sip:onduty@127.0.0.1:{phone.port}")
     try:
         caller = Sipp(
-            scenario_with_digit(workdir, "3"),
-            [*caller_args(sandbox.sip_host, sandbox.sip_port, "1000", "0935821234"), "-d", "500"],
+            keys_scenario(workdir, "3", gap_ms=500, hang_up_after_ms=None),
+            caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
             workdir,
         )
         caller_result = await (await caller.start()).wait()
@@ -130,3 +194,29 @@ async def test_engine_down_main_number_apologises_and_key_3_reaches_on_duty(
         await driver.ari.set_global("HOTLINE_ONDUTY", "PJSIP/onduty")
     assert phone_result.ok, phone_result.output
     assert caller_result.ok, caller_result.output
+
+
+async def test_engine_up_the_leak_line_reaches_the_on_duty_phone_through_the_flow(
+    sandbox: Sandbox, start_engine: EngineFactory, driver: Driver, workdir: Path
+) -> None:
+    recorder = MemoryCallRecorder()
+    await start_engine(recorder)
+    phone = await Sipp("phone.xml", ["-d", "300"], workdir).start()
+    await driver.ari.set_global("HOTLINE_ONDUTY", f"PJSIP/onduty/sip:onduty@127.0.0.1:{phone.port}")
+    try:
+        caller = Sipp(
+            "caller_silent.xml",
+            caller_args(sandbox.sip_host, sandbox.sip_port, "1100", CALLER),
+            workdir,
+        )
+        caller_result = await (await caller.start()).wait()
+        phone_result = await phone.wait()
+    finally:
+        phone.kill()
+        await driver.ari.set_global("HOTLINE_ONDUTY", "PJSIP/onduty")
+    assert phone_result.ok, phone_result.output
+    assert caller_result.ok, caller_result.output
+    record = await the_record(recorder)
+    assert record.entry == "emergency"
+    assert record.outcome == "handed_to_dialplan"
+    assert record.prompts_played[0] == "leak-connecting"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,18 @@ def provision() -> Sandbox:
             + proc.stdout
             + proc.stderr
         )
+    # our prompt audio, where Asterisk plays it from (renders only what is missing)
+    build = subprocess.run(
+        [sys.executable, "-m", "ivr", "prompts", "build"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "HOTLINE_SANDBOX_DIR": str(sandbox_dir())},
+    )
+    if build.returncode != 0:
+        raise RuntimeError("hotline prompts build failed:\n" + build.stdout + build.stderr)
     env: dict[str, str] = {}
     for line in (sandbox_dir() / "ari.env").read_text().splitlines():
         key, _, value = line.partition("=")

@@ -10,9 +10,11 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.rtp_dtmf import write_key_pcap
+
 SCENARIOS = Path(__file__).resolve().parents[1] / "sipp"
 # a phone that never finishes its scenario fails the test instead of hanging it
-SIPP_TIMEOUT_S = 60
+SIPP_TIMEOUT_S = 150
 _media_ports = itertools.count(30000 + (os.getpid() % 200) * 40, 4)
 
 
@@ -111,10 +113,45 @@ def caller_args(sip_host: str, sip_port: int, number: str, caller_id: str) -> li
     return [f"{sip_host}:{sip_port}", "-s", number, "-key", "cid", caller_id]
 
 
-def scenario_with_digit(workdir: Path, digit: str) -> Path:
-    """caller.xml sends key 1; Debian ships one RTP-event pcap per key, read at load time."""
-    names = {"*": "star", "#": "pound"}
+def keys_scenario(workdir: Path, keys: str, gap_ms: int, hang_up_after_ms: int | None) -> Path:
+    """A caller pressing `keys` (RFC 2833 events, see `rtp_dtmf`), one every `gap_ms` after
+    the answer; then either hangs up after `hang_up_after_ms` or waits for the far end's BYE.
+
+    Keys land during a menu's prompt (barge-in) or its input wait, whichever comes first."""
     text = (SCENARIOS / "caller.xml").read_text()
-    path = workdir / f"caller-{names.get(digit, digit)}.xml"
-    path.write_text(text.replace("dtmf_2833_1.pcap", f"dtmf_2833_{names.get(digit, digit)}.pcap"))
+    head, rest = text.split("  <pause/>", 1)
+    tail = rest[rest.index('  <recv request="BYE"') :]
+    steps = []
+    n = len(list(workdir.glob("caller-keys-*")))
+    for index, key in enumerate(keys):
+        pcap = write_key_pcap(workdir / f"key-{n}-{index}.pcap", key, index)
+        steps.append(
+            f'  <pause milliseconds="{gap_ms}"/>\n'
+            f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+        )
+    if hang_up_after_ms is None:
+        end = tail
+    else:
+        end = f'  <pause milliseconds="{hang_up_after_ms}"/>\n' + _BYE
+    path = workdir / f"caller-keys-{n}.xml"
+    path.write_text(head + "".join(steps) + end)
     return path
+
+
+_BYE = """  <send retrans="500">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[cid]" <sip:[cid]@[local_ip]:[local_port]>;tag=[pid]HL[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:[cid]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""

@@ -15,19 +15,19 @@ pytestmark = pytest.mark.unit
 def test_defaults_need_no_file(tmp_path: Path) -> None:
     cfg = load_config(env={"HOTLINE_CONFIG": str(tmp_path / "absent.yaml")})
     assert cfg.ari.app == "hotline"
-    assert cfg.calls.digit_timeout_s == 8
+    assert cfg.flows.dir == "dialplans"
 
 
 def test_unknown_key_is_named_with_its_path() -> None:
     with pytest.raises(ConfigError) as err:
-        parse_config({"ari": {"usr": "x"}, "calls": {"digit_timeout": 3}}, {})
+        parse_config({"ari": {"usr": "x"}, "flows": {"reload_poll": 3}}, {})
     assert "config.yaml: ari.usr: unknown key" in str(err.value)
-    assert "config.yaml: calls.digit_timeout: unknown key" in str(err.value)
+    assert "config.yaml: flows.reload_poll: unknown key" in str(err.value)
 
 
 def test_bad_value_names_its_path() -> None:
-    with pytest.raises(ConfigError, match=r"calls\.digit_timeout_s: .*greater than 0"):
-        parse_config({"calls": {"digit_timeout_s": 0}}, {})
+    with pytest.raises(ConfigError, match=r"flows\.reload_poll_s: .*greater than 0"):
+        parse_config({"flows": {"reload_poll_s": 0}}, {})
 
 
 def test_password_never_comes_from_the_yaml() -> None:
@@ -62,3 +62,38 @@ def test_the_shipped_config_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
     cfg = load_config(root / "config.yaml", env={})
     assert cfg.ari.user == "hotline"
+    # the shipped routing section spells out the sample calendars
+    assert cfg.routing == parse_config({}, {}).routing
+
+
+def test_data_sections_have_working_defaults() -> None:
+    cfg = parse_config({}, {})
+    assert cfg.database.url == "sqlite+aiosqlite:///var/hotline.sqlite3"
+    assert cfg.billing.adapter == "database"
+    assert cfg.billing.outbox.max_attempts == 10
+    assert cfg.intake.horizon_days == 90
+    assert set(cfg.routing.calendars) >= {"phone", "emergency"}
+
+
+def test_billing_token_only_from_the_environment() -> None:
+    assert parse_config({}, {"HOTLINE_BILLING_TOKEN": "t0k"}).billing_token == "t0k"
+    assert "t0k" not in parse_config({}, {"HOTLINE_BILLING_TOKEN": "t0k"}).model_dump_json()
+    with pytest.raises(ConfigError, match="billing.token: secrets do not belong"):
+        parse_config({"billing": {"adapter": "http", "token": "t0k"}}, {})
+
+
+def test_data_section_errors_name_their_path() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(
+            {
+                "billing": {"adapter": "ftp", "outbox": {"max_attempts": 0}},
+                "intake": {"lead_business_days": {"moving": 2}},
+                "routing": {"calendars": {"phone": {"weekly": {"mon": ["19:00-08:30"]}}}},
+            },
+            {},
+        )
+    text = str(err.value)
+    assert "config.yaml: billing.adapter:" in text
+    assert "config.yaml: billing.outbox.max_attempts:" in text
+    assert "config.yaml: intake.lead_business_days.moving" in text
+    assert "config.yaml: routing.calendars.phone.weekly.mon.0" in text

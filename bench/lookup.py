@@ -1,0 +1,205 @@
+"""Caller-ID look-up latency and intake throughput on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/lookup.py                      # 1,000,000 accounts, both databases
+    .venv/bin/python bench/lookup.py --accounts 50000 --db sqlite
+
+Each look-up is what the IVR does when a call arrives: normalise the caller ID, find the accounts
+(with premises and phones), write the audit row, commit. Intake throughput counts requests
+committed together with their billing outbox row. PostgreSQL is a private throwaway cluster
+unless --pg-url is given. Prints numbers; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from ivr.intake.service import IntakeRequest, IntakeService
+from ivr.intake.validation import RequestKind
+from ivr.store.accounts import AccountStore, AuditContext
+from ivr.store.db import open_engine
+from ivr.store.demo import demo
+from ivr.store.migrate import migrate
+from ivr.store.pgcluster import PgCluster
+from ivr.store.tables import accounts, phones, premises
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def run(url: str, label: str, args: argparse.Namespace) -> None:
+    await migrate(url)
+    engine = open_engine(url)
+    try:
+        t0 = time.perf_counter()
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] > 5 or done == total:
+                last[0] = now
+                print(f"  [{label}] demo {done:,}/{total:,} ({now - t0:.0f} s)", flush=True)
+
+        await demo(engine, args.accounts, progress=progress, chunk=50_000)
+        load_s = time.perf_counter() - t0
+        print(
+            f"[{label}] demo load: {args.accounts:,} accounts in {load_s:.1f} s "
+            f"({args.accounts / load_s:,.0f} accounts/s)"
+        )
+
+        rnd = random.Random(1)
+        async with engine.connect() as conn:
+            max_phone = (await conn.execute(sa.select(sa.func.max(phones.c.id)))).scalar_one()
+            ids = [rnd.randint(1, max_phone) for _ in range(args.lookups)]
+            known = list(
+                (await conn.execute(sa.select(phones.c.e164).where(phones.c.id.in_(ids)))).scalars()
+            )
+            vacant = list(
+                (
+                    await conn.execute(
+                        sa.select(premises.c.id).where(premises.c.account_id.is_(None)).limit(1000)
+                    )
+                ).scalars()
+            )
+            custs = [
+                (r[0], r[1])
+                for r in await conn.execute(
+                    sa.select(accounts.c.customer_number, sa.func.min(premises.c.id))
+                    .join(premises, premises.c.account_id == accounts.c.id)
+                    .where(accounts.c.status == "active")
+                    .group_by(accounts.c.customer_number)
+                    .limit(1000)
+                )
+            ]
+        # national format as Asterisk presents it, plus ~10 % unknown numbers
+        presented = ["0" + e[3:] for e in known]
+        presented += [f"093{rnd.randint(1000000, 1999999)}" for _ in range(len(presented) // 10)]
+        rnd.shuffle(presented)
+
+        store = AccountStore(engine)
+        ctx = AuditContext("ivr", "bench")
+        for number in presented[:50]:  # warm the pool and caches
+            await store.match_caller(number, ctx)
+        lat: list[float] = []
+        for number in presented:
+            s = time.perf_counter()
+            await store.match_caller(number, ctx)
+            lat.append((time.perf_counter() - s) * 1000)
+        print(
+            f"[{label}] caller-ID lookup ({len(lat):,} calls, sequential): "
+            f"p50 {statistics.median(lat):.2f} ms  p99 {pct(lat, 99):.2f} ms  "
+            f"max {max(lat):.2f} ms"
+        )
+
+        conc: list[float] = []
+
+        async def worker(chunk: list[str]) -> None:
+            for number in chunk:
+                s = time.perf_counter()
+                await store.match_caller(number, ctx)
+                conc.append((time.perf_counter() - s) * 1000)
+
+        t1 = time.perf_counter()
+        async with asyncio.TaskGroup() as tg:
+            for w in range(args.concurrency):
+                tg.create_task(worker(presented[w :: args.concurrency]), name=f"lookup-{w}")
+        wall = time.perf_counter() - t1
+        print(
+            f"[{label}] caller-ID lookup ({args.concurrency} concurrent): "
+            f"p50 {statistics.median(conc):.2f} ms  p99 {pct(conc, 99):.2f} ms  "
+            f"{len(conc) / wall:,.0f} lookups/s"
+        )
+
+        now = datetime.now(UTC)
+        intake = IntakeService(engine, business_days=lambda a, b: (b - a).days)
+        start_day = (now + timedelta(days=10)).date().isoformat()
+
+        def request(i: int) -> IntakeRequest:
+            if i % 2:
+                return IntakeRequest(
+                    RequestKind.LEAK,
+                    "ivr",
+                    "ivr",
+                    {"address": f"本町{i}丁目", "description": "漏水"},
+                )
+            return IntakeRequest(
+                RequestKind.TRANSFER,
+                "web",
+                "web:bench",
+                {
+                    "customer_number": custs[i % len(custs)][0],
+                    "premise_id": custs[i % len(custs)][1],
+                    "stop_date": start_day,
+                    "start_date": start_day,
+                    "new_premise_id": vacant[i % len(vacant)],
+                },
+            )
+
+        t2 = time.perf_counter()
+        for i in range(args.intakes):
+            await intake.submit(request(i))
+        seq = args.intakes / (time.perf_counter() - t2)
+
+        async def intake_worker(w: int) -> None:
+            for i in range(w, args.intakes, args.concurrency):
+                await intake.submit(request(i))
+
+        t3 = time.perf_counter()
+        async with asyncio.TaskGroup() as tg:
+            for w in range(args.concurrency):
+                tg.create_task(intake_worker(w), name=f"intake-{w}")
+        par = args.intakes / (time.perf_counter() - t3)
+        print(
+            f"[{label}] intake committed with outbox row (half leaks, half transfers = 2 rows): "
+            f"{seq:,.0f} req/s sequential, {par:,.0f} req/s with {args.concurrency} concurrent"
+        )
+    finally:
+        await engine.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=5_000)
+    parser.add_argument("--intakes", type=int, default=1_000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--pg-url", help="an existing server where we may CREATE DATABASE")
+    args = parser.parse_args()
+    kinds = args.db.split(",")
+    if "sqlite" in kinds:
+        with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
+            await run(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}", "sqlite", args)
+    if "postgresql" in kinds:
+        cluster = None if args.pg_url else PgCluster()
+        server = args.pg_url or (cluster.start() if cluster else "")
+        name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            url = make_url(server).set(database=name).render_as_string(hide_password=False)
+            await run(url, "postgresql", args)
+            async with admin.connect() as conn:
+                await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            await admin.dispose()
+            if cluster is not None:
+                cluster.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,342 @@
+"""The flow's ports (`ivr.flow.ports`) implemented on the real services: accounts and notices from
+`ivr.store`, calendars from `routing.hours`, intake through `ivr.intake`, call records into the
+database's contact trail.
+
+Which call asks: `CallServices` is shared by every call, so the adapters do not hold a call id.
+They take a `CallIdSource` instead, and the engine passes `call_id_from_log_context`, which reads
+the call id each session binds for its logs (`ivr.logs.bind_call_id`; service calls run in the
+session's task or a task it creates, so they see it). Audit rows and intake rows therefore carry
+the call id without the ports changing shape; outside a call they carry none.
+
+Notices hold free text (``text_ja`` / ``text_en``) written in the admin console, while the flow
+plays prompts. A caller hears one recorded prompt per *kind* of notice in force for their area
+(``notice-planned-outage``, ``notice-construction``, ``notice-discoloured-water``,
+``notice-other``), each kind once; the detail is on the website and with agents. Until the
+catalog has a kind's prompt, the first fallback it does have is used (the ``-sample`` prompts, then
+``outage-info-general``), so a notice never asks for a prompt that does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr import logs
+from ivr.callerid import normalise_caller_id, normalise_number
+from ivr.calls.records import CallRecord
+from ivr.errors import IntakeRejected, InvalidNumber
+from ivr.flow.ports import AccountSummary, HoursState, IntakeOutcome
+from ivr.intake.service import IntakeRequest, IntakeService
+from ivr.intake.validation import RequestKind, accepted_fields
+from ivr.store.accounts import AccountStore, AuditContext
+from ivr.store.calls import CallLog
+from ivr.store.models import Account, MatchKind
+from ivr.store.tables import intake_keys, service_requests
+from routing.hours import Calendar as RoutingHours
+
+CallIdSource = Callable[[], str | None]
+
+IVR_ACTOR = "ivr"
+
+
+def call_id_from_log_context() -> str | None:
+    """The call id the current session bound for its logs, or None outside a call."""
+    # ivr.logs keeps the variable private; reading it here keeps one source of truth
+    value = logs.current_call_id()
+    return None if value == "-" else value
+
+
+def _no_call() -> str | None:
+    return None
+
+
+def _source(call_id: str | CallIdSource | None) -> CallIdSource:
+    if call_id is None:
+        return _no_call
+    if isinstance(call_id, str):
+        fixed = call_id
+        return lambda: fixed
+    return call_id
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+_STATUS: Mapping[str, Literal["active", "stopped", "shut_off"]] = {
+    "active": "active",
+    "stopped": "stopped",
+    "shut_off": "shut_off",
+}
+# the flow knows three ways to pay: debit, a slip (convenience store or invoice), a card
+_PAYMENT: Mapping[str, Literal["bank_debit", "slip", "card"]] = {
+    "bank_debit": "bank_debit",
+    "convenience_store": "slip",
+    "invoice": "slip",
+    "credit_card": "card",
+}
+
+
+def account_summary(account: Account) -> AccountSummary:
+    """What the flow may know: no name, no address; the area of the first premise for notices."""
+    return AccountSummary(
+        customer_number=account.customer_number,
+        area=account.premises[0].area_code if account.premises else "",
+        status=_STATUS.get(account.status, "active"),
+        balance_yen=account.balance_yen,
+        payment=_PAYMENT.get(account.payment_method, "slip"),
+    )
+
+
+class StoreAccounts:
+    """`AccountDirectory` on `AccountStore`; every look-up is audited as actor ``ivr``."""
+
+    def __init__(self, store: AccountStore, call_id: str | CallIdSource | None = None) -> None:
+        self._store = store
+        self._call_id = _source(call_id)
+
+    def _ctx(self, reason: str) -> AuditContext:
+        return AuditContext(IVR_ACTOR, reason, self._call_id())
+
+    async def lookup_by_phone(self, phone: str) -> Sequence[AccountSummary]:
+        match = await self._store.match_caller(phone, self._ctx("caller-id match"))
+        if match.kind is MatchKind.WITHHELD:
+            return []
+        return [account_summary(a) for a in match.accounts]
+
+    async def lookup_by_customer_number(self, number: str) -> AccountSummary | None:
+        try:
+            account = await self._store.by_customer_number(
+                number, self._ctx("customer number entered")
+            )
+        except InvalidNumber:
+            # audited by the store as a failed look-up; to the caller it is "not found"
+            return None
+        return None if account is None else account_summary(account)
+
+
+# --- notices --------------------------------------------------------------------------------
+
+NOTICE_PROMPTS: Mapping[str, tuple[str, ...]] = {
+    "planned_outage": ("notice-planned-outage", "notice-planned-outage-sample"),
+    "construction": ("notice-construction",),
+    "discoloured_water": ("notice-discoloured-water", "notice-discoloured-water-sample"),
+    "other": ("notice-other",),
+}
+GENERIC_NOTICE_PROMPT = "outage-info-general"
+
+
+def _any_prompt(_prompt_id: str) -> bool:
+    return True
+
+
+class StoreNotices:
+    """`NoticeBoard` on `AccountStore.notices_for`: one prompt per kind of notice in force.
+
+    `has_prompt` says whether the prompt catalog has an id (the engine passes the live catalog).
+    """
+
+    def __init__(
+        self, store: AccountStore, has_prompt: Callable[[str], bool] = _any_prompt
+    ) -> None:
+        self._store = store
+        self._has_prompt = has_prompt
+
+    def prompt_for(self, kind: str) -> str:
+        for prompt_id in NOTICE_PROMPTS.get(kind, NOTICE_PROMPTS["other"]):
+            if self._has_prompt(prompt_id):
+                return prompt_id
+        return GENERIC_NOTICE_PROMPT
+
+    async def active_for(self, area: str, now: datetime) -> Sequence[str]:
+        prompts: list[str] = []
+        for notice in await self._store.notices_for([area], now):
+            prompt_id = self.prompt_for(notice.kind)
+            if prompt_id not in prompts:
+                prompts.append(prompt_id)
+        return prompts
+
+
+# --- calendars ------------------------------------------------------------------------------
+
+
+class UnknownCalendar(LookupError):
+    """A flow asked for a calendar config.yaml does not define (the flow takes its error path)."""
+
+
+class RoutingCalendar:
+    """The flow's `Calendar` port over the named `routing.hours` calendars."""
+
+    def __init__(self, calendars: Mapping[str, RoutingHours]) -> None:
+        self._calendars = dict(calendars)
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self._calendars)
+
+    async def state_at(self, name: str, now: datetime) -> HoursState:
+        calendar = self._calendars.get(name)
+        if calendar is None:
+            raise UnknownCalendar(f"no calendar {name!r} in routing.calendars")
+        return calendar.state_at(now)
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+# flow field names that the intake service knows by another name
+_RENAMED = {"name_recording": "recording", "leak_recording": "recording"}
+_KEY_MAX = 100
+
+
+def _stored_key(key: str) -> str:
+    if len(key) <= _KEY_MAX:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def intake_fields(kind: RequestKind, fields: Mapping[str, str]) -> dict[str, str]:
+    """The flow's fields in the service's names.
+
+    - blank values are left out (an unidentified caller's ``customer_number`` is ``""``);
+    - ``caller_id`` becomes ``contact_phone`` when the kind takes one and none was keyed, and is
+      dropped otherwise (a withheld or unusable caller id is dropped too: it is not an error the
+      caller could fix);
+    - ``name_recording`` / ``leak_recording`` become ``recording`` (a reference staff listen to).
+
+    Any other name is passed through, so a flow field the service does not take is rejected as
+    ``unknown_field`` rather than silently lost.
+    """
+    out: dict[str, str] = {}
+    caller_id = ""
+    for name, value in fields.items():
+        if not value.strip():
+            continue
+        if name == "caller_id":
+            caller_id = value
+            continue
+        out[_RENAMED.get(name, name)] = value
+    if (
+        caller_id
+        and "contact_phone" in accepted_fields(kind)
+        and "contact_phone" not in out
+        and normalise_number(caller_id) is not None
+    ):
+        out["contact_phone"] = caller_id
+    return out
+
+
+class ServiceIntake:
+    """`IntakeSink` on `IntakeService`: field names mapped, rejections as ``field:code``, and
+    at most one request per key.
+
+    The service has no idempotency of its own, so the key is kept next to the request
+    (``intake_keys``, migration 0002): a key seen before returns that request's confirmation.
+    Submissions of one key are serialised in this process. The key is written right after the
+    request commits, in a second transaction; a crash between the two could let a retried key
+    create a second request (the service would have to write the key in its own transaction to
+    close that gap).
+    """
+
+    def __init__(
+        self,
+        service: IntakeService,
+        engine: AsyncEngine,
+        call_id: str | CallIdSource | None = None,
+    ) -> None:
+        self._service = service
+        self._engine = engine
+        self._call_id = _source(call_id)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def create(self, kind: str, fields: Mapping[str, str], key: str) -> IntakeOutcome:
+        try:
+            request_kind = RequestKind(kind)
+        except ValueError:
+            return IntakeOutcome(False, errors=("kind:unknown",))
+        stored = _stored_key(key)
+        lock = self._locks.setdefault(stored, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._create(request_kind, fields, stored)
+        finally:
+            if not lock.locked():
+                self._locks.pop(stored, None)
+
+    async def _create(
+        self, kind: RequestKind, fields: Mapping[str, str], key: str
+    ) -> IntakeOutcome:
+        earlier = await self._confirmation_of(key)
+        if earlier is not None:
+            return IntakeOutcome(True, confirmation=earlier)
+        request = IntakeRequest(
+            kind, IVR_ACTOR, IVR_ACTOR, intake_fields(kind, fields), self._call_id()
+        )
+        try:
+            receipt = await self._service.submit(request)
+        except IntakeRejected as rejected:
+            errors = tuple(f"{name}:{code}" for name, code in sorted(rejected.errors.items()))
+            return IntakeOutcome(False, errors=errors)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.insert(intake_keys).values(
+                    key=key, request_id=receipt.request_ids[0], created_at=datetime.now(UTC)
+                )
+            )
+        return IntakeOutcome(True, confirmation=receipt.confirmation)
+
+    async def _confirmation_of(self, key: str) -> str | None:
+        async with self._engine.connect() as conn:
+            found = await conn.execute(
+                sa.select(service_requests.c.confirmation)
+                .join(intake_keys, intake_keys.c.request_id == service_requests.c.id)
+                .where(intake_keys.c.key == key)
+            )
+            return found.scalar_one_or_none()
+
+
+# --- call records ---------------------------------------------------------------------------
+
+
+def _parse_time(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+class DbCallRecorder:
+    """`CallRecorder` into the append-only contact trail (`calls` + `call_events`).
+
+    The session's trail entries carry no time of their own yet: they are stored in order, stamped
+    with the time the record was written (the end of the session). Keyed digits are not stored:
+    they may be customer numbers, and the trail already says what the caller chose.
+    """
+
+    def __init__(self, call_log: CallLog) -> None:
+        self._log = call_log
+
+    async def write(self, record: CallRecord) -> None:
+        now = datetime.now(UTC)
+        started = _parse_time(record.started_at) or now
+        ended = _parse_time(record.ended_at) or now
+        events: list[tuple[str, dict[str, str]]] = []
+        for entry in record.trail:
+            data = {k: v for k, v in entry.items() if k != "event"}
+            events.append((entry.get("event", "trail"), data))
+        detached = record.outcome == "detached"
+        await self._log.save(
+            record.call_id,
+            normalise_caller_id(record.caller),
+            started,
+            None if detached else ended,
+            reason_code=record.outcome or None,
+            events=events,
+            at=ended,
+        )

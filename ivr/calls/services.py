@@ -1,0 +1,91 @@
+"""What a call session needs besides ARI: flows, prompt media, accounts, calendars, notices,
+intake and routing — bundled so the engine wires real services and tests wire fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from ivr.calls.flows import FlowRegistry
+from ivr.calls.handle import CallHandle
+from ivr.flow.ports import AccountDirectory, Calendar, IntakeSink, NoticeBoard
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+QueueOutcome = Literal["answered", "overflow", "closed", "abandoned"]
+# a handover whose call left our Stasis app (continued in the dialplan) ends the session
+HandoverOutcome = Literal["bridged", "left", "failed"]
+
+
+class Router(Protocol):
+    """Routing after the IVR. Runs inside the caller's session task (see `CallHandle`)."""
+
+    async def enqueue(
+        self, call: CallHandle, queue: str, priority: int, context: Mapping[str, str]
+    ) -> QueueOutcome: ...
+
+    async def transfer(
+        self, call: CallHandle, department: str, context: Mapping[str, str]
+    ) -> HandoverOutcome: ...
+
+    async def emergency(self, call: CallHandle, context: Mapping[str, str]) -> HandoverOutcome: ...
+
+
+class DialplanRouter:
+    """Routing until the ACD is wired in: leaks go to the on-duty line through the same
+    dialplan path Asterisk uses when the engine is down (`[hotline-fallback]`); there are no
+    agent queues or department transfers yet, so those report overflow / failure and the flow
+    takes its own branch for that (an apology and the web intake address)."""
+
+    async def enqueue(
+        self, call: CallHandle, queue: str, priority: int, context: Mapping[str, str]
+    ) -> QueueOutcome:
+        return "overflow"
+
+    async def transfer(
+        self, call: CallHandle, department: str, context: Mapping[str, str]
+    ) -> HandoverOutcome:
+        return "failed"
+
+    async def emergency(self, call: CallHandle, context: Mapping[str, str]) -> HandoverOutcome:
+        await call.ari.continue_in_dialplan(call.channel_id, "hotline-fallback", "emergency", 1)
+        return "left"
+
+
+def prompt_media(base: str = "/var/lib/hotline/prompts") -> Callable[[str, str], str]:
+    """Prompt id + language → the ARI media URI of our own audio file (path as Asterisk sees it)."""
+
+    def media(prompt_id: str, language: str) -> str:
+        return f"sound:{base}/{language}/{prompt_id}"
+
+    return media
+
+
+@dataclass
+class CallServices:
+    flows: FlowRegistry
+    accounts: AccountDirectory
+    calendar: Calendar
+    notices: NoticeBoard
+    intake: IntakeSink
+    router: Router = field(default_factory=DialplanRouter)
+    media: Callable[[str, str], str] = field(default_factory=prompt_media)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(TOKYO))
+    # how a call entered (first Stasis argument) → the flow it runs
+    entry_flows: Mapping[str, str] = field(
+        default_factory=lambda: {"main": "hotline", "emergency": "emergency"}
+    )
+
+
+_WITHHELD = frozenset(
+    {"", "anonymous", "unknown", "unavailable", "restricted", "private", "withheld", "p", "o"}
+)
+
+
+def is_withheld(number: str) -> bool:
+    """Caller IDs that carry no number (withheld, anonymous, unavailable, or garbage)."""
+    digits = number.strip().lstrip("+")
+    return number.strip().lower() in _WITHHELD or not digits.isdigit()

@@ -1,0 +1,336 @@
+"""Load and check dialplan YAML files as a whole, reporting every error as `file:line: message`.
+
+Three passes, all errors collected before raising `FlowError`: the YAML text (scalars kept as
+strings), the pydantic model (`extra="forbid"`), then the graph: unknown targets, unreachable
+nodes, dead ends, loops that never wait for the caller, and references to prompts, queues,
+departments, calendars, flows and variables that do not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ivr.errors import FlowError
+from ivr.flow import model as m
+from ivr.flow.catalog import Catalog
+from ivr.flow.source import Data, Source, parse_yaml
+
+DEFAULT_QUEUES = frozenset({"general", "moving", "billing", "reconnection"})
+DEFAULT_DEPARTMENTS = frozenset({"emergency_duty", "construction"})
+DEFAULT_CALENDARS = frozenset({"phone", "emergency"})
+
+#: Prompts the interpreter plays on its own (read-back, apology); every catalog must have them.
+BUILTIN_PROMPTS = ("you-entered", "confirm-entry", "system-error")
+
+
+@dataclass(frozen=True)
+class References:
+    """What a flow may refer to; None means "do not check this kind of reference"."""
+
+    catalog: Catalog | None = None
+    queues: Collection[str] | None = DEFAULT_QUEUES
+    departments: Collection[str] | None = DEFAULT_DEPARTMENTS
+    calendars: Collection[str] | None = DEFAULT_CALENDARS
+    flows: Collection[str] | None = None
+
+
+def parse_flow(text: str, name: str, refs: References | None = None) -> m.Flow:
+    """Parse and check one flow; raise `FlowError` with every problem found."""
+    src = parse_yaml(text, name)
+    if src.errors:
+        raise FlowError(src.errors)
+    flow = _build(src)
+    if flow is not None:
+        _check_graph(flow, src, refs or References())
+    if src.errors or flow is None:
+        raise FlowError(sorted(src.errors, key=_line_of))
+    return flow
+
+
+def load_flow(path: str | Path, refs: References | None = None) -> m.Flow:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FlowError([f"{path}:1: cannot read: {exc.strerror}"]) from exc
+    return parse_flow(text, str(path), refs)
+
+
+def load_flows(paths: Iterable[str | Path], refs: References | None = None) -> dict[str, m.Flow]:
+    """Load several flows that may call each other as subflows; all errors of all files at once."""
+    paths = list(paths)
+    refs = refs or References()
+    errors: list[str] = []
+    flows: dict[str, m.Flow] = {}
+    ids = _flow_ids(paths) if refs.flows is None else set(refs.flows)
+    with_ids = References(refs.catalog, refs.queues, refs.departments, refs.calendars, ids)
+    for path in paths:
+        try:
+            flow = load_flow(path, with_ids)
+        except FlowError as exc:
+            errors.extend(exc.errors)
+            continue
+        if flow.id in flows:
+            errors.append(f"{path}:1: flow id {flow.id!r} is used by another file")
+        flows[flow.id] = flow
+    if errors:
+        raise FlowError(errors)
+    return flows
+
+
+def check_files(paths: Iterable[str | Path], refs: References | None = None) -> list[str]:
+    """Every error in `paths` (empty when all are valid)."""
+    try:
+        load_flows(paths, refs)
+    except FlowError as exc:
+        return exc.errors
+    return []
+
+
+def _flow_ids(paths: list[str | Path]) -> set[str]:
+    ids: set[str] = set()
+    for path in paths:
+        try:
+            data = parse_yaml(Path(path).read_text(encoding="utf-8"), str(path)).data
+        except OSError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("flow"), dict):
+            flow_id = data["flow"].get("id")  # type: ignore[union-attr]
+            if isinstance(flow_id, str):
+                ids.add(flow_id)
+    return ids
+
+
+def _line_of(message: str) -> tuple[str, int]:
+    name, _, rest = message.partition(":")
+    line, _, _ = rest.partition(":")
+    return (name, int(line) if line.isdigit() else 0)
+
+
+def _build(src: Source) -> m.Flow | None:
+    if not isinstance(src.data, dict):
+        src.error((), "a flow file must be a mapping with `flow:` and `nodes:`")
+        return None
+    try:
+        return m.Flow.model_validate(src.data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            path = _data_path(src.data, err["loc"])
+            if err["type"] == "union_tag_invalid":
+                path = (*path, "kind")
+            src.error(path, _describe(err["type"], err["msg"], err["loc"], path))
+        return None
+
+
+def _data_path(data: Data, loc: tuple[int | str, ...]) -> m.KeyPath:
+    """Map a pydantic error location onto the data, skipping union tags and the like."""
+    path: list[str] = []
+    current = data
+    for part in loc:
+        key = str(part)
+        if isinstance(current, dict) and key in current:
+            path.append(key)
+            current = current[key]
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            path.append(key)
+            current = current[part]
+        elif isinstance(current, dict) and part == loc[-1] and key not in {"[key]"}:
+            path.append(key)
+            break
+    return tuple(path)
+
+
+def _where(path: m.KeyPath) -> str:
+    if len(path) >= 2 and path[0] == "nodes":
+        rest = ".".join(path[2:])
+        return f"node {path[1]!r}" + (f", {rest}" if rest else "")
+    return ".".join(path) or "file"
+
+
+def _describe(kind: str, msg: str, loc: tuple[int | str, ...], path: m.KeyPath) -> str:
+    last = str(loc[-1]) if loc else ""
+    if kind == "extra_forbidden":
+        return f"{_where(path[:-1])}: unknown key {last!r}"
+    if kind == "missing":
+        return f"{_where(path[:-1] if path and path[-1] == last else path)}: missing key {last!r}"
+    if kind == "union_tag_invalid":
+        return f"{_where(path[:-1])}: unknown node kind (expected one of {_kinds()})"
+    if kind == "union_tag_not_found":
+        return f"{_where(path)}: node has no `kind` (one of {_kinds()})"
+    if kind == "value_error":
+        return f"{_where(path)}: {msg.removeprefix('Value error, ')}"
+    if kind == "string_pattern_mismatch":
+        return f"{_where(path)}: {last!r} is not a valid name (lowercase, digits, _ or -)"
+    return f"{_where(path)}: {msg}"
+
+
+def _kinds() -> str:
+    return ", ".join(m.NODE_KINDS)
+
+
+# --- graph checks ---------------------------------------------------------------------------
+
+
+def _implicit_fallback(node: m.Node) -> bool:
+    """Whether the node may go to the flow fallback without naming it (exhausted, failed)."""
+    return isinstance(
+        node,
+        m.MenuNode
+        | m.CollectNode
+        | m.LookupAccountNode
+        | m.IntakeNode
+        | m.QueueNode
+        | m.TransferNode
+        | m.EmergencyNode,
+    )
+
+
+def _check_graph(flow: m.Flow, src: Source, refs: References) -> None:
+    nodes = flow.nodes
+    edges: dict[str, list[str]] = {}
+    for head, target in (("start", flow.flow.start), ("fallback", flow.flow.fallback)):
+        if target not in nodes:
+            src.error(("flow", head), f"flow {head} {target!r} is not a node")
+    for node_id, node in nodes.items():
+        base = ("nodes", node_id)
+        edges[node_id] = []
+        for keypath, target in node.targets():
+            if target in nodes:
+                edges[node_id].append(target)
+            else:
+                src.error((*base, *keypath), f"node {node_id!r} goes to unknown node {target!r}")
+        _check_refs(node_id, node, src, refs)
+    _check_variables(flow, src)
+    if any(e.startswith(f"{src.name}:") and "unknown node" in e for e in src.errors):
+        return
+    fallback_ok = flow.flow.fallback in nodes
+    full = {
+        n: edges[n] + ([flow.flow.fallback] if fallback_ok and _implicit_fallback(nodes[n]) else [])
+        for n in nodes
+    }
+    roots = [r for r in (flow.flow.start, flow.flow.fallback) if r in nodes]
+    reached = _reach(roots, full)
+    for node_id in nodes:
+        if node_id not in reached:
+            src.error(("nodes", node_id), f"node {node_id!r} is unreachable from start")
+    reverse: dict[str, list[str]] = {n: [] for n in nodes}
+    for n, targets in full.items():
+        for t in targets:
+            reverse[t].append(n)
+    ends = [n for n, node in nodes.items() if node.kind in m.TERMINAL_KINDS]
+    ending = _reach(ends, reverse)
+    for node_id in nodes:
+        if node_id in reached and node_id not in ending:
+            src.error(
+                ("nodes", node_id),
+                f"node {node_id!r} is a dead end: no path from it ends the call "
+                "(hangup, queue, transfer or emergency)",
+            )
+    quiet = {n: list(edges[n]) for n, node in nodes.items() if node.kind not in m.INPUT_KINDS}
+    for cycle in _cycles(quiet):
+        first = min(cycle, key=lambda n: src.line(("nodes", n)))
+        loop = " -> ".join([*cycle, cycle[0]])
+        src.error(("nodes", first), f"loop that never waits for the caller: {loop}")
+
+
+def _check_refs(node_id: str, node: m.Node, src: Source, refs: References) -> None:
+    base = ("nodes", node_id)
+    if refs.catalog is not None:
+        for keypath, prompt_id in node.prompt_refs():
+            if prompt_id not in refs.catalog:
+                src.error((*base, *keypath), f"unknown prompt {prompt_id!r}")
+    checks: list[tuple[str, str, str, Collection[str] | None]] = []
+    if isinstance(node, m.QueueNode):
+        checks.append(("queue", "queue", node.queue, refs.queues))
+    if isinstance(node, m.TransferNode):
+        checks.append(("department", "department", node.department, refs.departments))
+    if isinstance(node, m.HoursNode):
+        checks.append(("calendar", "calendar", node.calendar, refs.calendars))
+    if isinstance(node, m.SubflowNode):
+        checks.append(("flow", "flow", node.flow, refs.flows))
+    for key, what, name, known in checks:
+        if known is not None and name not in known:
+            choices = ", ".join(sorted(known)) or "none configured"
+            src.error((*base, key), f"unknown {what} {name!r} (known: {choices})")
+
+
+def _check_variables(flow: m.Flow, src: Source) -> None:
+    defined = set(m.BUILTIN_VARS)
+    for node in flow.nodes.values():
+        if isinstance(node, m.CollectNode):
+            defined.add(node.into)
+        elif isinstance(node, m.SetNode):
+            defined.update(node.values)
+        elif isinstance(node, m.RecordNode):
+            defined.add(node.variable)
+        elif isinstance(node, m.IntakeNode):
+            defined.add(node.into)
+    for node_id, node in flow.nodes.items():
+        base = ("nodes", node_id)
+        used: list[tuple[m.KeyPath, str]] = []
+        for name in ("prompts", "on_invalid", "on_timeout"):
+            for i, item in enumerate(getattr(node, name, None) or []):
+                if isinstance(item, m.Say):
+                    used.append(((name, str(i), "var"), item.var))
+        if isinstance(node, m.SwitchNode):
+            used.append((("variable",), node.variable))
+        if isinstance(node, m.IntakeNode):
+            used.extend((("fields", k), v) for k, v in node.fields.items())
+        if isinstance(node, m.LookupAccountNode) and node.by != "caller_id":
+            used.append((("by",), node.by))
+        for keypath, var in used:
+            if var not in defined:
+                src.error((*base, *keypath), f"variable {var!r} is never set in this flow")
+
+
+def _reach(roots: Iterable[str], edges: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        todo.extend(edges.get(n, []))
+    return seen
+
+
+def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
+    """Strongly connected components that contain a cycle (Tarjan), in a stable order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges.get(v, []):
+            if w not in edges:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component: list[str] = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1 or v in edges.get(v, []):
+                found.append(list(reversed(component)))
+
+    for v in edges:
+        if v not in index:
+            visit(v)
+    return found

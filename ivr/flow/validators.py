@@ -1,0 +1,71 @@
+"""Checks for keyed-in values (`collect` node `validator:`), returning the normalised value.
+
+Customer numbers are 10 digits whose last digit is a Luhn (mod 10) check digit, so a single
+mistyped digit or two swapped neighbours are caught before anything is looked up. Dates are
+keyed as YYYYMMDD and must lie within a year of today: the hotline only takes move and stop
+dates in that window.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import phonenumbers
+
+from ivr.flow.say import parse_date
+
+DATE_WINDOW = timedelta(days=366)
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def luhn_check_digit(body: str) -> str:
+    """The digit to append to `body` so that the whole number passes `luhn_ok`."""
+    return next(str(d) for d in range(10) if luhn_ok(body + str(d)))
+
+
+def customer_number(value: str, now: datetime) -> str | None:
+    if len(value) == 10 and value.isdigit() and luhn_ok(value):
+        return value
+    return None
+
+
+def date_value(value: str, now: datetime) -> str | None:
+    try:
+        day = parse_date(value)
+    except ValueError:
+        return None
+    if len(value) != 8 or abs(day - now.date()) > DATE_WINDOW:
+        return None
+    return day.isoformat()
+
+
+def phone(value: str, now: datetime) -> str | None:
+    """A Japanese number keyed with its leading 0, kept as keyed (read back digit by digit)."""
+    if not value.isdigit() or not value.startswith("0"):
+        return None
+    try:
+        parsed = phonenumbers.parse(value, "JP")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return value
+
+
+VALIDATORS = {"date": date_value, "customer_number": customer_number, "phone": phone}
+
+
+def validate(kind: str | None, value: str, now: datetime) -> str | None:
+    """The normalised value, or None when it is not acceptable."""
+    if kind is None:
+        return value
+    return VALIDATORS[kind](value, now)

@@ -1,0 +1,290 @@
+"""The one intake service: the IVR, the agent console and the web form all submit through here.
+
+`submit` validates (pure checks first, then the account / premise checks inside the transaction),
+writes the service request row(s) and their billing outbox rows in ONE transaction, commits, and
+only then returns the confirmation number the caller hears. A transfer (in-city move) writes a
+stop at the old premise and a start at the new one, linked to each other, under one confirmation
+number: both rows or neither.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ivr.errors import IntakeRejected
+from ivr.intake.validation import (
+    BusinessDays,
+    CleanFields,
+    IntakeRules,
+    RequestKind,
+    jp_business_days_between,
+    validate_fields,
+)
+from ivr.store.accounts import AuditContext, account_by_number_in, premise_in, write_audit_in
+from ivr.store.models import Account, Premise, ServiceRequest
+from ivr.store.numbers import confirmation_number, speakable
+from ivr.store.tables import billing_outbox, service_requests
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+CHANNELS = ("ivr", "agent", "web")
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeRequest:
+    """What a channel collected. `actor` is ``ivr``, ``agent:<login>`` or ``web:<client>``."""
+
+    kind: RequestKind
+    channel: str
+    actor: str
+    fields: Mapping[str, object]
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeReceipt:
+    """The committed result: read `confirmation` back to the caller (`spoken` groups)."""
+
+    kind: RequestKind
+    confirmation: str
+    request_ids: tuple[int, ...]
+
+    @property
+    def spoken(self) -> tuple[str, ...]:
+        return speakable(self.confirmation)
+
+
+class _Rejected(Exception):
+    def __init__(self, errors: dict[str, str], account_id: int | None) -> None:
+        super().__init__(errors)
+        self.errors = errors
+        self.account_id = account_id
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class IntakeService:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        business_days: BusinessDays = jp_business_days_between,
+        rules: IntakeRules | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._engine = engine
+        self._business_days = business_days
+        self._rules = rules or IntakeRules()
+        self._clock = clock
+
+    def today(self) -> date:
+        return self._clock().astimezone(TOKYO).date()
+
+    def check(self, kind: RequestKind, fields: Mapping[str, object]) -> dict[str, str]:
+        """The pure checks only (for a web form's live validation); {} when they pass."""
+        _, errors = validate_fields(kind, fields, self.today(), self._business_days, self._rules)
+        return errors
+
+    async def submit(self, request: IntakeRequest) -> IntakeReceipt:
+        """Validate and commit; raises `IntakeRejected` with per-field codes, writing nothing."""
+        errors: dict[str, str] = {}
+        if request.channel not in CHANNELS:
+            errors["channel"] = "invalid"
+        clean, field_errors = validate_fields(
+            request.kind, request.fields, self.today(), self._business_days, self._rules
+        )
+        errors.update(field_errors)
+        if errors or clean is None:
+            raise IntakeRejected(errors)
+        now = self._clock()
+        try:
+            async with self._engine.begin() as conn:
+                return await self._write(conn, request, clean, now)
+        except _Rejected as rejected:
+            # the look-up happened even though nothing is written: keep its audit row
+            if clean.customer_number is not None:
+                async with self._engine.begin() as conn:
+                    await write_audit_in(
+                        conn,
+                        AuditContext(request.actor, f"intake:{request.kind}", request.call_id),
+                        "lookup_number",
+                        [rejected.account_id],
+                    )
+            raise IntakeRejected(rejected.errors) from None
+
+    async def _write(
+        self, conn: AsyncConnection, request: IntakeRequest, clean: CleanFields, now: datetime
+    ) -> IntakeReceipt:
+        errors: dict[str, str] = {}
+        account: Account | None = None
+        if clean.customer_number is not None:
+            ctx = AuditContext(request.actor, f"intake:{request.kind}", request.call_id)
+            account = await account_by_number_in(conn, clean.customer_number, ctx)
+            if account is None:
+                errors["customer_number"] = "unknown_account"
+
+        premise: Premise | None = None
+        premise_id = clean.ids.get("premise_id")
+        if premise_id is not None:
+            premise = await premise_in(conn, premise_id)
+            if premise is None:
+                errors["premise_id"] = "unknown_premise"
+
+        kind = request.kind
+        if account is not None:
+            if kind in (RequestKind.STOP, RequestKind.TRANSFER):
+                if account.status == "stopped":
+                    errors["customer_number"] = "account_stopped"
+                elif premise is None and "premise_id" not in errors:
+                    if len(account.premises) == 1:
+                        premise = account.premises[0]
+                    elif not account.premises:
+                        errors["customer_number"] = "no_premise"
+                    else:
+                        errors["premise_id"] = "required"
+                elif premise is not None and premise.account_id != account.id:
+                    errors["premise_id"] = "not_account_premise"
+            if kind is RequestKind.RECONNECTION and account.status != "shut_off":
+                errors["customer_number"] = "not_shut_off"
+
+        new_premise: Premise | None = None
+        new_premise_id = clean.ids.get("new_premise_id")
+        if new_premise_id is not None:
+            new_premise = await premise_in(conn, new_premise_id)
+            if new_premise is None:
+                errors["new_premise_id"] = "unknown_premise"
+            elif premise is not None and new_premise.id == premise.id:
+                errors["new_premise_id"] = "same_premise"
+        if errors:
+            raise _Rejected(errors, account.id if account else None)
+
+        account_id = account.id if account else None
+        ids: tuple[int, ...]
+        pairs: tuple[tuple[int, int | None], ...]
+        stop_fields: dict[str, Any] = {}
+        start_fields: dict[str, Any] = {}
+        if kind is RequestKind.TRANSFER:
+            if premise is None or new_premise is None:  # checked above; narrows the types
+                raise IntakeRejected({"new_premise_id": "unknown_premise"})
+            stop_fields = {k: v for k, v in clean.values.items() if k != "start_date"}
+            start_fields = {k: v for k, v in clean.values.items() if k != "stop_date"}
+            stop_id = await self._insert(
+                conn, request, "transfer_stop", account_id, premise.id, stop_fields, now
+            )
+            start_id = await self._insert(
+                conn, request, "transfer_start", account_id, new_premise.id, start_fields, now
+            )
+            ids = (stop_id, start_id)
+            pairs = ((stop_id, start_id), (start_id, stop_id))
+        else:
+            rid = await self._insert(
+                conn,
+                request,
+                str(kind),
+                account_id,
+                premise.id if premise else None,
+                dict(clean.values),
+                now,
+            )
+            ids = (rid,)
+            pairs = ((rid, None),)
+
+        confirmation = confirmation_number(ids[0])
+        for rid, linked in pairs:
+            await conn.execute(
+                sa.update(service_requests)
+                .where(service_requests.c.id == rid)
+                .values(confirmation=confirmation, linked_request_id=linked)
+            )
+        kinds = {ids[0]: "transfer_stop", ids[-1]: "transfer_start"} if len(ids) == 2 else {}
+        premises_of = (
+            {ids[0]: premise, ids[-1]: new_premise} if len(ids) == 2 else {ids[0]: premise}
+        )
+        fields_of = (
+            {ids[0]: stop_fields, ids[-1]: start_fields}
+            if len(ids) == 2
+            else {ids[0]: clean.values}
+        )
+        outbox_rows = [
+            {
+                "request_id": rid,
+                "idempotency_key": f"suido-{uuid.uuid4()}",
+                "payload": {
+                    "request_id": rid,
+                    "kind": kinds.get(rid, str(kind)),
+                    "confirmation": confirmation,
+                    "linked_request_id": linked,
+                    "channel": request.channel,
+                    "created_at": now.isoformat(),
+                    "customer_number": account.customer_number if account else None,
+                    "premise": _premise_json(premises_of[rid]),
+                    "fields": dict(fields_of[rid]),
+                },
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for rid, linked in pairs
+        ]
+        await conn.execute(sa.insert(billing_outbox), outbox_rows)
+        return IntakeReceipt(kind, confirmation, ids)
+
+    async def _insert(
+        self,
+        conn: AsyncConnection,
+        request: IntakeRequest,
+        kind: str,
+        account_id: int | None,
+        premise_id: int | None,
+        fields: dict[str, Any],
+        now: datetime,
+    ) -> int:
+        result = await conn.execute(
+            sa.insert(service_requests)
+            .values(
+                kind=kind,
+                status="accepted",
+                account_id=account_id,
+                premise_id=premise_id,
+                fields=fields,
+                channel=request.channel,
+                actor=request.actor[:100],
+                call_id=request.call_id,
+                created_at=now,
+            )
+            .returning(service_requests.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def get(self, confirmation: str) -> tuple[ServiceRequest, ...]:
+        """The request row(s) behind a confirmation number (two for a transfer)."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(service_requests)
+                    .where(service_requests.c.confirmation == confirmation)
+                    .order_by(service_requests.c.id)
+                )
+            ).mappings()
+            return tuple(ServiceRequest(**dict(r)) for r in rows)
+
+
+def _premise_json(premise: Premise | None) -> dict[str, Any] | None:
+    if premise is None:
+        return None
+    return {
+        "id": premise.id,
+        "address": premise.address,
+        "postal_code": premise.postal_code,
+        "meter_number": premise.meter_number,
+    }

@@ -1,0 +1,294 @@
+"""Intake validation shared by the IVR, agents and the web form (pure: no I/O).
+
+`validate_fields` turns the raw fields a channel collected (keypad digits, form strings, JSON) into
+clean typed values, or a per-field map of stable error codes:
+
+    required, unknown_field, invalid, invalid_date, in_the_past, too_soon, too_far,
+    in_the_future (paid_on), before_stop (transfer: start earlier than stop; the same day is
+    fine, people move in a day), invalid_phone, invalid_number, invalid_kana, too_long
+
+`recording` is a reference to audio the IVR recorded (the caller saying the new holder name, or
+describing a leak and where it is); staff listen to it, so it stands in for the typed name of a
+name change and for the address of a leak.
+
+Checks that need the database (the account exists, the premise exists, the account's status) are
+done by `IntakeService` inside the transaction that writes the request.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+import jpholiday
+
+from ivr.callerid import normalise_number
+from ivr.errors import InvalidNumber
+from ivr.store.numbers import parse_customer_number
+
+
+class RequestKind(enum.StrEnum):
+    START = "start"
+    STOP = "stop"
+    TRANSFER = "transfer"
+    NAME_CHANGE = "name_change"
+    PHONE_CHANGE = "phone_change"
+    RECONNECTION = "reconnection"
+    LEAK = "leak"
+    BANK_DEBIT = "bank_debit"
+    """Post the caller a bank-debit (口座振替) application form for their account."""
+
+
+class BusinessDays(Protocol):
+    def __call__(self, start: date, end: date, /) -> int:
+        """Business days in the half-open interval (start, end]; 0 if end <= start."""
+        ...
+
+
+def is_business_day(day: date) -> bool:
+    """Weekdays that are neither a Japanese national holiday nor the Dec 29 – Jan 3 closure."""
+    if day.weekday() >= 5 or jpholiday.is_holiday(day):
+        return False
+    return not ((day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3))
+
+
+def jp_business_days_between(start: date, end: date, /) -> int:
+    """Default `BusinessDays`: Mon–Fri, minus JP holidays and the year-end closure."""
+    count = 0
+    day = start + timedelta(days=1)
+    while day <= end:
+        if is_business_day(day):
+            count += 1
+        day += timedelta(days=1)
+    return count
+
+
+@dataclass(frozen=True)
+class IntakeRules:
+    """Per-kind lead times (business days between today and the date) and the booking horizon."""
+
+    lead_business_days: Mapping[RequestKind, int] = field(
+        default_factory=lambda: {
+            RequestKind.START: 2,
+            RequestKind.STOP: 2,
+            RequestKind.TRANSFER: 2,
+            RequestKind.NAME_CHANGE: 0,
+        }
+    )
+    horizon_days: int = 90
+    max_text: int = 500
+
+
+# fields each kind requires / accepts (customer_number handled separately)
+_REQUIRED: dict[RequestKind, tuple[str, ...]] = {
+    RequestKind.START: ("premise_id", "start_date", "contact_phone"),
+    RequestKind.STOP: ("stop_date",),
+    RequestKind.TRANSFER: ("stop_date", "start_date", "new_premise_id"),
+    RequestKind.NAME_CHANGE: ("holder_name", "holder_kana"),
+    RequestKind.PHONE_CHANGE: ("new_phone",),
+    RequestKind.RECONNECTION: (),
+    RequestKind.LEAK: (),
+    RequestKind.BANK_DEBIT: (),
+}
+_OPTIONAL: dict[RequestKind, tuple[str, ...]] = {
+    RequestKind.START: ("customer_number", "holder_name", "holder_kana"),
+    RequestKind.STOP: ("premise_id", "forwarding_address", "contact_phone"),
+    RequestKind.TRANSFER: ("premise_id", "contact_phone"),
+    RequestKind.NAME_CHANGE: ("effective_date", "reason", "recording"),
+    RequestKind.PHONE_CHANGE: ("old_phone",),
+    RequestKind.RECONNECTION: ("paid_on", "contact_phone"),
+    RequestKind.LEAK: (
+        "customer_number",
+        "premise_id",
+        "address",
+        "description",
+        "contact_phone",
+        "recording",
+    ),
+    RequestKind.BANK_DEBIT: ("contact_phone",),
+}
+NEEDS_ACCOUNT = frozenset(
+    {
+        RequestKind.STOP,
+        RequestKind.TRANSFER,
+        RequestKind.NAME_CHANGE,
+        RequestKind.PHONE_CHANGE,
+        RequestKind.RECONNECTION,
+        RequestKind.BANK_DEBIT,
+    }
+)
+_DATE_FIELDS = frozenset({"start_date", "stop_date", "effective_date", "paid_on"})
+_ID_FIELDS = frozenset({"premise_id", "new_premise_id"})
+_PHONE_FIELDS = frozenset({"contact_phone", "new_phone", "old_phone"})
+# recording names are chosen by the engine (ARI recording names), never by a caller
+_RECORDING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+_KANA = re.compile(r"^[\u30a1-\u30fa\u30fc\u30fb\u3000 ]+$")
+
+
+def accepted_fields(kind: RequestKind) -> frozenset[str]:
+    """Every field name `kind` takes (required or optional, the customer number included)."""
+    names = set(_REQUIRED[kind]) | set(_OPTIONAL[kind])
+    if kind in NEEDS_ACCOUNT:
+        names.add("customer_number")
+    return frozenset(names)
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def parse_date(value: object) -> date:
+    """A date from a `date`, ISO ``2026-04-01`` or keyed ``20260401``; ValueError otherwise."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d{8}", text):
+            text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text)
+    raise ValueError("not a date")
+
+
+def _parse_id(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError("not an id")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        n = int(value.strip())
+    else:
+        raise ValueError("not an id")
+    if n <= 0:
+        raise ValueError("not an id")
+    return n
+
+
+@dataclass(frozen=True)
+class CleanFields:
+    """Typed values after validation; `values` is JSON-ready (dates as ISO strings)."""
+
+    kind: RequestKind
+    customer_number: str | None
+    values: dict[str, Any]
+    dates: dict[str, date]
+    ids: dict[str, int]
+
+
+def validate_fields(
+    kind: RequestKind,
+    raw: Mapping[str, object],
+    today: date,
+    business_days: BusinessDays = jp_business_days_between,
+    rules: IntakeRules | None = None,
+) -> tuple[CleanFields | None, dict[str, str]]:
+    """Check `raw` for `kind`; returns (clean fields, {}) or (None, {field: error code})."""
+    rules = rules or IntakeRules()
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    dates: dict[str, date] = {}
+    ids: dict[str, int] = {}
+    allowed = accepted_fields(kind)
+
+    for name in raw:
+        if name not in allowed:
+            errors[name] = "unknown_field"
+    required = list(_REQUIRED[kind])
+    if kind in NEEDS_ACCOUNT:
+        required.insert(0, "customer_number")
+    for name in required:
+        if _is_blank(raw.get(name)):
+            errors[name] = "required"
+
+    customer: str | None = None
+    for name in sorted(allowed):
+        value = raw.get(name)
+        if name in errors or _is_blank(value):
+            continue
+        try:
+            if name == "customer_number":
+                customer = parse_customer_number(str(value))
+                values[name] = customer
+            elif name in _DATE_FIELDS:
+                dates[name] = parse_date(value)
+                values[name] = dates[name].isoformat()
+            elif name in _ID_FIELDS:
+                ids[name] = _parse_id(value)
+                values[name] = ids[name]
+            elif name in _PHONE_FIELDS:
+                e164 = normalise_number(str(value))
+                if e164 is None:
+                    errors[name] = "invalid_phone"
+                else:
+                    values[name] = e164
+            elif name == "recording":
+                text = str(value).strip()
+                if not _RECORDING.fullmatch(text):
+                    errors[name] = "invalid"
+                else:
+                    values[name] = text
+            elif name == "holder_kana":
+                text = str(value).strip()
+                if not _KANA.fullmatch(text):
+                    errors[name] = "invalid_kana"
+                elif len(text) > 100:
+                    errors[name] = "too_long"
+                else:
+                    values[name] = text
+            else:
+                text = str(value).strip()
+                limit = 100 if name == "holder_name" else rules.max_text
+                if len(text) > limit:
+                    errors[name] = "too_long"
+                else:
+                    values[name] = text
+        except InvalidNumber:
+            errors[name] = "invalid_number"
+        except ValueError:
+            errors[name] = "invalid_date" if name in _DATE_FIELDS else "invalid"
+
+    # a new customer starting service must say who they are
+    if kind is RequestKind.START and customer is None:
+        for name in ("holder_name", "holder_kana"):
+            if _is_blank(raw.get(name)):
+                errors.setdefault(name, "required")
+    # the holder says the new name on a recording; staff transcribe it from there
+    if kind is RequestKind.NAME_CHANGE and not _is_blank(raw.get("recording")):
+        for name in ("holder_name", "holder_kana"):
+            if errors.get(name) == "required":
+                del errors[name]
+    # a leak needs somewhere to send the crew: a premise, an address, the caller's account (its
+    # premises), or a recording in which the caller says where
+    if kind is RequestKind.LEAK and all(
+        _is_blank(raw.get(name))
+        for name in ("premise_id", "address", "customer_number", "recording")
+    ):
+        errors.setdefault("address", "required")
+
+    lead = rules.lead_business_days.get(kind, 0)
+    horizon = today + timedelta(days=rules.horizon_days)
+    for name in ("start_date", "stop_date", "effective_date"):
+        day = dates.get(name)
+        if day is None:
+            continue
+        if day < today:
+            errors[name] = "in_the_past"
+        elif lead and business_days(today, day) < lead:
+            errors[name] = "too_soon"
+        elif day > horizon:
+            errors[name] = "too_far"
+    paid_on = dates.get("paid_on")
+    if paid_on is not None and paid_on > today:
+        errors["paid_on"] = "in_the_future"
+    if kind is RequestKind.TRANSFER:
+        stop, start = dates.get("stop_date"), dates.get("start_date")
+        if stop and start and start < stop and "start_date" not in errors:
+            errors["start_date"] = "before_stop"
+
+    if errors:
+        return None, errors
+    return CleanFields(kind, customer, values, dates, ids), {}

@@ -1,0 +1,225 @@
+"""The engine's tables, as SQLAlchemy Core metadata (no ORM: repositories return dataclasses).
+
+The Alembic migrations in `ivr/store/migrations/versions/` are the source of truth for the live
+schema; a contract test checks that this metadata and the migrated schema do not drift apart.
+Every timestamp is stored as naive UTC (`UtcDateTime`) so SQLite and PostgreSQL compare alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+ACCOUNT_STATUSES = ("active", "stopped", "shut_off")
+PAYMENT_METHODS = ("bank_debit", "convenience_store", "credit_card", "invoice")
+REQUEST_KINDS = (
+    "start",
+    "stop",
+    "transfer_stop",
+    "transfer_start",
+    "name_change",
+    "phone_change",
+    "reconnection",
+    "leak",
+    "bank_debit",
+)
+REQUEST_STATUSES = ("accepted", "delivered", "failed")
+CHANNELS = ("ivr", "agent", "web")
+OUTBOX_STATES = ("pending", "delivered", "dead")
+NOTICE_KINDS = ("construction", "planned_outage", "discoloured_water", "other")
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """An aware datetime in Python, naive UTC in the database (both dialects)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UtcDateTime column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)  # noqa: S101 — the driver's contract for DateTime
+        return value.replace(tzinfo=UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({quoted})", name=name)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+departments = sa.Table(
+    "departments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.String(32), nullable=False, unique=True),
+    sa.Column("name_ja", sa.String(100), nullable=False),
+    sa.Column("name_en", sa.String(100), nullable=False),
+    sa.Column("endpoint", sa.String(200), nullable=False),
+    sa.Column("on_duty", sa.JSON, nullable=False),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("login", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("skills", sa.JSON, nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=True),
+    sa.Column("department_id", sa.ForeignKey("departments.id"), nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("customer_number", sa.String(10), nullable=False, unique=True),
+    sa.Column("holder_name", sa.String(100), nullable=False),
+    sa.Column("holder_kana", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("balance_yen", sa.Integer, nullable=False),
+    sa.Column("overdue_since", sa.Date, nullable=True),
+    sa.Column("payment_method", sa.String(24), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    _one_of("status", ACCOUNT_STATUSES, "status"),
+    _one_of("payment_method", PAYMENT_METHODS, "payment_method"),
+)
+
+premises = sa.Table(
+    "premises",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # NULL while the premise is vacant (no account takes water there)
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=True, index=True),
+    sa.Column("address", sa.String(200), nullable=False),
+    sa.Column("postal_code", sa.String(8), nullable=False),
+    sa.Column("area_code", sa.String(16), nullable=False, index=True),
+    sa.Column("meter_number", sa.String(16), nullable=False, unique=True),
+)
+
+phones = sa.Table(
+    "phones",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("e164", sa.String(16), nullable=False, index=True),
+    sa.Column("label", sa.String(16), nullable=False),
+    sa.UniqueConstraint("account_id", "e164"),
+)
+
+service_requests = sa.Table(
+    "service_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=True, index=True),
+    sa.Column("premise_id", sa.ForeignKey("premises.id"), nullable=True),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("confirmation", sa.String(8), nullable=True, index=True),
+    sa.Column("linked_request_id", sa.ForeignKey("service_requests.id"), nullable=True),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("call_id", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    _one_of("kind", REQUEST_KINDS, "kind"),
+    _one_of("status", REQUEST_STATUSES, "status"),
+    _one_of("channel", CHANNELS, "channel"),
+)
+
+# A channel's own key for "this one request" (the IVR: call id + intake node visit), so that a
+# retried submission returns the first confirmation instead of making a second request. Points at
+# the first row of the request (the stop row of a transfer).
+intake_keys = sa.Table(
+    "intake_keys",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("request_id", sa.ForeignKey("service_requests.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("area_code", sa.String(16), nullable=False, index=True),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("text_ja", sa.Text, nullable=False),
+    sa.Column("text_en", sa.Text, nullable=False),
+    sa.Column("valid_from", UtcDateTime, nullable=False),
+    sa.Column("valid_until", UtcDateTime, nullable=False),
+    _one_of("kind", NOTICE_KINDS, "kind"),
+)
+
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("caller_e164", sa.String(16), nullable=True),
+    sa.Column("caller_kind", sa.String(16), nullable=False),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=True),
+    sa.Column("started_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("reason_code", sa.String(32), nullable=True),
+)
+
+call_events = sa.Table(
+    "call_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("call_id", sa.ForeignKey("calls.id"), nullable=False, index=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+billing_outbox = sa.Table(
+    "billing_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("request_id", sa.ForeignKey("service_requests.id"), nullable=False, unique=True),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.Index("ix_billing_outbox_due", "state", "next_attempt_at"),
+    _one_of("state", OUTBOX_STATES, "state"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=True, index=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("call_id", sa.String(64), nullable=True),
+)

@@ -1,0 +1,199 @@
+"""Wiring the engine to its data: the database, the billing gateway and outbox, and the real
+services behind the flow's ports, opened together and closed together.
+
+    async with open_services(config, flows) as wiring:
+        engine = Engine(config, wiring.services, wiring.recorder)
+        await engine.run_forever()
+
+The database is migrated to head on entry, so `hotline run` works on a fresh checkout (an
+empty SQLite file is created). The billing outbox is delivered by an APScheduler 3
+`AsyncIOScheduler` job every `billing.outbox.interval_s`. On exit the job stops first: a delivery
+in flight gets a few seconds to finish, then is cancelled (its lease makes that safe: the row is
+delivered again later, with the same idempotency key); then the HTTP session and the database
+engines are closed. Stop the
+`Engine` inside the block: call sessions write their records on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.adapters import (
+    CallIdSource,
+    DbCallRecorder,
+    RoutingCalendar,
+    ServiceIntake,
+    StoreAccounts,
+    StoreNotices,
+    call_id_from_log_context,
+)
+from ivr.calls.flows import FlowRegistry
+from ivr.calls.records import CallRecorder
+from ivr.calls.services import CallServices, DialplanRouter, Router, prompt_media
+from ivr.config import AppConfig
+from ivr.errors import ConfigError
+from ivr.flow.model import HoursNode
+from ivr.intake.billing import BillingGateway, DatabaseBillingGateway, HttpBillingGateway
+from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy
+from ivr.intake.service import IntakeService
+from ivr.intake.validation import IntakeRules
+from ivr.store.accounts import AccountStore
+from ivr.store.calls import CallLog
+from ivr.store.db import open_engine
+from ivr.store.migrate import migrate
+from routing.hours import TOKYO, calendars_of
+
+log = logging.getLogger(__name__)
+
+# beyond one billing request's timeout, for the delivery in flight to record its result
+SHUTDOWN_GRACE_S = 5.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What `open_services` opened; valid inside its `async with` block only."""
+
+    services: CallServices
+    recorder: CallRecorder
+    db: AsyncEngine
+    intake: IntakeService
+    dispatcher: OutboxDispatcher
+    scheduler: AsyncIOScheduler
+
+
+def intake_rules(config: AppConfig) -> IntakeRules:
+    return IntakeRules(
+        lead_business_days=dict(config.intake.lead_business_days),
+        horizon_days=config.intake.horizon_days,
+    )
+
+
+def outbox_policy(config: AppConfig) -> OutboxPolicy:
+    outbox = config.billing.outbox
+    return OutboxPolicy(
+        max_attempts=outbox.max_attempts,
+        backoff_base_s=outbox.backoff_base_s,
+        backoff_max_s=outbox.backoff_max_s,
+    )
+
+
+async def open_billing(config: AppConfig, db: AsyncEngine, stack: AsyncExitStack) -> BillingGateway:
+    """The configured billing gateway; what it opens is closed when `stack` closes."""
+    billing = config.billing
+    if billing.adapter == "http":
+        session = aiohttp.ClientSession()
+        stack.push_async_callback(session.close)
+        return HttpBillingGateway(
+            session,
+            billing.http.url,
+            token=config.billing_token or None,
+            timeout_s=billing.http.timeout_s,
+        )
+    if billing.database_url == config.database.url:
+        gateway = DatabaseBillingGateway(db)
+    else:
+        billing_db = open_engine(billing.database_url)
+        stack.push_async_callback(billing_db.dispose)
+        gateway = DatabaseBillingGateway(billing_db)
+    await gateway.ensure_schema()
+    return gateway
+
+
+@asynccontextmanager
+async def open_services(
+    config: AppConfig,
+    flows: FlowRegistry,
+    *,
+    call_log: CallRecorder | None = None,
+    router: Router | None = None,
+    call_id: CallIdSource = call_id_from_log_context,
+    migrate_db: bool = True,
+) -> AsyncIterator[Wiring]:
+    """Open the database (migrated to head unless `migrate_db` is False), billing and the
+    outbox job, and build `CallServices` on them.
+
+    `call_log` is where call records go (default: the database's contact trail); `router` the
+    routing after the IVR (default: `DialplanRouter`); `call_id` how adapters learn the current
+    call (default: the call id the session bound for its logs).
+    """
+    calendars = calendars_of(config.routing)
+    check_calendars(flows, calendars.keys())
+    url = config.database.url
+    if migrate_db:
+        revision = await migrate(url)
+        log.info("database at revision %s", revision)
+    async with AsyncExitStack() as stack:
+        db = open_engine(url)
+        stack.push_async_callback(db.dispose)
+        gateway = await open_billing(config, db, stack)
+
+        dispatcher = OutboxDispatcher(db, gateway, outbox_policy(config))
+        scheduler = AsyncIOScheduler(timezone=TOKYO)
+        dispatcher.schedule(scheduler, config.billing.outbox.interval_s)
+        scheduler.start()
+        stack.push_async_callback(
+            stop_outbox, scheduler, dispatcher, config.billing.http.timeout_s + SHUTDOWN_GRACE_S
+        )
+
+        store = AccountStore(db)
+        intake = IntakeService(db, rules=intake_rules(config))
+        services = CallServices(
+            flows=flows,
+            accounts=StoreAccounts(store, call_id),
+            calendar=RoutingCalendar(calendars),
+            notices=StoreNotices(store, _catalog_has(flows)),
+            intake=ServiceIntake(intake, db, call_id),
+            router=router or DialplanRouter(),
+            media=prompt_media(config.prompts.asterisk_dir),
+        )
+        recorder = call_log if call_log is not None else DbCallRecorder(CallLog(db))
+        yield Wiring(services, recorder, db, intake, dispatcher, scheduler)
+
+
+async def stop_outbox(
+    scheduler: AsyncIOScheduler, dispatcher: OutboxDispatcher, timeout_s: float
+) -> None:
+    """Stop the outbox job, letting a delivery in flight finish within `timeout_s`."""
+    scheduler.pause()
+    try:
+        async with asyncio.timeout(timeout_s):
+            # deliveries run one at a time, so this waits for the one in flight, then finds
+            # nothing due at the epoch
+            await dispatcher.deliver_due(_EPOCH)
+    except TimeoutError:
+        log.warning("a billing delivery outlived shutdown; it is cancelled and sent again later")
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def check_calendars(flows: FlowRegistry, known: Iterable[str]) -> None:
+    """Every `hours` node of the loaded flows names a calendar config.yaml defines."""
+    names = set(known)
+    missing = sorted(
+        f"flow {flow_id}: node {node_id}: calendar {node.calendar!r}"
+        for flow_id, flow in flows.library().items()
+        for node_id, node in flow.nodes.items()
+        if isinstance(node, HoursNode) and node.calendar not in names
+    )
+    if missing:
+        raise ConfigError(
+            "routing.calendars: calendars used by the flows are missing: " + "; ".join(missing)
+        )
+
+
+def _catalog_has(flows: FlowRegistry) -> Callable[[str], bool]:
+    def has(prompt_id: str) -> bool:
+        # the live catalog: a reload that adds notice prompts is used by the next call
+        return flows.catalog is not None and prompt_id in flows.catalog
+
+    return has

@@ -1,0 +1,25 @@
+"""What routing needs from ARI beyond the call session's `AriPort`: holding-bridge music, taking a
+channel out of a bridge, and hold music on one channel (attended transfer). `AriClient` has all of
+it; mypy checks that below. Unit tests extend `FakeAri` with the same methods."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ivr.ari.client import AriClient
+from ivr.ari.port import AriPort
+
+
+class RoutingAri(AriPort, Protocol):
+    async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None: ...
+
+    async def bridge_moh(self, bridge_id: str, moh_class: str | None = None) -> None: ...
+
+    async def start_moh(self, channel_id: str, moh_class: str | None = None) -> None: ...
+
+    async def stop_moh(self, channel_id: str) -> None: ...
+
+
+def _conforms(client: AriClient) -> RoutingAri:
+    # mypy checks here that the real client offers what routing uses
+    return client

@@ -1,0 +1,803 @@
+"""The ACD on ARI holding bridges: callers wait in a queue's holding bridge (music on hold for the
+whole bridge), hear their position and expected wait, are offered to agents, and are moved into a
+fresh mixing bridge with the agent who answers.
+
+`QueueService.wait` runs inside the caller's session task and reads only that call's inbox
+(`CallHandle.next_event`); agent legs are `claim`ed so their events arrive there too. All
+decisions come from `routing.policy`: which call goes to which agent (`plan_offers`, evaluated by
+each waiting caller on every tick, so no separate dispatcher races the callers), overflow, the
+announcement schedule and the callback offer. Queue membership (queue, priority, enqueue time) is
+kept on the caller's channel (`HOTLINE_QUEUE`) so an engine that restarts and re-adopts waiting
+callers rebuilds the same order (`restore` + `rejoin`).
+
+Virtual hold: a caller who accepts the callback offer hangs up but keeps the place. When that
+place would get an agent, `run` (one background task per engine) hands a `CallbackRequest` to the
+engine's `dial_back` (once, only while the queue's calendar is open); the engine calls the number
+and, once answered, runs `serve_callback` in the new call's session, which waits at the head of
+the queue and connects the next free agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from ivr.ari.models import (
+    AriEvent,
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHangupRequest,
+    PlaybackFinished,
+    StasisEnd,
+    StasisStart,
+)
+from ivr.calls.handle import CallHandle
+from ivr.errors import AriError
+from ivr.flow.say import number_prompts, say_prompts
+from routing.agents import AgentPool, Clock, utc_now
+from routing.config import QueueConfig, RoutingConfig
+from routing.hours import Calendar
+from routing.policy import (
+    NoAnswer,
+    OfferWithdrawn,
+    QueuedCall,
+    Reason,
+    admit,
+    announced_minutes,
+    announcement_due,
+    callback_eligible,
+    expected_wait_s,
+    keep_waiting,
+    order_queue,
+    plan_offers,
+    position_of,
+)
+from routing.ports import RoutingAri
+
+log = logging.getLogger(__name__)
+
+QUEUE_VAR = "HOTLINE_QUEUE"
+"""Channel variable holding a waiting caller's queue membership as JSON."""
+
+CALLBACK_KEY = "1"
+CONFIRM_KEY = "1"
+DECLINE_KEY = "2"
+
+PROMPTS: frozenset[str] = frozenset(
+    {
+        "queue-position",
+        "queue-position-end",
+        "queue-wait",
+        "queue-wait-minutes",
+        "queue-callback-offer",
+        "queue-callback-confirm",
+        "queue-callback-confirm-keys",
+        "queue-callback-scheduled",
+        "queue-callback-hello",
+    }
+)
+"""Prompt ids the queue plays (plus `num-*` and `digit-*` from `ivr.flow.say`)."""
+
+# The callback pseudo-agent: while the engine dials a callback, its place must not take agents.
+_DIALING = "(dialing)"
+
+
+# --- outcomes and trail --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """An agent took the call: caller and `agent_channel_id` talk in mixing bridge `bridge_id`.
+    Pass this to `QueueService.talk` to run the conversation to its end."""
+
+    queue: str
+    agent_id: str
+    agent_channel_id: str
+    bridge_id: str
+    kind: Literal["answered"] = "answered"
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """The caller may not join or stay; `refused` = the queue says so outright (play a busy
+    message), otherwise route to the overflow target. The caller is out of the holding bridge."""
+
+    queue: str
+    reason: Reason
+    refused: bool = False
+    kind: Literal["overflow"] = "overflow"
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The queue's calendar is closed (at entry, or it closed while the caller waited)."""
+
+    queue: str
+    kind: Literal["closed"] = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Abandoned:
+    """The caller hung up while waiting (or while an agent's phone rang)."""
+
+    queue: str
+    waited_s: float
+    kind: Literal["abandoned"] = "abandoned"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequest:
+    """A caller who accepted a callback: `call_id` is the original call, `number` the one to
+    call back, `context` what the caller entered in the IVR (for the agent's screen-pop)."""
+
+    call_id: str
+    queue: str
+    number: str
+    priority: int
+    enqueued_at: datetime
+    language: str
+    context: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackScheduled:
+    """The caller keeps the place and will be called back; the session should say goodbye
+    (already played: `queue-callback-scheduled`) and hang up."""
+
+    queue: str
+    request: CallbackRequest
+    kind: Literal["callback_scheduled"] = "callback_scheduled"
+
+
+QueueOutcome = Answered | Overflow | Closed | Abandoned | CallbackScheduled
+
+TrailKind = Literal[
+    "enqueued",
+    "rejoined",
+    "announced",
+    "offered",
+    "no_answer",
+    "answered",
+    "abandoned",
+    "overflow",
+    "closed",
+    "callback_scheduled",
+    "callback_dialing",
+    "callback_answered",
+    "callback_failed",
+    "call_ended",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEvent:
+    """One entry of the contact's event trail (no personal data: ids and reasons only)."""
+
+    call_id: str
+    queue: str
+    at: datetime
+    kind: TrailKind
+    agent_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTiming:
+    """How often a waiting caller re-checks the queue (offers, overflow, announcements): the
+    latency between an agent becoming free and the phone ringing. `ring_grace_s` is added to
+    the queue's `ring_timeout_s` before we hang up an agent leg ourselves (Asterisk's originate
+    timeout normally ends it first). `rejoin_grace_s`: after the first re-adopted caller
+    rejoins, offers and announcements wait this long so every waiting caller is back in order.
+    `goodbye_s` bounds waiting for the callback-scheduled prompt to finish."""
+
+    tick_s: float = 0.25
+    ring_grace_s: float = 2.0
+    rejoin_grace_s: float = 1.0
+    goodbye_s: float = 15.0
+    moh_class: str | None = None
+    bridge_prefix: str = "hold-"
+
+
+DialBack = Callable[[CallbackRequest], Awaitable[None]]
+
+
+class UnknownQueue(KeyError):
+    pass
+
+
+def _membership(queue: str, priority: int, enqueued_at: datetime) -> str:
+    return json.dumps(
+        {"queue": queue, "priority": priority, "enqueued_at": enqueued_at.isoformat()},
+        separators=(",", ":"),
+    )
+
+
+def parse_membership(value: str) -> tuple[str, int, datetime] | None:
+    """(queue, priority, enqueued_at) from a `HOTLINE_QUEUE` value; None if empty or damaged."""
+    if not value:
+        return None
+    try:
+        data = json.loads(value)
+        return (
+            str(data["queue"]),
+            int(data["priority"]),
+            datetime.fromisoformat(data["enqueued_at"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _gone(event: AriEvent, channel_id: str) -> bool:
+    return (
+        isinstance(event, StasisEnd | ChannelDestroyed | ChannelHangupRequest)
+        and event.channel.id == channel_id
+    )
+
+
+@dataclass
+class _Waiter:
+    """A waiting caller's private state inside `_hold`."""
+
+    entry: QueuedCall
+    since: datetime
+    last_announced: datetime | None = None
+    callback_offered: bool = False
+    confirming: bool = False
+    playback: str | None = None
+    greeting: tuple[str, ...] = ()
+
+
+class QueueService:
+    def __init__(
+        self,
+        config: RoutingConfig,
+        agents: AgentPool,
+        ari: RoutingAri,
+        calendars: Mapping[str, Calendar],
+        *,
+        clock: Clock = utc_now,
+        timing: QueueTiming = QueueTiming(),
+        on_event: Callable[[QueueEvent], None] | None = None,
+        dial_back: DialBack | None = None,
+    ) -> None:
+        self.config = config
+        self.agents = agents
+        self._ari = ari
+        self._calendars = calendars
+        self._clock = clock
+        self.timing = timing
+        self._on_event = on_event
+        self._dial_back = dial_back
+        self._waiting: dict[str, dict[str, QueuedCall]] = {name: {} for name in config.queues}
+        self._callbacks: dict[str, CallbackRequest] = {}
+        self._dialed: set[str] = set()
+        self._bridges: set[str] = set()
+        self._hold_offers_until = 0.0
+
+    # ------------------------------------------------------------------ reading
+
+    def queue_config(self, queue: str) -> QueueConfig:
+        try:
+            return self.config.queues[queue]
+        except KeyError:
+            raise UnknownQueue(queue) from None
+
+    def waiting(self, queue: str) -> list[QueuedCall]:
+        """The queue in service order (callback places included)."""
+        self.queue_config(queue)
+        return order_queue(self._waiting[queue].values())
+
+    def position(self, queue: str, call_id: str) -> int:
+        return position_of(self._waiting[queue].values(), call_id)
+
+    def pending_callbacks(self) -> list[CallbackRequest]:
+        return list(self._callbacks.values())
+
+    def holding_bridge(self, queue: str) -> str:
+        return f"{self.timing.bridge_prefix}{queue}"
+
+    def _open(self, cfg: QueueConfig, now: datetime) -> bool:
+        return self._calendars[cfg.calendar].is_open(now)
+
+    def _trail(self, call_id: str, queue: str, kind: TrailKind, **extra: str | None) -> None:
+        if self._on_event is not None:
+            detail = extra.get("detail") or ""
+            self._on_event(
+                QueueEvent(call_id, queue, self._clock(), kind, extra.get("agent_id"), detail)
+            )
+
+    # ------------------------------------------------------------------ entering
+
+    async def wait(
+        self,
+        call: CallHandle,
+        queue: str,
+        priority: int = 0,
+        context: Mapping[str, str] | None = None,
+    ) -> QueueOutcome:
+        """Queue the caller until an agent answers, or another outcome. The caller must be
+        answered and not in a bridge. Run inside the caller's session task."""
+        cfg = self.queue_config(queue)
+        now = self._clock()
+        if not self._open(cfg, now):
+            self._trail(call.channel_id, queue, "closed")
+            return Closed(queue)
+        staffed, ready = self.agents.staffing(cfg.skills)
+        waiting = len(self._waiting[queue])
+        ewt = expected_wait_s(waiting + 1, staffed, ready, cfg.average_handle_s)
+        admission = admit(cfg, waiting=waiting, staffed=staffed, expected_wait=ewt)
+        if admission.decision != "join":
+            self._trail(call.channel_id, queue, "overflow", detail=admission.reason)
+            return Overflow(queue, admission.reason, refused=admission.decision == "refuse")
+        entry = QueuedCall(call.channel_id, now, priority, frozenset(cfg.skills))
+        await call.remember(QUEUE_VAR, _membership(queue, priority, now))
+        self._trail(call.channel_id, queue, "enqueued", detail=str(priority))
+        return await self._hold(call, queue, entry, _Waiter(entry, now), context or {})
+
+    async def restore(self, channel_ids: list[str]) -> int:
+        """After an engine restart, before sessions resume: put every re-adopted caller that
+        was waiting back in its queue (from `HOTLINE_QUEUE`), so positions are right from the
+        first announcement. Returns how many were restored."""
+        restored = 0
+        for channel_id in channel_ids:
+            try:
+                value = await self._ari.get_variable(channel_id, QUEUE_VAR)
+            except AriError:
+                continue
+            membership = parse_membership(value)
+            if membership is None or membership[0] not in self._waiting:
+                continue
+            queue, priority, enqueued_at = membership
+            skills = frozenset(self.config.queues[queue].skills)
+            self._waiting[queue][channel_id] = QueuedCall(channel_id, enqueued_at, priority, skills)
+            restored += 1
+        if restored:
+            self._hold_offers()
+        return restored
+
+    async def rejoin(
+        self, call: CallHandle, context: Mapping[str, str] | None = None
+    ) -> QueueOutcome | None:
+        """For a re-adopted call: if it was waiting in a queue, wait again with its old place
+        (same priority and enqueue time). None if the call was not queued."""
+        membership = parse_membership(await call.recall(QUEUE_VAR))
+        if membership is None:
+            return None
+        queue, priority, enqueued_at = membership
+        cfg = self.queue_config(queue)
+        entry = QueuedCall(call.channel_id, enqueued_at, priority, frozenset(cfg.skills))
+        if call.channel_id not in self._waiting[queue]:
+            self._hold_offers()
+        self._trail(call.channel_id, queue, "rejoined")
+        return await self._hold(call, queue, entry, _Waiter(entry, self._clock()), context or {})
+
+    def _hold_offers(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._hold_offers_until == 0.0:
+            self._hold_offers_until = loop.time() + self.timing.rejoin_grace_s
+
+    def _offers_held(self) -> bool:
+        return asyncio.get_running_loop().time() < self._hold_offers_until
+
+    async def _ensure_holding_bridge(self, queue: str) -> str:
+        bridge_id = self.holding_bridge(queue)
+        if bridge_id not in self._bridges:
+            try:
+                await self._ari.create_bridge(bridge_id, "holding", f"queue {queue}")
+            except AriError as exc:
+                # 409: it already exists (a restarted engine finds its holding bridges again)
+                if exc.status != 409:
+                    raise
+            try:
+                await self._ari.bridge_moh(bridge_id, self.timing.moh_class)
+            except AriError:
+                # a missing MOH class or chan_bridge_media must not stop the queue
+                log.warning("no music on hold for queue %s", queue)
+            self._bridges.add(bridge_id)
+        return bridge_id
+
+    async def destroy_holding_bridges(self) -> None:
+        """Remove the holding bridges this service made (tests; a decommissioned queue). An
+        engine that stops normally keeps them: callers wait on while it restarts."""
+        for bridge_id in sorted(self._bridges):
+            with contextlib.suppress(AriError):
+                await self._ari.destroy_bridge(bridge_id)
+        self._bridges.clear()
+
+    # ------------------------------------------------------------------ waiting
+
+    async def _hold(
+        self,
+        call: CallHandle,
+        queue: str,
+        entry: QueuedCall,
+        waiter: _Waiter,
+        context: Mapping[str, str],
+    ) -> QueueOutcome:
+        cfg = self.queue_config(queue)
+        call_id = call.channel_id
+        self._waiting[queue][call_id] = entry
+        bridge_id = await self._ensure_holding_bridge(queue)
+        try:
+            await self._ari.add_to_bridge(bridge_id, call_id)
+        except AriError:
+            # already in it (rejoin after a restart) or gone (noticed below as an event)
+            log.debug("add to holding bridge failed", exc_info=True)
+        outcome: QueueOutcome | None = None
+        try:
+            outcome = await self._wait_loop(call, queue, cfg, waiter, context)
+            return outcome
+        finally:
+            if outcome is not None:
+                await self._leave(call, queue, bridge_id, outcome)
+
+    async def _leave(
+        self, call: CallHandle, queue: str, bridge_id: str, outcome: QueueOutcome
+    ) -> None:
+        if not isinstance(outcome, CallbackScheduled):
+            self._waiting[queue].pop(call.channel_id, None)
+        if isinstance(outcome, Overflow | Closed):
+            with contextlib.suppress(AriError):
+                await self._ari.remove_from_bridge(bridge_id, call.channel_id)
+        if not isinstance(outcome, Abandoned):
+            with contextlib.suppress(AriError):
+                await call.remember(QUEUE_VAR, "")
+
+    async def _wait_loop(
+        self,
+        call: CallHandle,
+        queue: str,
+        cfg: QueueConfig,
+        waiter: _Waiter,
+        context: Mapping[str, str],
+    ) -> QueueOutcome:
+        call_id = call.channel_id
+        while True:
+            now = self._clock()
+            waited_s = (now - waiter.entry.enqueued_at).total_seconds()
+            staffed, ready = self.agents.staffing(cfg.skills)
+            if not self._open(cfg, now):
+                self._trail(call_id, queue, "closed")
+                return Closed(queue)
+            check = keep_waiting(cfg, waited_s=waited_s, staffed=staffed)
+            if check.decision != "stay":
+                self._trail(call_id, queue, "overflow", detail=check.reason)
+                return Overflow(queue, check.reason, refused=check.decision == "refuse")
+            agent_id = self._assignment(queue, call_id)
+            if agent_id is not None:
+                await self._stop_playback(waiter)
+                result = await self._offer(call, queue, cfg, agent_id, waiter)
+                if result is not None:
+                    return result
+                continue
+            if waiter.greeting and waiter.playback is None:
+                await self._play(call, waiter, list(waiter.greeting))
+                waiter.greeting = ()
+            elif not self._offers_held():
+                position = self.position(queue, call_id)
+                ewt = expected_wait_s(position, staffed, ready, cfg.average_handle_s)
+                if waiter.playback is None and not waiter.confirming:
+                    if announcement_due(cfg.announce, waiter.since, waiter.last_announced, now):
+                        await self._announce(call, cfg, queue, waiter, position, ewt)
+                    elif call.caller_number and callback_eligible(
+                        cfg.callback,
+                        open_now=True,
+                        waited_s=waited_s,
+                        expected_wait=ewt,
+                        already_offered=waiter.callback_offered,
+                    ):
+                        waiter.callback_offered = True
+                        await self._play(call, waiter, ["queue-callback-offer"])
+            event = await call.next_event(self.timing.tick_s)
+            if event is None:
+                continue
+            if _gone(event, call_id):
+                self._trail(call_id, queue, "abandoned")
+                return Abandoned(queue, waited_s)
+            if isinstance(event, PlaybackFinished) and event.playback.id == waiter.playback:
+                waiter.playback = None
+            elif isinstance(event, ChannelDtmfReceived) and event.channel.id == call_id:
+                scheduled = await self._on_digit(call, queue, waiter, event.digit, context)
+                if scheduled is not None:
+                    return scheduled
+
+    def _assignment(self, queue: str, call_id: str) -> str | None:
+        """The agent this call should ring now, if the policy gives it one."""
+        if self._offers_held():
+            return None
+        for planned_call, agent_id in plan_offers(self._plannable(queue), self.agents.agents()):
+            if planned_call == call_id:
+                return agent_id
+        return None
+
+    def _plannable(self, queue: str) -> list[QueuedCall]:
+        """Calls that may take an agent: callback places only while a callback can be made."""
+        cfg = self.config.queues[queue]
+        callbacks_possible = self._dial_back is not None and self._open(cfg, self._clock())
+        return [
+            c
+            for c in self._waiting[queue].values()
+            if c.call_id not in self._callbacks or callbacks_possible
+        ]
+
+    async def _play(self, call: CallHandle, waiter: _Waiter, prompt_ids: list[str]) -> None:
+        playback_id = call.new_id("playback")
+        waiter.playback = playback_id
+        try:
+            await self._ari.play(call.channel_id, [call.media(p) for p in prompt_ids], playback_id)
+        except AriError:
+            waiter.playback = None  # the caller is gone: the hangup event follows
+
+    async def _stop_playback(self, waiter: _Waiter) -> None:
+        if waiter.playback is not None:
+            with contextlib.suppress(AriError):
+                await self._ari.stop_playback(waiter.playback)
+            waiter.playback = None
+
+    async def _announce(
+        self,
+        call: CallHandle,
+        cfg: QueueConfig,
+        queue: str,
+        waiter: _Waiter,
+        position: int,
+        ewt: float | None,
+    ) -> None:
+        waiter.last_announced = self._clock()
+        prompts: list[str] = []
+        if cfg.announce.position:
+            prompts += ["queue-position", *number_prompts(position, call.language)]
+            prompts.append("queue-position-end")
+        if cfg.announce.expected_wait and ewt is not None:
+            minutes = announced_minutes(ewt)
+            prompts += ["queue-wait", *number_prompts(minutes, call.language)]
+            prompts.append("queue-wait-minutes")
+        if prompts:
+            self._trail(call.channel_id, queue, "announced", detail=str(position))
+            await self._play(call, waiter, prompts)
+
+    async def _on_digit(
+        self,
+        call: CallHandle,
+        queue: str,
+        waiter: _Waiter,
+        digit: str,
+        context: Mapping[str, str],
+    ) -> CallbackScheduled | None:
+        if not waiter.callback_offered:
+            return None
+        if not waiter.confirming:
+            if digit == CALLBACK_KEY:
+                await self._stop_playback(waiter)
+                waiter.confirming = True
+                number = say_prompts("digits", call.caller_number, call.language)
+                await self._play(
+                    call,
+                    waiter,
+                    ["queue-callback-confirm", *number, "queue-callback-confirm-keys"],
+                )
+            return None
+        if digit == DECLINE_KEY:
+            await self._stop_playback(waiter)
+            waiter.confirming = False
+            return None
+        if digit != CONFIRM_KEY:
+            return None
+        await self._stop_playback(waiter)
+        entry = waiter.entry
+        request = CallbackRequest(
+            call_id=call.channel_id,
+            queue=queue,
+            number=call.caller_number,
+            priority=entry.priority,
+            enqueued_at=entry.enqueued_at,
+            language=call.language,
+            context=dict(context),
+        )
+        self._callbacks[call.channel_id] = request
+        self._trail(call.channel_id, queue, "callback_scheduled")
+        await self._play(call, waiter, ["queue-callback-scheduled"])
+        await self._until_played(call, waiter)
+        return CallbackScheduled(queue, request)
+
+    async def _until_played(self, call: CallHandle, waiter: _Waiter) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timing.goodbye_s
+        while waiter.playback is not None and loop.time() < deadline:
+            event = await call.next_event(deadline - loop.time())
+            if event is None or _gone(event, call.channel_id):
+                return
+            if isinstance(event, PlaybackFinished) and event.playback.id == waiter.playback:
+                waiter.playback = None
+
+    # ------------------------------------------------------------------ offering
+
+    async def _offer(
+        self,
+        call: CallHandle,
+        queue: str,
+        cfg: QueueConfig,
+        agent_id: str,
+        waiter: _Waiter,
+    ) -> QueueOutcome | None:
+        """Ring `agent_id` for this call. An answered offer bridges caller and agent; None means
+        it rang out (the agent is paused "no answer", the caller keeps the place)."""
+        call_id = call.channel_id
+        self.agents.offer(agent_id, call_id)
+        self._waiting[queue][call_id] = replace(waiter.entry, offered_to=agent_id)
+        self._trail(call_id, queue, "offered", agent_id=agent_id)
+        leg = call.new_id("agent")
+        call.claim(leg)
+        result: _RingResult = "abandoned"
+        try:
+            result = await self._ring(call, leg, agent_id, cfg)
+        finally:
+            if result != "answered":
+                call.release(leg)
+                if call_id in self._waiting[queue]:
+                    self._waiting[queue][call_id] = waiter.entry
+                if self.agents.state(agent_id).status == "offered":
+                    # also on cancellation: never leave an agent stuck as offered
+                    self.agents.apply(agent_id, _withdrawn_or_no_answer(result))
+        waited = (self._clock() - waiter.entry.enqueued_at).total_seconds()
+        if result == "abandoned":
+            self._trail(call_id, queue, "abandoned", agent_id=agent_id)
+            return Abandoned(queue, waited)
+        if result == "no_answer":
+            self._trail(call_id, queue, "no_answer", agent_id=agent_id)
+            return None
+        self.agents.answered(agent_id)
+        bridge_id = call.new_id("bridge")
+        try:
+            await self._ari.create_bridge(bridge_id, "mixing", f"queue {queue}")
+            # adding a caller who sits in the holding bridge moves it (same instant)
+            await self._ari.add_to_bridge(bridge_id, call_id)
+            await self._ari.add_to_bridge(bridge_id, leg)
+        except AriError:
+            # the caller hung up in the instant the agent answered
+            await self._end_quietly(leg, bridge_id)
+            self.agents.call_ended(agent_id, 0)
+            self._trail(call_id, queue, "abandoned", agent_id=agent_id)
+            return Abandoned(queue, waited)
+        self._trail(call_id, queue, "answered", agent_id=agent_id)
+        return Answered(queue, agent_id, leg, bridge_id)
+
+    async def _ring(
+        self, call: CallHandle, leg: str, agent_id: str, cfg: QueueConfig
+    ) -> _RingResult:
+        try:
+            await self._ari.originate(
+                self.agents.endpoint(agent_id),
+                channel_id=leg,
+                app=self._ari.app,
+                app_args="agent",
+                caller_id=call.caller_number or None,
+                timeout_s=cfg.ring_timeout_s,
+                variables={"HOTLINE_CALL": call.channel_id},
+            )
+        except AriError:
+            log.warning("could not ring agent %s", agent_id)
+            return "no_answer"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + cfg.ring_timeout_s + self.timing.ring_grace_s
+        while (left := deadline - loop.time()) > 0:
+            event = await call.next_event(left)
+            if event is None:
+                break
+            if isinstance(event, StasisStart) and event.channel.id == leg:
+                return "answered"
+            if _gone(event, leg):
+                return "no_answer"
+            if _gone(event, call.channel_id):
+                await self._end_quietly(leg)
+                return "abandoned"
+        await self._end_quietly(leg)
+        return "no_answer"
+
+    async def _end_quietly(self, channel_id: str, bridge_id: str | None = None) -> None:
+        with contextlib.suppress(AriError):
+            await self._ari.hangup(channel_id)
+        if bridge_id is not None:
+            with contextlib.suppress(AriError):
+                await self._ari.destroy_bridge(bridge_id)
+
+    # ------------------------------------------------------------------ talking
+
+    async def talk(self, call: CallHandle, answered: Answered) -> Literal["caller", "agent"]:
+        """Run an answered call to its end: when either side hangs up, hang up the other,
+        destroy the bridge and start the agent's wrap-up. Returns who hung up first."""
+        cfg = self.queue_config(answered.queue)
+        first: Literal["caller", "agent"] = "caller"
+        try:
+            while True:
+                event = await call.next_event(self.timing.goodbye_s)
+                if event is None:
+                    continue
+                if _gone(event, call.channel_id):
+                    first = "caller"
+                    break
+                if _gone(event, answered.agent_channel_id):
+                    first = "agent"
+                    break
+        finally:
+            other = answered.agent_channel_id if first == "caller" else call.channel_id
+            await asyncio.shield(self._end_quietly(other, answered.bridge_id))
+            call.release(answered.agent_channel_id)
+            if self.agents.state(answered.agent_id).status == "on_call":
+                self.agents.call_ended(answered.agent_id, cfg.wrap_up_s)
+            self._trail(call.channel_id, answered.queue, "call_ended", detail=first)
+        return first
+
+    # ------------------------------------------------------------------ callbacks
+
+    async def run(self) -> None:
+        """Background loop (one named task per engine): hands due callbacks to `dial_back`.
+        A callback is due when the policy would give its place an agent now."""
+        while True:
+            await self.agents.changed(self.timing.tick_s)
+            await self.dispatch_callbacks()
+
+    async def dispatch_callbacks(self) -> None:
+        if self._dial_back is None or self._offers_held():
+            return
+        agents = self.agents.agents()
+        for queue in self._waiting:
+            due = [
+                call_id
+                for call_id, _ in plan_offers(self._plannable(queue), agents)
+                if call_id in self._callbacks and call_id not in self._dialed
+            ]
+            for call_id in due:
+                request = self._callbacks[call_id]
+                # never twice, whatever happens next
+                self._dialed.add(call_id)
+                entry = self._waiting[queue][call_id]
+                self._waiting[queue][call_id] = replace(entry, offered_to=_DIALING)
+                self._trail(call_id, queue, "callback_dialing")
+                try:
+                    await self._dial_back(request)
+                except Exception:
+                    log.exception("callback could not be placed")
+                    self.callback_failed(request, "dial error")
+
+    def callback_failed(self, request: CallbackRequest, reason: str) -> None:
+        """The engine could not reach the caller: the place is given up (no second attempt)."""
+        self._callbacks.pop(request.call_id, None)
+        self._waiting[request.queue].pop(request.call_id, None)
+        self._trail(request.call_id, request.queue, "callback_failed", detail=reason)
+
+    async def serve_callback(self, call: CallHandle, request: CallbackRequest) -> QueueOutcome:
+        """In the session of the answered callback call: greet, then wait at the caller's old
+        place (normally the head) for the next agent. No second callback offer."""
+        self._callbacks.pop(request.call_id, None)
+        self._waiting[request.queue].pop(request.call_id, None)
+        cfg = self.queue_config(request.queue)
+        entry = QueuedCall(
+            call.channel_id, request.enqueued_at, request.priority, frozenset(cfg.skills)
+        )
+        await call.remember(
+            QUEUE_VAR, _membership(request.queue, request.priority, request.enqueued_at)
+        )
+        self._trail(call.channel_id, request.queue, "callback_answered", detail=request.call_id)
+        now = self._clock()
+        waiter = _Waiter(
+            entry,
+            now,
+            last_announced=now,
+            callback_offered=True,
+            greeting=("queue-callback-hello",),
+        )
+        return await self._hold(call, request.queue, entry, waiter, request.context)
+
+
+_RingResult = Literal["answered", "no_answer", "abandoned"]
+
+
+def _withdrawn_or_no_answer(result: _RingResult) -> NoAnswer | OfferWithdrawn:
+    return OfferWithdrawn() if result == "abandoned" else NoAnswer()

@@ -1,0 +1,358 @@
+"""Department transfers and the emergency on-duty escalation, run inside the caller's session.
+
+A department leg is originated into our Stasis app with the call's context on it (`HOTLINE_CALL`,
+`HOTLINE_CONTEXT` as JSON, `HOTLINE_DEPARTMENT`), `claim`ed, and bridged with the caller when it
+answers. Blind: the agent leaves at once and the caller hears hold music while the department
+rings. Attended: the caller waits on hold while the agent talks to the department in a
+consultation bridge, then `complete` (caller joins the department, agent leaves) or `cancel`
+(department leg hung up, caller back with the agent). The emergency path rings a department's
+on-duty list in order, `ring_timeout_s` each, bypassing hours and queues, and always returns an
+`EmergencyOutcome` (who answered, every attempt) so the report is recorded even when nobody did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
+from ivr.calls.handle import CallHandle
+from ivr.errors import AriError
+from routing.agents import Clock, utc_now
+from routing.config import RoutingConfig
+from routing.hours import Calendar
+from routing.ports import RoutingAri
+
+log = logging.getLogger(__name__)
+
+CONTEXT_VAR = "HOTLINE_CONTEXT"
+
+RingResult = Literal["answered", "no_answer", "caller_gone"]
+TransferStatus = Literal["connected", "no_answer", "caller_gone", "closed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    """`connected`: the caller talks to the department leg `channel_id` in `bridge_id`. Any other
+    status: the caller is alone on hold music (blind) or back with the agent (attended cancel);
+    the session decides what comes next (queue again, apology, voicemail)."""
+
+    department: str
+    kind: Literal["blind", "attended"]
+    status: TransferStatus
+    channel_id: str | None = None
+    bridge_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consultation:
+    """An attended transfer in progress: the agent and the department talk in `bridge_id`,
+    the caller waits on hold (taken out of `caller_bridge_id`)."""
+
+    department: str
+    agent_channel_id: str
+    department_channel_id: str
+    bridge_id: str
+    caller_bridge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    endpoint: str
+    result: Literal["answered", "no_answer", "failed"]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyOutcome:
+    """What the emergency path did; write it to the report whatever happened. `answered_by` is
+    the on-duty endpoint that took the call (None: nobody answered, or the caller hung up)."""
+
+    department: str
+    started_at: datetime
+    ended_at: datetime
+    attempts: tuple[Attempt, ...]
+    answered_by: str | None = None
+    channel_id: str | None = None
+    bridge_id: str | None = None
+    caller_hung_up: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TransferEvent:
+    """Trail entry (ids and outcomes only, never the caller's data)."""
+
+    call_id: str
+    department: str
+    at: datetime
+    kind: str
+    detail: str = ""
+
+
+class TransferService:
+    def __init__(
+        self,
+        config: RoutingConfig,
+        ari: RoutingAri,
+        calendars: Mapping[str, Calendar],
+        *,
+        clock: Clock = utc_now,
+        ring_grace_s: float = 2.0,
+        moh_class: str | None = None,
+        on_event: Callable[[TransferEvent], None] | None = None,
+    ) -> None:
+        self.config = config
+        self._ari = ari
+        self._calendars = calendars
+        self._clock = clock
+        self._ring_grace_s = ring_grace_s
+        self._moh_class = moh_class
+        self._on_event = on_event
+
+    def _trail(self, call: CallHandle, department: str, kind: str, detail: str = "") -> None:
+        if self._on_event is not None:
+            self._on_event(TransferEvent(call.channel_id, department, self._clock(), kind, detail))
+
+    def _open(self, department: str) -> bool:
+        calendar = self.config.departments[department].calendar
+        return calendar is None or self._calendars[calendar].is_open(self._clock())
+
+    # ------------------------------------------------------------------ ringing a leg
+
+    async def _ring(
+        self,
+        call: CallHandle,
+        endpoint: str,
+        leg: str,
+        department: str,
+        timeout_s: int,
+        context: Mapping[str, str],
+    ) -> RingResult:
+        """Originate `endpoint` as `leg` (claimed for this call) and wait for it to answer."""
+        call.claim(leg)
+        try:
+            await self._ari.originate(
+                endpoint,
+                channel_id=leg,
+                app=self._ari.app,
+                app_args=f"department,{department}",
+                caller_id=call.caller_number or None,
+                timeout_s=timeout_s,
+                variables={
+                    "HOTLINE_CALL": call.channel_id,
+                    "HOTLINE_DEPARTMENT": department,
+                    CONTEXT_VAR: json.dumps(dict(context), ensure_ascii=False),
+                },
+            )
+        except AriError:
+            log.warning("could not originate to department %s", department)
+            call.release(leg)
+            return "no_answer"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s + self._ring_grace_s
+        result: RingResult = "no_answer"
+        while (left := deadline - loop.time()) > 0:
+            event = await call.next_event(left)
+            if event is None:
+                break
+            if isinstance(event, StasisStart) and event.channel.id == leg:
+                return "answered"
+            if _gone(event, leg):
+                call.release(leg)
+                return "no_answer"
+            if _gone(event, call.channel_id):
+                result = "caller_gone"
+                break
+        await self._hangup(leg)
+        call.release(leg)
+        return result
+
+    async def _hangup(self, channel_id: str) -> None:
+        with contextlib.suppress(AriError):
+            await self._ari.hangup(channel_id)
+
+    async def _destroy(self, bridge_id: str) -> None:
+        with contextlib.suppress(AriError):
+            await self._ari.destroy_bridge(bridge_id)
+
+    async def _connect(self, call: CallHandle, leg: str) -> str:
+        bridge_id = call.new_id("bridge")
+        await self._ari.create_bridge(bridge_id, "mixing", "transfer")
+        with contextlib.suppress(AriError):
+            await self._ari.stop_moh(call.channel_id)
+        await self._ari.add_to_bridge(bridge_id, call.channel_id)
+        await self._ari.add_to_bridge(bridge_id, leg)
+        return bridge_id
+
+    # ------------------------------------------------------------------ blind
+
+    async def blind(
+        self,
+        call: CallHandle,
+        department: str,
+        *,
+        agent_channel_id: str | None = None,
+        bridge_id: str | None = None,
+        context: Mapping[str, str] | None = None,
+    ) -> TransferResult:
+        """Hang up the agent leg (and its bridge) at once, then ring the department while the
+        caller hears hold music; bridge them when it answers. Outside the department's calendar
+        nothing is touched and the status is `closed`."""
+        dept = self.config.departments[department]
+        if not self._open(department):
+            self._trail(call, department, "closed")
+            return TransferResult(department, "blind", "closed")
+        endpoint = self.config.department_endpoint(department)
+        if agent_channel_id is not None:
+            call.release(agent_channel_id)
+            await self._hangup(agent_channel_id)
+        if bridge_id is not None:
+            await self._destroy(bridge_id)
+        with contextlib.suppress(AriError):
+            await self._ari.start_moh(call.channel_id, self._moh_class)
+        leg = call.new_id("dept")
+        self._trail(call, department, "transfer_blind")
+        ring = await self._ring(
+            call, endpoint, leg, department, dept.ring_timeout_s, context or call.context
+        )
+        if ring != "answered":
+            self._trail(call, department, "transfer_failed", ring)
+            return TransferResult(department, "blind", ring)
+        new_bridge = await self._connect(call, leg)
+        self._trail(call, department, "transfer_connected")
+        return TransferResult(department, "blind", "connected", leg, new_bridge)
+
+    # ------------------------------------------------------------------ attended
+
+    async def consult(
+        self,
+        call: CallHandle,
+        department: str,
+        *,
+        agent_channel_id: str,
+        bridge_id: str,
+        context: Mapping[str, str] | None = None,
+    ) -> Consultation | TransferResult:
+        """Start an attended transfer: the caller goes on hold, the department rings, and the
+        agent is moved into a consultation bridge with it. Returns a `Consultation` to
+        `complete` or `cancel`, or a `TransferResult` (no answer / closed: caller back with the
+        agent; caller gone)."""
+        dept = self.config.departments[department]
+        if not self._open(department):
+            self._trail(call, department, "closed")
+            return TransferResult(department, "attended", "closed")
+        endpoint = self.config.department_endpoint(department)
+        await self._ari.remove_from_bridge(bridge_id, call.channel_id)
+        with contextlib.suppress(AriError):
+            await self._ari.start_moh(call.channel_id, self._moh_class)
+        leg = call.new_id("dept")
+        self._trail(call, department, "transfer_consult")
+        ring = await self._ring(
+            call, endpoint, leg, department, dept.ring_timeout_s, context or call.context
+        )
+        if ring != "answered":
+            if ring != "caller_gone":
+                await self._back_to_agent(call, bridge_id)
+            self._trail(call, department, "transfer_failed", ring)
+            return TransferResult(department, "attended", ring)
+        consult_bridge = call.new_id("bridge")
+        await self._ari.create_bridge(consult_bridge, "mixing", "consultation")
+        # adding the agent to another bridge moves it out of the caller's (now empty) bridge
+        await self._ari.add_to_bridge(consult_bridge, agent_channel_id)
+        await self._ari.add_to_bridge(consult_bridge, leg)
+        return Consultation(department, agent_channel_id, leg, consult_bridge, bridge_id)
+
+    async def complete(self, call: CallHandle, consultation: Consultation) -> TransferResult:
+        """The agent hands over: the caller joins the department, the agent leg is hung up."""
+        call.release(consultation.agent_channel_id)
+        with contextlib.suppress(AriError):
+            await self._ari.stop_moh(call.channel_id)
+        await self._ari.add_to_bridge(consultation.bridge_id, call.channel_id)
+        await self._hangup(consultation.agent_channel_id)
+        await self._destroy(consultation.caller_bridge_id)
+        self._trail(call, consultation.department, "transfer_connected")
+        return TransferResult(
+            consultation.department,
+            "attended",
+            "connected",
+            consultation.department_channel_id,
+            consultation.bridge_id,
+        )
+
+    async def cancel(self, call: CallHandle, consultation: Consultation) -> TransferResult:
+        """The department leg is hung up and the caller is back with the agent."""
+        call.release(consultation.department_channel_id)
+        await self._hangup(consultation.department_channel_id)
+        with contextlib.suppress(AriError):
+            await self._ari.add_to_bridge(
+                consultation.caller_bridge_id, consultation.agent_channel_id
+            )
+        await self._destroy(consultation.bridge_id)
+        await self._back_to_agent(call, consultation.caller_bridge_id)
+        self._trail(call, consultation.department, "transfer_cancelled")
+        return TransferResult(consultation.department, "attended", "cancelled")
+
+    async def _back_to_agent(self, call: CallHandle, bridge_id: str) -> None:
+        with contextlib.suppress(AriError):
+            await self._ari.stop_moh(call.channel_id)
+        with contextlib.suppress(AriError):
+            await self._ari.add_to_bridge(bridge_id, call.channel_id)
+
+    # ------------------------------------------------------------------ emergency
+
+    async def emergency(
+        self,
+        call: CallHandle,
+        department: str,
+        context: Mapping[str, str] | None = None,
+    ) -> EmergencyOutcome:
+        """Ring the department's on-duty list in order (`ring_timeout_s` each), ignoring its
+        calendar; bridge the caller with the first who answers. The caller hears hold music
+        meanwhile. Always returns an outcome to record."""
+        dept = self.config.departments[department]
+        started = self._clock()
+        attempts: list[Attempt] = []
+        self._trail(call, department, "emergency")
+        with contextlib.suppress(AriError):
+            await self._ari.start_moh(call.channel_id, self._moh_class)
+        for index, endpoint in enumerate(dept.on_duty):
+            leg = call.new_id(f"duty{index}")
+            ring = await self._ring(
+                call, endpoint, leg, department, dept.ring_timeout_s, context or call.context
+            )
+            if ring == "caller_gone":
+                self._trail(call, department, "emergency_abandoned")
+                return EmergencyOutcome(
+                    department, started, self._clock(), tuple(attempts), caller_hung_up=True
+                )
+            if ring == "no_answer":
+                attempts.append(Attempt(endpoint, "no_answer", self._clock()))
+                self._trail(call, department, "emergency_no_answer", str(index))
+                continue
+            attempts.append(Attempt(endpoint, "answered", self._clock()))
+            try:
+                bridge_id = await self._connect(call, leg)
+            except AriError:
+                await self._hangup(leg)
+                return EmergencyOutcome(
+                    department, started, self._clock(), tuple(attempts), caller_hung_up=True
+                )
+            self._trail(call, department, "emergency_connected", str(index))
+            return EmergencyOutcome(
+                department, started, self._clock(), tuple(attempts), endpoint, leg, bridge_id
+            )
+        self._trail(call, department, "emergency_unanswered")
+        return EmergencyOutcome(department, started, self._clock(), tuple(attempts))
+
+
+def _gone(event: object, channel_id: str) -> bool:
+    return (
+        isinstance(event, StasisEnd | ChannelDestroyed | ChannelHangupRequest)
+        and event.channel.id == channel_id
+    )

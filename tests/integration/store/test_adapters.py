@@ -1,0 +1,390 @@
+"""The flow's ports on the real data layer (`ivr.adapters`, `ivr.wiring`), on SQLite and PostgreSQL.
+
+Every `intake` node of the shipped dialplans is submitted with the fields the flow sends, and the
+test pins down which ones the service accepts and which it rejects, and that nothing is lost:
+an accepted request has its row and its outbox row, a rejected one has neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.ext.asyncio import AsyncEngine
+from storedata import NOW, cust, seed
+
+from ivr.adapters import (
+    DbCallRecorder,
+    RoutingCalendar,
+    ServiceIntake,
+    StoreAccounts,
+    StoreNotices,
+    UnknownCalendar,
+    call_id_from_log_context,
+)
+from ivr.calls.flows import FlowRegistry
+from ivr.calls.records import CallRecord
+from ivr.config import parse_config
+from ivr.flow.ports import AccountSummary
+from ivr.intake.billing import DatabaseBillingGateway
+from ivr.intake.outbox import pending
+from ivr.intake.service import IntakeService
+from ivr.logs import call_context
+from ivr.store.accounts import AccountStore
+from ivr.store.calls import CallLog
+from ivr.store.db import open_engine
+from ivr.store.migrate import current_revision, head_revision
+from ivr.store.tables import audit_log, billing_outbox, calls, notices, service_requests
+from ivr.wiring import open_services
+from routing.hours import DEFAULT_CALENDARS, calendars_from_config
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+CALL = "call-7"
+
+
+def weekdays(start: Any, end: Any, /) -> int:
+    return sum(1 for n in range(1, (end - start).days + 1) if (start + timedelta(n)).weekday() < 5)
+
+
+def sink(engine: AsyncEngine, call_id: str | None = CALL) -> ServiceIntake:
+    service = IntakeService(engine, business_days=weekdays, clock=lambda: NOW)
+    return ServiceIntake(service, engine, call_id)
+
+
+async def rows(engine: AsyncEngine, table: sa.Table) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        result = await conn.execute(sa.select(table).order_by(table.c.id))
+        return [dict(r) for r in result.mappings()]
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("presented", "numbers", "audited"),
+    [
+        ("0935821234", [cust(1)], [1]),
+        ("+81935550000", [cust(2), cust(3)], [2, 3]),  # the active account first
+        ("0935559999", [], [None]),
+        ("anonymous", [], [None]),
+    ],
+    ids=["one", "several", "none", "withheld"],
+)
+async def test_caller_id_match_is_audited(
+    engine: AsyncEngine, presented: str, numbers: list[str], audited: list[int | None]
+) -> None:
+    await seed(engine)
+    found = await StoreAccounts(AccountStore(engine), CALL).lookup_by_phone(presented)
+    assert [a.customer_number for a in found] == numbers
+    audit = await rows(engine, audit_log)
+    assert [r["account_id"] for r in audit] == audited
+    assert {(r["actor"], r["reason"], r["call_id"]) for r in audit} == {
+        ("ivr", "caller-id match", CALL)
+    }
+
+
+async def test_summary_carries_what_the_flow_reads(engine: AsyncEngine) -> None:
+    await seed(engine)
+    accounts = StoreAccounts(AccountStore(engine), lambda: "call-from-context")
+    shut_off = await accounts.lookup_by_customer_number(cust(3))
+    assert shut_off == AccountSummary(cust(3), "chuo-01", "shut_off", 3000, "bank_debit")
+    assert await accounts.lookup_by_customer_number(cust(77)) is None
+    assert await accounts.lookup_by_customer_number("1234") is None  # malformed: not found
+    audit = await rows(engine, audit_log)
+    assert [(r["account_id"], r["action"]) for r in audit] == [
+        (3, "lookup_number"),
+        (None, "lookup_number"),
+        (None, "lookup_number_invalid"),
+    ]
+    assert {(r["reason"], r["call_id"]) for r in audit} == {
+        ("customer number entered", "call-from-context")
+    }
+
+
+# --- intake: every intake node of the shipped flows -----------------------------------------
+
+# what the flow's variables hold when it reaches each intake node (keyed dates are YYYYMMDD)
+FLOW_VARIABLES = {
+    "caller_id": "0935821234",
+    "account_number": cust(1),
+    "start_date": "20260305",
+    "contact_phone": "09012345678",
+    "stop_date": "20260306",
+    "move_out_date": "20260310",
+    "move_in_date": "20260311",
+    "name_recording": "call-7-rec-3",
+    "new_phone": "0935821299",
+    "leak_recording": "call-7-rec-5",
+}
+# reconnection is offered to a shut-off account only (the flow switches on account_status)
+ACCOUNT_FOR = {"reconnection": cust(3)}
+
+# None: accepted. Otherwise the rejection, which sends the caller to an agent's queue: the IVR
+# cannot collect a premise for a new start or a move, so those always reach a person.
+EXPECTED: dict[str, tuple[str, ...] | None] = {
+    "start": ("holder_kana:required", "holder_name:required", "premise_id:required"),
+    "stop": None,
+    "transfer": ("new_premise_id:required",),
+    "name_change": None,
+    "phone_change": None,
+    "leak": None,
+    "reconnection": None,
+    "bank_debit": None,
+}
+
+
+def intake_nodes() -> list[Any]:
+    out = []
+    for path in sorted((ROOT / "dialplans").glob("*.yaml")):
+        plan = yaml.safe_load(path.read_text())
+        for node_id, node in plan["nodes"].items():
+            if node["kind"] == "intake":
+                out.append(
+                    pytest.param(node["request"], node["fields"], id=f"{path.stem}.{node_id}")
+                )
+    return out
+
+
+def test_every_intake_kind_of_the_flows_is_covered() -> None:
+    assert {p.values[0] for p in intake_nodes()} == set(EXPECTED)
+
+
+@pytest.mark.parametrize(("request_kind", "field_vars"), intake_nodes())
+async def test_flow_intake_is_confirmed_or_clearly_rejected(
+    engine: AsyncEngine, request_kind: str, field_vars: dict[str, str]
+) -> None:
+    await seed(engine)
+    variables = {**FLOW_VARIABLES, "account_number": ACCOUNT_FOR.get(request_kind, cust(1))}
+    fields = {name: variables[var] for name, var in field_vars.items() if var in variables}
+    outcome = await sink(engine).create(request_kind, fields, f"{CALL}:intake-1")
+
+    requests, outbox = await rows(engine, service_requests), await rows(engine, billing_outbox)
+    expected = EXPECTED[request_kind]
+    if expected is not None:
+        assert (outcome.ok, outcome.confirmation, outcome.errors) == (False, None, expected)
+        assert (requests, outbox) == ([], [])
+        return
+    assert outcome.ok, outcome.errors
+    assert outcome.confirmation is not None
+    (request,) = requests
+    (entry,) = outbox
+    assert (request["kind"], request["confirmation"]) == (request_kind, outcome.confirmation)
+    assert (request["channel"], request["actor"], request["call_id"]) == ("ivr", "ivr", CALL)
+    assert entry["request_id"] == request["id"]
+    assert entry["payload"]["confirmation"] == outcome.confirmation
+    if "caller_id" in field_vars and request_kind != "start":
+        # the caller's number is where staff call back
+        assert request["fields"]["contact_phone"] == "+81935821234"
+    if {"name_recording", "leak_recording"} & set(field_vars.values()):
+        assert request["fields"]["recording"].startswith("call-7-rec-")
+
+
+async def test_withheld_caller_id_is_dropped_not_rejected(engine: AsyncEngine) -> None:
+    await seed(engine)
+    fields = {"caller_id": "anonymous", "recording": "call-7-rec-1", "customer_number": ""}
+    outcome = await sink(engine).create("leak", fields, "k")
+    assert outcome.ok
+    (request,) = await rows(engine, service_requests)
+    assert request["fields"] == {"recording": "call-7-rec-1"}
+
+
+async def test_same_key_twice_creates_one_request(engine: AsyncEngine) -> None:
+    await seed(engine)
+    intake = sink(engine)
+    fields = {"customer_number": cust(1), "caller_id": "0935821234"}
+    first = await intake.create("bank_debit", fields, f"{CALL}:intake-1")
+    again = await intake.create("bank_debit", fields, f"{CALL}:intake-1")
+    both = await asyncio.gather(*(intake.create("leak", fields, f"{CALL}:intake-2") for _ in "ab"))
+    # a new process (no in-memory state) still knows the key
+    later = await sink(engine).create("bank_debit", fields, f"{CALL}:intake-1")
+    assert first.ok
+    assert first == again == later
+    assert both[0].ok
+    assert both[0] == both[1]
+    assert len(await rows(engine, service_requests)) == 2
+    assert len(await rows(engine, billing_outbox)) == 2
+    other = await intake.create("bank_debit", fields, f"{CALL}:intake-3")
+    assert other.ok
+    assert other.confirmation != first.confirmation
+
+
+async def test_bank_debit_needs_an_account(engine: AsyncEngine) -> None:
+    await seed(engine)
+    intake = sink(engine)
+    ok = await intake.create("bank_debit", {"customer_number": cust(2)}, "a")
+    assert ok.ok
+    assert (await intake.create("bank_debit", {"customer_number": ""}, "b")).errors == (
+        "customer_number:required",
+    )
+    assert (await intake.create("bank_debit", {"customer_number": cust(77)}, "c")).errors == (
+        "customer_number:unknown_account",
+    )
+    assert (await intake.create("fax_order", {}, "d")).errors == ("kind:unknown",)
+    (request,) = await rows(engine, service_requests)
+    assert (request["kind"], request["account_id"]) == ("bank_debit", 2)
+
+
+# --- notices, calendars, call records -------------------------------------------------------
+
+
+async def test_notices_play_one_prompt_per_kind(engine: AsyncEngine) -> None:
+    await seed(engine)
+    day = timedelta(days=1)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(notices),
+            [
+                {
+                    "area_code": area,
+                    "kind": kind,
+                    "text_ja": "お知らせ",
+                    "text_en": "notice",
+                    "valid_from": NOW - day + shift,
+                    "valid_until": NOW + day,
+                }
+                for area, kind, shift in [
+                    ("chuo-01", "planned_outage", timedelta(0)),
+                    ("chuo-01", "construction", timedelta(hours=1)),
+                    ("chuo-01", "planned_outage", timedelta(hours=2)),
+                    ("chuo-01", "other", 3 * day),  # not yet in force
+                    ("chuo-02", "discoloured_water", timedelta(0)),
+                ]
+            ],
+        )
+    store = AccountStore(engine)
+    assert await StoreNotices(store).active_for("chuo-01", NOW) == [
+        "notice-planned-outage",
+        "notice-construction",
+    ]
+    flows = FlowRegistry(ROOT / "dialplans", ROOT / "prompts/catalog.yaml")
+    flows.load()
+    catalog = flows.catalog
+    assert catalog is not None
+    board = StoreNotices(store, lambda prompt_id: prompt_id in catalog)
+    played = [*await board.active_for("chuo-01", NOW), *await board.active_for("chuo-02", NOW)]
+    assert played
+    assert all(prompt_id in catalog for prompt_id in played)
+    assert await board.active_for("kita-09", NOW) == []
+
+
+async def test_routing_calendar() -> None:
+    calendar = RoutingCalendar(calendars_from_config(DEFAULT_CALENDARS))
+    assert await calendar.state_at("phone", NOW) == "peak"  # a March Monday morning
+    assert await calendar.state_at("phone", NOW + timedelta(hours=12)) == "closed"
+    assert await calendar.state_at("emergency", NOW + timedelta(hours=12)) == "open"
+    with pytest.raises(UnknownCalendar):
+        await calendar.state_at("typo", NOW)
+
+
+async def test_call_records_go_to_the_contact_trail(engine: AsyncEngine) -> None:
+    recorder = DbCallRecorder(CallLog(engine))
+    first = CallRecord(
+        call_id=CALL,
+        caller="0935821234",
+        entry="main",
+        started_at=NOW.isoformat(),
+        ended_at=(NOW + timedelta(seconds=30)).isoformat(),
+        outcome="detached",
+        trail=[{"event": "menu_choice", "node": "main_menu", "key": "1", "to": "moving_menu"}],
+    )
+    await recorder.write(first)
+    # the next engine re-adopts the call and finishes it
+    second = CallRecord(
+        call_id=CALL,
+        caller="0935821234",
+        entry="main",
+        started_at=NOW.isoformat(),
+        ended_at=(NOW + timedelta(seconds=90)).isoformat(),
+        outcome="completed",
+        adopted=True,
+        trail=[{"event": "intake_created", "node": "stop_intake", "kind": "stop"}],
+    )
+    await recorder.write(second)
+    (call,) = await rows(engine, calls)
+    assert (call["caller_e164"], call["caller_kind"], call["reason_code"]) == (
+        "+81935821234",
+        "number",
+        "completed",
+    )
+    assert call["ended_at"] == NOW + timedelta(seconds=90)
+    events = await CallLog(engine).events(CALL)
+    assert [e.kind for e in events] == [
+        "entered_ivr",
+        "menu_choice",
+        "detached",
+        "intake_created",
+        "ended",
+    ]
+    assert events[1].data == {"node": "main_menu", "key": "1", "to": "moving_menu"}
+
+
+# --- wiring ---------------------------------------------------------------------------------
+
+
+async def test_open_services_runs_the_real_ports(db_url: str, tmp_path: Path) -> None:
+    billing_url = f"sqlite+aiosqlite:///{tmp_path / 'billing.sqlite3'}"
+    config = parse_config(
+        {
+            "database": {"url": db_url},
+            "billing": {"database_url": billing_url, "outbox": {"interval_s": 0.05}},
+        },
+        {},
+    )
+    flows = FlowRegistry(ROOT / "dialplans", ROOT / "prompts/catalog.yaml")
+    flows.load()
+    async with open_services(config, flows) as wiring:
+        await seed(wiring.db)
+        services = wiring.services
+        assert wiring.scheduler.running
+        found = await services.accounts.lookup_by_phone("0935821234")
+        assert [a.customer_number for a in found] == [cust(1)]
+        assert await services.calendar.state_at("emergency", NOW) == "open"
+        outcome = await services.intake.create("leak", {"customer_number": cust(1)}, "w:1")
+        assert outcome.ok
+        for _ in range(200):  # the scheduled job delivers it
+            if not await pending(wiring.db):
+                break
+            await asyncio.sleep(0.05)
+        assert not await pending(wiring.db)
+        await wiring.recorder.write(
+            CallRecord(call_id="w", caller="", entry="main", started_at=NOW.isoformat())
+        )
+    billing_db = open_engine(billing_url)
+    try:
+        received = await DatabaseBillingGateway(billing_db).received()
+    finally:
+        await billing_db.dispose()
+    assert [(r["kind"], r["payload"]["confirmation"]) for r in received] == [
+        ("leak", outcome.confirmation)
+    ]
+    main_db = open_engine(db_url)
+    try:
+        assert [r["id"] for r in await rows(main_db, calls)] == ["w"]
+    finally:
+        await main_db.dispose()
+
+
+async def test_open_services_creates_a_fresh_database(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'new' / 'hotline.sqlite3'}"
+    config = parse_config({"database": {"url": url}, "billing": {"database_url": url}}, {})
+    flows = FlowRegistry(ROOT / "dialplans", ROOT / "prompts/catalog.yaml")
+    flows.load()
+    async with open_services(config, flows) as wiring:
+        assert not await wiring.services.accounts.lookup_by_phone("0935821234")
+    assert await current_revision(url) == head_revision()
+
+
+async def test_the_call_id_comes_from_the_session_log_context(engine: AsyncEngine) -> None:
+    await seed(engine)
+    accounts = StoreAccounts(AccountStore(engine), call_id_from_log_context)
+    await accounts.lookup_by_phone("0935821234")  # outside a call
+    with call_context("call-9"):
+        await asyncio.create_task(accounts.lookup_by_phone("0935821234"))
+    assert [r["call_id"] for r in await rows(engine, audit_log)] == [None, "call-9"]

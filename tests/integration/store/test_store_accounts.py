@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+from storedata import NOW, cust, seed
+
+from ivr.errors import InvalidNumber
+from ivr.store.accounts import AccountStore, AuditContext
+from ivr.store.demo import demo
+from ivr.store.migrate import current_revision, head_revision, migrate
+from ivr.store.models import MatchKind
+from ivr.store.tables import accounts, audit_log, metadata, notices, phones, premises
+
+pytestmark = pytest.mark.integration
+
+IVR = AuditContext("ivr", "caller-id", call_id="call-1")
+
+
+async def test_migrations_match_the_tables(db_url: str, engine: AsyncEngine) -> None:
+    assert await current_revision(db_url) == head_revision()
+    assert await migrate(db_url) == head_revision()  # repeatable
+
+    def diff(conn: sa.Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+@pytest.mark.parametrize(
+    ("presented", "kind", "ids"),
+    [
+        ("0935821234", MatchKind.ONE, [1]),
+        ("+81935821234", MatchKind.ONE, [1]),
+        ("093-582-1234", MatchKind.ONE, [1]),
+        ("0935550000", MatchKind.SEVERAL, [2, 3]),
+        ("0935559999", MatchKind.NONE, []),
+        ("0935", MatchKind.NONE, []),
+        ("anonymous", MatchKind.WITHHELD, []),
+        ("Anonymous", MatchKind.WITHHELD, []),
+        ("unavailable", MatchKind.WITHHELD, []),
+        ("", MatchKind.WITHHELD, []),
+    ],
+)
+async def test_match_outcomes_and_audit(
+    engine: AsyncEngine, presented: str, kind: MatchKind, ids: list[int]
+) -> None:
+    await seed(engine)
+    store = AccountStore(engine)
+    match = await store.match_caller(presented, IVR)
+    assert match.kind is kind
+    assert [a.id for a in match.accounts] == ids
+    if kind is MatchKind.ONE:
+        assert match.account is not None
+        assert match.account.premises[0].id == 101
+        assert match.account.phones == ("+81935821234",)
+    audit = await store.audit_trail()
+    assert len(audit) == max(len(ids), 1)
+    assert {a.account_id for a in audit} == (set(ids) or {None})
+    assert all(a.actor == "ivr" and a.call_id == "call-1" for a in audit)
+
+
+async def test_several_lists_active_accounts_first(engine: AsyncEngine) -> None:
+    await seed(engine)
+    match = await AccountStore(engine).match_caller("0935550000", IVR)
+    assert [a.status for a in match.accounts] == ["active", "shut_off"]
+    assert match.account is None
+
+
+async def test_lookup_by_customer_number_is_audited(engine: AsyncEngine) -> None:
+    await seed(engine)
+    store = AccountStore(engine)
+    agent = AuditContext("agent:agent01", "screen-pop")
+    found = await store.by_customer_number(cust(5), agent)
+    assert found is not None
+    assert [p.id for p in found.premises] == [105, 106]
+    assert await store.by_customer_number(cust(99), agent) is None
+    with pytest.raises(InvalidNumber):
+        await store.by_customer_number("1234567890", agent)
+    trail = await store.audit_trail()
+    assert [(a.action, a.account_id) for a in trail] == [
+        ("lookup_number_invalid", None),
+        ("lookup_number", None),
+        ("lookup_number", 5),
+    ]
+    assert await store.audit_trail(account_id=5) == [trail[-1]]
+
+
+async def test_notices_for_an_area(engine: AsyncEngine) -> None:
+    await seed(engine)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(notices),
+            [
+                {
+                    "area_code": area,
+                    "kind": "planned_outage",
+                    "text_ja": "断水",
+                    "text_en": "outage",
+                    "valid_from": NOW - timedelta(hours=1),
+                    "valid_until": NOW + timedelta(hours=until),
+                }
+                for area, until in (("chuo-01", 5), ("chuo-01", -0.5), ("chuo-02", 5))
+            ],
+        )
+    found = await AccountStore(engine).notices_for(["chuo-01"], NOW)
+    assert [(n.area_code, n.valid_until > NOW) for n in found] == [("chuo-01", True)]
+    assert found[0].valid_from.tzinfo is not None
+
+
+async def test_demo_data(engine: AsyncEngine) -> None:
+    seen: list[tuple[int, int]] = []
+    assert await demo(engine, 3000, chunk=1000, progress=lambda d, t: seen.append((d, t))) == 3000
+    assert seen == [(1000, 3000), (2000, 3000), (3000, 3000)]
+    async with engine.connect() as conn:
+        statuses = dict(
+            (
+                await conn.execute(
+                    sa.select(accounts.c.status, sa.func.count()).group_by(accounts.c.status)
+                )
+            ).all()
+        )
+        n_phones = (await conn.execute(sa.select(sa.func.count()).select_from(phones))).scalar()
+        vacant = (
+            await conn.execute(
+                sa.select(sa.func.count())
+                .select_from(premises)
+                .where(premises.c.account_id.is_(None))
+            )
+        ).scalar()
+        sample = (await conn.execute(sa.select(phones.c.e164).limit(1))).scalar_one()
+    assert sum(statuses.values()) == 3000
+    assert statuses["shut_off"] > 30
+    assert statuses["stopped"] > 30
+    assert n_phones is not None
+    assert n_phones > 2000
+    assert vacant is not None
+    assert vacant > 50
+    match = await AccountStore(engine).match_caller(sample, IVR)
+    assert match.kind in (MatchKind.ONE, MatchKind.SEVERAL)
+    # a second run appends (new ids continue; sequences still work for normal inserts)
+    await demo(engine, 10, seed=7)
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(audit_log).values(at=NOW, actor="t", action="x", reason="y"))
+        total = (await conn.execute(sa.select(sa.func.count()).select_from(accounts))).scalar()
+    assert total == 3010

@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+from storedata import NOW, cust, seed
+
+from ivr.intake.billing import BillingDelivery, DatabaseBillingGateway, HttpBillingGateway
+from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy, pending, retry
+from ivr.intake.service import IntakeRequest, IntakeService
+from ivr.intake.validation import RequestKind
+from ivr.store.db import open_engine
+from ivr.store.pgcluster import free_port
+from ivr.store.tables import billing_outbox, service_requests
+
+pytestmark = pytest.mark.integration
+
+POLICY = OutboxPolicy(max_attempts=5, backoff_base_s=10, backoff_max_s=60, lease_s=30)
+
+
+class Billing:
+    """A real HTTP billing endpoint: mode 'ok', 500, 400; dedupes on Idempotency-Key."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.mode: str | int = "ok"
+        self.stored: dict[str, dict[str, object]] = {}
+        self.posts: Counter[str] = Counter()
+        self.accepted: Counter[str] = Counter()
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/requests"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        key = request.headers["Idempotency-Key"]
+        self.posts[key] += 1
+        if self.mode != "ok":
+            return web.json_response({"error": "down"}, status=int(self.mode))
+        body = await request.json()
+        replay = key in self.stored
+        self.stored.setdefault(key, body)
+        if not replay:
+            self.accepted[key] += 1
+        return web.json_response({"id": key}, status=200 if replay else 201)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/requests", self.handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+@pytest.fixture
+async def billing() -> AsyncIterator[Billing]:
+    server = Billing(free_port())  # not started: connections are refused until a test starts it
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def weekdays(start: date, end: date, /) -> int:
+    return sum(1 for n in range(1, (end - start).days + 1) if (start + timedelta(n)).weekday() < 5)
+
+
+async def submit_mix(engine: AsyncEngine, leaks: int, transfers: int) -> int:
+    intake = IntakeService(engine, business_days=weekdays, clock=lambda: NOW)
+    for i in range(leaks):
+        await intake.submit(
+            IntakeRequest(RequestKind.LEAK, "web", "web:form", {"address": f"本町{i}丁目"})
+        )
+    for _ in range(transfers):
+        fields = {
+            "customer_number": cust(1),
+            "stop_date": "2026-03-10",
+            "start_date": "2026-03-10",
+            "new_premise_id": 201,
+        }
+        await intake.submit(IntakeRequest(RequestKind.TRANSFER, "agent", "agent:a1", fields))
+    return leaks + 2 * transfers
+
+
+async def states(engine: AsyncEngine) -> Counter[str]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(sa.select(billing_outbox.c.state))
+        return Counter(r[0] for r in rows)
+
+
+async def test_billing_down_then_failing_then_up(
+    engine: AsyncEngine, billing: Billing, http: aiohttp.ClientSession
+) -> None:
+    await seed(engine)
+    n = await submit_mix(engine, leaks=8, transfers=2)
+    gateway = HttpBillingGateway(http, billing.url, timeout_s=5)
+    dispatcher = OutboxDispatcher(engine, gateway, POLICY)
+
+    refused = await dispatcher.deliver_due(NOW)
+    assert (refused.delivered, refused.failed, refused.skipped) == (0, 1, n - 1)
+
+    billing.mode = 500
+    await billing.start()
+    for hour in (1, 2):
+        report = await dispatcher.deliver_due(NOW + timedelta(hours=hour))
+        assert (report.delivered, report.failed) == (0, 1)
+    assert await states(engine) == {"pending": n}
+
+    billing.mode = "ok"
+    report = await dispatcher.deliver_due(NOW + timedelta(hours=3))
+    assert report.delivered == n
+    assert await states(engine) == {"delivered": n}
+    assert len(billing.stored) == n
+    assert set(billing.accepted.values()) == {1}
+    assert sum(billing.posts.values()) == n + 2  # the two 500s, nothing else twice
+    async with engine.connect() as conn:
+        statuses = (await conn.execute(sa.select(service_requests.c.status))).scalars().all()
+    assert set(statuses) == {"delivered"}
+    assert (await dispatcher.deliver_due(NOW + timedelta(hours=4))).delivered == 0
+
+
+class CrashAfter:
+    """Delivers for real, then 'kills the engine' before the outbox can record it."""
+
+    def __init__(self, inner: HttpBillingGateway, after: int) -> None:
+        self.inner = inner
+        self.left = after
+
+    async def deliver(self, delivery: BillingDelivery) -> None:
+        await self.inner.deliver(delivery)
+        self.left -= 1
+        if self.left == 0:
+            raise RuntimeError("engine killed")
+
+
+async def test_restart_after_crash_delivers_the_rest_once(
+    db_url: str, billing: Billing, http: aiohttp.ClientSession
+) -> None:
+    first = open_engine(db_url)
+    await seed(first)
+    n = await submit_mix(first, leaks=5, transfers=0)
+    await billing.start()
+    crashing = OutboxDispatcher(first, CrashAfter(HttpBillingGateway(http, billing.url), 3), POLICY)
+    with pytest.raises(RuntimeError, match="engine killed"):
+        await crashing.deliver_due(NOW)
+    await first.dispose()
+
+    second = open_engine(db_url)
+    try:
+        restarted = OutboxDispatcher(second, HttpBillingGateway(http, billing.url), POLICY)
+        # the row in flight at the crash is leased; it comes back once the lease runs out
+        early = await restarted.deliver_due(NOW + timedelta(seconds=1))
+        assert early.delivered == n - 3
+        late = await restarted.deliver_due(NOW + timedelta(seconds=POLICY.lease_s + 1))
+        assert late.delivered == 1
+        assert await states(second) == {"delivered": n}
+    finally:
+        await second.dispose()
+    assert len(billing.stored) == n
+    assert set(billing.accepted.values()) == {1}
+    assert sorted(billing.posts.values()) == [1] * (n - 1) + [2]  # the replay carried its key
+
+
+async def test_pending_rows_survive_a_restart_database_billing(db_url: str, tmp_path: Path) -> None:
+    first = open_engine(db_url)
+    await seed(first)
+    n = await submit_mix(first, leaks=3, transfers=1)
+    await first.dispose()
+
+    billing_engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'billing.sqlite3'}")
+    second = open_engine(db_url)
+    try:
+        gateway = DatabaseBillingGateway(billing_engine)
+        await gateway.ensure_schema()
+        assert len(await pending(second)) == n
+        report = await OutboxDispatcher(second, gateway, POLICY).deliver_due(NOW)
+        assert report.delivered == n
+        assert await pending(second) == []
+        received = await gateway.received()
+        assert len(received) == n
+        kinds = Counter(r["kind"] for r in received)
+        assert kinds == {"leak": 3, "transfer_stop": 1, "transfer_start": 1}
+        # billing upserts on the key: a replay is not a second request
+        again = received[0]
+        await gateway.deliver(
+            BillingDelivery(again["idempotency_key"], again["request_id"], again["payload"])
+        )
+        assert len(await gateway.received()) == n
+    finally:
+        await second.dispose()
+        await billing_engine.dispose()
+
+
+async def test_dead_letter_and_retry(
+    engine: AsyncEngine, billing: Billing, http: aiohttp.ClientSession
+) -> None:
+    await seed(engine)
+    await submit_mix(engine, leaks=1, transfers=0)
+    billing.mode = 503
+    await billing.start()
+    policy = OutboxPolicy(max_attempts=3, backoff_base_s=1, backoff_max_s=5)
+    dispatcher = OutboxDispatcher(engine, HttpBillingGateway(http, billing.url), policy)
+    reports = [await dispatcher.deliver_due(NOW + timedelta(minutes=m)) for m in range(4)]
+    assert [(r.failed, r.dead) for r in reports] == [(1, 0), (1, 0), (0, 1), (0, 0)]
+    (dead,) = await pending(engine)
+    assert (dead.state, dead.attempts, dead.last_error) == ("dead", 3, "HTTP 503")
+    assert await pending(engine, include_dead=False) == []
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(service_requests.c.status))).scalar() == "failed"
+
+    billing.mode = "ok"
+    assert await retry(engine, now=NOW + timedelta(minutes=5)) == 1
+    assert (await dispatcher.deliver_due(NOW + timedelta(minutes=5))).delivered == 1
+    assert await retry(engine, [dead.id]) == 0  # delivered rows are never re-sent
+    assert len(billing.stored) == 1
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(service_requests.c.status))).scalar() == "delivered"
+
+
+async def test_rejected_request_is_dead_at_once(
+    engine: AsyncEngine, billing: Billing, http: aiohttp.ClientSession
+) -> None:
+    await seed(engine)
+    await submit_mix(engine, leaks=2, transfers=0)
+    billing.mode = 422
+    await billing.start()
+    dispatcher = OutboxDispatcher(engine, HttpBillingGateway(http, billing.url), POLICY)
+    report = await dispatcher.deliver_due(NOW)
+    assert (report.dead, report.delivered) == (2, 0)  # a rejection does not stop the batch
+
+
+async def test_scheduler_job_delivers(engine: AsyncEngine) -> None:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+
+    from ivr.intake.billing import MemoryBillingGateway
+
+    await seed(engine)
+    n = await submit_mix(engine, leaks=3, transfers=0)
+    gateway = MemoryBillingGateway()
+    scheduler = AsyncIOScheduler(timezone="Asia/Tokyo")
+    OutboxDispatcher(engine, gateway, POLICY).schedule(scheduler, interval_s=0.05)
+    scheduler.start()
+    try:
+        for _ in range(100):
+            if len(gateway.received) == n:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        scheduler.shutdown(wait=False)
+    assert len(gateway.received) == n

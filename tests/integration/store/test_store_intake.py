@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from storedata import NOW, cust, seed
+
+from ivr.errors import IntakeRejected
+from ivr.intake.service import IntakeRequest, IntakeService
+from ivr.intake.validation import RequestKind
+from ivr.store.accounts import AccountStore
+from ivr.store.numbers import parse_confirmation_number
+from ivr.store.tables import audit_log, billing_outbox, service_requests
+
+pytestmark = pytest.mark.integration
+
+
+def weekdays(start: date, end: date, /) -> int:
+    return sum(
+        1
+        for n in range(1, (end - start).days + 1)
+        if date.fromordinal(start.toordinal() + n).weekday() < 5
+    )
+
+
+def service(engine: AsyncEngine) -> IntakeService:
+    return IntakeService(engine, business_days=weekdays, clock=lambda: NOW)
+
+
+def req(kind: RequestKind, channel: str = "ivr", **fields: object) -> IntakeRequest:
+    return IntakeRequest(kind, channel, "ivr" if channel == "ivr" else f"{channel}:t", fields)
+
+
+VALID: dict[RequestKind, dict[str, object]] = {
+    RequestKind.START: {
+        "premise_id": 201,
+        "start_date": "2026-03-05",
+        "contact_phone": "090-1234-5678",
+        "holder_name": "山田 花子",
+        "holder_kana": "ヤマダ ハナコ",
+    },
+    RequestKind.STOP: {"customer_number": cust(1), "stop_date": "2026-03-06"},
+    RequestKind.BANK_DEBIT: {"customer_number": cust(1)},
+    RequestKind.TRANSFER: {
+        "customer_number": cust(1),
+        "stop_date": "2026-03-10",
+        "start_date": "2026-03-11",
+        "new_premise_id": 202,
+    },
+    RequestKind.NAME_CHANGE: {
+        "customer_number": cust(2),
+        "holder_name": "佐藤 太郎",
+        "holder_kana": "サトウ タロウ",
+    },
+    RequestKind.PHONE_CHANGE: {"customer_number": cust(2), "new_phone": "0935821299"},
+    RequestKind.RECONNECTION: {"customer_number": cust(3), "paid_on": "2026-03-01"},
+    RequestKind.LEAK: {"premise_id": 101, "description": "メーター付近から漏水"},
+}
+
+
+async def counts(engine: AsyncEngine) -> tuple[int, int]:
+    async with engine.connect() as conn:
+        n_req = (
+            await conn.execute(sa.select(sa.func.count()).select_from(service_requests))
+        ).scalar()
+        n_out = (
+            await conn.execute(sa.select(sa.func.count()).select_from(billing_outbox))
+        ).scalar()
+    return int(n_req or 0), int(n_out or 0)
+
+
+@pytest.mark.parametrize("kind", list(RequestKind))
+@pytest.mark.parametrize("channel", ["ivr", "agent", "web"])
+async def test_every_kind_is_committed_with_its_outbox_row(
+    engine: AsyncEngine, kind: RequestKind, channel: str
+) -> None:
+    await seed(engine)
+    receipt = await service(engine).submit(req(kind, channel, **VALID[kind]))
+    assert parse_confirmation_number(receipt.confirmation) == receipt.confirmation
+    assert len(receipt.spoken) == 2
+    rows = await service(engine).get(receipt.confirmation)
+    assert [r.id for r in rows] == list(receipt.request_ids)
+    assert all(r.channel == channel and r.status == "accepted" for r in rows)
+    async with engine.connect() as conn:
+        out = (await conn.execute(sa.select(billing_outbox))).mappings().all()
+    assert sorted(o["request_id"] for o in out) == list(receipt.request_ids)
+    assert all(
+        o["state"] == "pending" and o["payload"]["confirmation"] == receipt.confirmation
+        for o in out
+    )
+
+
+async def test_transfer_is_a_linked_pair(engine: AsyncEngine) -> None:
+    await seed(engine)
+    receipt = await service(engine).submit(req(RequestKind.TRANSFER, **VALID[RequestKind.TRANSFER]))
+    stop, start = await service(engine).get(receipt.confirmation)
+    assert (stop.kind, stop.premise_id, stop.linked_request_id) == ("transfer_stop", 101, start.id)
+    assert (start.kind, start.premise_id, start.linked_request_id) == (
+        "transfer_start",
+        202,
+        stop.id,
+    )
+    assert "start_date" not in stop.fields
+    assert start.fields["start_date"] == "2026-03-11"
+
+
+async def test_transfer_is_all_or_nothing(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed(engine)
+    # the second outbox row of the pair violates the unique key: the stop must vanish too
+    fixed = uuid.UUID(int=42)
+    monkeypatch.setattr("ivr.intake.service.uuid.uuid4", lambda: fixed)
+    with pytest.raises(sa.exc.IntegrityError):
+        await service(engine).submit(req(RequestKind.TRANSFER, **VALID[RequestKind.TRANSFER]))
+    assert await counts(engine) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "errors"),
+    [
+        (RequestKind.STOP, {"customer_number": cust(77)}, {"customer_number": "unknown_account"}),
+        (RequestKind.STOP, {"customer_number": cust(4)}, {"customer_number": "account_stopped"}),
+        (RequestKind.STOP, {"customer_number": cust(5)}, {"premise_id": "required"}),
+        (RequestKind.STOP, {"premise_id": 102}, {"premise_id": "not_account_premise"}),
+        (RequestKind.START, {"premise_id": 999}, {"premise_id": "unknown_premise"}),
+        (RequestKind.TRANSFER, {"new_premise_id": 999}, {"new_premise_id": "unknown_premise"}),
+        (RequestKind.TRANSFER, {"new_premise_id": 101}, {"new_premise_id": "same_premise"}),
+        (RequestKind.TRANSFER, {"start_date": "2026-03-09"}, {"start_date": "before_stop"}),
+        (RequestKind.TRANSFER, {"stop_date": "2026-03-01"}, {"stop_date": "in_the_past"}),
+        (
+            RequestKind.RECONNECTION,
+            {"customer_number": cust(1)},
+            {"customer_number": "not_shut_off"},
+        ),
+        (RequestKind.LEAK, {"premise_id": 999}, {"premise_id": "unknown_premise"}),
+        (RequestKind.NAME_CHANGE, {"holder_kana": "abc"}, {"holder_kana": "invalid_kana"}),
+    ],
+)
+async def test_rejections_write_nothing_but_the_audit(
+    engine: AsyncEngine, kind: RequestKind, change: dict[str, object], errors: dict[str, str]
+) -> None:
+    await seed(engine)
+    with pytest.raises(IntakeRejected) as info:
+        await service(engine).submit(req(kind, **{**VALID[kind], **change}))
+    assert info.value.errors == errors
+    assert await counts(engine) == (0, 0)
+    trail = await AccountStore(engine).audit_trail()
+    pure_check_failed = set(errors.values()) & {"before_stop", "in_the_past", "invalid_kana"}
+    if "customer_number" in VALID[kind] and not pure_check_failed:
+        assert [a.reason for a in trail] == [f"intake:{kind}"]
+    else:
+        assert trail == []  # rejected before any account was looked up
+
+
+async def test_stop_for_an_account_with_two_premises_names_one(engine: AsyncEngine) -> None:
+    await seed(engine)
+    fields = {**VALID[RequestKind.STOP], "customer_number": cust(5), "premise_id": "106"}
+    receipt = await service(engine).submit(req(RequestKind.STOP, "agent", **fields))
+    (row,) = await service(engine).get(receipt.confirmation)
+    assert row.premise_id == 106
+
+
+async def test_unknown_channel_is_rejected(engine: AsyncEngine) -> None:
+    with pytest.raises(IntakeRejected) as info:
+        await service(engine).submit(req(RequestKind.LEAK, "fax", address="x"))
+    assert info.value.errors == {"channel": "invalid"}
+
+
+async def test_intake_lookups_are_audited(engine: AsyncEngine) -> None:
+    await seed(engine)
+    await service(engine).submit(req(RequestKind.STOP, **VALID[RequestKind.STOP]))
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(audit_log))).mappings().all()
+    assert [(r["account_id"], r["reason"]) for r in rows] == [(1, "intake:stop")]

@@ -1,0 +1,255 @@
+"""Call sessions running a YAML flow against the in-memory ARI fake, in virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from ivr.ari.client import Resynced
+from ivr.ari.fake import FakeAri
+from ivr.ari.models import CallerId, Channel, ChannelDtmfReceived, DialplanCep
+from ivr.calls.flows import FlowRegistry
+from ivr.calls.records import MemoryCallRecorder
+from ivr.calls.services import CallServices
+from ivr.calls.session import STATE_VARIABLE
+from ivr.calls.supervisor import Supervisor
+from ivr.config import CallsConfig
+from ivr.flow.ports import AccountSummary, FakeAccounts, FakeCalendar, FakeIntake, FakeNotices
+
+pytestmark = [pytest.mark.unit, pytest.mark.looptime]
+
+ROOT = Path(__file__).resolve().parents[3]
+FLOWS = Path(__file__).parent / "flows"
+WELCOME = "sound:/var/lib/hotline/prompts/ja/welcome"
+GOODBYE = "sound:/var/lib/hotline/prompts/ja/thank-you-goodbye"
+
+
+class Rig:
+    def __init__(self, intake: FakeIntake | None = None, accounts: object = None) -> None:
+        self.ari = FakeAri()
+        self.recorder = MemoryCallRecorder()
+        registry = FlowRegistry(FLOWS, ROOT / "prompts" / "catalog.yaml")
+        registry.load()
+        self.intake = intake or FakeIntake()
+        account = AccountSummary(customer_number="1000000016", area="north-3")
+        self.services = CallServices(
+            flows=registry,
+            accounts=accounts  # type: ignore[arg-type]
+            or FakeAccounts([account], {"0935821234": ["1000000016"]}),
+            calendar=FakeCalendar(),
+            notices=FakeNotices(),
+            intake=self.intake,
+            entry_flows={"main": "hotline", "emergency": "hotline"},
+        )
+        self.sup = Supervisor(self.ari, self.recorder, CallsConfig(), self.services)
+        self.ari.sink = self.sup.on_event
+
+    def plays(self) -> list[str]:
+        return [op[2] for op in self.ari.ops if op[0] == "play"]
+
+    def press(self, channel_id: str, digit: str) -> None:
+        channel = self.ari.channels[channel_id]
+        self.ari.emit(ChannelDtmfReceived(type="ChannelDtmfReceived", channel=channel, digit=digit))
+
+    def finish(self) -> None:
+        [playback_id] = self.ari.playbacks
+        self.ari.finish_playback(playback_id)
+
+
+async def settle() -> None:
+    # let the session task run until it waits on its inbox again (virtual time: instant)
+    await asyncio.sleep(0.01)
+
+
+async def test_answer_greet_take_a_key_and_say_goodbye() -> None:
+    rig = Rig()
+    rig.ari.incoming("c1", number="0935821234")
+    await settle()
+    assert rig.ari.ops[0] == ("answer", "c1")
+    assert rig.plays() == [WELCOME]
+    rig.finish()
+    await settle()
+    rig.press("c1", "1")
+    await settle()
+    assert rig.plays()[-1] == GOODBYE
+    rig.finish()
+    record = await rig.recorder.wait_for("c1")
+    assert record.outcome == "completed"
+    assert record.digits == ["1"]
+    assert record.caller == "0935821234"
+    assert ("hangup", "c1") in rig.ari.ops
+    assert {"event": "menu_choice", "node": "menu", "key": "1", "to": "lookup"} in record.trail
+
+
+async def test_key_during_the_prompt_stops_it_barge_in() -> None:
+    rig = Rig()
+    rig.ari.incoming("c2")
+    await settle()
+    [greeting] = rig.ari.playbacks
+    rig.press("c2", "1")
+    await settle()
+    assert ("stop_playback", greeting) in rig.ari.ops
+    assert rig.plays()[-1] == GOODBYE
+
+
+async def test_silence_repeats_the_menu_then_says_goodbye() -> None:
+    rig = Rig()
+    rig.ari.incoming("c3")
+    for _ in range(3):
+        await settle()
+        rig.finish()
+        await asyncio.sleep(8.1)
+    again = "sound:/var/lib/hotline/prompts/ja/no-input," + WELCOME
+    assert rig.plays() == [WELCOME, again, again, GOODBYE]
+    rig.finish()
+    record = await rig.recorder.wait_for("c3")
+    assert record.outcome == "completed"
+    assert ("hangup", "c3") in rig.ari.ops
+
+
+async def test_intake_confirmation_is_read_back_after_it_is_created() -> None:
+    rig = Rig()
+    rig.ari.incoming("c4", number="0935821234")
+    await settle()
+    rig.press("c4", "2")
+    await settle()
+    assert rig.intake.created == [("leak", {"caller_id": "0935821234"})]
+    said = rig.plays()[-1].split(",")
+    assert said[0].endswith("/leak-recorded")
+    # K10001 read out character by character after "your confirmation number is"
+    assert any(m.endswith("/confirmation-number-is") for m in said)
+    assert len(said) > 3
+    rig.finish()
+    record = await rig.recorder.wait_for("c4")
+    assert record.intakes == ["leak:K10001"]
+
+
+async def test_withheld_caller_id_is_not_looked_up() -> None:
+    rig = Rig()
+    rig.ari.incoming("c5", number="anonymous")
+    await settle()
+    rig.press("c5", "1")
+    await settle()
+    rig.finish()
+    record = await rig.recorder.wait_for("c5")
+    assert {"event": "account_lookup", "node": "lookup", "outcome": "none"} not in record.trail
+    assert record.trail[0]["event"] == "entered"
+
+
+class BrokenAccounts:
+    async def lookup_by_phone(self, phone: str) -> list[AccountSummary]:
+        raise ConnectionError("database down")
+
+    async def lookup_by_customer_number(self, number: str) -> AccountSummary | None:
+        raise ConnectionError("database down")
+
+
+async def test_a_failing_service_takes_the_error_branch_not_dead_air() -> None:
+    rig = Rig(accounts=BrokenAccounts())
+    rig.ari.incoming("c6", number="0935821234")
+    await settle()
+    rig.press("c6", "1")
+    await settle()
+    assert rig.plays()[-1].endswith("/system-error")
+
+
+async def test_no_agents_yet_queue_overflows_to_the_flows_busy_branch() -> None:
+    rig = Rig()
+    rig.ari.incoming("c7")
+    await settle()
+    rig.press("c7", "0")
+    await settle()
+    assert rig.plays()[-1].endswith("/all-agents-busy")
+
+
+async def test_caller_hanging_up_ends_the_session_with_a_record() -> None:
+    rig = Rig()
+    rig.ari.incoming("c8")
+    await settle()
+    rig.ari.caller_hangs_up("c8")
+    record = await rig.recorder.wait_for("c8")
+    assert record.outcome == "caller_hung_up"
+    await rig.sup.wait_idle()
+    assert "c8" not in rig.sup.sessions
+
+
+async def test_hangup_race_on_answer_is_normal() -> None:
+    rig = Rig()
+    rig.ari.incoming("c9")
+    del rig.ari.channels["c9"]  # gone before the session's first request reaches Asterisk
+    assert (await rig.recorder.wait_for("c9")).outcome == "caller_hung_up"
+
+
+async def test_engine_stop_detaches_and_the_next_engine_resumes_the_same_node() -> None:
+    rig = Rig()
+    rig.ari.incoming("c10", number="0935821234")
+    await settle()
+    rig.finish()
+    await settle()
+    await rig.sup.stop()
+    record = await rig.recorder.wait_for("c10")
+    assert record.outcome == "detached"
+    assert ("hangup", "c10") not in rig.ari.ops
+    saved: Mapping[str, object] = json.loads(rig.ari.variables["c10"][STATE_VARIABLE])
+    assert saved["flow"] == "hotline"
+
+    # a new engine (new supervisor) finds the call in Stasis after it connects
+    second = Supervisor(rig.ari, rig.recorder, CallsConfig(), rig.services)
+    rig.ari.sink = second.on_event
+    channel = rig.ari.channels["c10"].model_copy(
+        update={"state": "Up", "dialplan": DialplanCep(app_name="Stasis", app_data="hotline,main")}
+    )
+    rig.ari.emit(Resynced(channels=(channel,), reconnect=True))
+    await settle()
+    assert "c10" in second.sessions
+    # the menu is offered again (as after a pause), not the call restarted from the top
+    assert rig.plays()[-1].endswith(WELCOME)
+    rig.press("c10", "1")
+    await settle()
+    rig.finish()
+    resumed = await rig.recorder.wait_for("c10", "completed")
+    assert resumed.adopted
+    assert resumed.started_at == record.started_at
+    assert [op for op in rig.ari.ops if op[0] == "answer"] == [("answer", "c10")]
+
+
+async def test_call_that_ended_while_we_were_away_is_closed_on_resync() -> None:
+    rig = Rig()
+    rig.ari.incoming("c11")
+    await settle()
+    del rig.ari.channels["c11"]
+    rig.ari.emit(Resynced(channels=(), reconnect=True))
+    assert (await rig.recorder.wait_for("c11")).outcome == "caller_hung_up"
+
+
+async def test_unexpected_error_plays_an_apology_never_dead_air() -> None:
+    rig = Rig()
+
+    async def broken(channel_id: str) -> None:
+        raise RuntimeError("bug")
+
+    rig.ari.answer = broken  # type: ignore[method-assign]
+    rig.ari.incoming("c12")
+    await settle()
+    assert rig.plays() == ["sound:/var/lib/hotline/prompts/ja/system-error"]
+    rig.finish()
+    record = await rig.recorder.wait_for("c12")
+    assert record.outcome == "failed"
+    assert ("hangup", "c12") in rig.ari.ops
+
+
+async def test_other_stasis_entries_do_not_start_calls() -> None:
+    rig = Rig()
+    rig.ari.incoming("agent-leg", args="agent")
+    await settle()
+    assert rig.sup.sessions == {}
+    assert rig.ari.ops == []
+
+
+def test_session_ids_are_ours() -> None:
+    channel = Channel(id="abc", caller=CallerId(number="1"))
+    assert channel.stasis_app is None

@@ -1,0 +1,259 @@
+"""The ACD against the in-memory ARI fake, in virtual time: admission, holding bridge,
+offers, no-answer, overflow and the restart path."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ivr.ari.fake import FakeAri
+from ivr.ari.models import AriEvent, CallerId, Channel, ChannelDestroyed, StasisEnd, StasisStart
+from ivr.ari.port import AriPort
+from ivr.calls.handle import CallHandle
+from routing.agents import AgentPool
+from routing.config import RoutingConfig
+from routing.hours import calendars_of
+from routing.policy import NO_ANSWER
+from routing.ports import RoutingAri
+from routing.queues import (
+    QUEUE_VAR,
+    Abandoned,
+    Answered,
+    Closed,
+    Overflow,
+    QueueEvent,
+    QueueService,
+    QueueTiming,
+    parse_membership,
+)
+
+pytestmark = [pytest.mark.unit, pytest.mark.looptime]
+
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class FakeRoutingAri(FakeAri):
+    moh: list[str] = field(default_factory=list)
+
+    async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None:
+        self.ops.append(("remove_from_bridge", bridge_id, channel_id))
+
+    async def bridge_moh(self, bridge_id: str, moh_class: str | None = None) -> None:
+        self.moh.append(bridge_id)
+
+    async def start_moh(self, channel_id: str, moh_class: str | None = None) -> None:
+        self.ops.append(("start_moh", channel_id))
+
+    async def stop_moh(self, channel_id: str) -> None:
+        self.ops.append(("stop_moh", channel_id))
+
+
+def _conforms(fake: FakeRoutingAri) -> RoutingAri:
+    return fake
+
+
+class FakeCall:
+    """A `CallHandle` whose claimed legs behave like phones: `answers` lists, per offer, True
+    (the phone answers) or False (it rings out: Asterisk destroys the channel)."""
+
+    def __init__(self, ari: FakeRoutingAri, channel_id: str, answers: list[bool]) -> None:
+        self._ari = ari
+        self._id = channel_id
+        self.answers = answers
+        self.inbox: asyncio.Queue[AriEvent] = asyncio.Queue()
+        self.claimed: list[str] = []
+        self._n = 0
+        ari.channels[channel_id] = Channel(id=channel_id, caller=CallerId(number="0935821234"))
+
+    @property
+    def channel_id(self) -> str:
+        return self._id
+
+    @property
+    def caller_number(self) -> str:
+        return "0935821234"
+
+    @property
+    def language(self) -> str:
+        return "ja"
+
+    @property
+    def context(self) -> Mapping[str, str]:
+        return {}
+
+    @property
+    def ari(self) -> AriPort:
+        return self._ari
+
+    def new_id(self, what: str) -> str:
+        self._n += 1
+        return f"{self._id}-{what}-{self._n}"
+
+    def claim(self, channel_id: str) -> None:
+        self.claimed.append(channel_id)
+        leg = Channel(id=channel_id)
+        if self.answers.pop(0):
+            self.inbox.put_nowait(StasisStart(type="StasisStart", channel=leg))
+        else:
+            self.inbox.put_nowait(ChannelDestroyed(type="ChannelDestroyed", channel=leg))
+
+    def release(self, channel_id: str) -> None:
+        pass
+
+    async def next_event(self, timeout_s: float) -> AriEvent | None:
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await self.inbox.get()
+        except TimeoutError:
+            return None
+
+    async def remember(self, key: str, value: str) -> None:
+        await self._ari.set_variable(self._id, key, value)
+
+    async def recall(self, key: str) -> str:
+        return await self._ari.get_variable(self._id, key)
+
+    def media(self, prompt_id: str) -> str:
+        return f"sound:{prompt_id}"
+
+    def hang_up(self) -> None:
+        self.inbox.put_nowait(StasisEnd(type="StasisEnd", channel=Channel(id=self._id)))
+
+
+def _handle(call: FakeCall) -> CallHandle:
+    return call
+
+
+def rig(
+    agents: int = 0, calendar: Mapping[str, Any] | None = None, **queue: Any
+) -> tuple[FakeRoutingAri, QueueService, list[QueueEvent]]:
+    config = RoutingConfig.model_validate(
+        {
+            "calendars": {"cal": calendar or {"always_open": True}},
+            "queues": {"q": {"calendar": "cal", "ring_timeout_s": 5, "wrap_up_s": 0, **queue}},
+            "agents": {f"a{i}": {"endpoint": f"PJSIP/agent{i}"} for i in range(1, agents + 1)},
+        }
+    )
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    def clock() -> datetime:
+        return T0 + timedelta(seconds=loop.time() - start)
+
+    ari = FakeRoutingAri()
+    trail: list[QueueEvent] = []
+    pool = AgentPool(config.agents, clock=clock)
+    svc = QueueService(
+        config,
+        pool,
+        ari,
+        calendars_of(config),
+        clock=clock,
+        timing=QueueTiming(tick_s=0.5),
+        on_event=trail.append,
+    )
+    return ari, svc, trail
+
+
+async def test_closed_calendar_touches_nothing() -> None:
+    closed = {"weekly": {"sun": "08:30-19:00"}}  # T0 is a Monday
+    ari, svc, _ = rig(calendar=closed)
+    outcome = await svc.wait(FakeCall(ari, "c1", []), "q")
+    assert outcome == Closed("q")
+    assert ari.ops == []
+
+
+async def test_no_agents_overflows_and_full_queue_refuses() -> None:
+    ari, svc, _ = rig(when_no_agents="overflow")
+    assert await svc.wait(FakeCall(ari, "c1", []), "q") == Overflow("q", "no_agents")
+    ari, svc, _ = rig(when_no_agents="join", max_length=1, when_full="refuse")
+    first = FakeCall(ari, "c1", [])
+    waiting = asyncio.create_task(svc.wait(first, "q"))
+    await asyncio.sleep(1)
+    assert await svc.wait(FakeCall(ari, "c2", []), "q") == Overflow("q", "full", refused=True)
+    first.hang_up()
+    assert isinstance(await waiting, Abandoned)
+
+
+async def test_waiting_caller_sits_in_the_holding_bridge_with_music() -> None:
+    ari, svc, trail = rig(when_no_agents="join")
+    call = FakeCall(ari, "c1", [])
+    waiting = asyncio.create_task(svc.wait(call, "q", priority=2))
+    await asyncio.sleep(1)
+    bridge = svc.holding_bridge("q")
+    assert ("create_bridge", bridge, "holding") in ari.ops
+    assert ("add_to_bridge", bridge, "c1") in ari.ops
+    assert ari.moh == [bridge]
+    membership = parse_membership(ari.variables["c1"][QUEUE_VAR])
+    assert membership == ("q", 2, T0)
+    plays = [op[2] for op in ari.ops if op[0] == "play"]
+    assert plays == ["sound:queue-position,sound:num-1,sound:queue-position-end"]
+    call.hang_up()
+    assert isinstance(await waiting, Abandoned)
+    assert [e.kind for e in trail] == ["enqueued", "announced", "abandoned"]
+    assert svc.waiting("q") == []
+
+
+async def test_rings_out_then_next_agent_answers() -> None:
+    ari, svc, trail = rig(agents=2)
+    svc.agents.log_in("a1")
+    await asyncio.sleep(1)
+    svc.agents.log_in("a2")
+    call = FakeCall(ari, "c1", [False, True])
+    outcome = await svc.wait(call, "q")
+    assert isinstance(outcome, Answered)
+    assert outcome.agent_id == "a2"
+    assert svc.agents.state("a1").reason == NO_ANSWER
+    assert svc.agents.state("a2").status == "on_call"
+    originated = [op[1] for op in ari.ops if op[0] == "originate"]
+    assert originated == ["PJSIP/agent1", "PJSIP/agent2"]
+    assert ("add_to_bridge", outcome.bridge_id, "c1") in ari.ops
+    assert ("add_to_bridge", outcome.bridge_id, outcome.agent_channel_id) in ari.ops
+    assert ari.variables["c1"][QUEUE_VAR] == ""
+    assert [(e.kind, e.agent_id) for e in trail][1:] == [
+        ("offered", "a1"),
+        ("no_answer", "a1"),
+        ("offered", "a2"),
+        ("answered", "a2"),
+    ]
+
+
+async def test_max_wait_overflows_and_leaves_the_bridge() -> None:
+    ari, svc, _ = rig(when_no_agents="join", max_wait_s=120)
+    outcome = await svc.wait(FakeCall(ari, "c1", []), "q")
+    assert outcome == Overflow("q", "max_wait")
+    assert ("remove_from_bridge", svc.holding_bridge("q"), "c1") in ari.ops
+
+
+async def test_restore_rebuilds_the_order_from_channel_variables() -> None:
+    ari, svc, _ = rig(when_no_agents="join")
+    ari.variables.update(
+        {
+            "late": {
+                QUEUE_VAR: '{"queue":"q","priority":0,"enqueued_at":"2027-03-01T09:05:00+00:00"}'
+            },
+            "early": {
+                QUEUE_VAR: '{"queue":"q","priority":0,"enqueued_at":"2027-03-01T09:01:00+00:00"}'
+            },
+            "vip": {
+                QUEUE_VAR: '{"queue":"q","priority":9,"enqueued_at":"2027-03-01T09:09:00+00:00"}'
+            },
+            "menu": {},
+        }
+    )
+    for channel_id in ari.variables:
+        ari.channels[channel_id] = Channel(id=channel_id)
+    assert await svc.restore(["late", "early", "vip", "menu"]) == 3
+    assert [c.call_id for c in svc.waiting("q")] == ["vip", "early", "late"]
+
+
+def test_damaged_membership_is_ignored() -> None:
+    assert parse_membership("") is None
+    assert parse_membership("{not json") is None
+    assert parse_membership('{"queue":"q"}') is None
