@@ -7,16 +7,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from ivr.ari.client import AriClient, Backoff
+from ivr.calls.acd import AcdRouter
 from ivr.calls.flows import FlowRegistry
 from ivr.calls.records import CallRecorder, JsonlCallRecorder
 from ivr.calls.services import CallServices
 from ivr.calls.supervisor import Supervisor
 from ivr.config import AppConfig
+from routing.agents import AgentPool
+from routing.hours import calendars_of
+from routing.queues import QueueService
+from routing.transfer import TransferService
 
 log = logging.getLogger(__name__)
+
+
+def build_acd(config: AppConfig, ari: AriClient) -> AcdRouter:
+    """Queues, agents and transfers from `routing:` in config.yaml."""
+    routing = config.routing
+    calendars = calendars_of(routing)
+    pool = AgentPool(routing.agents)
+    queues = QueueService(routing, pool, ari, calendars)
+    transfers = TransferService(routing, ari, calendars)
+    return AcdRouter(queues, transfers, ari, emergency_department=config.calls.emergency_department)
 
 
 def flow_registry(config: AppConfig, base: Path | None = None) -> FlowRegistry:
@@ -43,6 +59,10 @@ class Engine:
             heartbeat_s=config.ari.heartbeat_s,
             backoff=Backoff(config.ari.reconnect_initial_s, config.ari.reconnect_max_s),
         )
+        self.acd: AcdRouter | None = None
+        if config.routing.queues or config.routing.departments:
+            self.acd = build_acd(config, self.ari)
+            services = replace(services, router=self.acd)
         self.services = services
         self.recorder = recorder or JsonlCallRecorder(Path(config.records.path))
         self.supervisor = Supervisor(self.ari, self.recorder, config.calls, services)
@@ -59,6 +79,10 @@ class Engine:
                 self.services.flows.watch(self.config.flows.reload_poll_s), name="flow-reload"
             )
         )
+        if self.acd is not None:
+            for agent_id, agent in self.config.routing.agents.items():
+                if agent.ready_at_start:
+                    self.acd.queues.agents.log_in(agent_id)
         await self.ari.connected.wait()
 
     async def stop(self) -> None:

@@ -43,6 +43,8 @@ class AriConfig(_Section):
 class CallsConfig(_Section):
     # the call record is written even when a session is cancelled; bounded so shutdown ends
     record_write_timeout_s: float = Field(5.0, gt=0)
+    # the routing.departments entry whose on-duty list the flow's `emergency` node rings
+    emergency_department: str = "emergency_duty"
 
 
 class FlowsConfig(_Section):

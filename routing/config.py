@@ -255,6 +255,8 @@ class AgentConfig(_Model):
 
     endpoint: str = Field(min_length=3)
     skills: tuple[str, ...] = ()
+    # until agents log in from the console, an agent marked so is ready when the engine starts
+    ready_at_start: bool = False
 
 
 class DepartmentConfig(_Model):

@@ -15,9 +15,10 @@ from ivr.flow.ports import AccountDirectory, Calendar, IntakeSink, NoticeBoard
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
-QueueOutcome = Literal["answered", "overflow", "closed", "abandoned"]
-# a handover whose call left our Stasis app (continued in the dialplan) ends the session
-HandoverOutcome = Literal["bridged", "left", "failed"]
+# "callback": the caller keeps the place and was hung up on, to be called back
+QueueOutcome = Literal["answered", "overflow", "closed", "abandoned", "callback"]
+# "left": the call left our Stasis app (continued in the dialplan); "caller_gone": hung up
+HandoverOutcome = Literal["bridged", "left", "failed", "caller_gone"]
 
 
 class Router(Protocol):
@@ -32,6 +33,10 @@ class Router(Protocol):
     ) -> HandoverOutcome: ...
 
     async def emergency(self, call: CallHandle, context: Mapping[str, str]) -> HandoverOutcome: ...
+
+    async def rejoin(self, call: CallHandle) -> QueueOutcome | None:
+        """After an engine restart: a caller who was waiting goes back to the same place."""
+        ...
 
 
 class DialplanRouter:
@@ -53,6 +58,9 @@ class DialplanRouter:
     async def emergency(self, call: CallHandle, context: Mapping[str, str]) -> HandoverOutcome:
         await call.ari.continue_in_dialplan(call.channel_id, "hotline-fallback", "emergency", 1)
         return "left"
+
+    async def rejoin(self, call: CallHandle) -> QueueOutcome | None:
+        return None
 
 
 def prompt_media(base: str = "/var/lib/hotline/prompts") -> Callable[[str, str], str]:

@@ -37,10 +37,11 @@ from ivr.ari.models import (
 from ivr.ari.port import AriPort
 from ivr.calls.flows import FlowVersion
 from ivr.calls.records import CallRecord, CallRecorder
-from ivr.calls.services import CallServices, HandoverOutcome, is_withheld
+from ivr.calls.services import CallServices, HandoverOutcome, QueueOutcome, is_withheld
 from ivr.config import CallsConfig
 from ivr.errors import AriError, AriUnavailable, ChannelGone
 from ivr.flow import interpreter as i
+from ivr.flow.model import QueueNode
 from ivr.flow.ports import AccountSummary
 from ivr.logs import bind_call_id
 
@@ -247,6 +248,11 @@ class CallSession:
         self.state = state
         log.info("call re-adopted at node %s", state.node)
         # what the previous engine was waiting for is lost; wake the node up again
+        node = self._version.flow.nodes.get(state.node)
+        if state.phase == "service" and isinstance(node, QueueNode):
+            rejoined = await self._routing(self.services.router.rejoin(self))
+            if rejoined is not None:
+                return self._queued(rejoined)
         if state.playback is not None:
             return i.PlaybackDone(state.playback)
         if state.timer is not None:
@@ -340,7 +346,7 @@ class CallSession:
             return await self._service(self._intake(c))
         elif isinstance(c, i.Enqueue):
             queued = await self._routing(s.router.enqueue(self, c.queue, c.priority, c.context))
-            return i.QueueResult(queued)
+            return self._queued(queued)
         elif isinstance(c, i.Transfer):
             moved = await self._routing(s.router.transfer(self, c.department, c.context))
             return self._handover(moved)
@@ -353,10 +359,25 @@ class CallSession:
             )
         return None
 
+    def _queued(self, outcome: QueueOutcome) -> i.FlowEvent:
+        if outcome == "answered":
+            self.record.outcome = "answered_by_agent"
+        elif outcome == "abandoned":
+            self.record.outcome = "abandoned_in_queue"
+        elif outcome == "callback":
+            self.record.outcome = "callback_scheduled"
+            return i.QueueResult("answered")
+        return i.QueueResult(outcome)
+
     def _handover(self, outcome: HandoverOutcome) -> i.FlowEvent:
         if outcome == "left":
             self.record.outcome = "handed_to_dialplan"
             raise _CallEnded
+        if outcome == "caller_gone":
+            self.record.outcome = "caller_hung_up"
+            raise _CallEnded
+        if outcome == "bridged":
+            self.record.outcome = "handed_over"
         return i.TransferResult(ok=outcome == "bridged")
 
     async def _routing(self, work: Any) -> Any:

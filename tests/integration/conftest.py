@@ -29,9 +29,17 @@ def sandbox() -> Sandbox:
     return provision()
 
 
-def engine_config(sandbox: Sandbox, **calls: object) -> AppConfig:
+def engine_config(
+    sandbox: Sandbox, routing: dict[str, object] | None = None, **calls: object
+) -> AppConfig:
+    data: dict[str, object] = {
+        "ari": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5},
+        "calls": calls,
+    }
+    if routing is not None:
+        data["routing"] = routing
     return parse_config(
-        {"ari": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5}, "calls": calls},
+        data,
         {
             "HOTLINE_ARI_URL": sandbox.ari_url,
             "HOTLINE_ARI_USER": sandbox.ari_user,
@@ -79,10 +87,11 @@ async def start_engine(sandbox: Sandbox) -> AsyncIterator[EngineFactory]:
     async def start(
         recorder: MemoryCallRecorder | None = None,
         services: CallServices | None = None,
+        routing: dict[str, object] | None = None,
         **calls: object,
     ) -> Engine:
         engine = Engine(
-            engine_config(sandbox, **calls),
+            engine_config(sandbox, routing, **calls),
             services or hotline_services(),
             recorder or MemoryCallRecorder(),
         )

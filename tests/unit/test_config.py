@@ -63,7 +63,11 @@ def test_the_shipped_config_is_valid() -> None:
     cfg = load_config(root / "config.yaml", env={})
     assert cfg.ari.user == "hotline"
     # the shipped routing section spells out the sample calendars
-    assert cfg.routing == parse_config({}, {}).routing
+    assert cfg.routing.calendars == parse_config({}, {}).routing.calendars
+    # every queue the shipped flows name exists, and agents are there to answer
+    assert {"general", "moving", "billing", "reconnection"} <= set(cfg.routing.queues)
+    assert cfg.routing.agents
+    assert cfg.calls.emergency_department in cfg.routing.departments
 
 
 def test_data_sections_have_working_defaults() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import wave
 from collections.abc import Collection
@@ -53,6 +54,8 @@ class FakeTts:
         self.unavailable = unavailable
         self.active = 0
         self.max_active = 0
+        self.overlap = asyncio.Event()
+        self.hold_for_overlap = False
         self.checked: list[set[str]] = []
 
     def check(self, synthesize: Collection[str]) -> None:
@@ -63,8 +66,13 @@ class FakeTts:
     async def _busy(self) -> None:
         self.active += 1
         self.max_active = max(self.max_active, self.active)
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        if self.active >= 2:
+            self.overlap.set()
+        # hold the "render" until a second one runs beside it (bounded: a build that renders one
+        # at a time then ends with max_active 1 instead of hanging)
+        if self.hold_for_overlap:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.overlap.wait(), 0.5)
         self.active -= 1
 
     async def synthesize(self, text: str, lang: str, dest: Path) -> None:
@@ -211,6 +219,7 @@ async def test_a_failed_render_leaves_no_file_and_the_rest_builds(studio: Path, 
 
 async def test_renders_run_concurrently_but_bounded(studio: Path, out: Path) -> None:
     tts = FakeTts()
+    tts.hold_for_overlap = True
     await library(studio, out, tts, jobs=2).build()
     assert tts.max_active == 2
 

@@ -252,12 +252,14 @@ async def test_scheduler_job_delivers(engine: AsyncEngine) -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
     from ivr.intake.billing import MemoryBillingGateway
+    from ivr.wiring import stop_outbox
 
     await seed(engine)
     n = await submit_mix(engine, leaks=3, transfers=0)
     gateway = MemoryBillingGateway()
     scheduler = AsyncIOScheduler(timezone="Asia/Tokyo")
-    OutboxDispatcher(engine, gateway, POLICY).schedule(scheduler, interval_s=0.05)
+    dispatcher = OutboxDispatcher(engine, gateway, POLICY)
+    dispatcher.schedule(scheduler, interval_s=0.05)
     scheduler.start()
     try:
         for _ in range(100):
@@ -265,5 +267,6 @@ async def test_scheduler_job_delivers(engine: AsyncEngine) -> None:
                 break
             await asyncio.sleep(0.05)
     finally:
-        scheduler.shutdown(wait=False)
+        # a delivery still running when the test's database goes away would fail the teardown
+        await stop_outbox(scheduler, dispatcher, timeout_s=10)
     assert len(gateway.received) == n

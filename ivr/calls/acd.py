@@ -1,0 +1,128 @@
+"""`AcdRouter`: the call session's `Router` on our own ACD (`routing.queues`) and transfers
+(`routing.transfer`). It runs inside the caller's session task: waiting in a queue, talking to
+the agent, being put through to a department or the on-duty line, until the call ends."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd
+from ivr.calls.handle import CallHandle
+from ivr.calls.services import HandoverOutcome, QueueOutcome
+from ivr.errors import AriError
+from routing.ports import RoutingAri
+from routing.queues import (
+    Abandoned,
+    Answered,
+    CallbackScheduled,
+    Closed,
+    Overflow,
+    QueueService,
+)
+from routing.queues import QueueOutcome as AcdOutcome
+from routing.transfer import TransferService
+
+log = logging.getLogger(__name__)
+
+# how often a bridged call is looked at while nothing happens on it (it ends on a hangup event)
+_BRIDGED_POLL_S = 30.0
+
+
+class AcdRouter:
+    def __init__(
+        self,
+        queues: QueueService,
+        transfers: TransferService,
+        ari: RoutingAri,
+        emergency_department: str = "emergency_duty",
+    ) -> None:
+        self.queues = queues
+        self.transfers = transfers
+        self._ari = ari
+        self.emergency_department = emergency_department
+
+    async def enqueue(
+        self, call: CallHandle, queue: str, priority: int, context: Mapping[str, str]
+    ) -> QueueOutcome:
+        if queue not in self.queues.config.queues:
+            log.error("the flow names queue %s, which routing.queues does not define", queue)
+            return "overflow"
+        return await self._after(call, await self.queues.wait(call, queue, priority, context))
+
+    async def rejoin(self, call: CallHandle) -> QueueOutcome | None:
+        """A re-adopted call that was waiting: back to its old place (None: it was not)."""
+        outcome = await self.queues.rejoin(call, call.context)
+        return None if outcome is None else await self._after(call, outcome)
+
+    async def _after(self, call: CallHandle, outcome: AcdOutcome) -> QueueOutcome:
+        if isinstance(outcome, Answered):
+            await self.queues.talk(call, outcome)
+            return "answered"
+        if isinstance(outcome, CallbackScheduled):
+            # the caller heard the callback confirmation and keeps the place; end this call
+            with contextlib.suppress(AriError):
+                await call.ari.hangup(call.channel_id)
+            return "callback"
+        if isinstance(outcome, Abandoned):
+            return "abandoned"
+        if isinstance(outcome, Closed):
+            return "closed"
+        if isinstance(outcome, Overflow):
+            return "overflow"
+        raise TypeError(outcome)
+
+    async def transfer(
+        self, call: CallHandle, department: str, context: Mapping[str, str]
+    ) -> HandoverOutcome:
+        if department not in self.transfers.config.departments:
+            log.error("the flow names department %s, not in routing.departments", department)
+            return "failed"
+        result = await self.transfers.blind(call, department, context=context)
+        if result.status == "connected" and result.channel_id and result.bridge_id:
+            return await self._bridged(call, result.channel_id, result.bridge_id)
+        if result.status == "caller_gone":
+            return "caller_gone"
+        await self._off_hold(call)
+        return "failed"
+
+    async def emergency(self, call: CallHandle, context: Mapping[str, str]) -> HandoverOutcome:
+        outcome = await self.transfers.emergency(call, self.emergency_department, context)
+        log.info(
+            "emergency escalation: %d attempt(s), %s",
+            len(outcome.attempts),
+            "answered" if outcome.answered_by else "caller hung up"
+            if outcome.caller_hung_up else "nobody answered",
+        )
+        if outcome.channel_id and outcome.bridge_id:
+            return await self._bridged(call, outcome.channel_id, outcome.bridge_id)
+        if outcome.caller_hung_up:
+            return "caller_gone"
+        await self._off_hold(call)
+        return "failed"
+
+    async def _off_hold(self, call: CallHandle) -> None:
+        with contextlib.suppress(AriError):
+            await self._ari.stop_moh(call.channel_id)
+
+    async def _bridged(self, call: CallHandle, leg: str, bridge_id: str) -> HandoverOutcome:
+        """The caller talks to `leg`; when either hangs up, end the other and the bridge."""
+        hangups = (StasisEnd, ChannelDestroyed, ChannelHangupRequest)
+        other = leg
+        try:
+            while True:
+                event = await call.next_event(_BRIDGED_POLL_S)
+                if isinstance(event, hangups):
+                    if event.channel.id == call.channel_id:
+                        break
+                    if event.channel.id == leg:
+                        other = call.channel_id
+                        break
+        finally:
+            call.release(leg)
+            with contextlib.suppress(AriError):
+                await self._ari.hangup(other)
+            with contextlib.suppress(AriError):
+                await self._ari.destroy_bridge(bridge_id)
+        return "bridged"

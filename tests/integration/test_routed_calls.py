@@ -1,0 +1,118 @@
+"""Calls the engine routes after the IVR, on the real Asterisk: a SIPp caller reaches an agent
+through the ACD, and a leak call escalates through the on-duty list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ivr.calls.records import MemoryCallRecorder
+from tests.integration.conftest import CALLER, EngineFactory
+from tests.integration.test_calls import choices, the_record
+from tests.support.sandbox import Sandbox
+from tests.support.sipp import Sipp, caller_args, keys_scenario
+
+pytestmark = pytest.mark.integration
+
+# the tests must not depend on the wall clock: every calendar here is open around the clock
+ALWAYS = {"always_open": True}
+
+
+def routing(
+    agent_phone_port: int | None = None, on_duty: list[str] | None = None
+) -> dict[str, object]:
+    calendars = {"phone": ALWAYS, "emergency": ALWAYS, "construction": ALWAYS}
+    agents = {}
+    if agent_phone_port is not None:
+        agents["agent1"] = {
+            "endpoint": f"PJSIP/agent1/sip:agent1@127.0.0.1:{agent_phone_port}",
+            "ready_at_start": True,
+        }
+    return {
+        "calendars": calendars,
+        "queues": {
+            name: {"calendar": "phone", "when_no_agents": "overflow", "ring_timeout_s": 10}
+            for name in ("general", "moving", "billing", "reconnection")
+        },
+        "agents": agents,
+        "departments": {
+            "emergency_duty": {"on_duty": on_duty or ["PJSIP/onduty"], "ring_timeout_s": 3},
+            "construction": {"endpoint": "PJSIP/agent3", "calendar": "construction"},
+        },
+    }
+
+
+async def test_caller_asks_for_the_operator_and_an_agent_answers(
+    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path
+) -> None:
+    agent_phone = await Sipp("phone.xml", ["-d", "1500"], workdir).start()
+    recorder = MemoryCallRecorder()
+    await start_engine(recorder, routing=routing(agent_phone.port))
+    # 1 Japanese, 0 operator; the caller stays until the agent (who hangs up) is done
+    caller = Sipp(
+        keys_scenario(workdir, "10", gap_ms=2500, hang_up_after_ms=None),
+        caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
+        workdir,
+    )
+    try:
+        caller_result = await (await caller.start()).wait()
+        agent_result = await agent_phone.wait()
+    finally:
+        agent_phone.kill()
+    record = await the_record(recorder)
+    assert agent_result.ok, agent_result.output[-500:]
+    assert CALLER in agent_result.log  # the agent's phone showed who is calling
+    assert caller_result.ok, caller_result.output[-500:]
+    assert choices(record) == [("greeting", "1"), ("main_menu", "0")]
+    assert record.outcome == "answered_by_agent"
+
+
+async def test_leak_call_escalates_to_the_second_on_duty_phone(
+    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path
+) -> None:
+    nobody = await Sipp("phone_noanswer.xml", [], workdir).start()
+    duty = await Sipp("phone.xml", ["-d", "500"], workdir).start()
+    recorder = MemoryCallRecorder()
+    on_duty = [
+        f"PJSIP/onduty/sip:onduty@127.0.0.1:{nobody.port}",
+        f"PJSIP/onduty/sip:onduty@127.0.0.1:{duty.port}",
+    ]
+    await start_engine(recorder, routing=routing(on_duty=on_duty))
+    caller = Sipp(
+        "caller_silent.xml",
+        caller_args(sandbox.sip_host, sandbox.sip_port, "1100", CALLER),
+        workdir,
+    )
+    try:
+        caller_result = await (await caller.start()).wait()
+        nobody_result = await nobody.wait()
+        duty_result = await duty.wait()
+    finally:
+        nobody.kill()
+        duty.kill()
+    record = await the_record(recorder)
+    assert nobody_result.ok, nobody_result.output[-500:]  # rang, was not answered, cancelled
+    assert duty_result.ok, duty_result.output[-500:]  # the second phone took the call
+    assert caller_result.ok, caller_result.output[-500:]
+    assert record.entry == "emergency"
+    assert record.outcome == "handed_over"
+
+
+async def test_withheld_caller_is_asked_for_the_customer_number(
+    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path
+) -> None:
+    recorder = MemoryCallRecorder()
+    await start_engine(recorder, routing=routing())
+    caller = Sipp(
+        keys_scenario(workdir, "1", gap_ms=2500, hang_up_after_ms=4000),
+        caller_args(sandbox.sip_host, sandbox.sip_port, "1000", "anonymous"),
+        workdir,
+    )
+    result = await (await caller.start()).wait()
+    assert result.ok, result.output[-500:]
+    record = await the_record(recorder)
+    assert record.caller == "anonymous"
+    lookups = [t for t in record.trail if t["event"] == "account_lookup"]
+    assert lookups == [{"event": "account_lookup", "node": "identify", "outcome": "withheld"}]
+    assert "enter-customer-number" in record.prompts_played
