@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from ivr import prompts_cli, store_cli
+from ivr import prompts_cli, status_cli, store_cli
 from ivr.app import Engine, flow_registry
 from ivr.config import load_config
 from ivr.errors import ConfigError, FlowError
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     flow_cli.add_commands(sub)
     prompts_cli.add_commands(sub)
     store_cli.add_commands(sub)
+    status_cli.add_commands(sub)
     return parser
 
 

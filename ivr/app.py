@@ -17,9 +17,10 @@ from ivr.calls.records import CallRecorder, JsonlCallRecorder
 from ivr.calls.services import CallServices
 from ivr.calls.supervisor import Supervisor
 from ivr.config import AppConfig
+from ivr.status import publish_status
 from routing.agents import AgentPool
 from routing.hours import calendars_of
-from routing.queues import QueueService
+from routing.queues import CallbackRequest, QueueService
 from routing.transfer import TransferService
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,18 @@ def build_acd(config: AppConfig, ari: AriClient) -> AcdRouter:
     routing = config.routing
     calendars = calendars_of(routing)
     pool = AgentPool(routing.agents)
-    queues = QueueService(routing, pool, ari, calendars)
+    router: AcdRouter | None = None
+
+    async def dial_back(request: CallbackRequest) -> None:
+        if router is not None:
+            await router.dial_back(request)
+
+    queues = QueueService(routing, pool, ari, calendars, dial_back=dial_back)
     transfers = TransferService(routing, ari, calendars)
-    return AcdRouter(queues, transfers, ari, emergency_department=config.calls.emergency_department)
+    router = AcdRouter(
+        queues, transfers, ari, emergency_department=config.calls.emergency_department
+    )
+    return router
 
 
 def flow_registry(config: AppConfig, base: Path | None = None) -> FlowRegistry:
@@ -79,10 +89,21 @@ class Engine:
                 self.services.flows.watch(self.config.flows.reload_poll_s), name="flow-reload"
             )
         )
+        self._tasks.append(
+            loop.create_task(
+                publish_status(
+                    self.config.status_path, self.services.flows, self.supervisor, self.ari, 5.0
+                ),
+                name="status",
+            )
+        )
         if self.acd is not None:
+            self.acd.bind(self.supervisor.watch)
             for agent_id, agent in self.config.routing.agents.items():
                 if agent.ready_at_start:
                     self.acd.queues.agents.log_in(agent_id)
+            # hands due callbacks to the router, once each, within the queue's hours
+            self._tasks.append(loop.create_task(self.acd.queues.run(), name="queue-callbacks"))
         await self.ari.connected.wait()
 
     async def stop(self) -> None:

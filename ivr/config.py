@@ -121,6 +121,8 @@ class AppConfig(_Section):
     prompts: PromptsConfig = PromptsConfig()
     records: RecordsConfig = RecordsConfig()
     log: LogConfig = LogConfig()
+    # what `hotline status` reads: live flows, a rejected edit's errors, calls, ARI link
+    status_path: str = "var/status.json"
     database: DatabaseConfig = DatabaseConfig()
     billing: BillingConfig = BillingConfig()
     intake: IntakeConfig = IntakeConfig()

@@ -75,6 +75,8 @@ def setup_logging(level: str = "info", json_lines: bool = False) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log would print request paths that can hold ids; keep it quiet
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # APScheduler logs every run of the outbox job at INFO: one line per 5 s says nothing
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def call_id_filter() -> logging.Filter:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from ivr.ari.client import StreamItem
 from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from ivr.calls.handle import CallHandle
 from ivr.calls.services import HandoverOutcome, QueueOutcome
@@ -16,6 +17,7 @@ from routing.ports import RoutingAri
 from routing.queues import (
     Abandoned,
     Answered,
+    CallbackRequest,
     CallbackScheduled,
     Closed,
     Overflow,
@@ -42,6 +44,52 @@ class AcdRouter:
         self.transfers = transfers
         self._ari = ari
         self.emergency_department = emergency_department
+        self._callbacks: dict[str, CallbackRequest] = {}
+        self._watch: Callable[[str, Callable[[StreamItem], None] | None], None] | None = None
+        self.outbound_endpoint = queues.config.outbound_endpoint
+        # how long the caller's phone rings when we call back
+        self.callback_ring_s = 30
+
+    def bind(self, watch: Callable[[str, Callable[[StreamItem], None] | None], None]) -> None:
+        """Give the router the supervisor's `watch`, to learn when a callback is not answered."""
+        self._watch = watch
+
+    async def dial_back(self, request: CallbackRequest) -> None:
+        """Call a caller who kept their place (the queue calls this once, within hours)."""
+        leg = f"{request.call_id}-callback"
+        self._callbacks[leg] = request
+
+        def unanswered(item: StreamItem) -> None:
+            if isinstance(item, ChannelDestroyed) and item.channel.id == leg:
+                self._forget(leg)
+                self.queues.callback_failed(request, "no answer")
+
+        if self._watch is not None:
+            self._watch(leg, unanswered)
+        try:
+            await self._ari.originate(
+                self.outbound_endpoint.format(number=request.number),
+                channel_id=leg,
+                app_args="callback",
+                timeout_s=self.callback_ring_s,
+            )
+        except AriError:
+            self._forget(leg)
+            raise
+
+    def _forget(self, leg: str) -> None:
+        self._callbacks.pop(leg, None)
+        if self._watch is not None:
+            self._watch(leg, None)
+
+    async def serve_callback(self, call: CallHandle) -> QueueOutcome:
+        request = self._callbacks.pop(call.channel_id, None)
+        if request is None:
+            log.warning("a callback call with no pending request; closing it")
+            with contextlib.suppress(AriError):
+                await call.ari.hangup(call.channel_id)
+            return "abandoned"
+        return await self._after(call, await self.queues.serve_callback(call, request))
 
     async def enqueue(
         self, call: CallHandle, queue: str, priority: int, context: Mapping[str, str]
@@ -92,8 +140,11 @@ class AcdRouter:
         log.info(
             "emergency escalation: %d attempt(s), %s",
             len(outcome.attempts),
-            "answered" if outcome.answered_by else "caller hung up"
-            if outcome.caller_hung_up else "nobody answered",
+            "answered"
+            if outcome.answered_by
+            else "caller hung up"
+            if outcome.caller_hung_up
+            else "nobody answered",
         )
         if outcome.channel_id and outcome.bridge_id:
             return await self._bridged(call, outcome.channel_id, outcome.bridge_id)

@@ -38,6 +38,10 @@ class Router(Protocol):
         """After an engine restart: a caller who was waiting goes back to the same place."""
         ...
 
+    async def serve_callback(self, call: CallHandle) -> QueueOutcome:
+        """`call` is the engine's call back to a caller who kept a queue place."""
+        ...
+
 
 class DialplanRouter:
     """Routing until the ACD is wired in: leaks go to the on-duty line through the same
@@ -61,6 +65,11 @@ class DialplanRouter:
 
     async def rejoin(self, call: CallHandle) -> QueueOutcome | None:
         return None
+
+    async def serve_callback(self, call: CallHandle) -> QueueOutcome:
+        # no queues, so no callbacks are ever placed; a stray one is closed politely
+        await call.ari.hangup(call.channel_id)
+        return "abandoned"
 
 
 def prompt_media(base: str = "/var/lib/hotline/prompts") -> Callable[[str, str], str]:

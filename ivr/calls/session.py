@@ -184,6 +184,9 @@ class CallSession:
     async def run(self) -> None:
         bind_call_id(self.call_id)
         try:
+            if self.entry == "callback":
+                await self._serve_callback()
+                return
             if self.adopted:
                 first = await self._resume()
             else:
@@ -358,6 +361,15 @@ class CallSession:
                 self.call_id, c.name, max_duration_s=int(c.max_s), terminate_on="#"
             )
         return None
+
+    async def _serve_callback(self) -> None:
+        """A call the engine placed to a caller who chose a callback: straight to the queue
+        place they kept (no IVR), then to the agent."""
+        log.info("callback call answered")
+        outcome = await self._routing(self.services.router.serve_callback(self))
+        self._queued(outcome)
+        if self.record.outcome == "":
+            self.record.outcome = f"callback_{outcome}"
 
     def _queued(self, outcome: QueueOutcome) -> i.FlowEvent:
         if outcome == "answered":

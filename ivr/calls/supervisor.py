@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 
 from ivr.ari.client import Disconnected, Resynced, StreamItem
 from ivr.ari.models import Channel, StasisStart, event_channel_id
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # the first Stasis argument says how the call entered (see asterisk/extensions.conf)
 INBOUND_ENTRIES = frozenset({"main", "emergency"})
+# a call the engine placed to call a waiting caller back (routing.queues callbacks)
+CALLBACK_ENTRY = "callback"
 
 
 class Supervisor:
@@ -42,6 +45,8 @@ class Supervisor:
         # other channels (agent legs) whose events go to a call's inbox
         self._claimed: dict[str, CallSession] = {}
         self._change = asyncio.Event()
+        # legs the engine originated that have no session (yet): who wants their events
+        self._watchers: dict[str, Callable[[StreamItem], None]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.calls_started = 0
         self.calls_adopted = 0
@@ -58,7 +63,8 @@ class Supervisor:
             and item.channel.id not in self._claimed
         ):
             entry = item.args[0] if item.args else ""
-            if entry in INBOUND_ENTRIES:
+            if entry in INBOUND_ENTRIES or entry == CALLBACK_ENTRY:
+                self._watchers.pop(item.channel.id, None)
                 self._start(item.channel, entry, adopted=False)
             return
         channel_id = event_channel_id(item)
@@ -67,6 +73,16 @@ class Supervisor:
         session = self.sessions.get(channel_id) or self._claimed.get(channel_id)
         if session is not None:
             session.inbox.put_nowait(item)
+        elif (watcher := self._watchers.get(channel_id)) is not None:
+            watcher(item)
+
+    def watch(self, channel_id: str, watcher: Callable[[StreamItem], None] | None) -> None:
+        """Hand events of a leg the engine placed, before it has a session, to `watcher`
+        (e.g. a callback that is never answered ends with ChannelDestroyed, not StasisStart)."""
+        if watcher is None:
+            self._watchers.pop(channel_id, None)
+        else:
+            self._watchers[channel_id] = watcher
 
     def changed(self) -> None:
         """A session moved on (or started, or ended): wake whoever waits in `next_change`."""

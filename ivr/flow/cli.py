@@ -38,6 +38,9 @@ from ivr.flow.validators import luhn_check_digit
 TOKYO = ZoneInfo("Asia/Tokyo")
 DEFAULT_CATALOG = "prompts/catalog.yaml"
 DEFAULT_DIALPLANS = "dialplans"
+# what `graph -o` renders through Graphviz `dot` (.dot and .gv are written as DOT text)
+GRAPH_FORMATS = ("svg", "png", "pdf")
+DOT_TIMEOUT_S = 60.0
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +64,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
     graph = subparsers.add_parser("graph", help="draw a flow (Graphviz DOT, or SVG/PNG via dot)")
     graph.add_argument("file")
-    graph.add_argument("-o", "--output", help="out.dot, out.svg, out.png; default: DOT on stdout")
+    graph.add_argument(
+        "-o", "--output", help="out.dot, out.svg, out.png, out.pdf; default: DOT on stdout"
+    )
     graph.set_defaults(func=run_graph)
 
 
@@ -184,16 +189,35 @@ def run_graph(args: argparse.Namespace) -> int:
     if not out:
         sys.stdout.write(dot_text)
         return 0
-    if out.endswith(".dot") or out.endswith(".gv"):
+    if out.lower().endswith((".dot", ".gv")):
         Path(out).write_text(dot_text, encoding="utf-8")
         return 0
+    fmt = (Path(out).suffix.lstrip(".") or "svg").lower()
+    if fmt not in GRAPH_FORMATS:
+        known = ", ".join(f".{f}" for f in ("dot", "gv", *GRAPH_FORMATS))
+        print(f"{out}: unknown output format {fmt!r} (use {known})", file=sys.stderr)
+        return 2
     dot = shutil.which("dot")
     if dot is None:
-        print("Graphviz `dot` is not installed; write a .dot file instead", file=sys.stderr)
+        print(
+            "Graphviz `dot` is not installed (apt-get install graphviz); write a .dot file instead",
+            file=sys.stderr,
+        )
         return 1
-    fmt = Path(out).suffix.lstrip(".") or "svg"
-    # Arguments are ours: the resolved dot binary, a format from the output name, no shell.
-    done = subprocess.run(  # noqa: S603
-        [dot, f"-T{fmt}", "-o", out], input=dot_text, text=True, check=False
-    )
-    return 0 if done.returncode == 0 else 1
+    try:
+        # Arguments are ours: the resolved dot binary, a known format, the output path; no shell.
+        done = subprocess.run(  # noqa: S603
+            [dot, f"-T{fmt}", "-o", out],
+            input=dot_text.encode("utf-8"),
+            capture_output=True,
+            timeout=DOT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"Graphviz `dot` failed: {exc}", file=sys.stderr)
+        return 1
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip()
+        print(f"Graphviz `dot` failed (exit {done.returncode}): {detail}", file=sys.stderr)
+        return 1
+    return 0

@@ -142,6 +142,10 @@ async def _fix_sequences(conn: AsyncConnection, tables: tuple[sa.Table, ...]) ->
         )
 
 
+# demo account 1 answers to this number: `sipp ... -key cid 0935821234` is recognised
+DEMO_CALLER = "+81935821234"
+
+
 async def demo(
     engine: AsyncEngine,
     n: int,
@@ -231,7 +235,10 @@ async def demo(
                 numbers.append(f"+8193{rnd.randint(2000000, 9999999)}")
             if rnd.random() < 0.6:
                 numbers.append(f"+81{rnd.choice('987')}0{rnd.randint(10000000, 99999999)}")
-            if shared_pool and rnd.random() < 0.02:
+            if aid == 1:
+                # the README's test call (SIPp caller ID 0935821234) finds this account
+                numbers = [DEMO_CALLER]
+            elif shared_pool and rnd.random() < 0.02:
                 numbers.append(rnd.choice(shared_pool))
             elif numbers and rnd.random() < 0.01 and len(shared_pool) < 5000:
                 shared_pool.append(numbers[0])

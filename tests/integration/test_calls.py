@@ -220,3 +220,19 @@ async def test_engine_up_the_leak_line_reaches_the_on_duty_phone_through_the_flo
     assert record.entry == "emergency"
     assert record.outcome == "handed_to_dialplan"
     assert record.prompts_played[0] == "leak-connecting"
+
+
+async def test_the_same_key_twice_is_heard_twice(
+    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path
+) -> None:
+    recorder = MemoryCallRecorder()
+    await start_engine(recorder)
+    caller = Sipp(
+        keys_scenario(workdir, "11", gap_ms=2500, hang_up_after_ms=2000),
+        caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
+        workdir,
+    )
+    result = await (await caller.start()).wait()
+    assert result.ok, result.output
+    record = await the_record(recorder)
+    assert choices(record) == [("greeting", "1"), ("main_menu", "1")]

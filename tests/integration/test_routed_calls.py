@@ -116,3 +116,57 @@ async def test_withheld_caller_is_asked_for_the_customer_number(
     lookups = [t for t in record.trail if t["event"] == "account_lookup"]
     assert lookups == [{"event": "account_lookup", "node": "identify", "outcome": "withheld"}]
     assert "enter-customer-number" in record.prompts_played
+
+
+async def test_caller_keeps_the_place_and_is_called_back_once_when_an_agent_is_free(
+    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path
+) -> None:
+    agent_phone = await Sipp("phone.xml", ["-d", "1500"], workdir).start()
+    # the resident's phone, called back on the number they called from; answers and stays
+    # until the agent is done
+    resident_phone = await Sipp("phone_wait.xml", [], workdir).start()
+    config = routing(agent_phone.port)
+    config["queues"] = {
+        name: {
+            "calendar": "phone",
+            "when_no_agents": "join",
+            "ring_timeout_s": 10,
+            "announce": {"on_entry": False, "every_s": None},
+            "callback": {"enabled": True, "after_s": 0},
+        }
+        for name in ("general", "moving", "billing", "reconnection")
+    }
+    # no agent is ready when the caller calls: the agent logs in after the caller hung up
+    config["agents"]["agent1"]["ready_at_start"] = False  # type: ignore[index]
+    config["outbound_endpoint"] = f"PJSIP/caller/sip:{{number}}@127.0.0.1:{resident_phone.port}"
+    recorder = MemoryCallRecorder()
+    engine = await start_engine(recorder, routing=config)
+    # 1 Japanese, 0 operator, then 1 "call me back" once the offer plays in the queue (after
+    # "connecting you to an agent"), and 1 "yes, this number" once the number is read back;
+    # a key before its prompt starts would be ignored, a key after it ends still counts
+    caller = Sipp(
+        keys_scenario(workdir, "1011", gap_ms=[3000, 3000, 9000, 5000], hang_up_after_ms=None),
+        caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
+        workdir,
+    )
+    try:
+        caller_result = await (await caller.start()).wait()
+        first = await the_record(recorder)
+        trail = " ".join(f"{t['node']}:{t['event']}" for t in first.trail)
+        assert caller_result.ok, (trail, first.outcome)  # the hotline hung up politely
+        assert first.outcome == "callback_scheduled"
+        assert engine.acd is not None
+        engine.acd.queues.agents.log_in("agent1")
+        resident_result = await resident_phone.wait()
+        agent_result = await agent_phone.wait()
+    finally:
+        resident_phone.kill()
+        agent_phone.kill()
+    assert resident_result.ok, resident_result.output[-500:]
+    assert agent_result.ok, agent_result.output[-500:]
+    async with recorder.written:
+        await recorder.written.wait_for(lambda: len(recorder.records) == 2)
+    callback = recorder.records[1]
+    assert callback.entry == "callback"
+    assert callback.outcome == "answered_by_agent"
+    # "never twice" is the queue's own rule, covered in tests/unit/routing/test_queues.py

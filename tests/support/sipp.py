@@ -65,6 +65,7 @@ class Sipp:
         self.workdir = workdir
         self.port = free_udp_port()
         self.log_file = workdir / f"sipp-{self.port}.log"
+        self.error_file = workdir / f"sipp-{self.port}.errors"
         self._proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> Sipp:
@@ -87,6 +88,9 @@ class Sipp:
             "-trace_logs",
             "-log_file",
             str(self.log_file),
+            "-trace_err",
+            "-error_file",
+            str(self.error_file),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             cwd=self.workdir,
@@ -102,7 +106,10 @@ class Sipp:
             self._proc.kill()
             out, _ = await self._proc.communicate()
         log = self.log_file.read_text() if self.log_file.exists() else ""
-        return SippResult(self._proc.returncode or 0, out.decode(errors="replace"), log)
+        errors = self.error_file.read_text() if self.error_file.exists() else ""
+        # SIPp's own account of what went wrong first, then the end of its screen
+        output = errors + out.decode(errors="replace")[-1500:]
+        return SippResult(self._proc.returncode or 0, output, log)
 
     def kill(self) -> None:
         if self._proc is not None and self._proc.returncode is None:
@@ -113,30 +120,48 @@ def caller_args(sip_host: str, sip_port: int, number: str, caller_id: str) -> li
     return [f"{sip_host}:{sip_port}", "-s", number, "-key", "cid", caller_id]
 
 
-def keys_scenario(workdir: Path, keys: str, gap_ms: int, hang_up_after_ms: int | None) -> Path:
+def keys_scenario(
+    workdir: Path, keys: str, gap_ms: int | list[int], hang_up_after_ms: int | None
+) -> Path:
     """A caller pressing `keys` (RFC 2833 events, see `rtp_dtmf`), one every `gap_ms` after
     the answer; then either hangs up after `hang_up_after_ms` or waits for the far end's BYE.
 
     Keys land during a menu's prompt (barge-in) or its input wait, whichever comes first."""
     text = (SCENARIOS / "caller.xml").read_text()
-    head, rest = text.split("  <pause/>", 1)
-    tail = rest[rest.index('  <recv request="BYE"') :]
+    head = text.split("  <pause/>", 1)[0]
     steps = []
     n = len(list(workdir.glob("caller-keys-*")))
-    for index, key in enumerate(keys):
+    gaps = gap_ms if isinstance(gap_ms, list) else [gap_ms] * len(keys)
+    for index, (key, gap) in enumerate(zip(keys, gaps, strict=True)):
         pcap = write_key_pcap(workdir / f"key-{n}-{index}.pcap", key, index)
         steps.append(
-            f'  <pause milliseconds="{gap_ms}"/>\n'
+            f'  <pause milliseconds="{gap}"/>\n'
             f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
         )
     if hang_up_after_ms is None:
-        end = tail
+        end = _WAIT_FOR_BYE
     else:
         end = f'  <pause milliseconds="{hang_up_after_ms}"/>\n' + _BYE
     path = workdir / f"caller-keys-{n}.xml"
     path.write_text(head + "".join(steps) + end)
     return path
 
+
+_WAIT_FOR_BYE = """  <recv request="BYE" timeout="90000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+"""
 
 _BYE = """  <send retrans="500">
     <![CDATA[

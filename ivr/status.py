@@ -1,0 +1,159 @@
+"""The running engine's status file, read by `hotline status`.
+
+The engine rewrites a small JSON file every few seconds (`publish_status`): the live flows with
+their versions and digests, the last rejected dialplan edit with its `file:line` errors, the
+calls in progress and whether ARI is connected. Each write replaces the file atomically (a temp
+file renamed over it), so a reader never sees half a file. When the publisher stops it removes
+the file; a file whose `stale_after_s` has passed means the engine died without cleaning up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sized
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from ivr.calls.flows import FlowRegistry
+
+log = logging.getLogger(__name__)
+
+STATUS_PATH = "var/status.json"
+FORMAT = 1
+
+
+class HasSessions(Protocol):
+    """The supervisor, as far as the status needs it: its calls in progress."""
+
+    @property
+    def sessions(self) -> Sized: ...
+
+
+class HasConnected(Protocol):
+    """The ARI client, as far as the status needs it: set while the events socket is up."""
+
+    @property
+    def connected(self) -> asyncio.Event: ...
+
+
+def status_snapshot(
+    registry: FlowRegistry,
+    *,
+    calls: int,
+    ari_connected: bool,
+    now: datetime,
+    stale_after_s: float | None = None,
+) -> dict[str, Any]:
+    """The status as a JSON-ready dict (`now` must be timezone-aware)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    live = {}
+    for flow_id in sorted(registry.library()):
+        version = registry.live(flow_id)
+        live[flow_id] = {"version": version.flow.flow.version, "digest": version.digest}
+    status = registry.status
+    rejected = None
+    if status.rejected_at or status.errors:
+        rejected = {"at": status.rejected_at, "errors": list(status.errors)}
+    return {
+        "format": FORMAT,
+        "written_at": now.isoformat(timespec="seconds"),
+        "stale_after_s": stale_after_s,
+        "pid": os.getpid(),
+        "flows": {"loaded_at": status.loaded_at, "files": status.files, "live": live},
+        "rejected": rejected,
+        "calls": calls,
+        "ari_connected": ari_connected,
+    }
+
+
+def write_status(
+    path: str | Path,
+    registry: FlowRegistry,
+    *,
+    calls: int,
+    ari_connected: bool,
+    now: datetime,
+    stale_after_s: float | None = None,
+) -> None:
+    """Write the status file atomically (temp file in the same directory, then rename)."""
+    data = status_snapshot(
+        registry, calls=calls, ari_connected=ari_connected, now=now, stale_after_s=stale_after_s
+    )
+    _write_json(Path(path), data)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, ensure_ascii=False, indent=2)
+            out.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; admins read it as themselves
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_status(path: str | Path) -> dict[str, Any]:
+    """The status file as written; `FileNotFoundError` if absent, `ValueError` if not a status."""
+    text = Path(path).read_text(encoding="utf-8")
+    data = json.loads(text)  # json.JSONDecodeError is a ValueError
+    if not isinstance(data, dict) or "written_at" not in data:
+        raise ValueError(f"{path}: not a hotline status file")
+    return data
+
+
+async def publish_status(
+    path: str | Path,
+    registry: FlowRegistry,
+    supervisor: HasSessions,
+    ari: HasConnected,
+    every_s: float,
+) -> None:
+    """Rewrite the status file now and every `every_s` until cancelled, then remove it.
+
+    Run it as an engine task. A failed write (disk full, permissions) is logged once and retried
+    on the next round; it never stops the engine.
+    """
+    target = Path(path)
+    failing = False
+    write: asyncio.Future[None] | None = None
+    try:
+        while True:
+            data = status_snapshot(
+                registry,
+                calls=len(supervisor.sessions),
+                ari_connected=ari.connected.is_set(),
+                now=datetime.now(UTC),
+                stale_after_s=3 * every_s,
+            )
+            write = asyncio.ensure_future(asyncio.to_thread(_write_json, target, data))
+            try:
+                # shielded: a cancel must not leave a write in flight to land after the unlink
+                await asyncio.shield(write)
+            except OSError as exc:
+                if not failing:
+                    log.warning("cannot write the status file %s: %s", target, exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("status file %s written again", target)
+                failing = False
+            await asyncio.sleep(every_s)
+    finally:
+        # the engine is stopping: `hotline status` should say so, not show a frozen picture
+        if write is not None and not write.done():
+            with contextlib.suppress(Exception):
+                await write
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(target.unlink, missing_ok=True)
