@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ivr.ari.client import AriClient, Backoff
-from ivr.calls.acd import AcdRouter
+from ivr.calls.acd import AcdRouter, QueueEvents
 from ivr.calls.flows import FlowRegistry
 from ivr.calls.records import CallRecorder, JsonlCallRecorder
 from ivr.calls.services import CallServices
@@ -37,10 +37,17 @@ def build_acd(config: AppConfig, ari: AriClient) -> AcdRouter:
         if router is not None:
             await router.dial_back(request)
 
-    queues = QueueService(routing, pool, ari, calendars, dial_back=dial_back)
+    queue_events = QueueEvents()
+    queues = QueueService(
+        routing, pool, ari, calendars, dial_back=dial_back, on_event=queue_events.add
+    )
     transfers = TransferService(routing, ari, calendars)
     router = AcdRouter(
-        queues, transfers, ari, emergency_department=config.calls.emergency_department
+        queues,
+        transfers,
+        ari,
+        emergency_department=config.calls.emergency_department,
+        events=queue_events,
     )
     return router
 

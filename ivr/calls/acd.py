@@ -4,8 +4,10 @@ the agent, being put through to a department or the on-duty line, until the call
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping
 
 from ivr.ari.client import StreamItem
@@ -21,6 +23,7 @@ from routing.queues import (
     CallbackScheduled,
     Closed,
     Overflow,
+    QueueEvent,
     QueueService,
 )
 from routing.queues import QueueOutcome as AcdOutcome
@@ -32,6 +35,23 @@ log = logging.getLogger(__name__)
 _BRIDGED_POLL_S = 30.0
 
 
+class QueueEvents:
+    """The queues' trail as it happens (enqueued, rejoined, offered, answered, ...): kept for the
+    call record and the wallboard, and awaitable for whoever watches the queues."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.recent: deque[QueueEvent] = deque(maxlen=keep)
+        self._change = asyncio.Event()
+
+    def add(self, event: QueueEvent) -> None:
+        self.recent.append(event)
+        self._change.set()
+        self._change = asyncio.Event()
+
+    async def next(self) -> None:
+        await self._change.wait()
+
+
 class AcdRouter:
     def __init__(
         self,
@@ -39,7 +59,9 @@ class AcdRouter:
         transfers: TransferService,
         ari: RoutingAri,
         emergency_department: str = "emergency_duty",
+        events: QueueEvents | None = None,
     ) -> None:
+        self.events = events or QueueEvents()
         self.queues = queues
         self.transfers = transfers
         self._ari = ari

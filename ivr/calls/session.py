@@ -393,6 +393,9 @@ class CallSession:
         return i.TransferResult(ok=outcome == "bridged")
 
     async def _routing(self, work: Any) -> Any:
+        # routing can hold the call for a long time (a queue): keep the state that says so
+        # first, so a restarted engine puts the caller back in the queue, not in the menu
+        self._save()
         try:
             return await work
         finally:

@@ -3,13 +3,15 @@ through the ACD, and a leak call escalates through the on-duty list."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
+from ivr.app import Engine
 from ivr.calls.records import MemoryCallRecorder
-from tests.integration.conftest import CALLER, EngineFactory
-from tests.integration.test_calls import choices, the_record
+from tests.integration.conftest import CALLER, Driver, EngineFactory
+from tests.integration.test_calls import at_node, choices, the_record
 from tests.support.sandbox import Sandbox
 from tests.support.sipp import Sipp, caller_args, keys_scenario
 
@@ -170,3 +172,46 @@ async def test_caller_keeps_the_place_and_is_called_back_once_when_an_agent_is_f
     assert callback.entry == "callback"
     assert callback.outcome == "answered_by_agent"
     # "never twice" is the queue's own rule, covered in tests/unit/routing/test_queues.py
+
+
+async def test_callers_waiting_keep_their_order_across_an_engine_restart(
+    start_engine: EngineFactory, driver: Driver
+) -> None:
+    config = routing()
+    for queue in config["queues"].values():  # type: ignore[union-attr]
+        queue["when_no_agents"] = "join"  # nobody answers: both callers wait
+        queue["announce"] = {"on_entry": False, "every_s": None}
+    first_engine = await start_engine(routing=config)
+    callers = []
+    for _ in range(2):
+        ours, theirs = await driver.call("1000", caller_id=CALLER)
+        await driver.answered(ours)
+        await driver.ari.send_dtmf(ours, "1")  # Japanese
+        await at_node(first_engine, theirs, "main_menu")
+        await driver.ari.send_dtmf(ours, "0")  # operator
+        await enqueued(first_engine, theirs, "enqueued")
+        callers.append(theirs)
+    assert first_engine.acd is not None
+    before = [c.call_id for c in first_engine.acd.queues.waiting("general")]
+    assert before == callers
+
+    await first_engine.stop()
+    second_engine = await start_engine(routing=config)
+    for theirs in callers:
+        await enqueued(second_engine, theirs, "rejoined")
+    assert second_engine.acd is not None
+    after = [c.call_id for c in second_engine.acd.queues.waiting("general")]
+    assert after == before
+
+
+async def enqueued(engine: Engine, channel_id: str, kind: str) -> None:
+    """Wait until the queue reports `kind` (enqueued / rejoined) for the call."""
+    assert engine.acd is not None
+    events = engine.acd.events
+
+    def seen() -> bool:
+        return any(e.call_id == channel_id and e.kind == kind for e in events.recent)
+
+    async with asyncio.timeout(60):
+        while not seen():
+            await events.next()

@@ -253,3 +253,20 @@ async def test_other_stasis_entries_do_not_start_calls() -> None:
 def test_session_ids_are_ours() -> None:
     channel = Channel(id="abc", caller=CallerId(number="1"))
     assert channel.stasis_app is None
+
+
+async def test_no_personal_data_in_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    rig = Rig()
+    rig.ari.incoming("c13", number="0935821234")
+    await settle()
+    rig.press("c13", "2")  # leak report: the intake reads back a confirmation number
+    await settle()
+    rig.finish()
+    record = await rig.recorder.wait_for("c13")
+    assert record.intakes == ["leak:K10001"]
+    assert caplog.records  # the call was logged...
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    # ...without the caller's number, account or confirmation number
+    for secret in ("0935821234", "+81935821234", "K10001", "1000000016"):
+        assert secret not in text
