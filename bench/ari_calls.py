@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from ivr.ari.client import AriClient, StreamItem  # noqa: E402
 from ivr.ari.models import StasisEnd, StasisStart  # noqa: E402
-from tests.support.sandbox import provision  # noqa: E402
+from tests.support.sandbox import provision, sandbox_dir  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -193,7 +193,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     args = parser.parse_args()
     sandbox = provision()
-    pid_file = ROOT / ".sandbox" / "run" / "asterisk.pid"
+    pid_file = sandbox_dir() / "run" / "asterisk.pid"
     ast_pid = int(os.environ.get("HOTLINE_ASTERISK_PID") or pid_file.read_text())
     runners = {"ours": run_ours, "baseline": run_baseline}
     rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in runners}

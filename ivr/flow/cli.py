@@ -33,7 +33,7 @@ from ivr.flow.loader import (
 from ivr.flow.ports import AccountSummary, FakeAccounts, FakeIntake, FakeNotices, Fakes
 from ivr.flow.schema import flow_schema_json
 from ivr.flow.simulator import simulate
-from ivr.flow.validators import luhn_check_digit
+from ivr.store.numbers import customer_number
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 DEFAULT_CATALOG = "prompts/catalog.yaml"
@@ -126,7 +126,7 @@ def demo_fakes() -> Fakes:
     """A few demo accounts: one per phone, a shut-off one, and a phone with two accounts."""
 
     def number(body: str) -> str:
-        return body + luhn_check_digit(body)
+        return customer_number(int(body))
 
     a, b, c, d = (number(x) for x in ("100000001", "100000002", "100000003", "100000004"))
     accounts = [

@@ -1,7 +1,8 @@
 """Checks for keyed-in values (`collect` node `validator:`), returning the normalised value.
 
-Customer numbers are 10 digits whose last digit is a Luhn (mod 10) check digit, so a single
-mistyped digit or two swapped neighbours are caught before anything is looked up. Dates are
+Customer numbers are 10 digits whose last digit is a Damm check digit (the one
+`ivr.store.numbers` issues), so a single mistyped digit or two swapped neighbours are caught
+before anything is looked up. Dates are
 keyed as YYYYMMDD and must lie within a year of today: the hotline only takes move and stop
 dates in that window.
 """
@@ -12,30 +13,19 @@ from datetime import datetime, timedelta
 
 import phonenumbers
 
+from ivr.errors import InvalidNumber
 from ivr.flow.say import parse_date
+from ivr.store.numbers import parse_customer_number
 
 DATE_WINDOW = timedelta(days=366)
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, c in enumerate(reversed(digits)):
-        d = int(c)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def luhn_check_digit(body: str) -> str:
-    """The digit to append to `body` so that the whole number passes `luhn_ok`."""
-    return next(str(d) for d in range(10) if luhn_ok(body + str(d)))
-
-
 def customer_number(value: str, now: datetime) -> str | None:
-    if len(value) == 10 and value.isdigit() and luhn_ok(value):
-        return value
-    return None
+    # the same check digit the store issues and checks (ivr.store.numbers: Damm)
+    try:
+        return parse_customer_number(value)
+    except InvalidNumber:
+        return None
 
 
 def date_value(value: str, now: datetime) -> str | None:

@@ -52,7 +52,7 @@ EngineFactory = Callable[..., Awaitable[Engine]]
 ROOT = Path(__file__).resolve().parents[2]
 # the caller ID our SIPp and Local-channel callers present, and the account it belongs to
 CALLER = "0935821234"
-ACCOUNT = AccountSummary(customer_number="1000000016", area="north-3", balance_yen=3240)
+ACCOUNT = AccountSummary(customer_number="1000000018", area="north-3", balance_yen=3240)
 
 
 def hotline_services(intake: FakeIntake | None = None) -> CallServices:

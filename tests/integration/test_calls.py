@@ -142,7 +142,7 @@ async def test_sip_caller_signs_up_for_bank_debit_by_keypad(
         ("debit_confirm", "1"),
     ]
     assert intake.created == [
-        ("bank_debit", {"customer_number": "1000000016", "caller_id": CALLER})
+        ("bank_debit", {"customer_number": "1000000018", "caller_id": CALLER})
     ]
     assert record.intakes == ["bank_debit:K10001"]
     read_back = "bank-debit-accepted,confirmation-number-is"

@@ -35,11 +35,11 @@ class Rig:
         registry = FlowRegistry(FLOWS, ROOT / "prompts" / "catalog.yaml")
         registry.load()
         self.intake = intake or FakeIntake()
-        account = AccountSummary(customer_number="1000000016", area="north-3")
+        account = AccountSummary(customer_number="1000000018", area="north-3")
         self.services = CallServices(
             flows=registry,
             accounts=accounts  # type: ignore[arg-type]
-            or FakeAccounts([account], {"0935821234": ["1000000016"]}),
+            or FakeAccounts([account], {"0935821234": ["1000000018"]}),
             calendar=FakeCalendar(),
             notices=FakeNotices(),
             intake=self.intake,
@@ -268,5 +268,5 @@ async def test_no_personal_data_in_the_logs(caplog: pytest.LogCaptureFixture) ->
     assert caplog.records  # the call was logged...
     text = "\n".join(r.getMessage() for r in caplog.records)
     # ...without the caller's number, account or confirmation number
-    for secret in ("0935821234", "+81935821234", "K10001", "1000000016"):
+    for secret in ("0935821234", "+81935821234", "K10001", "1000000018"):
         assert secret not in text

@@ -82,10 +82,10 @@ class Rig:
         self.recorder = MemoryCallRecorder()
         self.registry = registry
         self.intake = FakeIntake()
-        account = AccountSummary(customer_number="1000000016", area="north-3")
+        account = AccountSummary(customer_number="1000000018", area="north-3")
         self.services = CallServices(
             flows=registry,
-            accounts=FakeAccounts([account], {CALLER: ["1000000016"]}),
+            accounts=FakeAccounts([account], {CALLER: ["1000000018"]}),
             calendar=FakeCalendar(),
             notices=FakeNotices(),
             intake=self.intake,

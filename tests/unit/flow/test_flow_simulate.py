@@ -17,7 +17,7 @@ HOTLINE = load_flow(ROOT / "dialplans" / "hotline.yaml", References(catalog=CATA
 TOKYO = ZoneInfo("Asia/Tokyo")
 WEDNESDAY = datetime(2027, 2, 10, 10, 0, tzinfo=TOKYO)
 SUNDAY = datetime(2027, 2, 14, 10, 0, tzinfo=TOKYO)
-ACTIVE = "0312345678"  # demo account 1000000016, area north-3, balance 3240 yen
+ACTIVE = "0312345678"  # demo account 1000000018, area north-3, balance 3240 yen
 SHUT_OFF = "0398765432"
 
 
@@ -37,7 +37,7 @@ async def test_1_in_city_move_is_one_transfer_request() -> None:
     text = await call("1 1 3 20270320 1 20270321 1 2")
     assert "ご入力は、 2027年3月20日 です" in text
     assert (
-        "INTAKE transfer: customer_number=1000000016, stop_date=2027-03-20, "
+        "INTAKE transfer: customer_number=1000000018, stop_date=2027-03-20, "
         "start_date=2027-03-21, caller_id=0312345678 -> K10001"
     ) in text
     assert "まとめて受け付けました" in text
@@ -46,7 +46,7 @@ async def test_1_in_city_move_is_one_transfer_request() -> None:
 
 async def test_1_stop_service() -> None:
     text = await call("1 1 2 20270331# 1 2")
-    assert "INTAKE stop: customer_number=1000000016, stop_date=2027-03-31" in text
+    assert "INTAKE stop: customer_number=1000000018, stop_date=2027-03-31" in text
     assert "K10001" in text
     assert "最終の検針" in text
 
@@ -62,14 +62,14 @@ async def test_1_start_unfinished_goes_to_moving_queue_with_entries() -> None:
 async def test_2_phone_change() -> None:
     text = await call("1 2 2 09011112222# 1 2")
     assert "ご入力は、 09011112222 です" in text
-    assert "INTAKE phone_change: customer_number=1000000016, new_phone=09011112222" in text
+    assert "INTAKE phone_change: customer_number=1000000018, new_phone=09011112222" in text
     assert "電話番号の変更を受け付けました" in text
 
 
 async def test_2_name_change_records_name() -> None:
     text = await call("1 2 1 2")
     assert "RECORD up to 20 s" in text
-    assert "INTAKE name_change: customer_number=1000000016, name_recording=rec-" in text
+    assert "INTAKE name_change: customer_number=1000000018, name_recording=rec-" in text
 
 
 async def test_3_leak_goes_straight_to_on_duty() -> None:
@@ -96,7 +96,7 @@ async def test_closed_without_emergency_says_goodbye() -> None:
 async def test_4_reconnection_after_payment() -> None:
     text = await call("1 4 1 2", caller=SHUT_OFF)
     assert "お支払い済みの方は1を" in text
-    assert "INTAKE reconnection: customer_number=1000000024" in text
+    assert "INTAKE reconnection: customer_number=1000000026" in text
     assert "給水再開のお申し込みを受け付けました" in text
 
 
@@ -116,18 +116,18 @@ async def test_6_balance_and_bank_debit() -> None:
     text = await call("1 6 1 2")
     assert "現在のご請求額は、 3,240円 です" in text
     text = await call("1 6 3 1 2")
-    assert "INTAKE bank_debit: customer_number=1000000016" in text
+    assert "INTAKE bank_debit: customer_number=1000000018" in text
     assert "口座振替申込書の送付を受け付けました" in text
 
 
 async def test_0_operator() -> None:
     text = await call("1 0")
     assert "QUEUE general (priority 0):" in text
-    assert "account_number=1000000016" in text
+    assert "account_number=1000000018" in text
 
 
 async def test_withheld_caller_in_english_enters_customer_number() -> None:
-    text = await call("2 1000000016 6 1 2", caller=None)
+    text = await call("2 1000000018 6 1 2", caller=None)
     assert "10-digit customer number" in text
     assert "Your current balance is 3,240 yen" in text
 
