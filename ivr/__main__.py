@@ -15,6 +15,7 @@ from ivr.config import load_config
 from ivr.errors import ConfigError, FlowError
 from ivr.flow import cli as flow_cli
 from ivr.logs import setup_logging
+from ivr.store.callbacks import DbCallbackStore
 from ivr.wiring import open_services
 
 
@@ -45,7 +46,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         async with open_services(config, flows) as wiring:
             with contextlib.suppress(asyncio.CancelledError):
                 # the engine stops inside the block: sessions write their records on the way out
-                await Engine(config, wiring.services, wiring.recorder).run_forever()
+                await Engine(
+                    config, wiring.services, wiring.recorder, DbCallbackStore(wiring.db)
+                ).run_forever()
 
     asyncio.run(main())
     return 0

@@ -20,13 +20,16 @@ from ivr.config import AppConfig
 from ivr.status import publish_status
 from routing.agents import AgentPool
 from routing.hours import calendars_of
+from routing.ports import CallbackStore
 from routing.queues import CallbackRequest, QueueService
 from routing.transfer import TransferService
 
 log = logging.getLogger(__name__)
 
 
-def build_acd(config: AppConfig, ari: AriClient) -> AcdRouter:
+def build_acd(
+    config: AppConfig, ari: AriClient, callback_store: CallbackStore | None = None
+) -> AcdRouter:
     """Queues, agents and transfers from `routing:` in config.yaml."""
     routing = config.routing
     calendars = calendars_of(routing)
@@ -39,7 +42,13 @@ def build_acd(config: AppConfig, ari: AriClient) -> AcdRouter:
 
     queue_events = QueueEvents()
     queues = QueueService(
-        routing, pool, ari, calendars, dial_back=dial_back, on_event=queue_events.add
+        routing,
+        pool,
+        ari,
+        calendars,
+        dial_back=dial_back,
+        on_event=queue_events.add,
+        callback_store=callback_store,
     )
     transfers = TransferService(routing, ari, calendars)
     router = AcdRouter(
@@ -65,6 +74,7 @@ class Engine:
         config: AppConfig,
         services: CallServices,
         recorder: CallRecorder | None = None,
+        callback_store: CallbackStore | None = None,
     ) -> None:
         self.config = config
         self.ari = AriClient(
@@ -78,7 +88,7 @@ class Engine:
         )
         self.acd: AcdRouter | None = None
         if config.routing.queues or config.routing.departments:
-            self.acd = build_acd(config, self.ari)
+            self.acd = build_acd(config, self.ari, callback_store)
             services = replace(services, router=self.acd)
         self.services = services
         self.recorder = recorder or JsonlCallRecorder(Path(config.records.path))
@@ -106,6 +116,9 @@ class Engine:
         )
         if self.acd is not None:
             self.acd.bind(self.supervisor.watch)
+            restored = await self.acd.queues.restore_callbacks()
+            if restored:
+                log.info("%d callback place(s) restored", restored)
             for agent_id, agent in self.config.routing.agents.items():
                 if agent.ready_at_start:
                     self.acd.queues.agents.log_in(agent_id)

@@ -4,10 +4,13 @@ it; mypy checks that below. Unit tests extend `FakeAri` with the same methods.""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ivr.ari.client import AriClient
 from ivr.ari.port import AriPort
+
+if TYPE_CHECKING:
+    from routing.queues import CallbackRequest
 
 
 class RoutingAri(AriPort, Protocol):
@@ -18,6 +21,18 @@ class RoutingAri(AriPort, Protocol):
     async def start_moh(self, channel_id: str, moh_class: str | None = None) -> None: ...
 
     async def stop_moh(self, channel_id: str) -> None: ...
+
+
+class CallbackStore(Protocol):
+    """Where callback places survive an engine restart (the caller has hung up: nothing of the
+    request is left in Asterisk). `ivr.store.callbacks.DbCallbackStore` keeps them in the
+    database; without a store they live in memory only."""
+
+    async def keep(self, request: CallbackRequest) -> None: ...
+
+    async def settle(self, call_id: str, state: str) -> None: ...
+
+    async def pending(self) -> list[CallbackRequest]: ...
 
 
 def _conforms(client: AriClient) -> RoutingAri:

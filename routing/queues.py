@@ -58,7 +58,7 @@ from routing.policy import (
     plan_offers,
     position_of,
 )
-from routing.ports import RoutingAri
+from routing.ports import CallbackStore, RoutingAri
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +265,7 @@ class QueueService:
         timing: QueueTiming = QueueTiming(),
         on_event: Callable[[QueueEvent], None] | None = None,
         dial_back: DialBack | None = None,
+        callback_store: CallbackStore | None = None,
     ) -> None:
         self.config = config
         self.agents = agents
@@ -274,6 +275,8 @@ class QueueService:
         self.timing = timing
         self._on_event = on_event
         self._dial_back = dial_back
+        self._store = callback_store
+        self._settling: set[asyncio.Task[None]] = set()
         self._waiting: dict[str, dict[str, QueuedCall]] = {name: {} for name in config.queues}
         self._callbacks: dict[str, CallbackRequest] = {}
         self._dialed: set[str] = set()
@@ -600,6 +603,9 @@ class QueueService:
             language=call.language,
             context=dict(context),
         )
+        if self._store is not None:
+            # kept before the caller is told: the place must outlive an engine restart
+            await self._store.keep(request)
         self._callbacks[call.channel_id] = request
         self._trail(call.channel_id, queue, "callback_scheduled")
         await self._play(call, waiter, ["queue-callback-scheduled"])
@@ -755,8 +761,9 @@ class QueueService:
             ]
             for call_id in due:
                 request = self._callbacks[call_id]
-                # never twice, whatever happens next
+                # never twice, whatever happens next (a restart included)
                 self._dialed.add(call_id)
+                self._settle(call_id, "dialing")
                 entry = self._waiting[queue][call_id]
                 self._waiting[queue][call_id] = replace(entry, offered_to=_DIALING)
                 self._trail(call_id, queue, "callback_dialing")
@@ -766,8 +773,32 @@ class QueueService:
                     log.exception("callback could not be placed")
                     self.callback_failed(request, "dial error")
 
+    def _settle(self, call_id: str, state: str) -> None:
+        if self._store is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._store.settle(call_id, state))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def restore_callbacks(self) -> int:
+        """At engine start: callers who were to be called back get their places again."""
+        if self._store is None:
+            return 0
+        restored = 0
+        for request in await self._store.pending():
+            if request.queue not in self._waiting:
+                continue
+            skills = frozenset(self.config.queues[request.queue].skills)
+            self._waiting[request.queue][request.call_id] = QueuedCall(
+                request.call_id, request.enqueued_at, request.priority, skills
+            )
+            self._callbacks[request.call_id] = request
+            restored += 1
+        return restored
+
     def callback_failed(self, request: CallbackRequest, reason: str) -> None:
         """The engine could not reach the caller: the place is given up (no second attempt)."""
+        self._settle(request.call_id, "failed")
         self._callbacks.pop(request.call_id, None)
         self._waiting[request.queue].pop(request.call_id, None)
         self._trail(request.call_id, request.queue, "callback_failed", detail=reason)
@@ -775,6 +806,7 @@ class QueueService:
     async def serve_callback(self, call: CallHandle, request: CallbackRequest) -> QueueOutcome:
         """In the session of the answered callback call: greet, then wait at the caller's old
         place (normally the head) for the next agent. No second callback offer."""
+        self._settle(request.call_id, "served")
         self._callbacks.pop(request.call_id, None)
         self._waiting[request.queue].pop(request.call_id, None)
         cfg = self.queue_config(request.queue)

@@ -160,6 +160,22 @@ intake_keys = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+# a caller who chose a callback has hung up: their queue place lives only here until called back
+callback_requests = sa.Table(
+    "callback_requests",
+    metadata,
+    sa.Column("call_id", sa.String(64), primary_key=True),
+    sa.Column("queue", sa.String(64), nullable=False),
+    sa.Column("number", sa.String(32), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("enqueued_at", UtcDateTime, nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("context", sa.JSON, nullable=False),
+    # pending: waiting for an agent; dialing / served / failed: done, never dialled again
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
 notices = sa.Table(
     "notices",
     metadata,

@@ -19,6 +19,7 @@ from ivr.calls.services import CallServices
 from ivr.config import AppConfig, parse_config
 from ivr.errors import ChannelGone
 from ivr.flow.ports import AccountSummary, FakeAccounts, FakeCalendar, FakeIntake, FakeNotices
+from routing.ports import CallbackStore
 from tests.support.sandbox import Sandbox, provision
 
 pytestmark = pytest.mark.integration
@@ -88,12 +89,14 @@ async def start_engine(sandbox: Sandbox) -> AsyncIterator[EngineFactory]:
         recorder: MemoryCallRecorder | None = None,
         services: CallServices | None = None,
         routing: dict[str, object] | None = None,
+        callback_store: CallbackStore | None = None,
         **calls: object,
     ) -> Engine:
         engine = Engine(
             engine_config(sandbox, routing, **calls),
             services or hotline_services(),
             recorder or MemoryCallRecorder(),
+            callback_store,
         )
         await asyncio.wait_for(engine.start(), 10)
         engines.append(engine)

@@ -10,6 +10,9 @@ import pytest
 
 from ivr.app import Engine
 from ivr.calls.records import MemoryCallRecorder
+from ivr.store.callbacks import DbCallbackStore
+from ivr.store.db import open_engine
+from ivr.store.migrate import migrate
 from tests.integration.conftest import CALLER, Driver, EngineFactory
 from tests.integration.test_calls import at_node, choices, the_record
 from tests.support.sandbox import Sandbox
@@ -120,8 +123,9 @@ async def test_withheld_caller_is_asked_for_the_customer_number(
     assert "enter-customer-number" in record.prompts_played
 
 
+@pytest.mark.parametrize("restart", [False, True], ids=["same-engine", "after-restart"])
 async def test_caller_keeps_the_place_and_is_called_back_once_when_an_agent_is_free(
-    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path
+    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path, restart: bool
 ) -> None:
     agent_phone = await Sipp("phone.xml", ["-d", "1500"], workdir).start()
     # the resident's phone, called back on the number they called from; answers and stays
@@ -141,8 +145,11 @@ async def test_caller_keeps_the_place_and_is_called_back_once_when_an_agent_is_f
     # no agent is ready when the caller calls: the agent logs in after the caller hung up
     config["agents"]["agent1"]["ready_at_start"] = False  # type: ignore[index]
     config["outbound_endpoint"] = f"PJSIP/caller/sip:{{number}}@127.0.0.1:{resident_phone.port}"
+    db = open_engine(f"sqlite+aiosqlite:///{workdir / 'hotline.sqlite3'}")
+    await migrate(f"sqlite+aiosqlite:///{workdir / 'hotline.sqlite3'}")
+    store = DbCallbackStore(db)
     recorder = MemoryCallRecorder()
-    engine = await start_engine(recorder, routing=config)
+    engine = await start_engine(recorder, routing=config, callback_store=store)
     # 1 Japanese, 0 operator, then 1 "call me back" once the offer plays in the queue (after
     # "connecting you to an agent"), and 1 "yes, this number" once the number is read back;
     # a key before its prompt starts would be ignored, a key after it ends still counts
@@ -157,7 +164,13 @@ async def test_caller_keeps_the_place_and_is_called_back_once_when_an_agent_is_f
         trail = " ".join(f"{t['node']}:{t['event']}" for t in first.trail)
         assert caller_result.ok, (trail, first.outcome)  # the hotline hung up politely
         assert first.outcome == "callback_scheduled"
+        if restart:
+            # the caller has hung up: only the database remembers the place
+            await engine.stop()
+            recorder = MemoryCallRecorder()
+            engine = await start_engine(recorder, routing=config, callback_store=store)
         assert engine.acd is not None
+        assert [c.call_id for c in engine.acd.queues.waiting("general")] == [first.call_id]
         engine.acd.queues.agents.log_in("agent1")
         resident_result = await resident_phone.wait()
         agent_result = await agent_phone.wait()
@@ -167,11 +180,14 @@ async def test_caller_keeps_the_place_and_is_called_back_once_when_an_agent_is_f
     assert resident_result.ok, resident_result.output[-500:]
     assert agent_result.ok, agent_result.output[-500:]
     async with recorder.written:
-        await recorder.written.wait_for(lambda: len(recorder.records) == 2)
-    callback = recorder.records[1]
-    assert callback.entry == "callback"
+        await recorder.written.wait_for(
+            lambda: any(r.entry == "callback" for r in recorder.records)
+        )
+    [callback] = [r for r in recorder.records if r.entry == "callback"]
     assert callback.outcome == "answered_by_agent"
-    # "never twice" is the queue's own rule, covered in tests/unit/routing/test_queues.py
+    # placed once: the store no longer lists the place ("never twice" is also unit-tested)
+    assert await store.pending() == []
+    await db.dispose()
 
 
 async def test_callers_waiting_keep_their_order_across_an_engine_restart(
