@@ -21,7 +21,6 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -56,7 +55,6 @@ log = logging.getLogger(__name__)
 
 # beyond one billing request's timeout, for the delivery in flight to record its result
 SHUTDOWN_GRACE_S = 5.0
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -165,15 +163,22 @@ async def stop_outbox(
 ) -> None:
     """Stop the outbox job, letting a delivery in flight finish within `timeout_s`."""
     scheduler.pause()
+    held = False
     try:
         async with asyncio.timeout(timeout_s):
-            # deliveries run one at a time, so this waits for the one in flight, then finds
-            # nothing due at the epoch
-            await dispatcher.deliver_due(_EPOCH)
+            # deliveries run one at a time: this waits for the one in flight
+            await dispatcher.hold()
+            held = True
     except TimeoutError:
         log.warning("a billing delivery outlived shutdown; it is cancelled and sent again later")
-    finally:
+    try:
+        # jobs already queued are cancelled while they wait for the dispatcher, never in the
+        # middle of a database transaction
         scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)
+    finally:
+        if held:
+            dispatcher.release()
 
 
 def check_calendars(flows: FlowRegistry, known: Iterable[str]) -> None:

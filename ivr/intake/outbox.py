@@ -80,6 +80,14 @@ class OutboxDispatcher:
         self._clock = clock
         self._running = asyncio.Lock()
 
+    async def hold(self) -> None:
+        """Wait for the delivery in flight (if any) and keep others from starting; `release`
+        ends it. Shutdown holds the dispatcher so no delivery is cut off mid-transaction."""
+        await self._running.acquire()
+
+    def release(self) -> None:
+        self._running.release()
+
     async def deliver_due(self, now: datetime | None = None) -> DeliveryReport:
         """Deliver every row due at `now` (default: the clock). Safe to call concurrently."""
         async with self._running:
