@@ -41,8 +41,8 @@ from ivr.calls.services import CallServices, HandoverOutcome, QueueOutcome, is_w
 from ivr.config import CallsConfig
 from ivr.errors import AriError, AriUnavailable, ChannelGone
 from ivr.flow import interpreter as i
+from ivr.flow.lookups import look_up
 from ivr.flow.model import QueueNode
-from ivr.flow.ports import AccountSummary
 from ivr.logs import bind_call_id
 
 log = logging.getLogger(__name__)
@@ -422,18 +422,7 @@ class CallSession:
         return i.IntakeResult(outcome.ok, outcome.confirmation, outcome.errors)
 
     async def _lookup(self, c: i.LookupAccount) -> i.FlowEvent:
-        accounts = self.services.accounts
-        found: list[AccountSummary]
-        if c.by == "phone":
-            found = list(await accounts.lookup_by_phone(c.value))
-        else:
-            one = await accounts.lookup_by_customer_number(c.value)
-            found = [one] if one is not None else []
-        if len(found) > 1:
-            return i.AccountResult("several", {"account_count": str(len(found))})
-        if not found:
-            return i.AccountResult("none")
-        return i.AccountResult("found", {**found[0].variables(), "account_count": "1"})
+        return await look_up(self.services.accounts, c)
 
     async def _hours(self, calendar: str) -> i.FlowEvent:
         return i.HoursResult(await self.services.calendar.state_at(calendar, self.services.clock()))

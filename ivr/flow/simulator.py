@@ -15,6 +15,7 @@ from datetime import datetime
 
 from ivr.flow import interpreter as i
 from ivr.flow.catalog import Catalog
+from ivr.flow.lookups import look_up
 from ivr.flow.model import Flow, Language
 from ivr.flow.ports import Fakes
 from ivr.flow.say import say_text
@@ -111,17 +112,7 @@ class _Call:
         return []
 
     async def lookup(self, c: i.LookupAccount) -> i.FlowEvent:
-        accounts = self.fakes.accounts
-        if c.by == "phone":
-            found = list(await accounts.lookup_by_phone(c.value))
-        else:
-            one = await accounts.lookup_by_customer_number(c.value)
-            found = [one] if one is not None else []
-        if len(found) > 1:
-            return i.AccountResult("several", {"account_count": str(len(found))})
-        if not found:
-            return i.AccountResult("none")
-        return i.AccountResult("found", {**found[0].variables(), "account_count": "1"})
+        return await look_up(self.fakes.accounts, c)
 
 
 def _context(context: Mapping[str, str]) -> str:
