@@ -13,6 +13,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from ivr.config import load_config
+from ivr.errors import ConfigError
 from ivr.status import STATUS_PATH, read_status
 
 
@@ -22,14 +24,14 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     status.add_argument(
         "--path",
-        default=STATUS_PATH,
-        help=f"status file the engine writes (default: {STATUS_PATH})",
+        default=None,
+        help=f"status file the engine writes (default: config status_path, {STATUS_PATH})",
     )
     status.set_defaults(func=run_status)
 
 
 def run_status(args: argparse.Namespace) -> int:
-    path = args.path
+    path = args.path or _configured_path(getattr(args, "config", None))
     try:
         data = read_status(path)
     except FileNotFoundError:
@@ -41,6 +43,14 @@ def run_status(args: argparse.Namespace) -> int:
     lines, fresh = summary(data, datetime.now(UTC))
     print("\n".join(lines))
     return 0 if fresh else 1
+
+
+def _configured_path(config_file: str | None) -> str:
+    # the same file the engine writes: config.yaml's status_path (a broken config falls back)
+    try:
+        return load_config(config_file).status_path
+    except ConfigError:
+        return STATUS_PATH
 
 
 def summary(data: dict[str, Any], now: datetime) -> tuple[list[str], bool]:

@@ -111,10 +111,15 @@ def test_missing_status_file_means_the_engine_is_not_running(
     assert captured.err == f"engine not running: no status file at {path}\n"
 
 
-def test_default_path_is_the_module_constant() -> None:
+def test_default_path_is_where_the_configured_engine_writes(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser(prog="hotline")
     status_cli.add_commands(parser.add_subparsers(dest="command"))
-    assert parser.parse_args(["status"]).path == STATUS_PATH == "var/status.json"
+    assert parser.parse_args(["status"]).path is None  # taken from config.yaml at run time
+    config = tmp_path / "config.yaml"
+    config.write_text("status_path: run/engine-status.json\n", encoding="utf-8")
+    assert status_cli._configured_path(str(config)) == "run/engine-status.json"
+    config.write_text("status_pth: typo\n", encoding="utf-8")
+    assert status_cli._configured_path(str(config)) == STATUS_PATH == "var/status.json"
 
 
 def test_unreadable_status_file_is_reported(
