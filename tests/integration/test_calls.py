@@ -13,7 +13,7 @@ from ivr.calls.records import CallRecord, MemoryCallRecorder
 from ivr.flow.ports import FakeIntake
 from tests.integration.conftest import CALLER, Driver, EngineFactory, hotline_services
 from tests.support.sandbox import Sandbox
-from tests.support.sipp import Sipp, caller_args, keys_scenario
+from tests.support.sipp import Sipp, SippResult, caller_args, keys_scenario
 
 pytestmark = pytest.mark.integration
 
@@ -153,23 +153,32 @@ async def test_sip_caller_signs_up_for_bank_debit_by_keypad(
     assert record.outcome == "completed"
 
 
-async def test_engine_down_the_leak_line_still_reaches_the_on_duty_phone(
-    sandbox: Sandbox, driver: Driver, workdir: Path
-) -> None:
-    # no engine is connected in this test: Stasis(hotline) fails and the dialplan takes over
+async def call_the_on_duty_line(
+    sandbox: Sandbox, driver: Driver, workdir: Path, scenario: str | Path, number: str
+) -> tuple[SippResult, SippResult]:
+    """A caller runs `scenario` against `number` while the on-duty line (the dialplan's
+    `HOTLINE_ONDUTY`) points at a SIPp staff phone; returns (caller, phone) results."""
     phone = await Sipp("phone.xml", ["-d", "300"], workdir).start()
     await driver.ari.set_global("HOTLINE_ONDUTY", f"PJSIP/onduty/sip:onduty@127.0.0.1:{phone.port}")
     try:
         caller = Sipp(
-            "caller_silent.xml",
-            caller_args(sandbox.sip_host, sandbox.sip_port, "1100", CALLER),
-            workdir,
+            scenario, caller_args(sandbox.sip_host, sandbox.sip_port, number, CALLER), workdir
         )
         caller_result = await (await caller.start()).wait()
         phone_result = await phone.wait()
     finally:
         phone.kill()
         await driver.ari.set_global("HOTLINE_ONDUTY", "PJSIP/onduty")
+    return caller_result, phone_result
+
+
+async def test_engine_down_the_leak_line_still_reaches_the_on_duty_phone(
+    sandbox: Sandbox, driver: Driver, workdir: Path
+) -> None:
+    # no engine is connected in this test: Stasis(hotline) fails and the dialplan takes over
+    caller_result, phone_result = await call_the_on_duty_line(
+        sandbox, driver, workdir, "caller_silent.xml", "1100"
+    )
     assert phone_result.ok, phone_result.output
     assert "INVITE from" in phone_result.log
     assert CALLER in phone_result.log
@@ -179,19 +188,13 @@ async def test_engine_down_the_leak_line_still_reaches_the_on_duty_phone(
 async def test_engine_down_main_number_apologises_and_key_3_reaches_on_duty(
     sandbox: Sandbox, driver: Driver, workdir: Path
 ) -> None:
-    phone = await Sipp("phone.xml", ["-d", "300"], workdir).start()
-    await driver.ari.set_global("HOTLINE_ONDUTY", f"PJSIP/onduty/sip:onduty@127.0.0.1:{phone.port}")
-    try:
-        caller = Sipp(
-            keys_scenario(workdir, "3", gap_ms=500, hang_up_after_ms=None),
-            caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
-            workdir,
-        )
-        caller_result = await (await caller.start()).wait()
-        phone_result = await phone.wait()
-    finally:
-        phone.kill()
-        await driver.ari.set_global("HOTLINE_ONDUTY", "PJSIP/onduty")
+    caller_result, phone_result = await call_the_on_duty_line(
+        sandbox,
+        driver,
+        workdir,
+        keys_scenario(workdir, "3", gap_ms=500, hang_up_after_ms=None),
+        "1000",
+    )
     assert phone_result.ok, phone_result.output
     assert caller_result.ok, caller_result.output
 
@@ -201,19 +204,9 @@ async def test_engine_up_the_leak_line_reaches_the_on_duty_phone_through_the_flo
 ) -> None:
     recorder = MemoryCallRecorder()
     await start_engine(recorder)
-    phone = await Sipp("phone.xml", ["-d", "300"], workdir).start()
-    await driver.ari.set_global("HOTLINE_ONDUTY", f"PJSIP/onduty/sip:onduty@127.0.0.1:{phone.port}")
-    try:
-        caller = Sipp(
-            "caller_silent.xml",
-            caller_args(sandbox.sip_host, sandbox.sip_port, "1100", CALLER),
-            workdir,
-        )
-        caller_result = await (await caller.start()).wait()
-        phone_result = await phone.wait()
-    finally:
-        phone.kill()
-        await driver.ari.set_global("HOTLINE_ONDUTY", "PJSIP/onduty")
+    caller_result, phone_result = await call_the_on_duty_line(
+        sandbox, driver, workdir, "caller_silent.xml", "1100"
+    )
     assert phone_result.ok, phone_result.output
     assert caller_result.ok, caller_result.output
     record = await the_record(recorder)
