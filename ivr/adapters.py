@@ -18,26 +18,21 @@ catalog has a kind's prompt, the first fallback it does have is used (the ``-sam
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr import logs
 from ivr.callerid import normalise_caller_id, normalise_number
 from ivr.calls.records import CallRecord
 from ivr.errors import IntakeRejected, InvalidNumber
 from ivr.flow.ports import AccountSummary, HoursState, IntakeOutcome
-from ivr.intake.service import IntakeRequest, IntakeService
+from ivr.intake.service import MAX_KEY_LENGTH, IntakeRequest, IntakeService
 from ivr.intake.validation import RequestKind, accepted_fields
 from ivr.store.accounts import AccountStore, AuditContext
 from ivr.store.calls import CallLog
 from ivr.store.models import Account, MatchKind
-from ivr.store.tables import intake_keys, service_requests
 from routing.hours import Calendar as RoutingHours
 
 CallIdSource = Callable[[], str | None]
@@ -189,7 +184,7 @@ class RoutingCalendar:
 
 # flow field names that the intake service knows by another name
 _RENAMED = {"name_recording": "recording", "leak_recording": "recording"}
-_KEY_MAX = 100
+_KEY_MAX = MAX_KEY_LENGTH
 
 
 def _stored_key(key: str) -> str:
@@ -231,71 +226,36 @@ def intake_fields(kind: RequestKind, fields: Mapping[str, str]) -> dict[str, str
 
 class ServiceIntake:
     """`IntakeSink` on `IntakeService`: field names mapped, rejections as ``field:code``, and
-    at most one request per key.
-
-    The service has no idempotency of its own, so the key is kept next to the request
-    (``intake_keys``, migration 0002): a key seen before returns that request's confirmation.
-    Submissions of one key are serialised in this process. The key is written right after the
-    request commits, in a second transaction; a crash between the two could let a retried key
-    create a second request (the service would have to write the key in its own transaction to
-    close that gap).
+    at most one request per key (the service keeps the key in the request's own transaction).
     """
 
     def __init__(
         self,
         service: IntakeService,
-        engine: AsyncEngine,
         call_id: str | CallIdSource | None = None,
     ) -> None:
         self._service = service
-        self._engine = engine
         self._call_id = _source(call_id)
-        self._locks: dict[str, asyncio.Lock] = {}
 
     async def create(self, kind: str, fields: Mapping[str, str], key: str) -> IntakeOutcome:
         try:
             request_kind = RequestKind(kind)
         except ValueError:
             return IntakeOutcome(False, errors=("kind:unknown",))
-        stored = _stored_key(key)
-        lock = self._locks.setdefault(stored, asyncio.Lock())
-        try:
-            async with lock:
-                return await self._create(request_kind, fields, stored)
-        finally:
-            if not lock.locked():
-                self._locks.pop(stored, None)
-
-    async def _create(
-        self, kind: RequestKind, fields: Mapping[str, str], key: str
-    ) -> IntakeOutcome:
-        earlier = await self._confirmation_of(key)
-        if earlier is not None:
-            return IntakeOutcome(True, confirmation=earlier)
         request = IntakeRequest(
-            kind, IVR_ACTOR, IVR_ACTOR, intake_fields(kind, fields), self._call_id()
+            request_kind,
+            IVR_ACTOR,
+            IVR_ACTOR,
+            intake_fields(request_kind, fields),
+            self._call_id(),
+            idempotency_key=_stored_key(key),
         )
         try:
             receipt = await self._service.submit(request)
         except IntakeRejected as rejected:
             errors = tuple(f"{name}:{code}" for name, code in sorted(rejected.errors.items()))
             return IntakeOutcome(False, errors=errors)
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.insert(intake_keys).values(
-                    key=key, request_id=receipt.request_ids[0], created_at=datetime.now(UTC)
-                )
-            )
         return IntakeOutcome(True, confirmation=receipt.confirmation)
-
-    async def _confirmation_of(self, key: str) -> str | None:
-        async with self._engine.connect() as conn:
-            found = await conn.execute(
-                sa.select(service_requests.c.confirmation)
-                .join(intake_keys, intake_keys.c.request_id == service_requests.c.id)
-                .where(intake_keys.c.key == key)
-            )
-            return found.scalar_one_or_none()
 
 
 # --- call records ---------------------------------------------------------------------------

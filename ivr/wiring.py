@@ -144,13 +144,14 @@ async def open_services(
         )
 
         store = AccountStore(db)
+        stack.push_async_callback(store.aclose)
         intake = IntakeService(db, rules=intake_rules(config))
         services = CallServices(
             flows=flows,
             accounts=StoreAccounts(store, call_id),
             calendar=RoutingCalendar(calendars),
             notices=StoreNotices(store, _catalog_has(flows)),
-            intake=ServiceIntake(intake, db, call_id),
+            intake=ServiceIntake(intake, call_id),
             router=router or DialplanRouter(),
             media=prompt_media(config.prompts.asterisk_dir),
         )

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.errors import IntakeRejected
@@ -31,10 +32,11 @@ from ivr.intake.validation import (
 from ivr.store.accounts import AuditContext, account_by_number_in, premise_in, write_audit_in
 from ivr.store.models import Account, Premise, ServiceRequest
 from ivr.store.numbers import confirmation_number, speakable
-from ivr.store.tables import billing_outbox, service_requests
+from ivr.store.tables import accounts, billing_outbox, intake_keys, phones, service_requests
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 CHANNELS = ("ivr", "agent", "web")
+MAX_KEY_LENGTH = 100  # intake_keys.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,9 @@ class IntakeRequest:
     actor: str
     fields: Mapping[str, object]
     call_id: str | None = None
+    idempotency_key: str | None = None
+    """The channel's name for this submission: a key seen before returns that request's receipt
+    and writes nothing (a retried IVR step, a double-clicked web form). Up to 100 characters."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,14 @@ class IntakeService:
     async def submit(self, request: IntakeRequest) -> IntakeReceipt:
         """Validate and commit; raises `IntakeRejected` with per-field codes, writing nothing."""
         errors: dict[str, str] = {}
+        key = request.idempotency_key
+        if key is not None:
+            if not key or len(key) > MAX_KEY_LENGTH:
+                raise IntakeRejected({"idempotency_key": "invalid"})
+            # before validating: a retry must get its receipt even if, say, the day has turned
+            earlier = await self.receipt_for_key(key)
+            if earlier is not None:
+                return earlier
         if request.channel not in CHANNELS:
             errors["channel"] = "invalid"
         clean, field_errors = validate_fields(
@@ -109,6 +122,13 @@ class IntakeService:
         try:
             async with self._engine.begin() as conn:
                 return await self._write(conn, request, clean, now)
+        except IntegrityError:
+            # the same key committed by a concurrent submission (PostgreSQL; SQLite writers are
+            # serialised and find the key inside `_write`): that one is the request
+            earlier = None if key is None else await self.receipt_for_key(key)
+            if earlier is None:
+                raise
+            return earlier
         except _Rejected as rejected:
             # the look-up happened even though nothing is written: keep its audit row
             if clean.customer_number is not None:
@@ -124,6 +144,10 @@ class IntakeService:
     async def _write(
         self, conn: AsyncConnection, request: IntakeRequest, clean: CleanFields, now: datetime
     ) -> IntakeReceipt:
+        if request.idempotency_key is not None:
+            earlier = await _receipt_for_key_in(conn, request.idempotency_key)
+            if earlier is not None:
+                return earlier
         errors: dict[str, str] = {}
         account: Account | None = None
         if clean.customer_number is not None:
@@ -237,6 +261,15 @@ class IntakeService:
             for rid, linked in pairs
         ]
         await conn.execute(sa.insert(billing_outbox), outbox_rows)
+        if account is not None:
+            await _apply_to_account(conn, request, clean, account, self.today(), now)
+        if request.idempotency_key is not None:
+            # in the request's own transaction: no crash can leave a request without its key
+            await conn.execute(
+                sa.insert(intake_keys).values(
+                    key=request.idempotency_key, request_id=ids[0], created_at=now
+                )
+            )
         return IntakeReceipt(kind, confirmation, ids)
 
     async def _insert(
@@ -266,6 +299,11 @@ class IntakeService:
         )
         return int(result.scalar_one())
 
+    async def receipt_for_key(self, key: str) -> IntakeReceipt | None:
+        """The receipt of the request submitted with idempotency key `key`, if any."""
+        async with self._engine.connect() as conn:
+            return await _receipt_for_key_in(conn, key)
+
     async def get(self, confirmation: str) -> tuple[ServiceRequest, ...]:
         """The request row(s) behind a confirmation number (two for a transfer)."""
         async with self._engine.connect() as conn:
@@ -277,6 +315,74 @@ class IntakeService:
                 )
             ).mappings()
             return tuple(ServiceRequest(**dict(r)) for r in rows)
+
+
+def _phone_label(e164: str) -> str:
+    return "mobile" if e164[:5] in ("+8170", "+8180", "+8190") else "home"
+
+
+async def _apply_to_account(
+    conn: AsyncConnection,
+    request: IntakeRequest,
+    clean: CleanFields,
+    account: Account,
+    today: date,
+    now: datetime,
+) -> None:
+    """Changes our own copy of the account too, in the request's transaction: the caller's next
+    call is matched by the new number; the agent's screen shows the new holder.
+
+    A name change with a later effective date, or one given only as a recording, is left to the
+    billing side (which takes it from the outbox); the account here keeps the current holder.
+    """
+    kind = request.kind
+    ctx = AuditContext(request.actor, f"intake:{kind}", request.call_id)
+    if kind is RequestKind.PHONE_CHANGE:
+        new = clean.values["new_phone"]
+        old = clean.values.get("old_phone")
+        if new not in account.phones:
+            await conn.execute(
+                sa.insert(phones).values(account_id=account.id, e164=new, label=_phone_label(new))
+            )
+        if old is not None and old != new:
+            await conn.execute(
+                sa.delete(phones).where(phones.c.account_id == account.id, phones.c.e164 == old)
+            )
+        await write_audit_in(conn, ctx, "update_phones", [account.id], now)
+    elif kind is RequestKind.NAME_CHANGE:
+        name = clean.values.get("holder_name")
+        kana = clean.values.get("holder_kana")
+        effective = clean.dates.get("effective_date")
+        if name is None or kana is None or (effective is not None and effective > today):
+            return
+        await conn.execute(
+            sa.update(accounts)
+            .where(accounts.c.id == account.id)
+            .values(holder_name=name, holder_kana=kana)
+        )
+        await write_audit_in(conn, ctx, "update_holder", [account.id], now)
+
+
+async def _receipt_for_key_in(conn: AsyncConnection, key: str) -> IntakeReceipt | None:
+    first = (
+        await conn.execute(
+            sa.select(service_requests.c.confirmation)
+            .join(intake_keys, intake_keys.c.request_id == service_requests.c.id)
+            .where(intake_keys.c.key == key)
+        )
+    ).scalar_one_or_none()
+    if first is None:
+        return None
+    rows = (
+        await conn.execute(
+            sa.select(service_requests.c.id, service_requests.c.kind)
+            .where(service_requests.c.confirmation == first)
+            .order_by(service_requests.c.id)
+        )
+    ).all()
+    stored = rows[0].kind
+    kind = RequestKind.TRANSFER if stored.startswith("transfer_") else RequestKind(stored)
+    return IntakeReceipt(kind, first, tuple(r.id for r in rows))
 
 
 def _premise_json(premise: Premise | None) -> dict[str, Any] | None:

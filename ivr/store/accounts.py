@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -21,6 +22,9 @@ from ivr.errors import InvalidNumber
 from ivr.store.models import Account, AuditEntry, CallerMatch, MatchKind, Notice, Premise
 from ivr.store.numbers import parse_customer_number
 from ivr.store.tables import accounts, audit_log, notices, phones, premises
+
+if TYPE_CHECKING:
+    from ivr.store.lookup_path import LookupPath
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,59 +52,55 @@ def premise_from_row(row: RowMapping, prefix: str = "") -> Premise:
     )
 
 
-async def load_accounts_in(conn: AsyncConnection, ids: Sequence[int]) -> tuple[Account, ...]:
+def _account_from_row(r: RowMapping, premises: Iterable[Premise], phones: Iterable[str]) -> Account:
+    return Account(
+        id=r["id"],
+        customer_number=r["customer_number"],
+        holder_name=r["holder_name"],
+        holder_kana=r["holder_kana"],
+        status=r["status"],
+        balance_yen=r["balance_yen"],
+        overdue_since=r["overdue_since"],
+        payment_method=r["payment_method"],
+        premises=tuple(premises),
+        phones=tuple(phones),
+    )
+
+
+# The functions below take a synchronous `sa.Connection`: the SQLite look-up path runs them
+# whole in its worker thread, and the `*_in` wrappers run them on an `AsyncConnection` through
+# `run_sync` (one implementation for both).
+
+
+def load_accounts(conn: sa.Connection, ids: Sequence[int]) -> tuple[Account, ...]:
     """Accounts with their premises and phones, in the order of `ids` (eager, three queries)."""
     if not ids:
         return ()
-    acc_rows = (await conn.execute(sa.select(accounts).where(accounts.c.id.in_(ids)))).mappings()
-    by_id = {r["id"]: r for r in acc_rows}
+    by_id = {
+        r["id"]: r
+        for r in conn.execute(sa.select(accounts).where(accounts.c.id.in_(ids))).mappings()
+    }
     prem: dict[int, list[Premise]] = {}
-    for r in (
-        await conn.execute(
-            sa.select(premises).where(premises.c.account_id.in_(ids)).order_by(premises.c.id)
-        )
+    for r in conn.execute(
+        sa.select(premises).where(premises.c.account_id.in_(ids)).order_by(premises.c.id)
     ).mappings():
         prem.setdefault(r["account_id"], []).append(premise_from_row(r))
     tel: dict[int, list[str]] = {}
-    for r in (
-        await conn.execute(
-            sa.select(phones.c.account_id, phones.c.e164)
-            .where(phones.c.account_id.in_(ids))
-            .order_by(phones.c.id)
-        )
+    for r in conn.execute(
+        sa.select(phones.c.account_id, phones.c.e164)
+        .where(phones.c.account_id.in_(ids))
+        .order_by(phones.c.id)
     ).mappings():
         tel.setdefault(r["account_id"], []).append(r["e164"])
-    out = []
-    for i in ids:
-        if i not in by_id:
-            continue
-        r = by_id[i]
-        out.append(
-            Account(
-                id=r["id"],
-                customer_number=r["customer_number"],
-                holder_name=r["holder_name"],
-                holder_kana=r["holder_kana"],
-                status=r["status"],
-                balance_yen=r["balance_yen"],
-                overdue_since=r["overdue_since"],
-                payment_method=r["payment_method"],
-                premises=tuple(prem.get(i, ())),
-                phones=tuple(tel.get(i, ())),
-            )
-        )
-    return tuple(out)
+    return tuple(
+        _account_from_row(by_id[i], prem.get(i, ()), tel.get(i, ())) for i in ids if i in by_id
+    )
 
 
-async def write_audit_in(
-    conn: AsyncConnection,
-    ctx: AuditContext,
-    action: str,
-    account_ids: Iterable[int | None],
-    now: datetime | None = None,
-) -> None:
-    at = now or _now()
-    rows = [
+def audit_rows(
+    ctx: AuditContext, action: str, account_ids: Iterable[int | None], at: datetime
+) -> list[dict[str, object]]:
+    return [
         {
             "at": at,
             "actor": ctx.actor[:100],
@@ -111,48 +111,52 @@ async def write_audit_in(
         }
         for account_id in account_ids
     ]
+
+
+def write_audit(
+    conn: sa.Connection,
+    ctx: AuditContext,
+    action: str,
+    account_ids: Iterable[int | None],
+    now: datetime | None = None,
+) -> None:
+    rows = audit_rows(ctx, action, account_ids, now or _now())
     if rows:
-        await conn.execute(sa.insert(audit_log), rows)
+        conn.execute(sa.insert(audit_log), rows)
+
+
+async def write_audit_in(
+    conn: AsyncConnection,
+    ctx: AuditContext,
+    action: str,
+    account_ids: Iterable[int | None],
+    now: datetime | None = None,
+) -> None:
+    await conn.run_sync(write_audit, ctx, action, list(account_ids), now)
 
 
 # active accounts first: the caller most likely rings about the water they use now
 _STATUS_ORDER = sa.case({"active": 0, "shut_off": 1}, value=accounts.c.status, else_=2)
 
-
-async def match_caller_in(
-    conn: AsyncConnection, caller: CallerId, ctx: AuditContext
-) -> CallerMatch:
-    if caller.e164 is None:
-        kind = MatchKind.NONE if caller.kind == "malformed" else MatchKind.WITHHELD
-        await write_audit_in(conn, ctx, "lookup_caller", [None])
-        return CallerMatch(kind, caller)
-    found = await _accounts_by_phone_in(conn, caller.e164)
-    await write_audit_in(conn, ctx, "lookup_caller", [a.id for a in found] or [None])
-    if not found:
-        return CallerMatch(MatchKind.NONE, caller)
-    return CallerMatch(MatchKind.ONE if len(found) == 1 else MatchKind.SEVERAL, caller, found)
-
-
 # the caller-ID match is on every incoming call: one statement brings the accounts with their
-# premises and phones (each statement costs a thread hop with aiosqlite, ~0.5-1 ms)
-_MATCHED = phones.alias("matched")
+# premises and phones
+MATCHED_PHONE = phones.alias("matched")
 _LISTED = phones.alias("listed")
 _PREMISE_COLUMNS = [c.label(f"premise_{c.name}") for c in premises.c]
-_BY_PHONE = (
+BY_PHONE = (
     sa.select(accounts, *_PREMISE_COLUMNS, _LISTED.c.id.label("phone_id"), _LISTED.c.e164)
     .select_from(
-        accounts.join(_MATCHED, _MATCHED.c.account_id == accounts.c.id)
+        accounts.join(MATCHED_PHONE, MATCHED_PHONE.c.account_id == accounts.c.id)
         .outerjoin(premises, premises.c.account_id == accounts.c.id)
         .outerjoin(_LISTED, _LISTED.c.account_id == accounts.c.id)
     )
-    .where(_MATCHED.c.e164 == sa.bindparam("e164"))
+    .where(MATCHED_PHONE.c.e164 == sa.bindparam("e164"))
     .order_by(_STATUS_ORDER, accounts.c.id, premises.c.id, _LISTED.c.id)
 )
 
 
-async def _accounts_by_phone_in(conn: AsyncConnection, e164: str) -> tuple[Account, ...]:
-    """The accounts listing `e164` (active first), as `load_accounts_in` would build them."""
-    rows = (await conn.execute(_BY_PHONE, {"e164": e164})).mappings().all()
+def accounts_from_phone_rows(rows: Iterable[RowMapping]) -> tuple[Account, ...]:
+    """The accounts in `BY_PHONE` rows (one row per account x premise x phone), in row order."""
     order: list[int] = []
     head: dict[int, RowMapping] = {}
     prem: dict[int, dict[int, Premise]] = {}
@@ -169,35 +173,55 @@ async def _accounts_by_phone_in(conn: AsyncConnection, e164: str) -> tuple[Accou
         if r["phone_id"] is not None:
             tel[aid][r["phone_id"]] = r["e164"]
     return tuple(
-        Account(
-            id=aid,
-            customer_number=head[aid]["customer_number"],
-            holder_name=head[aid]["holder_name"],
-            holder_kana=head[aid]["holder_kana"],
-            status=head[aid]["status"],
-            balance_yen=head[aid]["balance_yen"],
-            overdue_since=head[aid]["overdue_since"],
-            payment_method=head[aid]["payment_method"],
-            premises=tuple(prem[aid][k] for k in sorted(prem[aid])),
-            phones=tuple(tel[aid][k] for k in sorted(tel[aid])),
+        _account_from_row(
+            head[aid],
+            (prem[aid][k] for k in sorted(prem[aid])),
+            (tel[aid][k] for k in sorted(tel[aid])),
         )
         for aid in order
     )
 
 
-async def account_by_number_in(
-    conn: AsyncConnection, customer_number: str, ctx: AuditContext
+def caller_match(caller: CallerId, found: tuple[Account, ...]) -> CallerMatch:
+    if caller.e164 is None:
+        return CallerMatch(
+            MatchKind.NONE if caller.kind == "malformed" else MatchKind.WITHHELD, caller
+        )
+    if not found:
+        return CallerMatch(MatchKind.NONE, caller)
+    return CallerMatch(MatchKind.ONE if len(found) == 1 else MatchKind.SEVERAL, caller, found)
+
+
+def match_caller(conn: sa.Connection, caller: CallerId, ctx: AuditContext) -> CallerMatch:
+    """Find the accounts listing the caller's number and audit the look-up (two statements)."""
+    found: tuple[Account, ...] = ()
+    if caller.e164 is not None:
+        found = accounts_from_phone_rows(
+            conn.execute(BY_PHONE, {"e164": caller.e164}).mappings().all()
+        )
+    write_audit(conn, ctx, "lookup_caller", [a.id for a in found] or [None])
+    return caller_match(caller, found)
+
+
+def account_by_number(
+    conn: sa.Connection, customer_number: str, ctx: AuditContext
 ) -> Account | None:
     """The account with this customer number; `InvalidNumber` before any query if malformed."""
     number = parse_customer_number(customer_number)
-    found_id = (
-        await conn.execute(sa.select(accounts.c.id).where(accounts.c.customer_number == number))
+    found_id = conn.execute(
+        sa.select(accounts.c.id).where(accounts.c.customer_number == number)
     ).scalar_one_or_none()
-    await write_audit_in(conn, ctx, "lookup_number", [found_id])
+    write_audit(conn, ctx, "lookup_number", [found_id])
     if found_id is None:
         return None
-    found = await load_accounts_in(conn, [found_id])
+    found = load_accounts(conn, [found_id])
     return found[0] if found else None
+
+
+async def account_by_number_in(
+    conn: AsyncConnection, customer_number: str, ctx: AuditContext
+) -> Account | None:
+    return await conn.run_sync(account_by_number, customer_number, ctx)
 
 
 async def premise_in(conn: AsyncConnection, premise_id: int) -> Premise | None:
@@ -210,18 +234,40 @@ async def premise_in(conn: AsyncConnection, premise_id: int) -> Premise | None:
 
 
 class AccountStore:
-    """Account look-ups for the IVR, the agent console and the REST API."""
+    """Account look-ups for the IVR, the agent console and the REST API.
+
+    Look-ups go through a path of their own (`ivr.store.lookup_path`), opened on first use and
+    closed by `aclose()` (or `async with`); other reads use `engine`.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._path: LookupPath | None = None
+
+    async def __aenter__(self) -> AccountStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        path, self._path = self._path, None
+        if path is not None:
+            await path.aclose()
+
+    @property
+    def _lookups(self) -> LookupPath:
+        if self._path is None:
+            from ivr.store.lookup_path import open_lookup_path  # it builds on this module
+
+            self._path = open_lookup_path(self._engine)
+        return self._path
 
     async def match_caller(
         self, number: str | None, ctx: AuditContext, presentation: str | None = None
     ) -> CallerMatch:
         """Normalise the presented caller ID and find the accounts that list it."""
-        caller = normalise_caller_id(number, presentation)
-        async with self._engine.begin() as conn:
-            return await match_caller_in(conn, caller, ctx)
+        return await self._lookups.match_caller(normalise_caller_id(number, presentation), ctx)
 
     async def by_customer_number(self, customer_number: str, ctx: AuditContext) -> Account | None:
         """Look up a keyed customer number; None if unknown, `InvalidNumber` if malformed.
@@ -231,11 +277,9 @@ class AccountStore:
         try:
             number = parse_customer_number(customer_number)
         except InvalidNumber:
-            async with self._engine.begin() as conn:
-                await write_audit_in(conn, ctx, "lookup_number_invalid", [None])
+            await self._lookups.run(write_audit, ctx, "lookup_number_invalid", [None])
             raise
-        async with self._engine.begin() as conn:
-            return await account_by_number_in(conn, number, ctx)
+        return await self._lookups.run(account_by_number, number, ctx)
 
     async def notices_for(self, area_codes: Iterable[str], at: datetime) -> tuple[Notice, ...]:
         """Notices in force at `at` for any of the areas (a caller's premises)."""

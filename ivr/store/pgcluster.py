@@ -43,8 +43,10 @@ def free_port() -> int:
 
 
 class PgCluster:
-    def __init__(self, bindir: Path | None = None) -> None:
+    def __init__(self, bindir: Path | None = None, *, durable: bool = False) -> None:
         self.bindir = bindir or find_bindir()
+        # durable: PostgreSQL's own defaults (fsync, synchronous commit), as in production
+        self.durable = durable
         self.port = 0
         self._tmp: Path | None = None
         self._run_as: list[str] = []
@@ -89,11 +91,16 @@ class PgCluster:
             "--locale=C",
             "--no-sync",
         )
-        # fsync off: a throwaway cluster, speed matters more than surviving a power cut
-        opts = (
-            f"-p {self.port} -k {self._tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        self._pg_ctl("start")
+        return self.url()
+
+    def _pg_ctl(self, action: str) -> None:
+        if self._tmp is None:
+            raise PgUnavailable("cluster not started")
+        opts = f"-p {self.port} -k {self._tmp} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            # a throwaway cluster: speed matters more than surviving a power cut
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
@@ -102,12 +109,17 @@ class PgCluster:
             opts,
             "-l",
             str(self._tmp / "server.log"),
+            "-m",
+            "fast",
             "-w",
             "-t",
             "60",
-            "start",
+            action,
         )
-        return self.url()
+
+    def restart(self) -> None:
+        """Stop and start the server (clients' connections are cut), same port and data."""
+        self._pg_ctl("restart")
 
     def stop(self) -> None:
         if self._tmp is None:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ivr.store.accounts import AccountStore
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
 from ivr.store.pgcluster import PgCluster, PgUnavailable
@@ -82,3 +83,10 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.dispose()
+
+
+@pytest.fixture
+async def store(engine: AsyncEngine) -> AsyncIterator[AccountStore]:
+    """The account store on `engine`, its look-up path closed after the test."""
+    async with AccountStore(engine) as accounts:
+        yield accounts

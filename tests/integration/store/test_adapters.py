@@ -55,7 +55,7 @@ def weekdays(start: Any, end: Any, /) -> int:
 
 def sink(engine: AsyncEngine, call_id: str | None = CALL) -> ServiceIntake:
     service = IntakeService(engine, business_days=weekdays, clock=lambda: NOW)
-    return ServiceIntake(service, engine, call_id)
+    return ServiceIntake(service, call_id)
 
 
 async def rows(engine: AsyncEngine, table: sa.Table) -> list[dict[str, Any]]:
@@ -78,10 +78,14 @@ async def rows(engine: AsyncEngine, table: sa.Table) -> list[dict[str, Any]]:
     ids=["one", "several", "none", "withheld"],
 )
 async def test_caller_id_match_is_audited(
-    engine: AsyncEngine, presented: str, numbers: list[str], audited: list[int | None]
+    engine: AsyncEngine,
+    store: AccountStore,
+    presented: str,
+    numbers: list[str],
+    audited: list[int | None],
 ) -> None:
     await seed(engine)
-    found = await StoreAccounts(AccountStore(engine), CALL).lookup_by_phone(presented)
+    found = await StoreAccounts(store, CALL).lookup_by_phone(presented)
     assert [a.customer_number for a in found] == numbers
     audit = await rows(engine, audit_log)
     assert [r["account_id"] for r in audit] == audited
@@ -90,9 +94,11 @@ async def test_caller_id_match_is_audited(
     }
 
 
-async def test_summary_carries_what_the_flow_reads(engine: AsyncEngine) -> None:
+async def test_summary_carries_what_the_flow_reads(
+    engine: AsyncEngine, store: AccountStore
+) -> None:
     await seed(engine)
-    accounts = StoreAccounts(AccountStore(engine), lambda: "call-from-context")
+    accounts = StoreAccounts(store, lambda: "call-from-context")
     shut_off = await accounts.lookup_by_customer_number(cust(3))
     assert shut_off == AccountSummary(cust(3), "chuo-01", "shut_off", 3000, "bank_debit")
     assert await accounts.lookup_by_customer_number(cust(77)) is None
@@ -234,7 +240,7 @@ async def test_bank_debit_needs_an_account(engine: AsyncEngine) -> None:
 # --- notices, calendars, call records -------------------------------------------------------
 
 
-async def test_notices_play_one_prompt_per_kind(engine: AsyncEngine) -> None:
+async def test_notices_play_one_prompt_per_kind(engine: AsyncEngine, store: AccountStore) -> None:
     await seed(engine)
     day = timedelta(days=1)
     async with engine.begin() as conn:
@@ -258,7 +264,6 @@ async def test_notices_play_one_prompt_per_kind(engine: AsyncEngine) -> None:
                 ]
             ],
         )
-    store = AccountStore(engine)
     assert await StoreNotices(store).active_for("chuo-01", NOW) == [
         "notice-planned-outage",
         "notice-construction",
@@ -381,9 +386,11 @@ async def test_open_services_creates_a_fresh_database(tmp_path: Path) -> None:
     assert await current_revision(url) == head_revision()
 
 
-async def test_the_call_id_comes_from_the_session_log_context(engine: AsyncEngine) -> None:
+async def test_the_call_id_comes_from_the_session_log_context(
+    engine: AsyncEngine, store: AccountStore
+) -> None:
     await seed(engine)
-    accounts = StoreAccounts(AccountStore(engine), call_id_from_log_context)
+    accounts = StoreAccounts(store, call_id_from_log_context)
     await accounts.lookup_by_phone("0935821234")  # outside a call
     with call_context("call-9"):
         await asyncio.create_task(accounts.lookup_by_phone("0935821234"))

@@ -48,10 +48,9 @@ async def test_migrations_match_the_tables(db_url: str, engine: AsyncEngine) -> 
     ],
 )
 async def test_match_outcomes_and_audit(
-    engine: AsyncEngine, presented: str, kind: MatchKind, ids: list[int]
+    engine: AsyncEngine, store: AccountStore, presented: str, kind: MatchKind, ids: list[int]
 ) -> None:
     await seed(engine)
-    store = AccountStore(engine)
     match = await store.match_caller(presented, IVR)
     assert match.kind is kind
     assert [a.id for a in match.accounts] == ids
@@ -65,16 +64,19 @@ async def test_match_outcomes_and_audit(
     assert all(a.actor == "ivr" and a.call_id == "call-1" for a in audit)
 
 
-async def test_several_lists_active_accounts_first(engine: AsyncEngine) -> None:
+async def test_several_lists_active_accounts_first(
+    engine: AsyncEngine, store: AccountStore
+) -> None:
     await seed(engine)
-    match = await AccountStore(engine).match_caller("0935550000", IVR)
+    match = await store.match_caller("0935550000", IVR)
     assert [a.status for a in match.accounts] == ["active", "shut_off"]
     assert match.account is None
 
 
-async def test_lookup_by_customer_number_is_audited(engine: AsyncEngine) -> None:
+async def test_lookup_by_customer_number_is_audited(
+    engine: AsyncEngine, store: AccountStore
+) -> None:
     await seed(engine)
-    store = AccountStore(engine)
     agent = AuditContext("agent:agent01", "screen-pop")
     found = await store.by_customer_number(cust(5), agent)
     assert found is not None
@@ -91,7 +93,7 @@ async def test_lookup_by_customer_number_is_audited(engine: AsyncEngine) -> None
     assert await store.audit_trail(account_id=5) == [trail[-1]]
 
 
-async def test_notices_for_an_area(engine: AsyncEngine) -> None:
+async def test_notices_for_an_area(engine: AsyncEngine, store: AccountStore) -> None:
     await seed(engine)
     async with engine.begin() as conn:
         await conn.execute(
@@ -108,12 +110,12 @@ async def test_notices_for_an_area(engine: AsyncEngine) -> None:
                 for area, until in (("chuo-01", 5), ("chuo-01", -0.5), ("chuo-02", 5))
             ],
         )
-    found = await AccountStore(engine).notices_for(["chuo-01"], NOW)
+    found = await store.notices_for(["chuo-01"], NOW)
     assert [(n.area_code, n.valid_until > NOW) for n in found] == [("chuo-01", True)]
     assert found[0].valid_from.tzinfo is not None
 
 
-async def test_demo_data(engine: AsyncEngine) -> None:
+async def test_demo_data(engine: AsyncEngine, store: AccountStore) -> None:
     seen: list[tuple[int, int]] = []
     assert await demo(engine, 3000, chunk=1000, progress=lambda d, t: seen.append((d, t))) == 3000
     assert seen == [(1000, 3000), (2000, 3000), (3000, 3000)]
@@ -141,7 +143,7 @@ async def test_demo_data(engine: AsyncEngine) -> None:
     assert n_phones > 2000
     assert vacant is not None
     assert vacant > 50
-    match = await AccountStore(engine).match_caller(sample, IVR)
+    match = await store.match_caller(sample, IVR)
     assert match.kind in (MatchKind.ONE, MatchKind.SEVERAL)
     # a second run appends (new ids continue; sequences still work for normal inserts)
     await demo(engine, 10, seed=7)

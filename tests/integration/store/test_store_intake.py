@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 
@@ -11,11 +12,13 @@ from storedata import NOW, cust, seed
 from ivr.errors import IntakeRejected
 from ivr.intake.service import IntakeRequest, IntakeService
 from ivr.intake.validation import RequestKind
-from ivr.store.accounts import AccountStore
+from ivr.store.accounts import AccountStore, AuditContext
 from ivr.store.numbers import parse_confirmation_number
 from ivr.store.tables import audit_log, billing_outbox, service_requests
 
 pytestmark = pytest.mark.integration
+
+IVR = AuditContext("ivr", "test")
 
 
 def weekdays(start: date, end: date, /) -> int:
@@ -141,14 +144,18 @@ async def test_transfer_is_all_or_nothing(
     ],
 )
 async def test_rejections_write_nothing_but_the_audit(
-    engine: AsyncEngine, kind: RequestKind, change: dict[str, object], errors: dict[str, str]
+    engine: AsyncEngine,
+    store: AccountStore,
+    kind: RequestKind,
+    change: dict[str, object],
+    errors: dict[str, str],
 ) -> None:
     await seed(engine)
     with pytest.raises(IntakeRejected) as info:
         await service(engine).submit(req(kind, **{**VALID[kind], **change}))
     assert info.value.errors == errors
     assert await counts(engine) == (0, 0)
-    trail = await AccountStore(engine).audit_trail()
+    trail = await store.audit_trail()
     pure_check_failed = set(errors.values()) & {"before_stop", "in_the_past", "invalid_kana"}
     if "customer_number" in VALID[kind] and not pure_check_failed:
         assert [a.reason for a in trail] == [f"intake:{kind}"]
@@ -176,3 +183,93 @@ async def test_intake_lookups_are_audited(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         rows = (await conn.execute(sa.select(audit_log))).mappings().all()
     assert [(r["account_id"], r["reason"]) for r in rows] == [(1, "intake:stop")]
+
+
+def keyed(kind: RequestKind, key: str, **fields: object) -> IntakeRequest:
+    return IntakeRequest(kind, "web", "web:t", {**VALID[kind], **fields}, idempotency_key=key)
+
+
+async def test_a_retried_key_gets_the_first_receipt_and_writes_nothing(
+    engine: AsyncEngine,
+) -> None:
+    await seed(engine)
+    intake = service(engine)
+    first = await intake.submit(keyed(RequestKind.TRANSFER, "form-1"))
+    # a double-clicked form: the second submission carries the same key
+    again = await intake.submit(keyed(RequestKind.TRANSFER, "form-1"))
+    assert again == first
+    assert again.kind is RequestKind.TRANSFER
+    assert len(again.request_ids) == 2
+    assert await counts(engine) == (2, 2)
+    other = await intake.submit(keyed(RequestKind.LEAK, "form-2"))
+    assert other.confirmation != first.confirmation
+    assert await counts(engine) == (3, 3)
+
+
+async def test_concurrent_submissions_of_one_key_make_one_request(engine: AsyncEngine) -> None:
+    await seed(engine)
+    intake = service(engine)
+    receipts = await asyncio.gather(
+        *(intake.submit(keyed(RequestKind.STOP, "ivr-call-7:stop")) for _ in range(4))
+    )
+    assert len({r.confirmation for r in receipts}) == 1
+    assert await counts(engine) == (1, 1)
+
+
+async def test_a_rejected_submission_leaves_its_key_free(engine: AsyncEngine) -> None:
+    await seed(engine)
+    intake = service(engine)
+    with pytest.raises(IntakeRejected) as info:
+        await intake.submit(keyed(RequestKind.STOP, "form-3", stop_date="2026-02-01"))
+    assert info.value.errors == {"stop_date": "in_the_past"}
+    fixed = await intake.submit(keyed(RequestKind.STOP, "form-3"))
+    assert (await intake.get(fixed.confirmation))[0].kind == "stop"
+
+
+@pytest.mark.parametrize("key", ["", "k" * 101])
+async def test_an_unusable_key_is_rejected(engine: AsyncEngine, key: str) -> None:
+    with pytest.raises(IntakeRejected) as info:
+        await service(engine).submit(keyed(RequestKind.LEAK, key))
+    assert info.value.errors == {"idempotency_key": "invalid"}
+    assert await counts(engine) == (0, 0)
+
+
+async def test_a_phone_change_moves_the_caller_id_match(
+    engine: AsyncEngine, store: AccountStore
+) -> None:
+    await seed(engine)
+    # account 2 shares 093-555-0000 with account 3 and gives it up for a new landline
+    await service(engine).submit(
+        req(
+            RequestKind.PHONE_CHANGE,
+            "agent",
+            customer_number=cust(2),
+            new_phone="093-582-1299",
+            old_phone="0935550000",
+        )
+    )
+    new = await store.match_caller("0935821299", IVR)
+    assert [a.id for a in new.accounts] == [2]
+    old = await store.match_caller("0935550000", IVR)
+    assert [a.id for a in old.accounts] == [3]
+    assert new.account is not None
+    assert new.account.phones == ("+819012345678", "+81935821299")
+    trail = await store.audit_trail()
+    assert ("update_phones", 2) in [(a.action, a.account_id) for a in trail]
+
+
+@pytest.mark.parametrize(
+    ("effective", "holder"),
+    [(None, "佐藤 太郎"), ("2026-03-02", "佐藤 太郎"), ("2026-04-01", "試験 2")],
+)
+async def test_a_name_change_in_force_renames_the_holder(
+    engine: AsyncEngine, store: AccountStore, effective: str | None, holder: str
+) -> None:
+    await seed(engine)
+    fields = dict(VALID[RequestKind.NAME_CHANGE])
+    if effective is not None:
+        fields["effective_date"] = effective
+    await service(engine).submit(req(RequestKind.NAME_CHANGE, "agent", **fields))
+    account = await store.by_customer_number(cust(2), IVR)
+    assert account is not None
+    assert account.holder_name == holder

@@ -1,0 +1,81 @@
+"""The look-up path under trouble: a restarted PostgreSQL, a SQLite writer holding the lock."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from storedata import NOW, cust, seed
+
+from ivr.store.accounts import AccountStore, AuditContext
+from ivr.store.db import open_engine
+from ivr.store.migrate import migrate
+from ivr.store.models import MatchKind
+from ivr.store.pgcluster import PgCluster
+from ivr.store.tables import audit_log
+
+pytestmark = pytest.mark.integration
+
+IVR = AuditContext("ivr", "caller-id", call_id="call-1")
+# how long the test holds the write lock while a look-up waits for it
+LOCK_HELD_S = 0.3
+
+
+async def test_a_restarted_postgresql_costs_no_failed_lookup() -> None:
+    # a cluster of its own: the restart cuts every client's connection
+    cluster = PgCluster()
+    url = cluster.start()
+    try:
+        await migrate(url)
+        engine = open_engine(url)
+        try:
+            await seed(engine)
+            async with AccountStore(engine) as store:
+                assert (await store.match_caller("0935821234", IVR)).kind is MatchKind.ONE
+                # the pooled connection now points at a server that is gone
+                await asyncio.to_thread(cluster.restart)
+                again = await store.match_caller("0935821234", IVR)
+                withheld = await store.match_caller("anonymous", IVR)
+                found = await store.by_customer_number(cust(5), IVR)
+            assert again.kind is MatchKind.ONE
+            assert withheld.kind is MatchKind.WITHHELD
+            assert found is not None
+            async with engine.connect() as conn:
+                audited = (
+                    await conn.execute(sa.select(audit_log.c.account_id).order_by(audit_log.c.id))
+                ).all()
+            assert [r.account_id for r in audited] == [1, 1, None, 5]
+        finally:
+            await engine.dispose()
+    finally:
+        cluster.stop()
+
+
+async def test_a_sqlite_lookup_waits_for_a_writer_instead_of_failing(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
+    await migrate(url)
+    engine = open_engine(url)
+    try:
+        await seed(engine)
+        async with AccountStore(engine) as store:
+            async with engine.begin() as conn:
+                # an intake in progress holds SQLite's write lock (BEGIN IMMEDIATE)
+                await conn.execute(
+                    sa.insert(audit_log).values(at=NOW, actor="writer", action="x", reason="y")
+                )
+                lookup = asyncio.create_task(store.match_caller("0935821234", IVR))
+                # a look-up that gave up on the lock ("database is locked") would end here
+                done, _ = await asyncio.wait({lookup}, timeout=LOCK_HELD_S)
+                assert not done
+            match = await lookup
+        assert match.kind is MatchKind.ONE
+        async with engine.connect() as conn:
+            actors = (
+                await conn.execute(sa.select(audit_log.c.actor).order_by(audit_log.c.id))
+            ).all()
+        # the look-up's audit row lands after the writer committed; nothing was lost
+        assert [r.actor for r in actors] == ["writer", "ivr"]
+    finally:
+        await engine.dispose()
