@@ -52,6 +52,8 @@ T = TypeVar("T")
 # how long a look-up may wait for the SQLite worker's connection (it is used by one thread, so
 # only a look-up stuck behind the write lock for the whole busy timeout would reach this)
 SQLITE_POOL_TIMEOUT_S = SQLITE_BUSY_TIMEOUT_MS / 1000 + 5
+# a cancelled look-up (caller hung up, service timeout) keeps its turn to write this long at most
+TURN_KEPT_AFTER_CANCEL_S = 1.0
 
 
 class LookupPath(Protocol):
@@ -110,8 +112,9 @@ class SqliteLookupPath:
             try:
                 return await asyncio.shield(done)
             except asyncio.CancelledError:
-                # the thread finishes the transaction anyway; keep the turn until it has
-                await asyncio.wait({done})
+                # the thread finishes the transaction anyway: keep the turn until it has (an
+                # async writer would otherwise poll for the lock), but not for ever
+                await asyncio.wait({done}, timeout=TURN_KEPT_AFTER_CANCEL_S)
                 raise
 
     async def match_caller(self, caller: CallerId, ctx: AuditContext) -> CallerMatch:
