@@ -17,6 +17,7 @@
     BillingError                 the billing system did not take a delivery
     ├── BillingUnavailable       transient: refused, timed out, 5xx, 408/429 — retried by the outbox
     └── BillingRejected          permanent: billing refused the request (4xx) — dead-lettered
+    Detached                     the engine is stopping: leave the call as it is in Asterisk
 
 `AriUnavailable` is a `HotlineError` too; it is not an `AriError` because there is no status.
 """
@@ -122,3 +123,9 @@ def ari_error(status: int, method: str, path: str, message: str) -> AriError:
     if cls is None:
         cls = AriServerError if status >= 500 else AriError
     return cls(status, method, path, message)
+
+
+class Detached(HotlineError):
+    """The engine is stopping while a call waits for its next event: whoever handles the call
+    leaves it exactly as it is in Asterisk (bridged, ringing, on hold); the next engine
+    re-adopts it. Raised by `CallHandle.next_event`; never end a call because of it."""

@@ -38,7 +38,7 @@ from ivr.ari.models import (
     StasisStart,
 )
 from ivr.calls.handle import CallHandle
-from ivr.errors import AriError
+from ivr.errors import AriError, Detached
 from ivr.flow.say import number_prompts, say_prompts
 from routing.agents import AgentPool, Clock, utc_now
 from routing.config import QueueConfig, RoutingConfig
@@ -172,6 +172,7 @@ TrailKind = Literal[
     "callback_answered",
     "callback_failed",
     "call_ended",
+    "talk_resumed",
 ]
 
 
@@ -715,13 +716,17 @@ class QueueService:
 
     # ------------------------------------------------------------------ talking
 
-    async def talk(self, call: CallHandle, answered: Answered) -> Literal["caller", "agent"]:
+    async def talk(
+        self, call: CallHandle, answered: Answered, *, agent_up: bool = True
+    ) -> Literal["caller", "agent"]:
         """Run an answered call to its end: when either side hangs up, hang up the other,
-        destroy the bridge and start the agent's wrap-up. Returns who hung up first."""
+        destroy the bridge and start the agent's wrap-up. Returns who hung up first.
+        `agent_up` False: the agent's leg is already gone (`resume_talk` found so)."""
         cfg = self.queue_config(answered.queue)
-        first: Literal["caller", "agent"] = "caller"
+        first: Literal["caller", "agent"] = "caller" if agent_up else "agent"
+        detached = False
         try:
-            while True:
+            while agent_up:
                 event = await call.next_event(self.timing.goodbye_s)
                 if event is None:
                     continue
@@ -731,14 +736,36 @@ class QueueService:
                 if _gone(event, answered.agent_channel_id):
                     first = "agent"
                     break
+        except Detached:
+            # the engine stops: the two go on talking in Asterisk; the next engine follows
+            detached = True
+            raise
         finally:
-            other = answered.agent_channel_id if first == "caller" else call.channel_id
-            await asyncio.shield(self._end_quietly(other, answered.bridge_id))
             call.release(answered.agent_channel_id)
-            if self.agents.state(answered.agent_id).status == "on_call":
-                self.agents.call_ended(answered.agent_id, cfg.wrap_up_s)
-            self._trail(call.channel_id, answered.queue, "call_ended", detail=first)
+            if not detached:
+                other = answered.agent_channel_id if first == "caller" else call.channel_id
+                await asyncio.shield(self._end_quietly(other, answered.bridge_id))
+                agent_id = answered.agent_id
+                if agent_id in self.agents and self.agents.state(agent_id).status == "on_call":
+                    self.agents.call_ended(agent_id, cfg.wrap_up_s)
+                self._trail(call.channel_id, answered.queue, "call_ended", detail=first)
         return first
+
+    async def resume_talk(self, call: CallHandle, answered: Answered) -> bool:
+        """After an engine restart, for a caller who was talking to an agent: follow the agent's
+        leg again and count the agent as on this call. False if the agent hung up while no
+        engine was running (then `talk` ends the caller's side too)."""
+        call.claim(answered.agent_channel_id)
+        try:
+            await self._ari.get_channel(answered.agent_channel_id)
+        except AriError:
+            return False
+        agent_id = answered.agent_id
+        if agent_id in self.agents and self.agents.state(agent_id).status == "ready":
+            self.agents.offer(agent_id, call.channel_id)
+            self.agents.answered(agent_id)
+        self._trail(call.channel_id, answered.queue, "talk_resumed", agent_id=agent_id)
+        return True
 
     # ------------------------------------------------------------------ callbacks
 

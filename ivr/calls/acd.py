@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from ivr.ari.client import StreamItem
 from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from ivr.calls.handle import CallHandle
-from ivr.calls.services import HandoverOutcome, QueueOutcome
-from ivr.errors import AriError
+from ivr.calls.services import HandoverOutcome, QueueOutcome, TalkKind
+from ivr.errors import AriError, Detached
 from routing.ports import RoutingAri
 from routing.queues import (
     Abandoned,
@@ -33,6 +35,30 @@ log = logging.getLogger(__name__)
 
 # how often a bridged call is looked at while nothing happens on it (it ends on a hangup event)
 _BRIDGED_POLL_S = 30.0
+
+TALK_VAR = "HOTLINE_TALK"
+"""Channel variable on a caller who talks to an agent or a department (JSON: queue, agent, leg,
+bridge; queue and agent empty for a department): a restarted engine follows the conversation
+instead of taking the caller back into the flow."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Talk:
+    queue: str
+    agent: str
+    leg: str
+    bridge: str
+
+
+def _parse_talk(value: str) -> _Talk | None:
+    if not value:
+        return None
+    try:
+        data = json.loads(value)
+        talk = _Talk(str(data["queue"]), str(data["agent"]), str(data["leg"]), str(data["bridge"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+    return talk if talk.leg and talk.bridge else None
 
 
 class QueueEvents:
@@ -128,6 +154,10 @@ class AcdRouter:
 
     async def _after(self, call: CallHandle, outcome: AcdOutcome) -> QueueOutcome:
         if isinstance(outcome, Answered):
+            talk = _Talk(
+                outcome.queue, outcome.agent_id, outcome.agent_channel_id, outcome.bridge_id
+            )
+            await self._remember_talk(call, talk)
             await self.queues.talk(call, outcome)
             return "answered"
         if isinstance(outcome, CallbackScheduled):
@@ -179,12 +209,45 @@ class AcdRouter:
         with contextlib.suppress(AriError):
             await self._ari.stop_moh(call.channel_id)
 
-    async def _bridged(self, call: CallHandle, leg: str, bridge_id: str) -> HandoverOutcome:
-        """The caller talks to `leg`; when either hangs up, end the other and the bridge."""
-        hangups = (StasisEnd, ChannelDestroyed, ChannelHangupRequest)
-        other = leg
+    async def _remember_talk(self, call: CallHandle, talk: _Talk) -> None:
+        value = json.dumps(
+            {"queue": talk.queue, "agent": talk.agent, "leg": talk.leg, "bridge": talk.bridge}
+        )
+        with contextlib.suppress(AriError):  # the caller hung up: the talk ends at once anyway
+            await call.remember(TALK_VAR, value)
+
+    async def resume_talk(self, call: CallHandle) -> TalkKind | None:
+        talk = _parse_talk(await call.recall(TALK_VAR))
+        if talk is None:
+            return None
+        log.info("call re-adopted while talking; following the conversation")
+        if talk.queue and talk.queue in self.queues.config.queues:
+            answered = Answered(talk.queue, talk.agent, talk.leg, talk.bridge)
+            agent_up = await self.queues.resume_talk(call, answered)
+            await self.queues.talk(call, answered, agent_up=agent_up)
+            return "answered"
+        call.claim(talk.leg)
         try:
-            while True:
+            await self._ari.get_channel(talk.leg)
+        except AriError:
+            await self._bridged(call, talk.leg, talk.bridge, leg_up=False)
+        else:
+            await self._bridged(call, talk.leg, talk.bridge)
+        return "bridged"
+
+    async def _bridged(
+        self, call: CallHandle, leg: str, bridge_id: str, *, leg_up: bool | None = None
+    ) -> HandoverOutcome:
+        """The caller talks to `leg`; when either hangs up, end the other and the bridge.
+        `leg_up` False: the leg is already gone; None: a new conversation (remembered on the
+        caller's channel for a restarted engine)."""
+        hangups = (StasisEnd, ChannelDestroyed, ChannelHangupRequest)
+        other = leg if leg_up is not False else call.channel_id
+        if leg_up is None:
+            await self._remember_talk(call, _Talk("", "", leg, bridge_id))
+        detached = False
+        try:
+            while leg_up is not False:
                 event = await call.next_event(_BRIDGED_POLL_S)
                 if isinstance(event, hangups):
                     if event.channel.id == call.channel_id:
@@ -192,10 +255,15 @@ class AcdRouter:
                     if event.channel.id == leg:
                         other = call.channel_id
                         break
+        except Detached:
+            # the engine stops: the two go on talking in Asterisk; the next engine follows
+            detached = True
+            raise
         finally:
             call.release(leg)
-            with contextlib.suppress(AriError):
-                await self._ari.hangup(other)
-            with contextlib.suppress(AriError):
-                await self._ari.destroy_bridge(bridge_id)
+            if not detached:
+                with contextlib.suppress(AriError):
+                    await self._ari.hangup(other)
+                with contextlib.suppress(AriError):
+                    await self._ari.destroy_bridge(bridge_id)
         return "bridged"

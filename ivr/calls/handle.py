@@ -47,7 +47,8 @@ class CallHandle(Protocol):
         """Stop routing a claimed channel's events here."""
 
     async def next_event(self, timeout_s: float) -> AriEvent | None:
-        """The call's next ARI event, or None after `timeout_s` (virtual time in tests)."""
+        """The call's next ARI event, or None after `timeout_s` (virtual time in tests).
+        Raises `ivr.errors.Detached` when the engine stops: leave the call as it is."""
 
     async def remember(self, key: str, value: str) -> None:
         """Keep `value` on the caller's channel (survives an engine restart)."""

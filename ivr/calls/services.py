@@ -19,6 +19,7 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 QueueOutcome = Literal["answered", "overflow", "closed", "abandoned", "callback"]
 # "left": the call left our Stasis app (continued in the dialplan); "caller_gone": hung up
 HandoverOutcome = Literal["bridged", "left", "failed", "caller_gone"]
+TalkKind = Literal["answered", "bridged"]
 
 
 class Router(Protocol):
@@ -40,6 +41,12 @@ class Router(Protocol):
 
     async def serve_callback(self, call: CallHandle) -> QueueOutcome:
         """`call` is the engine's call back to a caller who kept a queue place."""
+        ...
+
+    async def resume_talk(self, call: CallHandle) -> TalkKind | None:
+        """After an engine restart: a caller who was talking to an agent ("answered") or a
+        department ("bridged") goes on talking; returns once that conversation has ended.
+        None if the call was not talking."""
         ...
 
 
@@ -64,6 +71,9 @@ class DialplanRouter:
         return "left"
 
     async def rejoin(self, call: CallHandle) -> QueueOutcome | None:
+        return None
+
+    async def resume_talk(self, call: CallHandle) -> TalkKind | None:
         return None
 
     async def serve_callback(self, call: CallHandle) -> QueueOutcome:

@@ -39,7 +39,7 @@ from ivr.calls.flows import FlowVersion
 from ivr.calls.records import CallRecord, CallRecorder
 from ivr.calls.services import CallServices, HandoverOutcome, QueueOutcome, is_withheld
 from ivr.config import CallsConfig
-from ivr.errors import AriError, AriUnavailable, ChannelGone
+from ivr.errors import AriError, AriUnavailable, ChannelGone, Detached
 from ivr.flow import interpreter as i
 from ivr.flow.lookups import look_up
 from ivr.flow.model import QueueNode
@@ -74,10 +74,6 @@ SessionInput = AriEvent | Resynced | FlowTimer | Stop
 
 
 class _CallEnded(Exception):
-    pass
-
-
-class _Detach(Exception):
     pass
 
 
@@ -162,7 +158,7 @@ class CallSession:
                 while True:
                     item = await self.inbox.get()
                     if isinstance(item, Stop):
-                        raise _Detach
+                        raise Detached
                     if isinstance(item, FlowTimer | Resynced):
                         self._deferred.append(item)
                         continue
@@ -195,12 +191,12 @@ class CallSession:
             while True:
                 item = self._deferred.pop(0) if self._deferred else await self.inbox.get()
                 if isinstance(item, Stop):
-                    raise _Detach
+                    raise Detached
                 event = self._flow_event(item)
                 if event is not None:
                     await self._feed(event)
-        except (_CallEnded, _Detach) as exc:
-            if isinstance(exc, _Detach):
+        except (_CallEnded, Detached) as exc:
+            if isinstance(exc, Detached):
                 self.record.outcome = "detached"
         except ChannelGone:
             # the caller hung up between an event and our request: normal, not an error
@@ -252,6 +248,13 @@ class CallSession:
         log.info("call re-adopted at node %s", state.node)
         # what the previous engine was waiting for is lost; wake the node up again
         node = self._version.flow.nodes.get(state.node)
+        if state.phase == "service":
+            # talking to an agent or a department: the conversation goes on, then the flow
+            talked = await self._routing(self.services.router.resume_talk(self))
+            if talked == "answered":
+                return self._queued("answered")
+            if talked == "bridged":
+                return self._handover("bridged")
         if state.phase == "service" and isinstance(node, QueueNode):
             rejoined = await self._routing(self.services.router.rejoin(self))
             if rejoined is not None:

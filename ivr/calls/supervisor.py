@@ -9,6 +9,7 @@ named here (`call:<channel id>`) and are cancelled and awaited on shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from ivr.calls.records import CallRecorder
 from ivr.calls.services import CallServices
 from ivr.calls.session import CallSession, Stop
 from ivr.config import CallsConfig
+from ivr.errors import AriError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 INBOUND_ENTRIES = frozenset({"main", "emergency"})
 # a call the engine placed to call a waiting caller back (routing.queues callbacks)
 CALLBACK_ENTRY = "callback"
+# legs the engine rings for a call: an agent's phone, a department or on-duty phone
+STAFF_ENTRIES = frozenset({"agent", "department"})
 
 
 class Supervisor:
@@ -48,6 +52,7 @@ class Supervisor:
         # legs the engine originated that have no session (yet): who wants their events
         self._watchers: dict[str, Callable[[StreamItem], None]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._orphans: set[asyncio.Task[None]] = set()
         self.calls_started = 0
         self.calls_adopted = 0
 
@@ -66,6 +71,11 @@ class Supervisor:
             if entry in INBOUND_ENTRIES or entry == CALLBACK_ENTRY:
                 self._watchers.pop(item.channel.id, None)
                 self._start(item.channel, entry, adopted=False)
+            elif entry in STAFF_ENTRIES and item.channel.id not in self._watchers:
+                # an agent or department phone answered a ring placed by the engine before a
+                # restart: that offer is over (the caller is offered afresh), so the phone must
+                # not stay connected to silence
+                self._hang_up_orphan(item.channel.id)
             return
         channel_id = event_channel_id(item)
         if channel_id is None:
@@ -75,6 +85,17 @@ class Supervisor:
             session.inbox.put_nowait(item)
         elif (watcher := self._watchers.get(channel_id)) is not None:
             watcher(item)
+
+    def _hang_up_orphan(self, channel_id: str) -> None:
+        log.info("hanging up a staff leg left over from before a restart")
+
+        async def hang_up() -> None:
+            with contextlib.suppress(AriError):
+                await self.ari.hangup(channel_id)
+
+        task = asyncio.get_running_loop().create_task(hang_up(), name=f"orphan:{channel_id}")
+        self._orphans.add(task)
+        task.add_done_callback(self._orphans.discard)
 
     def watch(self, channel_id: str, watcher: Callable[[StreamItem], None] | None) -> None:
         """Hand events of a leg the engine placed, before it has a session, to `watcher`

@@ -220,6 +220,51 @@ async def test_callers_waiting_keep_their_order_across_an_engine_restart(
     assert after == before
 
 
+async def test_a_conversation_with_an_agent_survives_an_engine_restart(
+    start_engine: EngineFactory, driver: Driver, workdir: Path
+) -> None:
+    # the agent's phone answers and stays on the line until the engine ends the call
+    agent_phone = await Sipp("phone_wait.xml", [], workdir).start()
+    config = routing(agent_phone.port)
+    try:
+        first_engine = await start_engine(routing=config)
+        ours, theirs = await driver.call("1000", caller_id=CALLER)
+        await driver.answered(ours)
+        await driver.ari.send_dtmf(ours, "1")  # Japanese
+        await at_node(first_engine, theirs, "main_menu")
+        await driver.ari.send_dtmf(ours, "0")  # operator
+        await enqueued(first_engine, theirs, "answered")
+        talking = await bridge_of(driver, theirs)
+
+        await first_engine.stop()
+        # nothing of the conversation is cut while no engine runs
+        assert await bridge_of(driver, theirs) == talking
+        second_engine = await start_engine(routing=config)
+        await enqueued(second_engine, theirs, "talk_resumed")
+        assert second_engine.acd is not None
+        agents = second_engine.acd.queues.agents
+        # the agent is busy with this caller: the new engine offers them nobody else
+        assert agents.state("agent1").status == "on_call"
+        assert await bridge_of(driver, theirs) == talking
+
+        await driver.ari.hangup(ours)  # the resident hangs up
+        await enqueued(second_engine, theirs, "call_ended")
+        # the new engine ended the agent's side: the phone got its BYE
+        agent_result = await agent_phone.wait()
+    finally:
+        agent_phone.kill()
+    assert agent_result.ok, agent_result.output[-500:]
+    assert agents.state("agent1").status in ("wrap_up", "ready")
+
+
+async def bridge_of(driver: Driver, channel_id: str) -> tuple[str, frozenset[str]]:
+    """The mixing bridge `channel_id` is in, with everyone in it."""
+    for bridge in await driver.ari.list_bridges():
+        if channel_id in bridge.channels and bridge.bridge_type == "mixing":
+            return bridge.id, frozenset(bridge.channels)
+    raise AssertionError(f"{channel_id} is in no mixing bridge")
+
+
 async def enqueued(engine: Engine, channel_id: str, kind: str) -> None:
     """Wait until the queue reports `kind` (enqueued / rejoined) for the call."""
     assert engine.acd is not None

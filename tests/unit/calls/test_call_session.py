@@ -244,10 +244,23 @@ async def test_unexpected_error_plays_an_apology_never_dead_air() -> None:
 
 async def test_other_stasis_entries_do_not_start_calls() -> None:
     rig = Rig()
-    rig.ari.incoming("agent-leg", args="agent")
+    rig.ari.incoming("someone-else", args="conference")
     await settle()
     assert rig.sup.sessions == {}
     assert rig.ari.ops == []
+
+
+@pytest.mark.parametrize("entry", ["agent", "department,construction"])
+async def test_a_staff_phone_answering_an_offer_from_before_a_restart_is_hung_up(
+    entry: str,
+) -> None:
+    # the engine that rang this phone is gone; the caller is offered afresh by this one, so the
+    # agent must not sit on a line with nobody on it
+    rig = Rig()
+    rig.ari.incoming("old-agent-leg", args=entry)
+    await settle()
+    assert rig.sup.sessions == {}
+    assert rig.ari.ops == [("hangup", "old-agent-leg")]
 
 
 def test_session_ids_are_ours() -> None:
