@@ -11,6 +11,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from ivr.ari.client import StreamItem
 from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd
@@ -232,6 +233,9 @@ class AcdRouter:
         except AriError:
             await self._bridged(call, talk.leg, talk.bridge, leg_up=False)
         else:
+            self.events.add(
+                QueueEvent(call.channel_id, "", datetime.now(UTC), "talk_resumed", None, "transfer")
+            )
             await self._bridged(call, talk.leg, talk.bridge)
         return "bridged"
 

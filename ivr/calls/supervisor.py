@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from ivr.ari.client import Disconnected, Resynced, StreamItem
 from ivr.ari.models import Channel, StasisStart, event_channel_id
@@ -31,6 +32,8 @@ INBOUND_ENTRIES = frozenset({"main", "emergency"})
 CALLBACK_ENTRY = "callback"
 # legs the engine rings for a call: an agent's phone, a department or on-duty phone
 STAFF_ENTRIES = frozenset({"agent", "department"})
+# set on every staff leg the engine originates: the caller's channel id
+CALLER_OF_LEG_VAR = "HOTLINE_CALL"
 
 
 class Supervisor:
@@ -93,7 +96,11 @@ class Supervisor:
             with contextlib.suppress(AriError):
                 await self.ari.hangup(channel_id)
 
-        task = asyncio.get_running_loop().create_task(hang_up(), name=f"orphan:{channel_id}")
+        self._background(hang_up(), f"orphan:{channel_id}")
+
+    def _background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        # the event reader never awaits a REST call: small clean-up jobs run as tasks
+        task = asyncio.get_running_loop().create_task(work, name=name)
         self._orphans.add(task)
         task.add_done_callback(self._orphans.discard)
 
@@ -123,13 +130,31 @@ class Supervisor:
     def _resync(self, snapshot: Resynced) -> None:
         for session in self.sessions.values():
             session.inbox.put_nowait(snapshot)
+        present = {c.id for c in snapshot.channels}
         for channel in snapshot.channels:
-            if channel.id in self.sessions:
+            if channel.id in self.sessions or channel.id in self._claimed:
                 continue
             args = channel.dialplan.app_data.split(",")
             entry = args[1] if len(args) > 1 else ""
             if entry in INBOUND_ENTRIES:
                 self._start(channel, entry, adopted=True)
+            elif entry in STAFF_ENTRIES:
+                self._hang_up_if_caller_left(channel.id, present)
+
+    def _hang_up_if_caller_left(self, channel_id: str, present: set[str]) -> None:
+        # a staff leg whose caller hung up while no engine ran talks to nobody; one whose
+        # caller is still here is followed again by that caller's session (HOTLINE_TALK)
+        async def check() -> None:
+            try:
+                caller = await self.ari.get_variable(channel_id, CALLER_OF_LEG_VAR)
+            except AriError:
+                return
+            if caller not in present:
+                log.info("hanging up a staff leg whose caller left during a restart")
+                with contextlib.suppress(AriError):
+                    await self.ari.hangup(channel_id)
+
+        self._background(check(), f"orphan-check:{channel_id}")
 
     def _start(self, channel: Channel, entry: str, *, adopted: bool) -> None:
         session = CallSession(

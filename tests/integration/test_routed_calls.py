@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from ivr.app import Engine
+from ivr.ari.models import ChannelVarset
+from ivr.calls.acd import TALK_VAR
 from ivr.calls.records import MemoryCallRecorder
 from ivr.store.callbacks import DbCallbackStore
 from ivr.store.db import open_engine
@@ -255,6 +257,40 @@ async def test_a_conversation_with_an_agent_survives_an_engine_restart(
         agent_phone.kill()
     assert agent_result.ok, agent_result.output[-500:]
     assert agents.state("agent1").status in ("wrap_up", "ready")
+
+
+async def test_a_leak_call_put_through_to_the_on_duty_phone_survives_an_engine_restart(
+    start_engine: EngineFactory, driver: Driver, workdir: Path
+) -> None:
+    duty = await Sipp("phone_wait.xml", [], workdir).start()
+    config = routing(on_duty=[f"PJSIP/onduty/sip:onduty@127.0.0.1:{duty.port}"])
+    try:
+        first_engine = await start_engine(routing=config)
+        ours, theirs = await driver.call("1100", caller_id=CALLER)  # the leak line
+        # learn when the engine has put the caller through (it marks the channel so)
+        await driver.ari.request(
+            "POST",
+            f"/applications/{driver.app}/subscription",
+            params={"eventSource": f"channel:{theirs}"},
+        )
+        await driver.wait_for(
+            lambda e: isinstance(e, ChannelVarset) and e.variable == TALK_VAR and bool(e.value),
+            timeout_s=60,
+        )
+        talking = await bridge_of(driver, theirs)
+        assert len(talking[1]) == 2
+
+        await first_engine.stop()
+        assert await bridge_of(driver, theirs) == talking
+        second_engine = await start_engine(routing=config)
+        await enqueued(second_engine, theirs, "talk_resumed")
+        assert await bridge_of(driver, theirs) == talking
+
+        await driver.ari.hangup(ours)  # the resident hangs up
+        duty_result = await duty.wait()  # and the on-duty phone is released by the new engine
+    finally:
+        duty.kill()
+    assert duty_result.ok, duty_result.output[-500:]
 
 
 async def bridge_of(driver: Driver, channel_id: str) -> tuple[str, frozenset[str]]:

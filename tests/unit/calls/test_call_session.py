@@ -283,3 +283,27 @@ async def test_no_personal_data_in_the_logs(caplog: pytest.LogCaptureFixture) ->
     # ...without the caller's number, account or confirmation number
     for secret in ("0935821234", "+81935821234", "K10001", "1000000018"):
         assert secret not in text
+
+
+@pytest.mark.parametrize(("caller_still_here", "hung_up"), [(False, True), (True, False)])
+async def test_a_staff_leg_found_on_resync_is_hung_up_only_if_its_caller_left(
+    caller_still_here: bool, hung_up: bool
+) -> None:
+    # an agent was talking to c20 when the engine stopped; a new engine connects
+    rig = Rig()
+    leg = Channel(
+        id="c20-agent",
+        state="Up",
+        caller=CallerId(number="201"),
+        dialplan=DialplanCep(app_name="Stasis", app_data="hotline,agent"),
+    )
+    rig.ari.channels[leg.id] = leg
+    rig.ari.variables[leg.id] = {"HOTLINE_CALL": "c20"}
+    present = [leg]
+    if caller_still_here:
+        rig.ari.incoming("c20")  # its session follows the agent leg again
+        await settle()
+        present.append(rig.ari.channels["c20"])
+    rig.ari.emit(Resynced(channels=tuple(present), reconnect=True))
+    await settle()
+    assert (("hangup", "c20-agent") in rig.ari.ops) is hung_up
