@@ -1,4 +1,4 @@
-"""`hotline db init | migrate`, `hotline demo --accounts N`, `hotline billing pending | retry`.
+"""`hotline db init | migrate | demo --accounts N` (also `hotline demo`), `hotline billing ...`.
 
 `add_commands(subparsers)` registers the commands; each handler takes the parsed namespace and
 returns the process exit code. The database is `database.url` of the config file given with
@@ -34,10 +34,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     up.add_argument("--revision", default="head", help="target revision (default: head)")
     up.set_defaults(func=run_db_migrate)
 
-    dem = subparsers.add_parser("demo", help="fill the database with generated demo accounts")
-    dem.add_argument("--accounts", type=_positive, default=1000, help="accounts to add")
-    dem.add_argument("--seed", type=int, default=2004, help="random seed (deterministic data)")
-    dem.set_defaults(func=run_demo)
+    # `hotline demo` and `hotline db demo` are the same command
+    for where in (subparsers, db_sub):
+        dem = where.add_parser("demo", help="fill the database with generated demo accounts")
+        dem.add_argument("--accounts", type=_positive, default=1000, help="accounts to add")
+        dem.add_argument("--seed", type=int, default=2004, help="random seed (deterministic data)")
+        dem.set_defaults(func=run_demo)
 
     billing = subparsers.add_parser("billing", help="the billing outbox")
     b_sub = billing.add_subparsers(dest="billing_command", metavar="ACTION", required=True)

@@ -96,3 +96,19 @@ async def test_demo_needs_a_positive_count(
     with pytest.raises(SystemExit):
         await run(parser, config, "demo", "--accounts", "0")
     assert "positive" in capsys.readouterr().err
+
+
+async def test_db_demo_is_the_demo_command_too(
+    hotline: tuple[argparse.ArgumentParser, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser, config, url = hotline
+    assert await run(parser, config, "db", "init") == 0
+    assert await run(parser, config, "db", "demo", "--accounts", "7") == 0
+    assert "added 7 demo accounts" in capsys.readouterr().out
+    engine = open_engine(url)
+    try:
+        async with engine.connect() as conn:
+            n = (await conn.execute(sa.select(sa.func.count()).select_from(accounts))).scalar()
+    finally:
+        await engine.dispose()
+    assert n == 7
