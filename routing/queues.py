@@ -37,6 +37,7 @@ from ivr.ari.models import (
     StasisEnd,
     StasisStart,
 )
+from ivr.callerid import normalise_number
 from ivr.calls.handle import CallHandle
 from ivr.errors import AriError, Detached
 from ivr.flow.say import number_prompts, say_prompts
@@ -68,6 +69,16 @@ QUEUE_VAR = "HOTLINE_QUEUE"
 CALLBACK_KEY = "1"
 CONFIRM_KEY = "1"
 DECLINE_KEY = "2"
+OTHER_NUMBER_KEY = "3"
+END_OF_NUMBER_KEY = "#"
+CANCEL_ENTRY_KEY = "*"
+# a caller keying a call-back number: the entry ends this long after the last key (and the digits
+# so far count as the number, since many callers forget the hash key)
+CALLBACK_ENTRY_TIMEOUT_S = 8.0
+# Japanese numbers are at most 11 digits nationally; a few more for a caller who adds 81
+CALLBACK_NUMBER_MAX_DIGITS = 15
+# after this many unusable numbers the caller simply keeps waiting
+CALLBACK_ENTRY_TRIES = 2
 
 PROMPTS: frozenset[str] = frozenset(
     {
@@ -80,6 +91,9 @@ PROMPTS: frozenset[str] = frozenset(
         "queue-callback-confirm-keys",
         "queue-callback-scheduled",
         "queue-callback-hello",
+        "queue-callback-enter-number",
+        "queue-callback-number-invalid",
+        "queue-keep-waiting",
     }
 )
 """Prompt ids the queue plays (plus `num-*` and `digit-*` from `ivr.flow.say`)."""
@@ -234,6 +248,11 @@ def parse_membership(value: str) -> tuple[str, int, datetime] | None:
         return None
 
 
+def usable_callback_number(digits: str) -> bool:
+    """A number we can call back: a valid Japanese (or +81) phone number, keyed nationally."""
+    return normalise_number(digits) is not None
+
+
 def _gone(event: AriEvent, channel_id: str) -> bool:
     return (
         isinstance(event, StasisEnd | ChannelDestroyed | ChannelHangupRequest)
@@ -250,8 +269,20 @@ class _Waiter:
     last_announced: datetime | None = None
     callback_offered: bool = False
     confirming: bool = False
+    # the number a confirmation reads back (the caller ID, or one the caller keyed)
+    callback_number: str = ""
+    # keying a call-back number: digits so far, and when the entry times out (loop time)
+    entering: bool = False
+    keyed: str = ""
+    entry_deadline: float = 0.0
+    entry_failures: int = 0
     playback: str | None = None
     greeting: tuple[str, ...] = ()
+
+    @property
+    def busy_with_callback(self) -> bool:
+        """The caller is answering the call-back questions: no announcements meanwhile."""
+        return self.confirming or self.entering
 
 
 class QueueService:
@@ -486,10 +517,10 @@ class QueueService:
             elif not self._offers_held():
                 position = self.position(queue, call_id)
                 ewt = expected_wait_s(position, staffed, ready, cfg.average_handle_s)
-                if waiter.playback is None and not waiter.confirming:
+                if waiter.playback is None and not waiter.busy_with_callback:
                     if announcement_due(cfg.announce, waiter.since, waiter.last_announced, now):
                         await self._announce(call, cfg, queue, waiter, position, ewt)
-                    elif call.caller_number and callback_eligible(
+                    elif callback_eligible(
                         cfg.callback,
                         open_now=True,
                         waited_s=waited_s,
@@ -498,6 +529,12 @@ class QueueService:
                     ):
                         waiter.callback_offered = True
                         await self._play(call, waiter, ["queue-callback-offer"])
+            if (
+                waiter.entering
+                and waiter.playback is None
+                and asyncio.get_running_loop().time() >= waiter.entry_deadline
+            ):
+                await self._number_keyed(call, waiter)
             event = await call.next_event(self.timing.tick_s)
             if event is None:
                 continue
@@ -506,6 +543,10 @@ class QueueService:
                 return Abandoned(queue, waited_s)
             if isinstance(event, PlaybackFinished) and event.playback.id == waiter.playback:
                 waiter.playback = None
+                if waiter.entering and not waiter.keyed:
+                    # the instruction ended: the caller has the whole time-out from now
+                    loop_now = asyncio.get_running_loop().time()
+                    waiter.entry_deadline = loop_now + CALLBACK_ENTRY_TIMEOUT_S
             elif isinstance(event, ChannelDtmfReceived) and event.channel.id == call_id:
                 scheduled = await self._on_digit(call, queue, waiter, event.digit, context)
                 if scheduled is not None:
@@ -576,29 +617,91 @@ class QueueService:
     ) -> CallbackScheduled | None:
         if not waiter.callback_offered:
             return None
+        if waiter.entering:
+            await self._entry_key(call, waiter, digit)
+            return None
         if not waiter.confirming:
             if digit == CALLBACK_KEY:
                 await self._stop_playback(waiter)
-                waiter.confirming = True
-                number = say_prompts("digits", call.caller_number, call.language)
-                await self._play(
-                    call,
-                    waiter,
-                    ["queue-callback-confirm", *number, "queue-callback-confirm-keys"],
-                )
+                if call.caller_number:
+                    await self._confirm_number(call, waiter, call.caller_number)
+                else:
+                    # no caller ID to call back: ask for a number
+                    await self._start_entry(call, waiter)
             return None
         if digit == DECLINE_KEY:
             await self._stop_playback(waiter)
             waiter.confirming = False
             return None
+        if digit == OTHER_NUMBER_KEY:
+            await self._stop_playback(waiter)
+            waiter.confirming = False
+            await self._start_entry(call, waiter)
+            return None
         if digit != CONFIRM_KEY:
             return None
+        return await self._schedule_callback(call, queue, waiter, context)
+
+    async def _confirm_number(self, call: CallHandle, waiter: _Waiter, number: str) -> None:
+        waiter.confirming = True
+        waiter.callback_number = number
+        digits = say_prompts("digits", number, call.language)
+        await self._play(
+            call, waiter, ["queue-callback-confirm", *digits, "queue-callback-confirm-keys"]
+        )
+
+    async def _start_entry(
+        self, call: CallHandle, waiter: _Waiter, before: tuple[str, ...] = ()
+    ) -> None:
+        waiter.entering = True
+        waiter.keyed = ""
+        # the time-out runs from the end of the instruction (see `_wait_loop`)
+        waiter.entry_deadline = asyncio.get_running_loop().time() + CALLBACK_ENTRY_TIMEOUT_S
+        await self._play(call, waiter, [*before, "queue-callback-enter-number"])
+
+    async def _entry_key(self, call: CallHandle, waiter: _Waiter, digit: str) -> None:
+        if digit == CANCEL_ENTRY_KEY:
+            await self._stop_playback(waiter)
+            waiter.entering = False
+            return
+        if digit == END_OF_NUMBER_KEY:
+            await self._number_keyed(call, waiter)
+            return
+        if digit.isdigit() and len(waiter.keyed) < CALLBACK_NUMBER_MAX_DIGITS:
+            if not waiter.keyed:
+                await self._stop_playback(waiter)  # keying over the instruction
+            waiter.keyed += digit
+            waiter.entry_deadline = asyncio.get_running_loop().time() + CALLBACK_ENTRY_TIMEOUT_S
+
+    async def _number_keyed(self, call: CallHandle, waiter: _Waiter) -> None:
+        """The entry ended (hash key or time-out): read a usable number back for confirmation;
+        otherwise say so, and ask again or let the caller keep waiting."""
+        waiter.entering = False
+        number = waiter.keyed
+        waiter.keyed = ""
+        await self._stop_playback(waiter)
+        if number and usable_callback_number(number):
+            await self._confirm_number(call, waiter, number)
+            return
+        waiter.entry_failures += 1
+        if waiter.entry_failures < CALLBACK_ENTRY_TRIES:
+            await self._start_entry(call, waiter, ("queue-callback-number-invalid",))
+        else:
+            await self._play(call, waiter, ["queue-callback-number-invalid", "queue-keep-waiting"])
+
+    async def _schedule_callback(
+        self,
+        call: CallHandle,
+        queue: str,
+        waiter: _Waiter,
+        context: Mapping[str, str],
+    ) -> CallbackScheduled:
         await self._stop_playback(waiter)
         entry = waiter.entry
         request = CallbackRequest(
             call_id=call.channel_id,
             queue=queue,
-            number=call.caller_number,
+            number=waiter.callback_number,
             priority=entry.priority,
             enqueued_at=entry.enqueued_at,
             language=call.language,

@@ -4,26 +4,41 @@ offers, no-answer, overflow and the restart path."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ivr.ari.fake import FakeAri
-from ivr.ari.models import AriEvent, CallerId, Channel, ChannelDestroyed, StasisEnd, StasisStart
+from ivr.ari.models import (
+    AriEvent,
+    CallerId,
+    Channel,
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    PlaybackFinished,
+    StasisEnd,
+    StasisStart,
+)
 from ivr.ari.port import AriPort
 from ivr.calls.handle import CallHandle
+from ivr.flow.catalog import load_catalog
 from routing.agents import AgentPool
 from routing.config import RoutingConfig
 from routing.hours import calendars_of
 from routing.policy import NO_ANSWER
 from routing.ports import RoutingAri
 from routing.queues import (
+    CALLBACK_ENTRY_TIMEOUT_S,
+    PROMPTS,
     QUEUE_VAR,
     Abandoned,
     Answered,
+    CallbackScheduled,
     Closed,
     Overflow,
     QueueEvent,
@@ -40,6 +55,17 @@ T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 @dataclass
 class FakeRoutingAri(FakeAri):
     moh: list[str] = field(default_factory=list)
+    # where the fake's own events go (a stopped prompt's PlaybackFinished): the call's inbox
+    inboxes: dict[str, asyncio.Queue[AriEvent]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sink = self._deliver
+
+    def _deliver(self, item: object) -> None:
+        if isinstance(item, PlaybackFinished):
+            channel_id = item.playback.target_uri.removeprefix("channel:")
+            if channel_id in self.inboxes:
+                self.inboxes[channel_id].put_nowait(item)
 
     async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None:
         self.ops.append(("remove_from_bridge", bridge_id, channel_id))
@@ -62,14 +88,22 @@ class FakeCall:
     """A `CallHandle` whose claimed legs behave like phones: `answers` lists, per offer, True
     (the phone answers) or False (it rings out: Asterisk destroys the channel)."""
 
-    def __init__(self, ari: FakeRoutingAri, channel_id: str, answers: list[bool]) -> None:
+    def __init__(
+        self,
+        ari: FakeRoutingAri,
+        channel_id: str,
+        answers: list[bool],
+        number: str = "0935821234",
+    ) -> None:
         self._ari = ari
         self._id = channel_id
+        self._number = number
         self.answers = answers
         self.inbox: asyncio.Queue[AriEvent] = asyncio.Queue()
+        ari.inboxes[channel_id] = self.inbox
         self.claimed: list[str] = []
         self._n = 0
-        ari.channels[channel_id] = Channel(id=channel_id, caller=CallerId(number="0935821234"))
+        ari.channels[channel_id] = Channel(id=channel_id, caller=CallerId(number=number))
 
     @property
     def channel_id(self) -> str:
@@ -77,7 +111,7 @@ class FakeCall:
 
     @property
     def caller_number(self) -> str:
-        return "0935821234"
+        return self._number
 
     @property
     def language(self) -> str:
@@ -257,3 +291,122 @@ def test_damaged_membership_is_ignored() -> None:
     assert parse_membership("") is None
     assert parse_membership("{not json") is None
     assert parse_membership('{"queue":"q"}') is None
+
+
+# --- the call-back number -----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[3]
+CALLBACK_QUEUE = {
+    "when_no_agents": "join",
+    "announce": {"on_entry": False, "every_s": None},
+    "callback": {"enabled": True, "after_s": 0},
+}
+
+
+def press(call: FakeCall, digits: str) -> None:
+    for digit in digits:
+        call.inbox.put_nowait(
+            ChannelDtmfReceived(
+                type="ChannelDtmfReceived", digit=digit, channel=Channel(id=call.channel_id)
+            )
+        )
+
+
+def heard(ari: FakeRoutingAri, call: FakeCall) -> list[str]:
+    """What the caller heard, prompt by prompt (`sound:` and the say-digits split out)."""
+    out: list[str] = []
+    for op in ari.ops:
+        if op[0] == "play" and op[1] == call.channel_id:
+            out += [m.removeprefix("sound:") for m in op[2].split(",")]
+    return out
+
+
+def finish_playing(ari: FakeRoutingAri, call: FakeCall) -> None:
+    """The prompt playing to the caller has ended."""
+    (playback,) = [p for p in ari.playbacks.values() if p.target_uri.endswith(call.channel_id)]
+    del ari.playbacks[playback.id]
+    call.inbox.put_nowait(PlaybackFinished(type="PlaybackFinished", playback=playback))
+
+
+def digits_of(number: str) -> list[str]:
+    return [f"digit-{d}" for d in number]
+
+
+async def offered(ari: FakeRoutingAri, call: FakeCall) -> None:
+    await asyncio.sleep(1)
+    assert heard(ari, call)[-1] == "queue-callback-offer"
+
+
+async def test_a_caller_without_caller_id_keys_the_number_to_call_back() -> None:
+    ari, svc, trail = rig(**CALLBACK_QUEUE)
+    call = FakeCall(ari, "c1", [], number="")
+    waiting = asyncio.create_task(svc.wait(call, "q"))
+    await offered(ari, call)
+    press(call, "1")
+    await asyncio.sleep(1)
+    assert heard(ari, call)[-1] == "queue-callback-enter-number"
+    press(call, "09012345678#")
+    await asyncio.sleep(1)
+    assert heard(ari, call)[-13:] == [
+        "queue-callback-confirm",
+        *digits_of("09012345678"),
+        "queue-callback-confirm-keys",
+    ]
+    press(call, "1")
+    await asyncio.sleep(1)
+    finish_playing(ari, call)  # "we will call you back"
+    outcome = await waiting
+    assert isinstance(outcome, CallbackScheduled)
+    assert outcome.request.number == "09012345678"
+    assert trail[-1].kind == "callback_scheduled"
+
+
+async def test_a_caller_may_give_another_number_than_the_caller_id() -> None:
+    ari, svc, _ = rig(**CALLBACK_QUEUE)
+    call = FakeCall(ari, "c1", [])
+    waiting = asyncio.create_task(svc.wait(call, "q"))
+    await offered(ari, call)
+    press(call, "1")
+    await asyncio.sleep(1)
+    assert digits_of("0935821234") == heard(ari, call)[-11:-1]
+    press(call, "3")
+    await asyncio.sleep(1)
+    # keys without the hash key: the entry ends after a pause
+    finish_playing(ari, call)
+    press(call, "0939876543")
+    await asyncio.sleep(CALLBACK_ENTRY_TIMEOUT_S + 1)
+    assert heard(ari, call)[-11:-1] == digits_of("0939876543")
+    press(call, "1")
+    await asyncio.sleep(1)
+    finish_playing(ari, call)
+    outcome = await waiting
+    assert isinstance(outcome, CallbackScheduled)
+    assert outcome.request.number == "0939876543"
+
+
+async def test_unusable_numbers_leave_the_caller_waiting_in_place() -> None:
+    ari, svc, trail = rig(**CALLBACK_QUEUE)
+    call = FakeCall(ari, "c1", [], number="")
+    waiting = asyncio.create_task(svc.wait(call, "q"))
+    await offered(ari, call)
+    press(call, "1")
+    await asyncio.sleep(1)
+    press(call, "119#")  # not a number we can call back
+    await asyncio.sleep(1)
+    assert heard(ari, call)[-2:] == ["queue-callback-number-invalid", "queue-callback-enter-number"]
+    finish_playing(ari, call)
+    await asyncio.sleep(CALLBACK_ENTRY_TIMEOUT_S + 1)  # and then nothing at all
+    assert heard(ari, call)[-2:] == ["queue-callback-number-invalid", "queue-keep-waiting"]
+    assert not waiting.done()
+    assert svc.position("q", "c1") == 1
+    call.hang_up()
+    assert isinstance(await waiting, Abandoned)
+    assert "callback_scheduled" not in [e.kind for e in trail]
+
+
+def test_every_queue_prompt_is_in_the_catalog_in_both_languages() -> None:
+    catalog = load_catalog(ROOT / "prompts" / "catalog.yaml")
+    used = set(re.findall(r'"(queue-[a-z-]+)"', (ROOT / "routing" / "queues.py").read_text()))
+    assert used <= PROMPTS
+    for prompt_id in PROMPTS:
+        assert set(catalog.texts.get(prompt_id, {})) >= {"ja", "en"}, prompt_id
