@@ -410,3 +410,21 @@ def test_every_queue_prompt_is_in_the_catalog_in_both_languages() -> None:
     assert used <= PROMPTS
     for prompt_id in PROMPTS:
         assert set(catalog.texts.get(prompt_id, {})) >= {"ja", "en"}, prompt_id
+
+
+async def test_the_position_is_announced_again_every_minute_and_goes_down() -> None:
+    ari, svc, _ = rig(when_no_agents="join", announce={"on_entry": True, "every_s": 60})
+    first = FakeCall(ari, "c1", [])
+    second = FakeCall(ari, "c2", [])
+    waiting = [asyncio.create_task(svc.wait(c, "q")) for c in (first, second)]
+    await asyncio.sleep(1)
+    assert heard(ari, second) == ["queue-position", "num-2", "queue-position-end"]
+    finish_playing(ari, second)
+    await asyncio.sleep(30)
+    assert len(heard(ari, second)) == 3  # nothing more within the minute
+    first.hang_up()  # the caller ahead gives up
+    await asyncio.sleep(31)
+    assert heard(ari, second)[3:] == ["queue-position", "num-1", "queue-position-end"]
+    second.hang_up()
+    outcomes = await asyncio.gather(*waiting)
+    assert all(isinstance(o, Abandoned) for o in outcomes)
