@@ -29,7 +29,13 @@ from ivr.intake.validation import (
     jp_business_days_between,
     validate_fields,
 )
-from ivr.store.accounts import AuditContext, account_by_number_in, premise_in, write_audit_in
+from ivr.store.accounts import (
+    AuditContext,
+    account_by_number_in,
+    premise_by_meter_in,
+    premise_in,
+    write_audit_in,
+)
 from ivr.store.models import Account, Premise, ServiceRequest
 from ivr.store.numbers import confirmation_number, speakable
 from ivr.store.tables import accounts, billing_outbox, intake_keys, phones, service_requests
@@ -182,12 +188,19 @@ class IntakeService:
 
         new_premise: Premise | None = None
         new_premise_id = clean.ids.get("new_premise_id")
+        new_meter = clean.values.get("new_meter_number")
+        new_field = "new_premise_id"
         if new_premise_id is not None:
             new_premise = await premise_in(conn, new_premise_id)
             if new_premise is None:
                 errors["new_premise_id"] = "unknown_premise"
-            elif premise is not None and new_premise.id == premise.id:
-                errors["new_premise_id"] = "same_premise"
+        elif new_meter is not None:
+            new_field = "new_meter_number"
+            new_premise = await premise_by_meter_in(conn, new_meter)
+            if new_premise is None:
+                errors["new_meter_number"] = "unknown_meter"
+        if new_premise is not None and premise is not None and new_premise.id == premise.id:
+            errors[new_field] = "same_premise"
         if errors:
             raise _Rejected(errors, account.id if account else None)
 

@@ -87,7 +87,9 @@ class IntakeRules:
 _REQUIRED: dict[RequestKind, tuple[str, ...]] = {
     RequestKind.START: ("premise_id", "start_date", "contact_phone"),
     RequestKind.STOP: ("stop_date",),
-    RequestKind.TRANSFER: ("stop_date", "start_date", "new_premise_id"),
+    # and the new premise: `new_premise_id`, or `new_meter_number` (keyed from the card left at
+    # a vacant premise: the IVR cannot take an address)
+    RequestKind.TRANSFER: ("stop_date", "start_date"),
     RequestKind.NAME_CHANGE: ("holder_name", "holder_kana"),
     RequestKind.PHONE_CHANGE: ("new_phone",),
     RequestKind.RECONNECTION: (),
@@ -97,7 +99,7 @@ _REQUIRED: dict[RequestKind, tuple[str, ...]] = {
 _OPTIONAL: dict[RequestKind, tuple[str, ...]] = {
     RequestKind.START: ("customer_number", "holder_name", "holder_kana"),
     RequestKind.STOP: ("premise_id", "forwarding_address", "contact_phone"),
-    RequestKind.TRANSFER: ("premise_id", "contact_phone"),
+    RequestKind.TRANSFER: ("premise_id", "new_premise_id", "new_meter_number", "contact_phone"),
     RequestKind.NAME_CHANGE: ("effective_date", "reason", "recording"),
     RequestKind.PHONE_CHANGE: ("old_phone",),
     RequestKind.RECONNECTION: ("paid_on", "contact_phone"),
@@ -127,6 +129,9 @@ _PHONE_FIELDS = frozenset({"contact_phone", "new_phone", "old_phone"})
 # recording names are chosen by the engine (ARI recording names), never by a caller
 _RECORDING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 _KANA = re.compile(r"^[\u30a1-\u30fa\u30fc\u30fb\u3000 ]+$")
+# meter numbers as printed: digits (and letters in some utilities' schemes), no spaces
+_METER = re.compile(r"^[0-9A-Za-z-]{4,16}$")
+_METER_FIELDS = frozenset({"new_meter_number"})
 
 
 def accepted_fields(kind: RequestKind) -> frozenset[str]:
@@ -225,6 +230,12 @@ def validate_fields(
                     errors[name] = "invalid_phone"
                 else:
                     values[name] = e164
+            elif name in _METER_FIELDS:
+                text = str(value).strip()
+                if not _METER.fullmatch(text):
+                    errors[name] = "invalid"
+                else:
+                    values[name] = text
             elif name == "recording":
                 text = str(value).strip()
                 if not _RECORDING.fullmatch(text):
@@ -261,6 +272,12 @@ def validate_fields(
         for name in ("holder_name", "holder_kana"):
             if errors.get(name) == "required":
                 del errors[name]
+    if (
+        kind is RequestKind.TRANSFER
+        and _is_blank(raw.get("new_premise_id"))
+        and _is_blank(raw.get("new_meter_number"))
+    ):
+        errors.setdefault("new_premise_id", "required")
     # a leak needs somewhere to send the crew: a premise, an address, the caller's account (its
     # premises), or a recording in which the caller says where
     if kind is RequestKind.LEAK and all(

@@ -224,6 +224,16 @@ async def account_by_number_in(
     return await conn.run_sync(account_by_number, customer_number, ctx)
 
 
+async def premise_by_meter_in(conn: AsyncConnection, meter_number: str) -> Premise | None:
+    """The premise whose water meter carries `meter_number` (as printed; case as stored)."""
+    row = (
+        (await conn.execute(sa.select(premises).where(premises.c.meter_number == meter_number)))
+        .mappings()
+        .one_or_none()
+    )
+    return None if row is None else premise_from_row(row)
+
+
 async def premise_in(conn: AsyncConnection, premise_id: int) -> Premise | None:
     row = (
         (await conn.execute(sa.select(premises).where(premises.c.id == premise_id)))

@@ -227,7 +227,7 @@ async def demo(
                         f"{rnd.randint(1, 30)}番{rnd.randint(1, 20)}号",
                         "postal_code": f"{postal}-{t * 7 + w:04d}",
                         "area_code": area_code(w, t),
-                        "meter_number": f"M{prem_id:09d}",
+                        "meter_number": f"{prem_id:08d}",  # keyable: the IVR takes it for a move
                     }
                 )
             numbers: list[str] = []

@@ -4,16 +4,17 @@ row before the caller hears the confirmation number, and is then delivered to bi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from ivr.app import Engine, flow_registry
-from ivr.config import parse_config
+from ivr.config import AppConfig, parse_config
 from ivr.intake.outbox import pending
-from ivr.store.tables import audit_log, service_requests
+from ivr.store.tables import audit_log, premises, service_requests
 from ivr.wiring import open_services
 from tests.integration.store.storedata import seed
 from tests.support.sandbox import Sandbox
@@ -25,11 +26,9 @@ CALLER = "0935821234"  # account 1 in storedata: +81935821234
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_bank_debit_sign_up_from_a_recognised_caller_reaches_billing(
-    sandbox: Sandbox, workdir: Path
-) -> None:
+def hotline_config(sandbox: Sandbox, workdir: Path) -> AppConfig:
     always = {"always_open": True}
-    config = parse_config(
+    return parse_config(
         {
             "ari": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5},
             "database": {"url": f"sqlite+aiosqlite:///{workdir / 'hotline.sqlite3'}"},
@@ -49,6 +48,12 @@ async def test_bank_debit_sign_up_from_a_recognised_caller_reaches_billing(
             "HOTLINE_ARI_PASSWORD": sandbox.ari_password,
         },
     )
+
+
+async def test_bank_debit_sign_up_from_a_recognised_caller_reaches_billing(
+    sandbox: Sandbox, workdir: Path
+) -> None:
+    config = hotline_config(sandbox, workdir)
     flows = flow_registry(config, ROOT)
     async with open_services(config, flows) as wiring:
         await seed(wiring.db)
@@ -82,3 +87,67 @@ async def test_bank_debit_sign_up_from_a_recognised_caller_reaches_billing(
         report = await wiring.dispatcher.deliver_due(datetime.now(UTC))
         assert report.delivered == 1
         assert await pending(wiring.db) == []
+
+
+async def test_an_in_city_move_is_done_by_keypad_in_one_call(
+    sandbox: Sandbox, workdir: Path
+) -> None:
+    config = hotline_config(sandbox, workdir)
+    flows = flow_registry(config, ROOT)
+    today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    out, into = today + timedelta(days=21), today + timedelta(days=22)
+    menu = "113"  # Japanese, moving, in-city move (the caller is recognised as account 1)
+    keys = [
+        *menu,
+        *out.strftime("%Y%m%d"),
+        "1",  # that date is right
+        *into.strftime("%Y%m%d"),
+        "1",
+        *"00000303#",  # the meter number on the card at the new home
+        "1",
+    ]
+    # menu keys wait for their prompt; digits of one entry follow each other quickly
+    gaps = [2500, 2500, 2500]
+    for entry in (8, 8, 9):
+        gaps += [3000] + [300] * (entry - 1) + [4000]
+    async with open_services(config, flows) as wiring:
+        await seed(wiring.db)
+        async with wiring.db.begin() as conn:
+            await conn.execute(
+                sa.insert(premises).values(
+                    id=303,
+                    account_id=None,
+                    address="北九州市小倉北区中央1丁目3番3号",
+                    postal_code="802-0001",
+                    area_code="chuo-01",
+                    meter_number="00000303",
+                )
+            )
+        engine = Engine(config, wiring.services, wiring.recorder)
+        await engine.start()
+        try:
+            caller = Sipp(
+                # the request is committed before its number is read out: hang up meanwhile
+                keys_scenario(workdir, "".join(keys), gap_ms=gaps, hang_up_after_ms=6000),
+                caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
+                workdir,
+            )
+            result = await (await caller.start()).wait()
+        finally:
+            await engine.stop()
+        assert result.ok, result.output[-500:]
+
+        async with wiring.db.connect() as conn:
+            rows = (
+                (await conn.execute(sa.select(service_requests).order_by(service_requests.c.id)))
+                .mappings()
+                .all()
+            )
+        stop, start = rows
+        assert (stop["kind"], stop["premise_id"], stop["account_id"]) == ("transfer_stop", 101, 1)
+        assert (start["kind"], start["premise_id"]) == ("transfer_start", 303)
+        assert stop["confirmation"] == start["confirmation"]
+        assert stop["linked_request_id"] == start["id"]
+        assert stop["fields"]["stop_date"] == out.isoformat()
+        assert start["fields"]["start_date"] == into.isoformat()
+        assert len(await pending(wiring.db)) == 2

@@ -273,3 +273,35 @@ async def test_a_name_change_in_force_renames_the_holder(
     account = await store.by_customer_number(cust(2), IVR)
     assert account is not None
     assert account.holder_name == holder
+
+
+def _move(**fields: object) -> IntakeRequest:
+    base = {k: v for k, v in VALID[RequestKind.TRANSFER].items() if k != "new_premise_id"}
+    return req(RequestKind.TRANSFER, **{**base, **fields})
+
+
+async def test_a_move_names_the_new_home_by_its_meter_number(engine: AsyncEngine) -> None:
+    await seed(engine)
+    receipt = await service(engine).submit(_move(new_meter_number="M000000202"))
+    stop, start = await service(engine).get(receipt.confirmation)
+    assert (stop.kind, stop.premise_id) == ("transfer_stop", 101)
+    assert (start.kind, start.premise_id) == ("transfer_start", 202)
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"new_meter_number": "M000000999"}, {"new_meter_number": "unknown_meter"}),
+        ({"new_meter_number": "M000000101"}, {"new_meter_number": "same_premise"}),
+        ({"new_meter_number": "12"}, {"new_meter_number": "invalid"}),
+        ({}, {"new_premise_id": "required"}),
+    ],
+)
+async def test_a_move_without_a_known_new_home_is_rejected(
+    engine: AsyncEngine, fields: dict[str, object], errors: dict[str, str]
+) -> None:
+    await seed(engine)
+    with pytest.raises(IntakeRejected) as info:
+        await service(engine).submit(_move(**fields))
+    assert info.value.errors == errors
+    assert await counts(engine) == (0, 0)

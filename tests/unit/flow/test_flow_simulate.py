@@ -34,14 +34,22 @@ async def test_greeting_notices_and_main_menu() -> None:
 
 
 async def test_1_in_city_move_is_one_transfer_request() -> None:
-    text = await call("1 1 3 20270320 1 20270321 1 2")
+    # dates out and in, then the meter number from the card at the new home
+    text = await call("1 1 3 20270320 1 20270321 1 00012345# 1 2")
     assert "ご入力は、 2027年3月20日 です" in text
+    assert "メーター番号を押し" in text
     assert (
         "INTAKE transfer: customer_number=1000000018, stop_date=2027-03-20, "
-        "start_date=2027-03-21, caller_id=0312345678 -> K10001"
+        "start_date=2027-03-21, new_meter_number=00012345, caller_id=0312345678 -> K10001"
     ) in text
     assert "まとめて受け付けました" in text
     assert "受付番号は、 K10001 です" in text
+
+
+async def test_1_a_mover_without_the_meter_card_reaches_an_agent_with_the_dates() -> None:
+    text = await call("1 1 3 20270320 1 20270321 1 . . .")  # silence at the meter number
+    assert "INTAKE" not in text
+    assert "[moving_queue] queue_result queue=moving, outcome=answered" in text
 
 
 async def test_1_stop_service() -> None:
