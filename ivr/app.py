@@ -125,6 +125,11 @@ class Engine:
             # hands due callbacks to the router, once each, within the queue's hours
             self._tasks.append(loop.create_task(self.acd.queues.run(), name="queue-callbacks"))
         await self.ari.connected.wait()
+        if self.acd is not None:
+            # asks Asterisk which of them still ring: once connected
+            ringing = await self.acd.recover_callbacks()
+            if ringing:
+                log.info("%d callback call(s) still ringing from before the restart", ringing)
 
     async def stop(self) -> None:
         """Detach from calls (they stay in Asterisk for the next engine) and disconnect."""

@@ -34,6 +34,10 @@ class CallbackStore(Protocol):
 
     async def pending(self) -> list[CallbackRequest]: ...
 
+    async def dialing(self) -> list[CallbackRequest]:
+        """Requests whose call back was being placed (ringing) when the last engine stopped."""
+        ...
+
 
 def _conforms(client: AriClient) -> RoutingAri:
     # mypy checks here that the real client offers what routing uses

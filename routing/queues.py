@@ -910,6 +910,11 @@ class QueueService:
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
+    async def settled(self) -> None:
+        """Wait until every callback state change so far is in the store."""
+        while self._settling:
+            await asyncio.gather(*list(self._settling), return_exceptions=True)
+
     async def restore_callbacks(self) -> int:
         """At engine start: callers who were to be called back get their places again."""
         if self._store is None:
@@ -925,6 +930,25 @@ class QueueService:
             self._callbacks[request.call_id] = request
             restored += 1
         return restored
+
+    async def restore_dialing(self) -> list[CallbackRequest]:
+        """At engine start: call backs the last engine was placing. Their places are held (at
+        the head, never dialled again) until the router learns whether the ringing call is
+        answered (`serve_callback`) or not (`callback_failed`)."""
+        if self._store is None:
+            return []
+        held = []
+        for request in await self._store.dialing():
+            if request.queue not in self._waiting:
+                continue
+            skills = frozenset(self.config.queues[request.queue].skills)
+            self._waiting[request.queue][request.call_id] = QueuedCall(
+                request.call_id, request.enqueued_at, request.priority, skills, _DIALING
+            )
+            self._callbacks[request.call_id] = request
+            self._dialed.add(request.call_id)
+            held.append(request)
+        return held
 
     def callback_failed(self, request: CallbackRequest, reason: str) -> None:
         """The engine could not reach the caller: the place is given up (no second attempt)."""

@@ -17,7 +17,7 @@ from ivr.ari.client import StreamItem
 from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from ivr.calls.handle import CallHandle
 from ivr.calls.services import HandoverOutcome, QueueOutcome, TalkKind
-from ivr.errors import AriError, Detached
+from ivr.errors import AriError, AriUnavailable, Detached
 from routing.ports import RoutingAri
 from routing.queues import (
     Abandoned,
@@ -41,6 +41,10 @@ TALK_VAR = "HOTLINE_TALK"
 """Channel variable on a caller who talks to an agent or a department (JSON: queue, agent, leg,
 bridge; queue and agent empty for a department): a restarted engine follows the conversation
 instead of taking the caller back into the flow."""
+
+
+def _callback_leg(request: CallbackRequest) -> str:
+    return f"{request.call_id}-callback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +107,8 @@ class AcdRouter:
         """Give the router the supervisor's `watch`, to learn when a callback is not answered."""
         self._watch = watch
 
-    async def dial_back(self, request: CallbackRequest) -> None:
-        """Call a caller who kept their place (the queue calls this once, within hours)."""
-        leg = f"{request.call_id}-callback"
+    def _expect_callback(self, leg: str, request: CallbackRequest) -> None:
+        """`leg` rings the caller for `request`: serve it when answered, fail it if not."""
         self._callbacks[leg] = request
 
         def unanswered(item: StreamItem) -> None:
@@ -115,6 +118,11 @@ class AcdRouter:
 
         if self._watch is not None:
             self._watch(leg, unanswered)
+
+    async def dial_back(self, request: CallbackRequest) -> None:
+        """Call a caller who kept their place (the queue calls this once, within hours)."""
+        leg = _callback_leg(request)
+        self._expect_callback(leg, request)
         try:
             await self._ari.originate(
                 self.outbound_endpoint.format(number=request.number),
@@ -125,6 +133,24 @@ class AcdRouter:
         except AriError:
             self._forget(leg)
             raise
+
+    async def recover_callbacks(self) -> int:
+        """At engine start, after `bind`: call backs the last engine left ringing. One still
+        ringing is served when the resident answers; one that is gone failed meanwhile (it is
+        never dialled twice). Returns how many still ring."""
+        ringing = 0
+        for request in await self.queues.restore_dialing():
+            leg = _callback_leg(request)
+            try:
+                await self._ari.get_channel(leg)
+            except AriError:
+                self.queues.callback_failed(request, "lost in an engine restart")
+                continue
+            except AriUnavailable:
+                log.warning("cannot ask Asterisk about a ringing callback; expecting it")
+            self._expect_callback(leg, request)
+            ringing += 1
+        return ringing
 
     def _forget(self, leg: str) -> None:
         self._callbacks.pop(leg, None)

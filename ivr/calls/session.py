@@ -181,7 +181,7 @@ class CallSession:
         bind_call_id(self.call_id)
         try:
             if self.entry == "callback":
-                await self._serve_callback()
+                await (self._resume_callback() if self.adopted else self._serve_callback())
                 return
             if self.adopted:
                 first = await self._resume()
@@ -370,6 +370,24 @@ class CallSession:
         place they kept (no IVR), then to the agent."""
         log.info("callback call answered")
         outcome = await self._routing(self.services.router.serve_callback(self))
+        self._queued(outcome)
+        if self.record.outcome == "":
+            self.record.outcome = f"callback_{outcome}"
+
+    async def _resume_callback(self) -> None:
+        """A call back to a resident, re-adopted after a restart: the conversation with the
+        agent goes on, or the resident waits again at the kept place; anything else (the
+        restart came before the place was taken up) ends the call rather than leave silence."""
+        router = self.services.router
+        talked = await self._routing(router.resume_talk(self))
+        if talked is not None:
+            self.record.outcome = "callback_answered_by_agent"
+            return
+        outcome = await self._routing(router.rejoin(self))
+        if outcome is None:
+            log.warning("re-adopted callback call without a queue place; closing it")
+            await self._apologise()
+            return
         self._queued(outcome)
         if self.record.outcome == "":
             self.record.outcome = f"callback_{outcome}"

@@ -136,7 +136,7 @@ class Supervisor:
                 continue
             args = channel.dialplan.app_data.split(",")
             entry = args[1] if len(args) > 1 else ""
-            if entry in INBOUND_ENTRIES:
+            if entry in INBOUND_ENTRIES or entry == CALLBACK_ENTRY:
                 self._start(channel, entry, adopted=True)
             elif entry in STAFF_ENTRIES:
                 self._hang_up_if_caller_left(channel.id, present)

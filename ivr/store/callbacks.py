@@ -41,10 +41,16 @@ class DbCallbackStore:
             )
 
     async def pending(self) -> list[CallbackRequest]:
+        return await self._in_state("pending")
+
+    async def dialing(self) -> list[CallbackRequest]:
+        return await self._in_state("dialing")
+
+    async def _in_state(self, state: str) -> list[CallbackRequest]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 sa.select(callback_requests)
-                .where(callback_requests.c.state == "pending")
+                .where(callback_requests.c.state == state)
                 .order_by(callback_requests.c.enqueued_at)
             )
             return [

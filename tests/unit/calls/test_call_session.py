@@ -307,3 +307,24 @@ async def test_a_staff_leg_found_on_resync_is_hung_up_only_if_its_caller_left(
     rig.ari.emit(Resynced(channels=tuple(present), reconnect=True))
     await settle()
     assert (("hangup", "c20-agent") in rig.ari.ops) is hung_up
+
+
+async def test_a_re_adopted_call_back_without_a_place_is_closed_politely() -> None:
+    # the engine stopped right after the resident answered our call back; nothing of the place
+    # is on the channel, so the new engine apologises and closes instead of leaving silence
+    rig = Rig()
+    channel = Channel(
+        id="cb1-callback",
+        state="Up",
+        caller=CallerId(number="0935821234"),
+        dialplan=DialplanCep(app_name="Stasis", app_data="hotline,callback"),
+    )
+    rig.ari.channels[channel.id] = channel
+    rig.ari.emit(Resynced(channels=(channel,), reconnect=True))
+    await settle()
+    assert "cb1-callback" in rig.sup.sessions
+    assert rig.plays()[-1].endswith("system-error")
+    rig.finish()
+    record = await rig.recorder.wait_for("cb1-callback")
+    assert ("hangup", "cb1-callback") in rig.ari.ops
+    assert record.outcome != "detached"
