@@ -164,10 +164,15 @@ class IntakeService:
 
         premise: Premise | None = None
         premise_id = clean.ids.get("premise_id")
+        meter = clean.values.get("meter_number")
         if premise_id is not None:
             premise = await premise_in(conn, premise_id)
             if premise is None:
                 errors["premise_id"] = "unknown_premise"
+        elif meter is not None:
+            premise = await premise_by_meter_in(conn, meter)
+            if premise is None:
+                errors["meter_number"] = "unknown_meter"
 
         kind = request.kind
         if account is not None:

@@ -85,7 +85,8 @@ class IntakeRules:
 
 # fields each kind requires / accepts (customer_number handled separately)
 _REQUIRED: dict[RequestKind, tuple[str, ...]] = {
-    RequestKind.START: ("premise_id", "start_date", "contact_phone"),
+    # and the premise: `premise_id`, or `meter_number` (keyed from the card left there)
+    RequestKind.START: ("start_date", "contact_phone"),
     RequestKind.STOP: ("stop_date",),
     # and the new premise: `new_premise_id`, or `new_meter_number` (keyed from the card left at
     # a vacant premise: the IVR cannot take an address)
@@ -97,7 +98,14 @@ _REQUIRED: dict[RequestKind, tuple[str, ...]] = {
     RequestKind.BANK_DEBIT: (),
 }
 _OPTIONAL: dict[RequestKind, tuple[str, ...]] = {
-    RequestKind.START: ("customer_number", "holder_name", "holder_kana"),
+    RequestKind.START: (
+        "customer_number",
+        "premise_id",
+        "meter_number",
+        "holder_name",
+        "holder_kana",
+        "recording",
+    ),
     RequestKind.STOP: ("premise_id", "forwarding_address", "contact_phone"),
     RequestKind.TRANSFER: ("premise_id", "new_premise_id", "new_meter_number", "contact_phone"),
     RequestKind.NAME_CHANGE: ("effective_date", "reason", "recording"),
@@ -131,7 +139,7 @@ _RECORDING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 _KANA = re.compile(r"^[\u30a1-\u30fa\u30fc\u30fb\u3000 ]+$")
 # meter numbers as printed: digits (and letters in some utilities' schemes), no spaces
 _METER = re.compile(r"^[0-9A-Za-z-]{4,16}$")
-_METER_FIELDS = frozenset({"new_meter_number"})
+_METER_FIELDS = frozenset({"meter_number", "new_meter_number"})
 
 
 def accepted_fields(kind: RequestKind) -> frozenset[str]:
@@ -262,11 +270,18 @@ def validate_fields(
         except ValueError:
             errors[name] = "invalid_date" if name in _DATE_FIELDS else "invalid"
 
-    # a new customer starting service must say who they are
-    if kind is RequestKind.START and customer is None:
+    # a new customer starting service must say who they are: keyed (agent, web) or spoken on a
+    # recording (IVR) that staff transcribe
+    if kind is RequestKind.START and customer is None and _is_blank(raw.get("recording")):
         for name in ("holder_name", "holder_kana"):
             if _is_blank(raw.get(name)):
                 errors.setdefault(name, "required")
+    if (
+        kind is RequestKind.START
+        and _is_blank(raw.get("premise_id"))
+        and _is_blank(raw.get("meter_number"))
+    ):
+        errors.setdefault("premise_id", "required")
     # the holder says the new name on a recording; staff transcribe it from there
     if kind is RequestKind.NAME_CHANGE and not _is_blank(raw.get("recording")):
         for name in ("holder_name", "holder_kana"):

@@ -305,3 +305,45 @@ async def test_a_move_without_a_known_new_home_is_rejected(
         await service(engine).submit(_move(**fields))
     assert info.value.errors == errors
     assert await counts(engine) == (0, 0)
+
+
+def _start(**fields: object) -> IntakeRequest:
+    base = {
+        k: v
+        for k, v in VALID[RequestKind.START].items()
+        if k not in ("premise_id", "holder_name", "holder_kana")
+    }
+    return req(RequestKind.START, **{**base, **fields})
+
+
+async def test_a_new_resident_starts_by_meter_number_and_a_spoken_name(
+    engine: AsyncEngine,
+) -> None:
+    await seed(engine)
+    receipt = await service(engine).submit(
+        _start(meter_number="M000000201", recording="rec-hotline-1")
+    )
+    (row,) = await service(engine).get(receipt.confirmation)
+    assert (row.kind, row.premise_id, row.account_id) == ("start", 201, None)
+    assert row.fields["recording"] == "rec-hotline-1"
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"meter_number": "M000000999", "recording": "r1"}, {"meter_number": "unknown_meter"}),
+        ({"recording": "r1"}, {"premise_id": "required"}),
+        (
+            {"meter_number": "M000000201"},
+            {"holder_name": "required", "holder_kana": "required"},
+        ),
+    ],
+)
+async def test_a_start_needs_a_known_home_and_a_name(
+    engine: AsyncEngine, fields: dict[str, object], errors: dict[str, str]
+) -> None:
+    await seed(engine)
+    with pytest.raises(IntakeRejected) as info:
+        await service(engine).submit(_start(**fields))
+    assert info.value.errors == errors
+    assert await counts(engine) == (0, 0)

@@ -59,11 +59,24 @@ async def test_1_stop_service() -> None:
     assert "最終の検針" in text
 
 
+async def test_1_a_new_resident_starts_service_by_keypad_and_says_their_name() -> None:
+    text = await call("1 1 1 20270215 1 00012345# 1 0312345678# 1 2")
+    assert "メーター番号を押し" in text
+    assert "お名前を、フルネームでお話しください" in text
+    assert "RECORD up to 20 s" in text
+    assert (
+        "INTAKE start: start_date=2027-02-15, meter_number=00012345, "
+        "contact_phone=0312345678, name_recording=rec-"
+    ) in text
+    assert "受付番号は、 K10001 です" in text
+
+
 async def test_1_start_unfinished_goes_to_moving_queue_with_entries() -> None:
-    text = await call("1 1 1 20270215 1 123# 123# 123#")
+    text = await call("1 1 1 20270215 1 00012345# 1 123# 123# 123#")
     assert "電話番号を確認できませんでした" in text
     assert "QUEUE moving (priority 1):" in text
     assert "start_date=2027-02-15" in text
+    assert "start_meter=00012345" in text
     assert "INTAKE" not in text
 
 
