@@ -14,6 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TextIO, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import load_config
@@ -21,6 +22,7 @@ from ivr.intake.outbox import pending, retry
 from ivr.store.db import open_engine
 from ivr.store.demo import demo
 from ivr.store.migrate import head_revision, migrate
+from ivr.store.tables import premises
 
 T = TypeVar("T")
 
@@ -117,7 +119,22 @@ def run_demo(args: argparse.Namespace) -> int:
         url, lambda engine: demo(engine, args.accounts, seed=args.seed, progress=bar)
     )
     print(f"added {written} demo accounts")
+    meters = _with_engine(url, vacant_meters)
+    if meters:
+        # what a tester keys for a start or an in-city move by phone
+        print("vacant homes (meter numbers) to try a start or a move: " + ", ".join(meters))
     return 0
+
+
+async def vacant_meters(engine: AsyncEngine, limit: int = 3) -> list[str]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(premises.c.meter_number)
+            .where(premises.c.account_id.is_(None))
+            .order_by(premises.c.id)
+            .limit(limit)
+        )
+        return [str(r.meter_number) for r in rows]
 
 
 def run_billing_pending(args: argparse.Namespace) -> int:

@@ -104,7 +104,12 @@ async def test_db_demo_is_the_demo_command_too(
     parser, config, url = hotline
     assert await run(parser, config, "db", "init") == 0
     assert await run(parser, config, "db", "demo", "--accounts", "7") == 0
-    assert "added 7 demo accounts" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "added 7 demo accounts" in out
+    # a tester learns which meter numbers to key for a start or a move
+    vacant = out.split("to try a start or a move: ")[1].strip().split(", ")
+    assert vacant
+    assert all(m.isdigit() for m in vacant)
     engine = open_engine(url)
     try:
         async with engine.connect() as conn:
