@@ -140,6 +140,8 @@ class Supervisor:
                 self._start(channel, entry, adopted=True)
             elif entry in STAFF_ENTRIES:
                 self._hang_up_if_caller_left(channel.id, present)
+        # (re)connected: whoever watches the calls looks again
+        self.changed()
 
     def _hang_up_if_caller_left(self, channel_id: str, present: set[str]) -> None:
         # a staff leg whose caller hung up while no engine ran talks to nobody; one whose

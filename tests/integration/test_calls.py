@@ -4,15 +4,18 @@ running the real dialplans/hotline.yaml and dialplans/emergency.yaml."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from ivr.app import Engine
+from ivr.ari.client import Resynced
 from ivr.calls.records import CallRecord, MemoryCallRecorder
 from ivr.flow.ports import FakeIntake
 from tests.integration.conftest import CALLER, Driver, EngineFactory, hotline_services
-from tests.support.sandbox import Sandbox
+from tests.support.sandbox import ROOT, Sandbox, sandbox_dir
 from tests.support.sipp import Sipp, SippResult, caller_args, keys_scenario
 
 pytestmark = pytest.mark.integration
@@ -229,3 +232,41 @@ async def test_the_same_key_twice_is_heard_twice(
     assert result.ok, result.output
     record = await the_record(recorder)
     assert choices(record) == [("greeting", "1"), ("main_menu", "1")]
+
+
+async def test_an_asterisk_restart_ends_its_calls_cleanly_and_the_engine_takes_new_ones(
+    start_engine: EngineFactory, driver: Driver
+) -> None:
+    recorder = MemoryCallRecorder()
+    engine = await start_engine(recorder)
+    ours, theirs = await driver.call("1000", caller_id=CALLER)
+    await driver.answered(ours)
+    await at_node(engine, theirs, "greeting")
+
+    # Asterisk restarts under a live call (same process, like `core restart` by an admin)
+    restart = await asyncio.to_thread(
+        subprocess.run,
+        [str(ROOT / "scripts" / "asterisk-sandbox"), "cli", "core restart now"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "HOTLINE_SANDBOX_DIR": str(sandbox_dir())},
+    )
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+
+    # the call Asterisk dropped gets its record, not a session waiting for ever
+    record = await the_record(recorder)
+    assert record.call_id == theirs
+    assert record.outcome == "caller_hung_up"
+
+    # the engine reconnects by itself (and so does the test's own ARI app)
+    async with asyncio.timeout(CALL_WAIT_S):
+        while engine.ari.connects < 2 or not engine.ari.connected.is_set():
+            await engine.supervisor.next_change()
+    await driver.wait_for(lambda e: isinstance(e, Resynced) and e.reconnect, CALL_WAIT_S)
+
+    # and the next resident is answered as usual
+    ours, theirs = await driver.call("1000", caller_id=CALLER)
+    await asyncio.wait_for(driver.answered(ours), CALL_WAIT_S)
+    await at_node(engine, theirs, "greeting")
