@@ -226,20 +226,17 @@ async def account_by_number_in(
 
 async def premise_by_meter_in(conn: AsyncConnection, meter_number: str) -> Premise | None:
     """The premise whose water meter carries `meter_number` (as printed; case as stored)."""
-    row = (
-        (await conn.execute(sa.select(premises).where(premises.c.meter_number == meter_number)))
-        .mappings()
-        .one_or_none()
-    )
-    return None if row is None else premise_from_row(row)
+    return await _premise_where(conn, premises.c.meter_number == meter_number)
 
 
 async def premise_in(conn: AsyncConnection, premise_id: int) -> Premise | None:
-    row = (
-        (await conn.execute(sa.select(premises).where(premises.c.id == premise_id)))
-        .mappings()
-        .one_or_none()
-    )
+    return await _premise_where(conn, premises.c.id == premise_id)
+
+
+async def _premise_where(
+    conn: AsyncConnection, condition: sa.ColumnElement[bool]
+) -> Premise | None:
+    row = (await conn.execute(sa.select(premises).where(condition))).mappings().one_or_none()
     return None if row is None else premise_from_row(row)
 
 
