@@ -109,13 +109,8 @@ class IntakeService:
         """Validate and commit; raises `IntakeRejected` with per-field codes, writing nothing."""
         errors: dict[str, str] = {}
         key = request.idempotency_key
-        if key is not None:
-            if not key or len(key) > MAX_KEY_LENGTH:
-                raise IntakeRejected({"idempotency_key": "invalid"})
-            # before validating: a retry must get its receipt even if, say, the day has turned
-            earlier = await self.receipt_for_key(key)
-            if earlier is not None:
-                return earlier
+        if key is not None and (not key or len(key) > MAX_KEY_LENGTH):
+            raise IntakeRejected({"idempotency_key": "invalid"})
         if request.channel not in CHANNELS:
             errors["channel"] = "invalid"
         clean, field_errors = validate_fields(
@@ -123,6 +118,11 @@ class IntakeService:
         )
         errors.update(field_errors)
         if errors or clean is None:
+            # a retry gets its receipt even if its fields no longer pass (the day has turned);
+            # a valid one finds its key inside `_write`, in the request's transaction
+            earlier = None if key is None else await self.receipt_for_key(key)
+            if earlier is not None:
+                return earlier
             raise IntakeRejected(errors)
         now = self._clock()
         try:

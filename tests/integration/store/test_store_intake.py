@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -204,6 +204,16 @@ async def test_a_retried_key_gets_the_first_receipt_and_writes_nothing(
     other = await intake.submit(keyed(RequestKind.LEAK, "form-2"))
     assert other.confirmation != first.confirmation
     assert await counts(engine) == (3, 3)
+
+
+async def test_a_retry_after_its_date_has_passed_still_gets_the_first_receipt(
+    engine: AsyncEngine,
+) -> None:
+    await seed(engine)
+    first = await service(engine).submit(keyed(RequestKind.STOP, "form-late"))
+    week_later = IntakeService(engine, business_days=weekdays, clock=lambda: NOW + timedelta(7))
+    assert await week_later.submit(keyed(RequestKind.STOP, "form-late")) == first
+    assert await counts(engine) == (1, 1)
 
 
 async def test_concurrent_submissions_of_one_key_make_one_request(engine: AsyncEngine) -> None:
