@@ -208,7 +208,7 @@ class AcdRouter:
             return "failed"
         result = await self.transfers.blind(call, department, context=context)
         if result.status == "connected" and result.channel_id and result.bridge_id:
-            return await self._bridged(call, result.channel_id, result.bridge_id)
+            return await self._put_through(call, result.channel_id, result.bridge_id)
         if result.status == "caller_gone":
             return "caller_gone"
         await self._off_hold(call)
@@ -226,7 +226,7 @@ class AcdRouter:
             else "nobody answered",
         )
         if outcome.channel_id and outcome.bridge_id:
-            return await self._bridged(call, outcome.channel_id, outcome.bridge_id)
+            return await self._put_through(call, outcome.channel_id, outcome.bridge_id)
         if outcome.caller_hung_up:
             return "caller_gone"
         await self._off_hold(call)
@@ -265,19 +265,22 @@ class AcdRouter:
             await self._bridged(call, talk.leg, talk.bridge)
         return "bridged"
 
+    async def _put_through(self, call: CallHandle, leg: str, bridge_id: str) -> HandoverOutcome:
+        """A new conversation with a department: kept on the caller's channel for a restarted
+        engine, then run to its end."""
+        await self._remember_talk(call, _Talk("", "", leg, bridge_id))
+        return await self._bridged(call, leg, bridge_id)
+
     async def _bridged(
-        self, call: CallHandle, leg: str, bridge_id: str, *, leg_up: bool | None = None
+        self, call: CallHandle, leg: str, bridge_id: str, *, leg_up: bool = True
     ) -> HandoverOutcome:
         """The caller talks to `leg`; when either hangs up, end the other and the bridge.
-        `leg_up` False: the leg is already gone; None: a new conversation (remembered on the
-        caller's channel for a restarted engine)."""
+        `leg_up` False: the leg is already gone (found so after a restart)."""
         hangups = (StasisEnd, ChannelDestroyed, ChannelHangupRequest)
-        other = leg if leg_up is not False else call.channel_id
-        if leg_up is None:
-            await self._remember_talk(call, _Talk("", "", leg, bridge_id))
+        other = leg if leg_up else call.channel_id
         detached = False
         try:
-            while leg_up is not False:
+            while leg_up:
                 event = await call.next_event(_BRIDGED_POLL_S)
                 if isinstance(event, hangups):
                     if event.channel.id == call.channel_id:
