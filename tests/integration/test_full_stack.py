@@ -15,10 +15,10 @@ from ivr.app import Engine, flow_registry
 from ivr.config import AppConfig, parse_config
 from ivr.intake.outbox import pending
 from ivr.store.tables import audit_log, premises, service_requests
-from ivr.wiring import open_services
+from ivr.wiring import Wiring, open_services
 from tests.integration.store.storedata import seed
 from tests.support.sandbox import Sandbox
-from tests.support.sipp import Sipp, caller_args, keys_scenario
+from tests.support.sipp import Sipp, SippResult, caller_args, keys_scenario
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +50,29 @@ def hotline_config(sandbox: Sandbox, workdir: Path) -> AppConfig:
     )
 
 
+async def call_in(
+    sandbox: Sandbox,
+    workdir: Path,
+    config: AppConfig,
+    wiring: Wiring,
+    keys: str,
+    gaps: int | list[int],
+    hang_up_after_ms: int | None,
+) -> SippResult:
+    """The engine runs on `wiring` while the demo caller presses `keys` on the main number."""
+    engine = Engine(config, wiring.services, wiring.recorder)
+    await engine.start()
+    try:
+        caller = Sipp(
+            keys_scenario(workdir, keys, gap_ms=gaps, hang_up_after_ms=hang_up_after_ms),
+            caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
+            workdir,
+        )
+        return await (await caller.start()).wait()
+    finally:
+        await engine.stop()
+
+
 async def test_bank_debit_sign_up_from_a_recognised_caller_reaches_billing(
     sandbox: Sandbox, workdir: Path
 ) -> None:
@@ -57,17 +80,7 @@ async def test_bank_debit_sign_up_from_a_recognised_caller_reaches_billing(
     flows = flow_registry(config, ROOT)
     async with open_services(config, flows) as wiring:
         await seed(wiring.db)
-        engine = Engine(config, wiring.services, wiring.recorder)
-        await engine.start()
-        try:
-            caller = Sipp(
-                keys_scenario(workdir, "1631", gap_ms=2500, hang_up_after_ms=None),
-                caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
-                workdir,
-            )
-            result = await (await caller.start()).wait()
-        finally:
-            await engine.stop()
+        result = await call_in(sandbox, workdir, config, wiring, "1631", 2500, None)
         assert result.ok, result.output[-500:]
 
         async with wiring.db.connect() as conn:
@@ -123,18 +136,8 @@ async def test_an_in_city_move_is_done_by_keypad_in_one_call(
                     meter_number="00000303",
                 )
             )
-        engine = Engine(config, wiring.services, wiring.recorder)
-        await engine.start()
-        try:
-            caller = Sipp(
-                # the request is committed before its number is read out: hang up meanwhile
-                keys_scenario(workdir, "".join(keys), gap_ms=gaps, hang_up_after_ms=6000),
-                caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
-                workdir,
-            )
-            result = await (await caller.start()).wait()
-        finally:
-            await engine.stop()
+        # the request is committed before its number is read out: hang up meanwhile
+        result = await call_in(sandbox, workdir, config, wiring, "".join(keys), gaps, 6000)
         assert result.ok, result.output[-500:]
 
         async with wiring.db.connect() as conn:

@@ -202,11 +202,7 @@ async def test_callers_waiting_keep_their_order_across_an_engine_restart(
     first_engine = await start_engine(routing=config)
     callers = []
     for _ in range(2):
-        ours, theirs = await driver.call("1000", caller_id=CALLER)
-        await driver.answered(ours)
-        await driver.ari.send_dtmf(ours, "1")  # Japanese
-        await at_node(first_engine, theirs, "main_menu")
-        await driver.ari.send_dtmf(ours, "0")  # operator
+        _, theirs = await call_the_operator(first_engine, driver)
         await enqueued(first_engine, theirs, "enqueued")
         callers.append(theirs)
     assert first_engine.acd is not None
@@ -230,11 +226,7 @@ async def test_a_conversation_with_an_agent_survives_an_engine_restart(
     config = routing(agent_phone.port)
     try:
         first_engine = await start_engine(routing=config)
-        ours, theirs = await driver.call("1000", caller_id=CALLER)
-        await driver.answered(ours)
-        await driver.ari.send_dtmf(ours, "1")  # Japanese
-        await at_node(first_engine, theirs, "main_menu")
-        await driver.ari.send_dtmf(ours, "0")  # operator
+        ours, theirs = await call_the_operator(first_engine, driver)
         await enqueued(first_engine, theirs, "answered")
         talking = await bridge_of(driver, theirs)
 
@@ -291,6 +283,16 @@ async def test_a_leak_call_put_through_to_the_on_duty_phone_survives_an_engine_r
     finally:
         duty.kill()
     assert duty_result.ok, duty_result.output[-500:]
+
+
+async def call_the_operator(engine: Engine, driver: Driver) -> tuple[str, str]:
+    """A resident calls, chooses Japanese and then the operator; (our half, the engine's)."""
+    ours, theirs = await driver.call("1000", caller_id=CALLER)
+    await driver.answered(ours)
+    await driver.ari.send_dtmf(ours, "1")  # Japanese
+    await at_node(engine, theirs, "main_menu")
+    await driver.ari.send_dtmf(ours, "0")  # operator
+    return ours, theirs
 
 
 async def bridge_of(driver: Driver, channel_id: str) -> tuple[str, frozenset[str]]:

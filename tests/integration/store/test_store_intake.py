@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
@@ -298,25 +299,6 @@ async def test_a_move_names_the_new_home_by_its_meter_number(engine: AsyncEngine
     assert (start.kind, start.premise_id) == ("transfer_start", 202)
 
 
-@pytest.mark.parametrize(
-    ("fields", "errors"),
-    [
-        ({"new_meter_number": "M000000999"}, {"new_meter_number": "unknown_meter"}),
-        ({"new_meter_number": "M000000101"}, {"new_meter_number": "same_premise"}),
-        ({"new_meter_number": "12"}, {"new_meter_number": "invalid"}),
-        ({}, {"new_premise_id": "required"}),
-    ],
-)
-async def test_a_move_without_a_known_new_home_is_rejected(
-    engine: AsyncEngine, fields: dict[str, object], errors: dict[str, str]
-) -> None:
-    await seed(engine)
-    with pytest.raises(IntakeRejected) as info:
-        await service(engine).submit(_move(**fields))
-    assert info.value.errors == errors
-    assert await counts(engine) == (0, 0)
-
-
 def _start(**fields: object) -> IntakeRequest:
     base = {
         k: v
@@ -339,21 +321,33 @@ async def test_a_new_resident_starts_by_meter_number_and_a_spoken_name(
 
 
 @pytest.mark.parametrize(
-    ("fields", "errors"),
+    ("request_of", "fields", "errors"),
     [
-        ({"meter_number": "M000000999", "recording": "r1"}, {"meter_number": "unknown_meter"}),
-        ({"recording": "r1"}, {"premise_id": "required"}),
+        (_move, {"new_meter_number": "M000000999"}, {"new_meter_number": "unknown_meter"}),
+        (_move, {"new_meter_number": "M000000101"}, {"new_meter_number": "same_premise"}),
+        (_move, {"new_meter_number": "12"}, {"new_meter_number": "invalid"}),
+        (_move, {}, {"new_premise_id": "required"}),
         (
+            _start,
+            {"meter_number": "M000000999", "recording": "r1"},
+            {"meter_number": "unknown_meter"},
+        ),
+        (_start, {"recording": "r1"}, {"premise_id": "required"}),
+        (
+            _start,
             {"meter_number": "M000000201"},
             {"holder_name": "required", "holder_kana": "required"},
         ),
     ],
 )
-async def test_a_start_needs_a_known_home_and_a_name(
-    engine: AsyncEngine, fields: dict[str, object], errors: dict[str, str]
+async def test_a_start_or_move_without_a_known_home_or_a_name_is_rejected(
+    engine: AsyncEngine,
+    request_of: Callable[..., IntakeRequest],
+    fields: dict[str, object],
+    errors: dict[str, str],
 ) -> None:
     await seed(engine)
     with pytest.raises(IntakeRejected) as info:
-        await service(engine).submit(_start(**fields))
+        await service(engine).submit(request_of(**fields))
     assert info.value.errors == errors
     assert await counts(engine) == (0, 0)

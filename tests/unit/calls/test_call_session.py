@@ -55,6 +55,19 @@ class Rig:
         channel = self.ari.channels[channel_id]
         self.ari.emit(ChannelDtmfReceived(type="ChannelDtmfReceived", channel=channel, digit=digit))
 
+    def in_stasis_before_we_connected(
+        self, channel_id: str, entry: str, number: str = "0935821234"
+    ) -> Channel:
+        """A channel already up in Stasis(hotline, `entry`), as a new engine's resync lists it."""
+        channel = Channel(
+            id=channel_id,
+            state="Up",
+            caller=CallerId(number=number),
+            dialplan=DialplanCep(app_name="Stasis", app_data=f"hotline,{entry}"),
+        )
+        self.ari.channels[channel_id] = channel
+        return channel
+
     def finish(self) -> None:
         [playback_id] = self.ari.playbacks
         self.ari.finish_playback(playback_id)
@@ -291,13 +304,7 @@ async def test_a_staff_leg_found_on_resync_is_hung_up_only_if_its_caller_left(
 ) -> None:
     # an agent was talking to c20 when the engine stopped; a new engine connects
     rig = Rig()
-    leg = Channel(
-        id="c20-agent",
-        state="Up",
-        caller=CallerId(number="201"),
-        dialplan=DialplanCep(app_name="Stasis", app_data="hotline,agent"),
-    )
-    rig.ari.channels[leg.id] = leg
+    leg = rig.in_stasis_before_we_connected("c20-agent", "agent", number="201")
     rig.ari.variables[leg.id] = {"HOTLINE_CALL": "c20"}
     present = [leg]
     if caller_still_here:
@@ -313,13 +320,7 @@ async def test_a_re_adopted_call_back_without_a_place_is_closed_politely() -> No
     # the engine stopped right after the resident answered our call back; nothing of the place
     # is on the channel, so the new engine apologises and closes instead of leaving silence
     rig = Rig()
-    channel = Channel(
-        id="cb1-callback",
-        state="Up",
-        caller=CallerId(number="0935821234"),
-        dialplan=DialplanCep(app_name="Stasis", app_data="hotline,callback"),
-    )
-    rig.ari.channels[channel.id] = channel
+    channel = rig.in_stasis_before_we_connected("cb1-callback", "callback")
     rig.ari.emit(Resynced(channels=(channel,), reconnect=True))
     await settle()
     assert "cb1-callback" in rig.sup.sessions

@@ -332,6 +332,18 @@ def digits_of(number: str) -> list[str]:
     return [f"digit-{d}" for d in number]
 
 
+async def confirm_callback(
+    ari: FakeRoutingAri, call: FakeCall, waiting: asyncio.Task[Any]
+) -> CallbackScheduled:
+    """The caller confirms the number read back and hears "we will call you back"."""
+    press(call, "1")
+    await asyncio.sleep(1)
+    finish_playing(ari, call)
+    outcome = await waiting
+    assert isinstance(outcome, CallbackScheduled)
+    return outcome
+
+
 async def offered(ari: FakeRoutingAri, call: FakeCall) -> None:
     await asyncio.sleep(1)
     assert heard(ari, call)[-1] == "queue-callback-offer"
@@ -352,11 +364,7 @@ async def test_a_caller_without_caller_id_keys_the_number_to_call_back() -> None
         *digits_of("09012345678"),
         "queue-callback-confirm-keys",
     ]
-    press(call, "1")
-    await asyncio.sleep(1)
-    finish_playing(ari, call)  # "we will call you back"
-    outcome = await waiting
-    assert isinstance(outcome, CallbackScheduled)
+    outcome = await confirm_callback(ari, call, waiting)
     assert outcome.request.number == "09012345678"
     assert trail[-1].kind == "callback_scheduled"
 
@@ -376,11 +384,7 @@ async def test_a_caller_may_give_another_number_than_the_caller_id() -> None:
     press(call, "0939876543")
     await asyncio.sleep(CALLBACK_ENTRY_TIMEOUT_S + 1)
     assert heard(ari, call)[-11:-1] == digits_of("0939876543")
-    press(call, "1")
-    await asyncio.sleep(1)
-    finish_playing(ari, call)
-    outcome = await waiting
-    assert isinstance(outcome, CallbackScheduled)
+    outcome = await confirm_callback(ari, call, waiting)
     assert outcome.request.number == "0939876543"
 
 
