@@ -919,17 +919,7 @@ class QueueService:
         """At engine start: callers who were to be called back get their places again."""
         if self._store is None:
             return 0
-        restored = 0
-        for request in await self._store.pending():
-            if request.queue not in self._waiting:
-                continue
-            skills = frozenset(self.config.queues[request.queue].skills)
-            self._waiting[request.queue][request.call_id] = QueuedCall(
-                request.call_id, request.enqueued_at, request.priority, skills
-            )
-            self._callbacks[request.call_id] = request
-            restored += 1
-        return restored
+        return len(self._hold_places(await self._store.pending()))
 
     async def restore_dialing(self) -> list[CallbackRequest]:
         """At engine start: call backs the last engine was placing. Their places are held (at
@@ -937,16 +927,23 @@ class QueueService:
         answered (`serve_callback`) or not (`callback_failed`)."""
         if self._store is None:
             return []
+        held = self._hold_places(await self._store.dialing(), offered_to=_DIALING)
+        self._dialed.update(r.call_id for r in held)
+        return held
+
+    def _hold_places(
+        self, requests: list[CallbackRequest], offered_to: str | None = None
+    ) -> list[CallbackRequest]:
+        """Kept callback places back in their queues (those of queues still configured)."""
         held = []
-        for request in await self._store.dialing():
+        for request in requests:
             if request.queue not in self._waiting:
                 continue
             skills = frozenset(self.config.queues[request.queue].skills)
             self._waiting[request.queue][request.call_id] = QueuedCall(
-                request.call_id, request.enqueued_at, request.priority, skills, _DIALING
+                request.call_id, request.enqueued_at, request.priority, skills, offered_to
             )
             self._callbacks[request.call_id] = request
-            self._dialed.add(request.call_id)
             held.append(request)
         return held
 
