@@ -369,7 +369,9 @@ class CallSession:
         """A call the engine placed to a caller who chose a callback: straight to the queue
         place they kept (no IVR), then to the agent."""
         log.info("callback call answered")
-        outcome = await self._routing(self.services.router.serve_callback(self))
+        self._callback_ended(await self._routing(self.services.router.serve_callback(self)))
+
+    def _callback_ended(self, outcome: QueueOutcome) -> None:
         self._queued(outcome)
         if self.record.outcome == "":
             self.record.outcome = f"callback_{outcome}"
@@ -388,9 +390,7 @@ class CallSession:
             log.warning("re-adopted callback call without a queue place; closing it")
             await self._apologise()
             return
-        self._queued(outcome)
-        if self.record.outcome == "":
-            self.record.outcome = f"callback_{outcome}"
+        self._callback_ended(outcome)
 
     def _queued(self, outcome: QueueOutcome) -> i.FlowEvent:
         if outcome == "answered":
