@@ -59,7 +59,7 @@ from routing.policy import (
     plan_offers,
     position_of,
 )
-from routing.ports import CallbackStore, RoutingAri
+from routing.ports import CALLER_OF_LEG_VAR, CallbackStore, RoutingAri
 
 log = logging.getLogger(__name__)
 
@@ -789,7 +789,7 @@ class QueueService:
                 app_args="agent",
                 caller_id=call.caller_number or None,
                 timeout_s=cfg.ring_timeout_s,
-                variables={"HOTLINE_CALL": call.channel_id},
+                variables={CALLER_OF_LEG_VAR: call.channel_id},
             )
         except AriError:
             log.warning("could not ring agent %s", agent_id)

@@ -27,7 +27,7 @@ from ivr.errors import AriError
 from routing.agents import Clock, utc_now
 from routing.config import RoutingConfig
 from routing.hours import Calendar
-from routing.ports import RoutingAri
+from routing.ports import CALLER_OF_LEG_VAR, RoutingAri
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class TransferService:
                 caller_id=call.caller_number or None,
                 timeout_s=timeout_s,
                 variables={
-                    "HOTLINE_CALL": call.channel_id,
+                    CALLER_OF_LEG_VAR: call.channel_id,
                     "HOTLINE_DEPARTMENT": department,
                     CONTEXT_VAR: json.dumps(dict(context), ensure_ascii=False),
                 },

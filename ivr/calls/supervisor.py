@@ -23,6 +23,7 @@ from ivr.calls.services import CallServices
 from ivr.calls.session import CallSession, Stop
 from ivr.config import CallsConfig
 from ivr.errors import AriError
+from routing.ports import CALLER_OF_LEG_VAR
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ INBOUND_ENTRIES = frozenset({"main", "emergency"})
 CALLBACK_ENTRY = "callback"
 # legs the engine rings for a call: an agent's phone, a department or on-duty phone
 STAFF_ENTRIES = frozenset({"agent", "department"})
-# set on every staff leg the engine originates: the caller's channel id
-CALLER_OF_LEG_VAR = "HOTLINE_CALL"
 
 
 class Supervisor:
@@ -91,12 +90,11 @@ class Supervisor:
 
     def _hang_up_orphan(self, channel_id: str) -> None:
         log.info("hanging up a staff leg left over from before a restart")
+        self._background(self._hang_up(channel_id), f"orphan:{channel_id}")
 
-        async def hang_up() -> None:
-            with contextlib.suppress(AriError):
-                await self.ari.hangup(channel_id)
-
-        self._background(hang_up(), f"orphan:{channel_id}")
+    async def _hang_up(self, channel_id: str) -> None:
+        with contextlib.suppress(AriError):
+            await self.ari.hangup(channel_id)
 
     def _background(self, work: Coroutine[Any, Any, None], name: str) -> None:
         # the event reader never awaits a REST call: small clean-up jobs run as tasks
@@ -153,8 +151,7 @@ class Supervisor:
                 return
             if caller not in present:
                 log.info("hanging up a staff leg whose caller left during a restart")
-                with contextlib.suppress(AriError):
-                    await self.ari.hangup(channel_id)
+                await self._hang_up(channel_id)
 
         self._background(check(), f"orphan-check:{channel_id}")
 
