@@ -85,11 +85,10 @@ class IntakeRules:
 
 # fields each kind requires / accepts (customer_number handled separately)
 _REQUIRED: dict[RequestKind, tuple[str, ...]] = {
-    # and the premise: `premise_id`, or `meter_number` (keyed from the card left there)
+    # and the premise (`_ONE_OF`)
     RequestKind.START: ("start_date", "contact_phone"),
     RequestKind.STOP: ("stop_date",),
-    # and the new premise: `new_premise_id`, or `new_meter_number` (keyed from the card left at
-    # a vacant premise: the IVR cannot take an address)
+    # and the new premise (`_ONE_OF`)
     RequestKind.TRANSFER: ("stop_date", "start_date"),
     RequestKind.NAME_CHANGE: ("holder_name", "holder_kana"),
     RequestKind.PHONE_CHANGE: ("new_phone",),
@@ -120,6 +119,12 @@ _OPTIONAL: dict[RequestKind, tuple[str, ...]] = {
         "recording",
     ),
     RequestKind.BANK_DEBIT: ("contact_phone",),
+}
+# one of these must be given: a premise by its id (agents, web) or by the meter number printed on
+# the card left at a vacant premise (the IVR cannot take an address)
+_ONE_OF: dict[RequestKind, tuple[tuple[str, ...], ...]] = {
+    RequestKind.START: (("premise_id", "meter_number"),),
+    RequestKind.TRANSFER: (("new_premise_id", "new_meter_number"),),
 }
 NEEDS_ACCOUNT = frozenset(
     {
@@ -276,23 +281,15 @@ def validate_fields(
         for name in ("holder_name", "holder_kana"):
             if _is_blank(raw.get(name)):
                 errors.setdefault(name, "required")
-    if (
-        kind is RequestKind.START
-        and _is_blank(raw.get("premise_id"))
-        and _is_blank(raw.get("meter_number"))
-    ):
-        errors.setdefault("premise_id", "required")
+    # the first name of a `_ONE_OF` group is the one reported missing
+    for needed in _ONE_OF.get(kind, ()):
+        if all(_is_blank(raw.get(name)) for name in needed):
+            errors.setdefault(needed[0], "required")
     # the holder says the new name on a recording; staff transcribe it from there
     if kind is RequestKind.NAME_CHANGE and not _is_blank(raw.get("recording")):
         for name in ("holder_name", "holder_kana"):
             if errors.get(name) == "required":
                 del errors[name]
-    if (
-        kind is RequestKind.TRANSFER
-        and _is_blank(raw.get("new_premise_id"))
-        and _is_blank(raw.get("new_meter_number"))
-    ):
-        errors.setdefault("new_premise_id", "required")
     # a leak needs somewhere to send the crew: a premise, an address, the caller's account (its
     # premises), or a recording in which the caller says where
     if kind is RequestKind.LEAK and all(
