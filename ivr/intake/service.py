@@ -162,17 +162,7 @@ class IntakeService:
             if account is None:
                 errors["customer_number"] = "unknown_account"
 
-        premise: Premise | None = None
-        premise_id = clean.ids.get("premise_id")
-        meter = clean.values.get("meter_number")
-        if premise_id is not None:
-            premise = await premise_in(conn, premise_id)
-            if premise is None:
-                errors["premise_id"] = "unknown_premise"
-        elif meter is not None:
-            premise = await premise_by_meter_in(conn, meter)
-            if premise is None:
-                errors["meter_number"] = "unknown_meter"
+        premise, _ = await _named_premise(conn, clean, "premise_id", "meter_number", errors)
 
         kind = request.kind
         if account is not None:
@@ -191,19 +181,9 @@ class IntakeService:
             if kind is RequestKind.RECONNECTION and account.status != "shut_off":
                 errors["customer_number"] = "not_shut_off"
 
-        new_premise: Premise | None = None
-        new_premise_id = clean.ids.get("new_premise_id")
-        new_meter = clean.values.get("new_meter_number")
-        new_field = "new_premise_id"
-        if new_premise_id is not None:
-            new_premise = await premise_in(conn, new_premise_id)
-            if new_premise is None:
-                errors["new_premise_id"] = "unknown_premise"
-        elif new_meter is not None:
-            new_field = "new_meter_number"
-            new_premise = await premise_by_meter_in(conn, new_meter)
-            if new_premise is None:
-                errors["new_meter_number"] = "unknown_meter"
+        new_premise, new_field = await _named_premise(
+            conn, clean, "new_premise_id", "new_meter_number", errors
+        )
         if new_premise is not None and premise is not None and new_premise.id == premise.id:
             errors[new_field] = "same_premise"
         if errors:
@@ -333,6 +313,30 @@ class IntakeService:
                 )
             ).mappings()
             return tuple(ServiceRequest(**dict(r)) for r in rows)
+
+
+async def _named_premise(
+    conn: AsyncConnection,
+    clean: CleanFields,
+    id_field: str,
+    meter_field: str,
+    errors: dict[str, str],
+) -> tuple[Premise | None, str]:
+    """The premise a request names by id or by meter number, and the field that named it; one
+    that does not exist is an error on that field."""
+    premise_id = clean.ids.get(id_field)
+    meter = clean.values.get(meter_field)
+    if premise_id is not None:
+        premise = await premise_in(conn, premise_id)
+        if premise is None:
+            errors[id_field] = "unknown_premise"
+        return premise, id_field
+    if meter is not None:
+        premise = await premise_by_meter_in(conn, meter)
+        if premise is None:
+            errors[meter_field] = "unknown_meter"
+        return premise, meter_field
+    return None, id_field
 
 
 def _phone_label(e164: str) -> str:
