@@ -188,6 +188,10 @@ async def demo(
                 name, kana = f"{s} {g}", f"{sk} {gk}"
             r = rnd.random()
             status = "active" if r < 0.90 else ("stopped" if r < 0.96 else "shut_off")
+            if aid == 1:
+                # the README's test caller: an ordinary active customer, so every self-service
+                # path (stop, move, changes) can be tried with it
+                status = "active"
             overdue: date | None = None
             balance = 0
             if status == "shut_off" or (status == "active" and rnd.random() < 0.08):

@@ -145,6 +145,11 @@ async def test_demo_data(engine: AsyncEngine, store: AccountStore) -> None:
     assert vacant > 50
     match = await store.match_caller(sample, IVR)
     assert match.kind in (MatchKind.ONE, MatchKind.SEVERAL)
+    # the README's test caller is account 1, active, at a premise of its own
+    readme = await store.match_caller("0935821234", IVR)
+    assert readme.account is not None
+    assert (readme.account.id, readme.account.status) == (1, "active")
+    assert readme.account.premises
     # a second run appends (new ids continue; sequences still work for normal inserts)
     await demo(engine, 10, seed=7)
     async with engine.begin() as conn:
