@@ -134,6 +134,8 @@ class Engine:
     async def stop(self) -> None:
         """Detach from calls (they stay in Asterisk for the next engine) and disconnect."""
         await self.supervisor.stop()
+        # what the calls kept on the way out is stored before the next engine looks for it
+        await self.services.memory.flush()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

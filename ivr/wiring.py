@@ -46,6 +46,7 @@ from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy
 from ivr.intake.service import IntakeService
 from ivr.intake.validation import IntakeRules
 from ivr.store.accounts import AccountStore
+from ivr.store.call_memory import DbCallMemory
 from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
@@ -146,6 +147,10 @@ async def open_services(
         store = AccountStore(db)
         stack.push_async_callback(store.aclose)
         intake = IntakeService(db, rules=intake_rules(config))
+        memory = DbCallMemory(db)
+        memory.start()
+        # closed before the database: what calls kept on the way out is written first
+        stack.push_async_callback(memory.aclose)
         services = CallServices(
             flows=flows,
             accounts=StoreAccounts(store, call_id),
@@ -153,6 +158,7 @@ async def open_services(
             notices=StoreNotices(store, _catalog_has(flows)),
             intake=ServiceIntake(intake, call_id),
             router=router or DialplanRouter(),
+            memory=memory,
             media=prompt_media(config.prompts.asterisk_dir),
         )
         recorder = call_log if call_log is not None else DbCallRecorder(CallLog(db))

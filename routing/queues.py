@@ -7,7 +7,7 @@ fresh mixing bridge with the agent who answers.
 decisions come from `routing.policy`: which call goes to which agent (`plan_offers`, evaluated by
 each waiting caller on every tick, so no separate dispatcher races the callers), overflow, the
 announcement schedule and the callback offer. Queue membership (queue, priority, enqueue time) is
-kept on the caller's channel (`HOTLINE_QUEUE`) so an engine that restarts and re-adopts waiting
+kept in the call memory (`HOTLINE_QUEUE`) so an engine that restarts and re-adopts waiting
 callers rebuilds the same order (`restore` + `rejoin`).
 
 Virtual hold: a caller who accepts the callback offer hangs up but keeps the place. When that
@@ -39,6 +39,7 @@ from ivr.ari.models import (
 )
 from ivr.callerid import normalise_number
 from ivr.calls.handle import CallHandle
+from ivr.calls.memory import CallMemory
 from ivr.errors import AriError, Detached
 from ivr.flow.say import number_prompts, say_prompts
 from routing.agents import AgentPool, Clock, utc_now
@@ -187,6 +188,8 @@ TrailKind = Literal[
     "callback_failed",
     "call_ended",
     "talk_resumed",
+    # a department or on-duty phone answered and the caller is put through to it
+    "put_through",
 ]
 
 
@@ -375,17 +378,13 @@ class QueueService:
         self._trail(call.channel_id, queue, "enqueued", detail=str(priority))
         return await self._hold(call, queue, entry, _Waiter(entry, now), context or {})
 
-    async def restore(self, channel_ids: list[str]) -> int:
+    async def restore(self, channel_ids: list[str], memory: CallMemory) -> int:
         """After an engine restart, before sessions resume: put every re-adopted caller that
-        was waiting back in its queue (from `HOTLINE_QUEUE`), so positions are right from the
-        first announcement. Returns how many were restored."""
+        was waiting back in its queue (from `HOTLINE_QUEUE` in the call memory), so positions
+        are right from the first announcement. Returns how many were restored."""
         restored = 0
         for channel_id in channel_ids:
-            try:
-                value = await self._ari.get_variable(channel_id, QUEUE_VAR)
-            except AriError:
-                continue
-            membership = parse_membership(value)
+            membership = parse_membership(await memory.recall(channel_id, QUEUE_VAR))
             if membership is None or membership[0] not in self._waiting:
                 continue
             queue, priority, enqueued_at = membership

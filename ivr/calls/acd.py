@@ -269,6 +269,9 @@ class AcdRouter:
         """A new conversation with a department: kept on the caller's channel for a restarted
         engine, then run to its end."""
         await self._remember_talk(call, _Talk("", "", leg, bridge_id))
+        self.events.add(
+            QueueEvent(call.channel_id, "", datetime.now(UTC), "put_through", None, "transfer")
+        )
         return await self._bridged(call, leg, bridge_id)
 
     async def _bridged(

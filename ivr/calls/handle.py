@@ -4,8 +4,8 @@ session while it holds the caller.
 Routing code runs INSIDE the caller's session task (one task, one inbox per call): it reads the
 call's events through `next_event`, never from its own socket. Channels it creates for the call
 (agent legs, department legs) are `claim`ed so their events arrive in the same inbox. State that
-must survive an engine restart is written with `remember` (a channel variable on the caller's
-channel) and read back with `recall` after re-adoption.
+must survive an engine restart is written with `remember` (the call memory, `ivr.calls.memory`)
+and read back with `recall` after re-adoption.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class CallHandle(Protocol):
         Raises `ivr.errors.Detached` when the engine stops: leave the call as it is."""
 
     async def remember(self, key: str, value: str) -> None:
-        """Keep `value` on the caller's channel (survives an engine restart)."""
+        """Keep `value` for the call until it ends (survives an engine restart)."""
 
     async def recall(self, key: str) -> str:
         """Read back what `remember` kept ("" if nothing)."""

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from ivr.calls.flows import FlowRegistry
 from ivr.calls.handle import CallHandle
+from ivr.calls.memory import CallMemory, InMemoryCallMemory
 from ivr.flow.ports import AccountDirectory, Calendar, IntakeSink, NoticeBoard
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -99,6 +100,8 @@ class CallServices:
     notices: NoticeBoard
     intake: IntakeSink
     router: Router = field(default_factory=DialplanRouter)
+    # where calls keep their restart state (the database in `hotline run`; see ivr.calls.memory)
+    memory: CallMemory = field(default_factory=InMemoryCallMemory)
     media: Callable[[str, str], str] = field(default_factory=prompt_media)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(TOKYO))
     # how a call entered (first Stasis argument) → the flow it runs

@@ -5,9 +5,11 @@ same inbox; nothing else touches the session's state. The flow interpreter (`ivr
 the session turns ARI events into flow events, feeds them to `step`, and carries out the commands
 it returns (play, timers, account look-ups, intake, routing) over ARI and the services.
 
-After every step the interpreter's state is kept in the channel variable `HOTLINE_STATE`, with
-the flow version it runs on, so a restarted engine that re-adopts the call resumes at the same
-node (re-prompting the caller) instead of starting over or abandoning the call.
+After every step the interpreter's state is kept in the call memory (`ivr.calls.memory`, the
+database in production) under `HOTLINE_STATE`, with the flow version it runs on, so a restarted
+engine that re-adopts the call resumes at the same node (re-prompting the caller) instead of
+starting over or abandoning the call. Keeping it never waits: the caller's next prompt does not
+depend on the database.
 """
 
 from __future__ import annotations
@@ -50,10 +52,6 @@ log = logging.getLogger(__name__)
 STATE_VARIABLE = "HOTLINE_STATE"
 # the apology after an internal error is short; do not hold the line longer than this for it
 APOLOGY_MAX_S = 15.0
-# a state save waits in Asterisk behind the prompt playing on the channel (prompts < 60 s)
-STATE_SAVE_TIMEOUT_S = 90.0
-# on engine shutdown, how long a pending state save may still take
-DETACH_SAVE_S = 3.0
 # how long a service (account look-up, intake) may take before the flow treats it as failed;
 # an intake is committed before it answers, so a slow database means the error branch, not loss
 SERVICE_TIMEOUT_S = 5.0
@@ -115,8 +113,6 @@ class CallSession:
         self.state: i.CallState | None = None
         self._media_of: dict[str, str] = {}
         self._deferred: list[SessionInput] = []
-        self._pending_save: str | None = None
-        self._saver: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ CallHandle
 
@@ -167,9 +163,13 @@ class CallSession:
             return None
 
     async def remember(self, key: str, value: str) -> None:
-        await self._ari.set_variable(self.call_id, key, value)
+        await self.services.memory.keep_durably(self.call_id, key, value)
 
     async def recall(self, key: str) -> str:
+        kept = await self.services.memory.recall(self.call_id, key)
+        if kept:
+            return kept
+        # a call re-adopted from an engine of before the call memory kept it on the channel
         return await self._ari.get_variable(self.call_id, key)
 
     def media(self, prompt_id: str) -> str:
@@ -211,7 +211,9 @@ class CallSession:
             await self._apologise()
         finally:
             self._cancel_timers()
-            await self._finish_saving(self.record.outcome == "detached")
+            if self.record.outcome != "detached":
+                # the call is over: nothing to resume (a detached one is resumed by the next engine)
+                self.services.memory.forget(self.call_id)
             self.record.ended_at = _now()
             await self._write_record()
 
@@ -227,7 +229,7 @@ class CallSession:
 
     async def _resume(self) -> i.FlowEvent:
         """Re-adopt a call that was in Stasis before this engine connected."""
-        saved = await self._ari.get_variable(self.call_id, STATE_VARIABLE)
+        saved = await self.recall(STATE_VARIABLE)
         restored = _load_state(saved) if saved else None
         if restored is None:
             log.info("call re-adopted with no saved state; starting its flow")
@@ -460,9 +462,8 @@ class CallSession:
         await self._ari.play(self.call_id, media, c.playback_id)
 
     def _save(self) -> None:
-        """Keep the flow state on the channel, in the background: Asterisk applies a channel
-        variable only after the prompt playing on that channel ends, and the caller must not
-        wait for that (barge-in). Saves coalesce: only the newest state is written."""
+        """Keep the flow state for a restarted engine (in the background: written with the
+        other calls' states in the memory's next batch)."""
         if self.state is None or self._version is None:
             return
         payload = {
@@ -471,38 +472,9 @@ class CallSession:
             "state": asdict(self.state),
             "record": {"started_at": self.record.started_at, "digits": self.record.digits},
         }
-        self._pending_save = json.dumps(payload, ensure_ascii=False)
-        if self._saver is None or self._saver.done():
-            self._saver = asyncio.get_running_loop().create_task(
-                self._save_loop(), name=f"save:{self.call_id}"
-            )
-
-    async def _save_loop(self) -> None:
-        while self._pending_save is not None:
-            value, self._pending_save = self._pending_save, None
-            try:
-                await self._ari.set_variable(
-                    self.call_id, STATE_VARIABLE, value, timeout_s=STATE_SAVE_TIMEOUT_S
-                )
-            except ChannelGone:
-                return
-            except (AriError, AriUnavailable) as exc:
-                log.warning("call state could not be kept on the channel: %s", exc)
-
-    async def _finish_saving(self, detached: bool) -> None:
-        saver = self._saver
-        if saver is None or saver.done():
-            return
-        try:
-            if detached:
-                # the next engine resumes from this state: let the last write land (bounded;
-                # if it does not, the next engine resumes from the one before)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(saver), DETACH_SAVE_S)
-        finally:
-            saver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, AriError, AriUnavailable):
-                await saver
+        self.services.memory.keep(
+            self.call_id, STATE_VARIABLE, json.dumps(payload, ensure_ascii=False)
+        )
 
     async def _write_record(self) -> None:
         try:

@@ -129,6 +129,9 @@ class Supervisor:
         for session in self.sessions.values():
             session.inbox.put_nowait(snapshot)
         present = {c.id for c in snapshot.channels}
+        if not snapshot.reconnect:
+            # what calls that ended while no engine ran kept is of no use to anyone now
+            self._background(self._forget_ended(present), "memory-prune")
         for channel in snapshot.channels:
             if channel.id in self.sessions or channel.id in self._claimed:
                 continue
@@ -140,6 +143,15 @@ class Supervisor:
                 self._hang_up_if_caller_left(channel.id, present)
         # (re)connected: whoever watches the calls looks again
         self.changed()
+
+    async def _forget_ended(self, present: set[str]) -> None:
+        try:
+            dropped = await self.services.memory.forget_all_but(present)
+        except Exception:
+            log.exception("could not prune the call memory")
+            return
+        if dropped:
+            log.info("dropped the kept state of %d call(s) that ended while no engine ran", dropped)
 
     def _hang_up_if_caller_left(self, channel_id: str, present: set[str]) -> None:
         # a staff leg whose caller hung up while no engine ran talks to nobody; one whose

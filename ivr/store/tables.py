@@ -176,6 +176,17 @@ callback_requests = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
+call_memory = sa.Table(
+    # what a call in progress must remember across an engine restart (ivr.store.call_memory):
+    # a few rows per live call, deleted when the call ends
+    "call_memory",
+    metadata,
+    sa.Column("call_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
 notices = sa.Table(
     "notices",
     metadata,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ from ivr.calls.services import CallServices
 from ivr.config import AppConfig, parse_config
 from ivr.errors import ChannelGone
 from ivr.flow.ports import AccountSummary, FakeAccounts, FakeCalendar, FakeIntake, FakeNotices
+from ivr.store.call_memory import DbCallMemory
+from ivr.store.db import open_engine
+from ivr.store.migrate import migrate
 from routing.ports import CallbackStore
 from tests.support.sandbox import Sandbox, provision
 
@@ -80,10 +84,16 @@ async def hang_up_leftovers(sandbox: Sandbox) -> None:
 
 
 @pytest.fixture
-async def start_engine(sandbox: Sandbox) -> AsyncIterator[EngineFactory]:
-    """Start engines on the real Asterisk; every one still running is stopped at the end."""
+async def start_engine(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[EngineFactory]:
+    """Start engines on the real Asterisk; every one still running is stopped at the end.
+    The engines of one test keep their calls' restart state in one SQLite database, as the
+    engines of a deployment share theirs."""
     engines: list[Engine] = []
+    memories: list[DbCallMemory] = []
     await hang_up_leftovers(sandbox)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'engines.sqlite3'}"
+    await migrate(url)
+    db = open_engine(url)
 
     async def start(
         recorder: MemoryCallRecorder | None = None,
@@ -92,9 +102,12 @@ async def start_engine(sandbox: Sandbox) -> AsyncIterator[EngineFactory]:
         callback_store: CallbackStore | None = None,
         **calls: object,
     ) -> Engine:
+        memory = DbCallMemory(db)
+        memory.start()
+        memories.append(memory)
         engine = Engine(
             engine_config(sandbox, routing, **calls),
-            services or hotline_services(),
+            replace(services or hotline_services(), memory=memory),
             recorder or MemoryCallRecorder(),
             callback_store,
         )
@@ -105,6 +118,9 @@ async def start_engine(sandbox: Sandbox) -> AsyncIterator[EngineFactory]:
     yield start
     for engine in engines:
         await engine.stop()
+    for memory in memories:
+        await memory.aclose()
+    await db.dispose()
     await hang_up_leftovers(sandbox)
 
 

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from ivr.app import Engine
-from ivr.ari.models import ChannelVarset
-from ivr.calls.acd import TALK_VAR
 from ivr.calls.records import MemoryCallRecorder
 from ivr.store.callbacks import DbCallbackStore
 from ivr.store.db import open_engine
@@ -259,16 +257,7 @@ async def test_a_leak_call_put_through_to_the_on_duty_phone_survives_an_engine_r
     try:
         first_engine = await start_engine(routing=config)
         ours, theirs = await driver.call("1100", caller_id=CALLER)  # the leak line
-        # learn when the engine has put the caller through (it marks the channel so)
-        await driver.ari.request(
-            "POST",
-            f"/applications/{driver.app}/subscription",
-            params={"eventSource": f"channel:{theirs}"},
-        )
-        await driver.wait_for(
-            lambda e: isinstance(e, ChannelVarset) and e.variable == TALK_VAR and bool(e.value),
-            timeout_s=60,
-        )
+        await enqueued(first_engine, theirs, "put_through")
         talking = await bridge_of(driver, theirs)
         assert len(talking[1]) == 2
 

@@ -14,6 +14,7 @@ from ivr.ari.client import AriClient, Disconnected, Resynced, StreamItem
 from ivr.ari.models import AriEvent, Channel, StasisStart, UnknownEvent, event_channel_id
 from ivr.ari.port import AriPort
 from ivr.calls.handle import CallHandle
+from ivr.calls.memory import CallMemory, InMemoryCallMemory
 from ivr.errors import AriError
 
 PROMPT_DIR = "/var/lib/hotline/prompts"
@@ -26,9 +27,14 @@ def media_uri(prompt_id: str, language: str = "ja") -> str:
 class Hub:
     """Owns the client's event loop for a test; `stop()` at the end."""
 
-    def __init__(self, ari: AriClient, bridge_prefix: str | None = None) -> None:
+    def __init__(
+        self, ari: AriClient, bridge_prefix: str | None = None, memory: CallMemory | None = None
+    ) -> None:
         self.ari = ari
         self.bridge_prefix = bridge_prefix
+        # where calls keep their restart state; two hubs sharing one stand for two engines
+        # sharing one database
+        self.memory: CallMemory = memory or InMemoryCallMemory()
         self.events: list[AriEvent] = []
         self.resynced: list[tuple[Channel, ...]] = []
         self._owners: dict[str, TestCall] = {}
@@ -175,10 +181,10 @@ class TestCall:
             return None
 
     async def remember(self, key: str, value: str) -> None:
-        await self._hub.ari.set_variable(self.channel_id, key, value)
+        await self._hub.memory.keep_durably(self.channel_id, key, value)
 
     async def recall(self, key: str) -> str:
-        return await self._hub.ari.get_variable(self.channel_id, key)
+        return await self._hub.memory.recall(self.channel_id, key)
 
     def media(self, prompt_id: str) -> str:
         return media_uri(prompt_id, self._language)

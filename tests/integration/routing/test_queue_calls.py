@@ -247,6 +247,7 @@ async def test_restarted_engine_rebuilds_the_same_order(sandbox: Sandbox, driver
         return AriClient(sandbox.ari_url, sandbox.ari_user, sandbox.ari_password, APP)
 
     before = await Hub(client(), bridge_prefix=timing.bridge_prefix).start()
+    memory = before.memory  # the database both engines share
     first = QueueService(config, AgentPool({}), before.ari, calendars_of(config), timing=timing)
     ours: list[str] = []
     ids: list[str] = []
@@ -266,11 +267,11 @@ async def test_restarted_engine_rebuilds_the_same_order(sandbox: Sandbox, driver
         await asyncio.gather(*tasks, return_exceptions=True)
         await before.stop(clean=False)
 
-    after = await Hub(client(), bridge_prefix=timing.bridge_prefix).start()
+    after = await Hub(client(), bridge_prefix=timing.bridge_prefix, memory=memory).start()
     try:
         adopted = [c for c in after.resynced[0] if c.id in ids]
         second = QueueService(config, AgentPool({}), after.ari, calendars_of(config), timing=timing)
-        assert await second.restore([c.id for c in adopted]) == 3
+        assert await second.restore([c.id for c in adopted], memory) == 3
         assert [c.call_id for c in second.waiting("general")] == order
         rejoined = [
             asyncio.create_task(second.rejoin(after.adopt(channel)), name=f"call:{channel.id}")

@@ -13,6 +13,7 @@ from ivr.ari.client import Resynced
 from ivr.ari.fake import FakeAri
 from ivr.ari.models import CallerId, Channel, ChannelDtmfReceived, DialplanCep
 from ivr.calls.flows import FlowRegistry
+from ivr.calls.memory import InMemoryCallMemory
 from ivr.calls.records import MemoryCallRecorder
 from ivr.calls.services import CallServices
 from ivr.calls.session import STATE_VARIABLE
@@ -32,6 +33,7 @@ class Rig:
     def __init__(self, intake: FakeIntake | None = None, accounts: object = None) -> None:
         self.ari = FakeAri()
         self.recorder = MemoryCallRecorder()
+        self.memory = InMemoryCallMemory()
         registry = FlowRegistry(FLOWS, ROOT / "prompts" / "catalog.yaml")
         registry.load()
         self.intake = intake or FakeIntake()
@@ -44,6 +46,7 @@ class Rig:
             notices=FakeNotices(),
             intake=self.intake,
             entry_flows={"main": "hotline", "emergency": "hotline"},
+            memory=self.memory,
         )
         self.sup = Supervisor(self.ari, self.recorder, CallsConfig(), self.services)
         self.ari.sink = self.sup.on_event
@@ -207,7 +210,7 @@ async def test_engine_stop_detaches_and_the_next_engine_resumes_the_same_node() 
     record = await rig.recorder.wait_for("c10")
     assert record.outcome == "detached"
     assert ("hangup", "c10") not in rig.ari.ops
-    saved: Mapping[str, object] = json.loads(rig.ari.variables["c10"][STATE_VARIABLE])
+    saved: Mapping[str, object] = json.loads(rig.memory.kept["c10"][STATE_VARIABLE])
     assert saved["flow"] == "hotline"
 
     # a new engine (new supervisor) finds the call in Stasis after it connects

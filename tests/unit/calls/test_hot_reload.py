@@ -19,6 +19,7 @@ from ivr.ari.client import Resynced
 from ivr.ari.fake import FakeAri
 from ivr.ari.models import ChannelDtmfReceived, DialplanCep
 from ivr.calls.flows import FlowRegistry
+from ivr.calls.memory import InMemoryCallMemory
 from ivr.calls.records import MemoryCallRecorder
 from ivr.calls.services import CallServices
 from ivr.calls.session import STATE_VARIABLE
@@ -80,6 +81,7 @@ class Rig:
     def __init__(self, registry: FlowRegistry) -> None:
         self.ari = FakeAri()
         self.recorder = MemoryCallRecorder()
+        self.memory = InMemoryCallMemory()
         self.registry = registry
         self.intake = FakeIntake()
         account = AccountSummary(customer_number="1000000018", area="north-3")
@@ -90,6 +92,7 @@ class Rig:
             notices=FakeNotices(),
             intake=self.intake,
             entry_flows={"main": "hotline", "emergency": "hotline"},
+            memory=self.memory,
         )
         self.sup = Supervisor(self.ari, self.recorder, CallsConfig(), self.services)
         self.ari.sink = self.sup.on_event
@@ -113,7 +116,7 @@ class Rig:
         return self.plays(channel_id)
 
     def saved_digest(self, channel_id: str) -> str:
-        saved: Mapping[str, object] = json.loads(self.ari.variables[channel_id][STATE_VARIABLE])
+        saved: Mapping[str, object] = json.loads(self.memory.kept[channel_id][STATE_VARIABLE])
         return str(saved["digest"])
 
 

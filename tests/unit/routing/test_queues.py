@@ -26,6 +26,7 @@ from ivr.ari.models import (
 )
 from ivr.ari.port import AriPort
 from ivr.calls.handle import CallHandle
+from ivr.calls.memory import InMemoryCallMemory
 from ivr.flow.catalog import load_catalog
 from routing.agents import AgentPool
 from routing.config import RoutingConfig
@@ -97,6 +98,7 @@ class FakeCall:
     ) -> None:
         self._ari = ari
         self._id = channel_id
+        self.memory = InMemoryCallMemory()
         self._number = number
         self.answers = answers
         self.inbox: asyncio.Queue[AriEvent] = asyncio.Queue()
@@ -148,10 +150,10 @@ class FakeCall:
             return None
 
     async def remember(self, key: str, value: str) -> None:
-        await self._ari.set_variable(self._id, key, value)
+        await self.memory.keep_durably(self._id, key, value)
 
     async def recall(self, key: str) -> str:
-        return await self._ari.get_variable(self._id, key)
+        return await self.memory.recall(self._id, key)
 
     def media(self, prompt_id: str) -> str:
         return f"sound:{prompt_id}"
@@ -224,7 +226,7 @@ async def test_waiting_caller_sits_in_the_holding_bridge_with_music() -> None:
     assert ("create_bridge", bridge, "holding") in ari.ops
     assert ("add_to_bridge", bridge, "c1") in ari.ops
     assert ari.moh == [bridge]
-    membership = parse_membership(ari.variables["c1"][QUEUE_VAR])
+    membership = parse_membership(call.memory.kept["c1"][QUEUE_VAR])
     assert membership == ("q", 2, T0)
     plays = [op[2] for op in ari.ops if op[0] == "play"]
     assert plays == ["sound:queue-position,sound:num-1,sound:queue-position-end"]
@@ -249,7 +251,7 @@ async def test_rings_out_then_next_agent_answers() -> None:
     assert originated == ["PJSIP/agent1", "PJSIP/agent2"]
     assert ("add_to_bridge", outcome.bridge_id, "c1") in ari.ops
     assert ("add_to_bridge", outcome.bridge_id, outcome.agent_channel_id) in ari.ops
-    assert ari.variables["c1"][QUEUE_VAR] == ""
+    assert call.memory.kept["c1"][QUEUE_VAR] == ""
     assert [(e.kind, e.agent_id) for e in trail][1:] == [
         ("offered", "a1"),
         ("no_answer", "a1"),
@@ -265,9 +267,10 @@ async def test_max_wait_overflows_and_leaves_the_bridge() -> None:
     assert ("remove_from_bridge", svc.holding_bridge("q"), "c1") in ari.ops
 
 
-async def test_restore_rebuilds_the_order_from_channel_variables() -> None:
+async def test_restore_rebuilds_the_order_from_the_call_memory() -> None:
     ari, svc, _ = rig(when_no_agents="join")
-    ari.variables.update(
+    memory = InMemoryCallMemory()
+    memory.kept.update(
         {
             "late": {
                 QUEUE_VAR: '{"queue":"q","priority":0,"enqueued_at":"2027-03-01T09:05:00+00:00"}'
@@ -281,9 +284,9 @@ async def test_restore_rebuilds_the_order_from_channel_variables() -> None:
             "menu": {},
         }
     )
-    for channel_id in ari.variables:
+    for channel_id in memory.kept:
         ari.channels[channel_id] = Channel(id=channel_id)
-    assert await svc.restore(["late", "early", "vip", "menu"]) == 3
+    assert await svc.restore(["late", "early", "vip", "menu"], memory) == 3
     assert [c.call_id for c in svc.waiting("q")] == ["vip", "early", "late"]
 
 

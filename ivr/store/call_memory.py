@@ -1,0 +1,212 @@
+"""`DbCallMemory`: the calls' restart state (flow state, queue place, conversation) in the
+`call_memory` table, written in batches (`ivr.calls.memory.CallMemory`).
+
+A call takes a step every few seconds and keeps its state after each one; at a peak that is
+hundreds of small writes a second, which SQLite (one writer) would serialise one transaction at a
+time. So `keep` returns at once and a writer task commits everything kept during the last
+`FLUSH_INTERVAL_S` in ONE transaction (the newest value per call and key wins): a few
+transactions a second however many calls run. `keep_durably` waits for its batch to commit.
+`aclose` writes what is left, so a normal stop loses nothing; a SIGKILL loses at most the last
+interval (the re-adopted call then resumes one step earlier). A database that fails is retried
+every `RETRY_S`, keeping the newest values; callers never wait on it longer than
+`DURABLE_WRITE_TIMEOUT_S`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.store.tables import call_memory
+
+log = logging.getLogger(__name__)
+
+# what a SIGKILL may lose at most; also how long a durable write waits for its batch to start
+FLUSH_INTERVAL_S = 0.05
+# a failed batch is tried again after this long (the database restarting, a lock held)
+RETRY_S = 1.0
+# `keep_durably` gives up waiting after this long: the call goes on; the write is still retried
+DURABLE_WRITE_TIMEOUT_S = 2.0
+# on stop, how long the last batch may take
+CLOSE_TIMEOUT_S = 5.0
+
+
+class DbCallMemory:
+    def __init__(self, engine: AsyncEngine, *, interval_s: float = FLUSH_INTERVAL_S) -> None:
+        self._engine = engine
+        self._interval_s = interval_s
+        # call id -> key -> value, not yet written
+        self._pending: dict[str, dict[str, str]] = {}
+        # calls whose rows are to be deleted (before the batch's upserts)
+        self._forgotten: set[str] = set()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.failed_batches = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._write_loop(), name="call-memory"
+            )
+
+    async def aclose(self) -> None:
+        """Write what is still pending, then stop the writer."""
+        self._closing = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            log.error("call state not written on stop: the database did not answer")
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # ------------------------------------------------------------------ the port
+
+    def keep(self, call_id: str, key: str, value: str) -> None:
+        self._pending.setdefault(call_id, {})[key] = value
+        self._wake.set()
+
+    async def keep_durably(self, call_id: str, key: str, value: str) -> None:
+        self.keep(call_id, key, value)
+        await self._stored(DURABLE_WRITE_TIMEOUT_S)
+
+    async def flush(self) -> None:
+        if not self._idle():
+            await self._stored(CLOSE_TIMEOUT_S)
+
+    async def _stored(self, timeout_s: float) -> None:
+        """Wait until everything kept so far is committed, at most `timeout_s`."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiters.append(done)
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(done), timeout_s)
+        except TimeoutError:
+            log.warning("call state not yet stored; the call goes on, the write is retried")
+
+    async def recall(self, call_id: str, key: str) -> str:
+        pending = self._pending.get(call_id, {})
+        if key in pending:
+            return pending[key]
+        if call_id in self._forgotten:
+            return ""
+        async with self._engine.connect() as conn:
+            value = (
+                await conn.execute(
+                    sa.select(call_memory.c.value).where(
+                        call_memory.c.call_id == call_id, call_memory.c.key == key
+                    )
+                )
+            ).scalar_one_or_none()
+        return value or ""
+
+    def forget(self, call_id: str) -> None:
+        self._pending.pop(call_id, None)
+        self._forgotten.add(call_id)
+        self._wake.set()
+
+    async def forget_all_but(self, call_ids: Iterable[str]) -> int:
+        present = set(call_ids)
+        async with self._engine.connect() as conn:
+            kept = (await conn.execute(sa.select(call_memory.c.call_id).distinct())).scalars()
+            gone = {c for c in kept if c not in present and c not in self._pending}
+        for call_id in gone:
+            self._forgotten.add(call_id)
+        if gone:
+            self._wake.set()
+        return len(gone)
+
+    # ------------------------------------------------------------------ the writer
+
+    async def _write_loop(self) -> None:
+        while not (self._closing and self._idle()):
+            await self._wake.wait()
+            if not self._closing:
+                # gather a batch: every call that steps meanwhile joins this transaction
+                await asyncio.sleep(self._interval_s)
+            self._wake.clear()
+            if self._idle():
+                continue
+            if not await self._write_batch():
+                if self._closing:
+                    return  # logged; the next engine resumes from what was stored before
+                await asyncio.sleep(RETRY_S)
+                self._wake.set()
+        self._release(self._waiters)
+
+    def _idle(self) -> bool:
+        return not (self._pending or self._forgotten)
+
+    async def _write_batch(self) -> bool:
+        pending, self._pending = self._pending, {}
+        forgotten, self._forgotten = self._forgotten, set()
+        waiters, self._waiters = self._waiters, []
+        now = datetime.now(UTC)
+        rows = [
+            {"call_id": call_id, "key": key, "value": value, "updated_at": now}
+            for call_id, values in pending.items()
+            for key, value in values.items()
+        ]
+        try:
+            async with self._engine.begin() as conn:
+                if forgotten:
+                    await conn.execute(
+                        sa.delete(call_memory).where(call_memory.c.call_id.in_(sorted(forgotten)))
+                    )
+                if rows:
+                    await conn.execute(_upsert(conn.dialect.name), rows)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("call state batch not written (%s); retrying", type(exc).__name__)
+            self.failed_batches += 1
+            self._merge_back(pending, forgotten, waiters)
+            return False
+        self.batches += 1
+        self._release(waiters)
+        return True
+
+    def _merge_back(
+        self,
+        pending: dict[str, dict[str, str]],
+        forgotten: set[str],
+        waiters: list[asyncio.Future[None]],
+    ) -> None:
+        # what was kept since the batch was taken is newer and wins
+        for call_id, values in pending.items():
+            if call_id in self._forgotten:
+                continue
+            newer = self._pending.setdefault(call_id, {})
+            for key, value in values.items():
+                newer.setdefault(key, value)
+        self._forgotten |= forgotten
+        self._waiters = waiters + self._waiters
+
+    @staticmethod
+    def _release(waiters: list[asyncio.Future[None]]) -> None:
+        for done in waiters:
+            if not done.done():
+                done.set_result(None)
+
+
+def _upsert(dialect: str) -> Any:
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(call_memory)
+    return stmt.on_conflict_do_update(
+        index_elements=[call_memory.c.call_id, call_memory.c.key],
+        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+    )
