@@ -55,15 +55,28 @@ class SippResult:
 
 
 class Sipp:
-    """One SIPp process. `start()` returns once it runs; `wait()` gives its result."""
+    """One SIPp process. `start()` returns once it runs; `wait()` gives its result. It listens
+    on a free port, or on `port` for a phone Asterisk reaches at a fixed address (the trunk)."""
 
-    def __init__(self, scenario: str | Path, args: list[str], workdir: Path) -> None:
+    def __init__(
+        self,
+        scenario: str | Path,
+        args: list[str],
+        workdir: Path,
+        port: int | None = None,
+        *,
+        local_ip: str = "127.0.0.1",
+        calls: int = 1,
+    ) -> None:
         if shutil.which("sipp") is None:
             raise RuntimeError("sipp is not installed (Debian package sip-tester)")
         self.scenario = scenario if isinstance(scenario, Path) else SCENARIOS / scenario
         self.args = args
         self.workdir = workdir
-        self.port = free_udp_port()
+        # 127.0.0.2 reaches the caller-info endpoint (DTMF as SIP INFO)
+        self.local_ip = local_ip
+        self.calls = calls
+        self.port = port if port is not None else free_udp_port()
         self.log_file = workdir / f"sipp-{self.port}.log"
         self.error_file = workdir / f"sipp-{self.port}.errors"
         self._proc: asyncio.subprocess.Process | None = None
@@ -75,13 +88,13 @@ class Sipp:
             "-sf",
             str(self.scenario),
             "-i",
-            "127.0.0.1",
+            self.local_ip,
             "-p",
             str(self.port),
             "-mp",
             str(free_media_port()),
             "-m",
-            "1",
+            str(self.calls),
             "-nostdin",
             "-timeout",
             f"{SIPP_TIMEOUT_S}s",
