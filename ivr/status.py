@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from ivr.ari.client import RequestStats
 from ivr.calls.flows import FlowRegistry
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,29 @@ class HasSessions(Protocol):
 
 
 class HasConnected(Protocol):
-    """The ARI client, as far as the status needs it: set while the events socket is up."""
+    """The ARI client, as far as the status needs it: set while the events socket is up, and
+    where its requests' time went."""
 
     @property
     def connected(self) -> asyncio.Event: ...
+
+    @property
+    def stats(self) -> RequestStats: ...
+
+
+def requests_summary(stats: RequestStats) -> dict[str, Any]:
+    """The ARI requests since the engine started, Asterisk's time apart from our pool's."""
+    asterisk, pool = stats.asterisk, stats.pool
+    return {
+        "count": asterisk.count,
+        "asterisk_avg_ms": round(1000 * asterisk.total_s / asterisk.count, 2)
+        if asterisk.count
+        else 0.0,
+        "asterisk_max_ms": round(1000 * asterisk.max_s, 1),
+        "pool_waits": pool.count,
+        "pool_wait_max_ms": round(1000 * pool.max_s, 1),
+        "in_flight_max": stats.in_flight_max,
+    }
 
 
 def status_snapshot(
@@ -49,6 +69,7 @@ def status_snapshot(
     ari_connected: bool,
     now: datetime,
     stale_after_s: float | None = None,
+    ari_requests: RequestStats | None = None,
 ) -> dict[str, Any]:
     """The status as a JSON-ready dict (`now` must be timezone-aware)."""
     if now.tzinfo is None:
@@ -70,6 +91,7 @@ def status_snapshot(
         "rejected": rejected,
         "calls": calls,
         "ari_connected": ari_connected,
+        "ari_requests": requests_summary(ari_requests) if ari_requests is not None else None,
     }
 
 
@@ -136,6 +158,7 @@ async def publish_status(
                 ari_connected=ari.connected.is_set(),
                 now=datetime.now(UTC),
                 stale_after_s=3 * every_s,
+                ari_requests=ari.stats,
             )
             write = asyncio.ensure_future(asyncio.to_thread(_write_json, target, data))
             try:

@@ -92,6 +92,19 @@ def summary(data: dict[str, Any], now: datetime) -> tuple[list[str], bool]:
     lines.append(f"calls in progress: {data.get('calls', '?')}")
     connected = data.get("ari_connected")
     lines.append(f"ARI connected: {'yes' if connected else 'no'}")
+    requests = data.get("ari_requests")
+    if isinstance(requests, dict):
+        lines.append(
+            f"ARI requests: {requests.get('count', '?')}, Asterisk answered in "
+            f"{requests.get('asterisk_avg_ms', '?')} ms on average "
+            f"(at worst {requests.get('asterisk_max_ms', '?')} ms); "
+            f"{requests.get('in_flight_max', '?')} at most at once"
+        )
+        lines.append(
+            f"  waited for a free connection of the engine's pool: "
+            f"{requests.get('pool_waits', '?')} (at worst {requests.get('pool_wait_max_ms', '?')}"
+            " ms)"
+        )
     return lines, fresh
 
 

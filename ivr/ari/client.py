@@ -20,7 +20,8 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -41,6 +42,9 @@ from ivr.errors import AriUnavailable, ChannelGone, ari_error
 log = logging.getLogger(__name__)
 
 Params = Mapping[str, str | int | bool | None]
+# connections to Asterisk at once; Asterisk's http.conf sessionlimit (100 by default) must leave
+# room for them and the events WebSocket
+POOL_LIMIT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,65 @@ class Disconnected:
 
 
 StreamItem = AriEvent | Resynced | Disconnected
+
+
+@dataclass(slots=True)
+class Waits:
+    """How many REST requests, how long they took in all and at worst."""
+
+    count: int = 0
+    total_s: float = 0.0
+    max_s: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.total_s += seconds
+        self.max_s = max(self.max_s, seconds)
+
+
+@dataclass(slots=True)
+class RequestStats:
+    """The REST requests' time, split where it was spent: waiting for a free connection of our
+    own pool (`pool`: only requests that had to wait) and waiting for Asterisk (`asterisk`:
+    from a connection in hand to the reply). A full pool looks like a slow Asterisk from
+    outside; this tells the two apart (`hotline status`, the load benchmark)."""
+
+    pool: Waits = field(default_factory=Waits)
+    asterisk: Waits = field(default_factory=Waits)
+    in_flight: int = 0
+    in_flight_max: int = 0
+
+
+class _PoolWait:
+    __slots__ = ("queued_at", "waited_s")
+
+    def __init__(self) -> None:
+        self.queued_at = 0.0
+        self.waited_s = 0.0
+
+
+async def _on_queued_start(
+    _s: aiohttp.ClientSession, ctx: SimpleNamespace, _p: aiohttp.TraceConnectionQueuedStartParams
+) -> None:
+    wait = ctx.trace_request_ctx
+    if isinstance(wait, _PoolWait):
+        wait.queued_at = asyncio.get_running_loop().time()
+
+
+async def _on_queued_end(
+    _s: aiohttp.ClientSession, ctx: SimpleNamespace, _p: aiohttp.TraceConnectionQueuedEndParams
+) -> None:
+    wait = ctx.trace_request_ctx
+    if isinstance(wait, _PoolWait):
+        wait.waited_s = asyncio.get_running_loop().time() - wait.queued_at
+
+
+def _pool_tracing() -> aiohttp.TraceConfig:
+    # only these two signals: they fire when the pool is full, nothing else is traced
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_queued_start.append(_on_queued_start)
+    trace.on_connection_queued_end.append(_on_queued_end)
+    return trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +150,7 @@ class AriClient:
         heartbeat_s: float = 10.0,
         backoff: Backoff | None = None,
         session: aiohttp.ClientSession | None = None,
+        pool_limit: int = POOL_LIMIT,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app = app
@@ -98,8 +162,10 @@ class AriClient:
         self._backoff = backoff or Backoff()
         self._session = session
         self._own_session = session is None
+        self._pool_limit = pool_limit
         self.connected = asyncio.Event()
         self.connects = 0
+        self.stats = RequestStats()
 
     async def __aenter__(self) -> AriClient:
         return self
@@ -112,8 +178,9 @@ class AriClient:
             self._session = aiohttp.ClientSession(
                 # Asterisk drops idle keep-alive connections after 15 s (http.conf
                 # session_keep_alive); let ours go first so a reused one is never half-closed
-                connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=5),
+                connector=aiohttp.TCPConnector(limit=self._pool_limit, keepalive_timeout=5),
                 headers=self._headers,
+                trace_configs=[_pool_tracing()],
             )
         return self._session
 
@@ -155,6 +222,12 @@ class AriClient:
         timeout_s: float | None,
     ) -> Any:
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        stats = self.stats
+        wait = _PoolWait()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        stats.in_flight += 1
+        stats.in_flight_max = max(stats.in_flight_max, stats.in_flight)
         try:
             async with self._http().request(
                 method,
@@ -167,6 +240,7 @@ class AriClient:
                     if timeout_s is None
                     else aiohttp.ClientTimeout(total=timeout_s)
                 ),
+                trace_request_ctx=wait,
             ) as resp:
                 text = await resp.text()
                 if resp.status >= 400:
@@ -176,6 +250,11 @@ class AriClient:
                 return json.loads(text)
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise AriUnavailable(f"{method} {path}: {exc.__class__.__name__}") from exc
+        finally:
+            stats.in_flight -= 1
+            if wait.waited_s:
+                stats.pool.add(wait.waited_s)
+            stats.asterisk.add(loop.time() - started - wait.waited_s)
 
     # ---------------------------------------------------------------- asterisk
 

@@ -8,6 +8,7 @@ Asterisk."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ class FakeAriServer:
     refuse: int = 0
     connects: int = 0
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    # while set to an unset Event, setting a channel variable is answered only once it is set
+    hold_variables: asyncio.Event | None = None
+    variable_held: asyncio.Event = field(default_factory=asyncio.Event)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth, self._record])
@@ -166,6 +170,10 @@ class FakeAriServer:
 
     async def _set_var(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
+        if self.hold_variables is not None:
+            # as Asterisk does while a prompt plays on the channel
+            self.variable_held.set()
+            await self.hold_variables.wait()
         params = {**request.query, **(await request.json() if request.body_exists else {})}
         self.variables[(channel["id"], params["variable"])] = params.get("value", "")
         return web.Response(status=204)

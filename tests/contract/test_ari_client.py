@@ -192,3 +192,25 @@ async def test_dropped_and_refused_events_socket_reconnects_and_resyncs_by_itsel
     assert [c.id for c in again.channels] == ["arrived-while-away"]
     assert server.refuse == 0
     assert server.connects == 2
+
+
+async def test_a_request_held_by_asterisk_makes_the_next_wait_for_the_pool_and_is_counted(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.add_channel("c-7", "hotline")
+    server.hold_variables = asyncio.Event()
+    ari = AriClient(
+        str(test_server.make_url("/ari")), "hotline", "demo-only-password", "hotline", pool_limit=1
+    )
+    async with ari:
+        held = asyncio.create_task(ari.set_variable("c-7", "X", "1"))
+        await asyncio.wait_for(server.variable_held.wait(), EVENT_WAIT_S)
+        # Asterisk would answer this at once; it waits for the one connection of our pool
+        answer = asyncio.create_task(ari.answer("c-7"))
+        server.hold_variables.set()
+        await asyncio.wait_for(asyncio.gather(held, answer), EVENT_WAIT_S)
+    assert ari.stats.asterisk.count == 2
+    assert ari.stats.pool.count == 1
+    assert ari.stats.pool.max_s > 0
+    assert ari.stats.in_flight_max == 2

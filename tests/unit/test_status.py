@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ivr import status_cli
+from ivr.ari.client import RequestStats
 from ivr.calls.flows import FlowRegistry
 from ivr.status import STATUS_PATH, publish_status, read_status, write_status
 
@@ -149,6 +150,7 @@ class FakeSupervisor:
 class FakeAriClient:
     def __init__(self) -> None:
         self.connected = asyncio.Event()
+        self.stats = RequestStats()
 
 
 def read_if_there(path: Path) -> dict[str, object] | None:
@@ -181,8 +183,19 @@ async def test_publisher_rewrites_the_file_and_removes_it_on_stop(
 
     sup.sessions["c1"] = object()
     ari.connected.set()
+    ari.stats.asterisk.add(0.004)
+    ari.stats.asterisk.add(0.002)
+    ari.stats.pool.add(1.5)  # one request found the pool full
     second = await wait_for_file(path, '"calls": 1')
     assert second["ari_connected"] is True
+    assert second["ari_requests"] == {
+        "count": 2,
+        "asterisk_avg_ms": 3.0,
+        "asterisk_max_ms": 4.0,
+        "pool_waits": 1,
+        "pool_wait_max_ms": 1500.0,
+        "in_flight_max": 0,
+    }
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
