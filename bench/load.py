@@ -315,7 +315,7 @@ def start_sipp(
         "-p",
         str(group.port),
         "-mp",
-        str(group.port + 10000),
+        str(media_port(group.port)),
         "-r",
         str(group.rate),
         "-rp",
@@ -342,6 +342,12 @@ def start_sipp(
     return subprocess.Popen(
         cmd, cwd=out, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
+
+
+def media_port(sip_port: int) -> int:
+    """SIPp's media ports for one instance: it takes -mp and the three above it, so instances
+    are 10 apart (below the bench Asterisk's RTP range and the tests' media ports)."""
+    return 16000 + (sip_port - 5200) * 10
 
 
 def sipp_results(group: Callers, work: Path) -> tuple[int, int, list[float]]:
@@ -588,7 +594,7 @@ def agent_phone(n: int, work: Path) -> subprocess.Popen[bytes]:
     out = work / f"agent{n}"
     out.mkdir(parents=True, exist_ok=True)
     cmd = ["sipp", "-sf", str(HERE / "agent.xml"), "-i", SIP_HOST, "-p", str(AGENT_PORT + n)]
-    cmd += ["-mp", str(AGENT_PORT + n + 10000), "-nostdin", "-aa"]
+    cmd += ["-mp", str(media_port(AGENT_PORT + n)), "-nostdin", "-aa"]
     return subprocess.Popen(
         cmd, cwd=out, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
