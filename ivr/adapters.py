@@ -18,10 +18,15 @@ catalog has a kind's prompt, the first fallback it does have is used (the ``-sam
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import logs
 from ivr.callerid import normalise_caller_id, normalise_number
@@ -31,9 +36,21 @@ from ivr.flow.ports import AccountSummary, HoursState, IntakeOutcome
 from ivr.intake.service import MAX_KEY_LENGTH, IntakeRequest, IntakeService
 from ivr.intake.validation import RequestKind, accepted_fields
 from ivr.store.accounts import AccountStore, AuditContext
-from ivr.store.calls import CallLog
-from ivr.store.models import Account, MatchKind
+from ivr.store.batching import BatchLoop
+from ivr.store.calls import CallLog, SessionTrail
+from ivr.store.models import Account, MatchKind, Notice
 from routing.hours import Calendar as RoutingHours
+
+log = logging.getLogger(__name__)
+
+# call records ending within this long of each other share one transaction (a SIGKILL may lose
+# the records of calls that ended in the last interval; their calls are over either way)
+RECORD_BATCH_S = 0.25
+# how old the notices a caller hears may be (an admin's new notice is heard within this long)
+NOTICES_REFRESH_S = 10.0
+RECORD_RETRY_S = 1.0
+# how long `DbCallRecorder.write` waits for its batch (the session bounds it too)
+RECORD_WAIT_S = 10.0
 
 CallIdSource = Callable[[], str | None]
 
@@ -130,16 +147,30 @@ def _any_prompt(_prompt_id: str) -> bool:
 
 
 class StoreNotices:
-    """`NoticeBoard` on `AccountStore.notices_for`: one prompt per kind of notice in force.
+    """`NoticeBoard` on the store's notices: one prompt per kind of notice in force.
 
+    Every call asks for its area's notices; the notices change a few times a day. So the board
+    keeps the notices that have not ended and reads them again at most every
+    `NOTICES_REFRESH_S` (one query for all callers, not one per call); which of them are in
+    force is decided per call at its own `now`, so a notice starts and ends on time.
     `has_prompt` says whether the prompt catalog has an id (the engine passes the live catalog).
     """
 
     def __init__(
-        self, store: AccountStore, has_prompt: Callable[[str], bool] = _any_prompt
+        self,
+        store: AccountStore,
+        has_prompt: Callable[[str], bool] = _any_prompt,
+        *,
+        refresh_s: float = NOTICES_REFRESH_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._has_prompt = has_prompt
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._notices: tuple[Notice, ...] = ()
+        self._read_at: float | None = None
+        self._reading = asyncio.Lock()
 
     def prompt_for(self, kind: str) -> str:
         for prompt_id in NOTICE_PROMPTS.get(kind, NOTICE_PROMPTS["other"]):
@@ -149,11 +180,26 @@ class StoreNotices:
 
     async def active_for(self, area: str, now: datetime) -> Sequence[str]:
         prompts: list[str] = []
-        for notice in await self._store.notices_for([area], now):
+        for notice in await self._not_ended(now):
+            if notice.area_code != area or not notice.valid_from <= now < notice.valid_until:
+                continue
             prompt_id = self.prompt_for(notice.kind)
             if prompt_id not in prompts:
                 prompts.append(prompt_id)
         return prompts
+
+    async def _not_ended(self, now: datetime) -> tuple[Notice, ...]:
+        if self._fresh():
+            return self._notices
+        async with self._reading:
+            # the calls that waited here while another read them use that read
+            if not self._fresh():
+                self._notices = await self._store.notices_not_ended(now)
+                self._read_at = self._clock()
+        return self._notices
+
+    def _fresh(self) -> bool:
+        return self._read_at is not None and self._clock() - self._read_at < self._refresh_s
 
 
 # --- calendars ------------------------------------------------------------------------------
@@ -274,29 +320,67 @@ def _parse_time(text: str) -> datetime | None:
 class DbCallRecorder:
     """`CallRecorder` into the append-only contact trail (`calls` + `call_events`).
 
+    Records are written in batches (`ivr.store.batching`): `write` hands the record over and
+    waits until its batch is committed, so many calls ending together cost one transaction.
     The session's trail entries carry no time of their own yet: they are stored in order, stamped
     with the time the record was written (the end of the session). Keyed digits are not stored:
     they may be customer numbers, and the trail already says what the caller chose.
     """
 
-    def __init__(self, call_log: CallLog) -> None:
+    def __init__(self, call_log: CallLog, *, interval_s: float = RECORD_BATCH_S) -> None:
         self._log = call_log
+        self._pending: list[SessionTrail] = []
+        self._loop = BatchLoop(
+            "call-records",
+            self._write_batch,
+            lambda: bool(self._pending),
+            interval_s=interval_s,
+            retry_s=RECORD_RETRY_S,
+        )
+
+    @property
+    def batches(self) -> int:
+        return self._loop.batches
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def aclose(self) -> None:
+        await self._loop.aclose()
 
     async def write(self, record: CallRecord) -> None:
-        now = datetime.now(UTC)
-        started = _parse_time(record.started_at) or now
-        ended = _parse_time(record.ended_at) or now
-        events: list[tuple[str, dict[str, str]]] = []
-        for entry in record.trail:
-            data = {k: v for k, v in entry.items() if k != "event"}
-            events.append((entry.get("event", "trail"), data))
-        detached = record.outcome == "detached"
-        await self._log.save(
-            record.call_id,
-            normalise_caller_id(record.caller),
-            started,
-            None if detached else ended,
-            reason_code=record.outcome or None,
-            events=events,
-            at=ended,
-        )
+        self._pending.append(_session_trail(record))
+        self._loop.start()
+        # the session bounds this wait (calls.record_write_timeout_s); the record stays pending
+        # and is written with a later batch if the database is slow
+        await self._loop.stored(RECORD_WAIT_S)
+
+    async def _write_batch(self) -> bool:
+        batch, self._pending = self._pending, []
+        try:
+            await self._log.save_many(batch)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("call records not written (%s); retrying", type(exc).__name__)
+            self._pending = batch + self._pending
+            return False
+        return True
+
+
+def _session_trail(record: CallRecord) -> SessionTrail:
+    now = datetime.now(UTC)
+    started = _parse_time(record.started_at) or now
+    ended = _parse_time(record.ended_at) or now
+    events: list[tuple[str, Mapping[str, str]]] = []
+    for entry in record.trail:
+        data = {k: v for k, v in entry.items() if k != "event"}
+        events.append((entry.get("event", "trail"), data))
+    detached = record.outcome == "detached"
+    return SessionTrail(
+        record.call_id,
+        normalise_caller_id(record.caller),
+        started,
+        None if detached else ended,
+        record.outcome or None,
+        tuple(events),
+        ended,
+    )

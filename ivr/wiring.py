@@ -161,7 +161,14 @@ async def open_services(
             memory=memory,
             media=prompt_media(config.prompts.asterisk_dir),
         )
-        recorder = call_log if call_log is not None else DbCallRecorder(CallLog(db))
+        if call_log is not None:
+            recorder = call_log
+        else:
+            db_recorder = DbCallRecorder(CallLog(db))
+            db_recorder.start()
+            # closed before the database (pushed after it): records of the last calls are written
+            stack.push_async_callback(db_recorder.aclose)
+            recorder = db_recorder
         yield Wiring(services, recorder, db, intake, dispatcher, scheduler)
 
 

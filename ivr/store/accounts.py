@@ -307,6 +307,18 @@ class AccountStore:
             ).mappings()
             return tuple(Notice(**dict(r)) for r in rows)
 
+    async def notices_not_ended(self, at: datetime) -> tuple[Notice, ...]:
+        """Every notice in force at `at` or starting later (all areas), oldest first."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(notices)
+                    .where(notices.c.valid_until > at)
+                    .order_by(notices.c.valid_from, notices.c.id)
+                )
+            ).mappings()
+            return tuple(Notice(**dict(r)) for r in rows)
+
     async def audit_trail(
         self, account_id: int | None = None, limit: int = 100
     ) -> list[AuditEntry]:

@@ -14,8 +14,6 @@ every `RETRY_S`, keeping the newest values; callers never wait on it longer than
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -26,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.store.batching import CLOSE_TIMEOUT_S, BatchLoop
 from ivr.store.tables import call_memory
 
 log = logging.getLogger(__name__)
@@ -36,69 +35,52 @@ FLUSH_INTERVAL_S = 0.05
 RETRY_S = 1.0
 # `keep_durably` gives up waiting after this long: the call goes on; the write is still retried
 DURABLE_WRITE_TIMEOUT_S = 2.0
-# on stop, how long the last batch may take
-CLOSE_TIMEOUT_S = 5.0
 
 
 class DbCallMemory:
     def __init__(self, engine: AsyncEngine, *, interval_s: float = FLUSH_INTERVAL_S) -> None:
         self._engine = engine
-        self._interval_s = interval_s
         # call id -> key -> value, not yet written
         self._pending: dict[str, dict[str, str]] = {}
         # calls whose rows are to be deleted (before the batch's upserts)
         self._forgotten: set[str] = set()
-        self._waiters: list[asyncio.Future[None]] = []
-        self._wake = asyncio.Event()
-        self._closing = False
-        self._task: asyncio.Task[None] | None = None
-        self.batches = 0
-        self.failed_batches = 0
+        self._loop = BatchLoop(
+            "call-memory",
+            self._write_batch,
+            lambda: bool(self._pending or self._forgotten),
+            interval_s=interval_s,
+            retry_s=RETRY_S,
+        )
+
+    @property
+    def batches(self) -> int:
+        return self._loop.batches
+
+    @property
+    def failed_batches(self) -> int:
+        return self._loop.failed_batches
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._write_loop(), name="call-memory"
-            )
+        self._loop.start()
 
     async def aclose(self) -> None:
         """Write what is still pending, then stop the writer."""
-        self._closing = True
-        self._wake.set()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), CLOSE_TIMEOUT_S)
-        except TimeoutError:
-            log.error("call state not written on stop: the database did not answer")
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.aclose()
 
     # ------------------------------------------------------------------ the port
 
     def keep(self, call_id: str, key: str, value: str) -> None:
         self._pending.setdefault(call_id, {})[key] = value
-        self._wake.set()
+        self._loop.poke()
 
     async def keep_durably(self, call_id: str, key: str, value: str) -> None:
         self.keep(call_id, key, value)
-        await self._stored(DURABLE_WRITE_TIMEOUT_S)
+        if not await self._loop.stored(DURABLE_WRITE_TIMEOUT_S):
+            log.warning("call state not yet stored; the call goes on, the write is retried")
 
     async def flush(self) -> None:
-        if not self._idle():
-            await self._stored(CLOSE_TIMEOUT_S)
-
-    async def _stored(self, timeout_s: float) -> None:
-        """Wait until everything kept so far is committed, at most `timeout_s`."""
-        done = asyncio.get_running_loop().create_future()
-        self._waiters.append(done)
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(done), timeout_s)
-        except TimeoutError:
-            log.warning("call state not yet stored; the call goes on, the write is retried")
+        if not await self._loop.stored(CLOSE_TIMEOUT_S):
+            log.error("call state not stored on stop: the database did not answer")
 
     async def recall(self, call_id: str, key: str) -> str:
         pending = self._pending.get(call_id, {})
@@ -119,44 +101,23 @@ class DbCallMemory:
     def forget(self, call_id: str) -> None:
         self._pending.pop(call_id, None)
         self._forgotten.add(call_id)
-        self._wake.set()
+        self._loop.poke()
 
     async def forget_all_but(self, call_ids: Iterable[str]) -> int:
         present = set(call_ids)
         async with self._engine.connect() as conn:
             kept = (await conn.execute(sa.select(call_memory.c.call_id).distinct())).scalars()
             gone = {c for c in kept if c not in present and c not in self._pending}
-        for call_id in gone:
-            self._forgotten.add(call_id)
+        self._forgotten |= gone
         if gone:
-            self._wake.set()
+            self._loop.poke()
         return len(gone)
 
     # ------------------------------------------------------------------ the writer
 
-    async def _write_loop(self) -> None:
-        while not (self._closing and self._idle()):
-            await self._wake.wait()
-            if not self._closing:
-                # gather a batch: every call that steps meanwhile joins this transaction
-                await asyncio.sleep(self._interval_s)
-            self._wake.clear()
-            if self._idle():
-                continue
-            if not await self._write_batch():
-                if self._closing:
-                    return  # logged; the next engine resumes from what was stored before
-                await asyncio.sleep(RETRY_S)
-                self._wake.set()
-        self._release(self._waiters)
-
-    def _idle(self) -> bool:
-        return not (self._pending or self._forgotten)
-
     async def _write_batch(self) -> bool:
         pending, self._pending = self._pending, {}
         forgotten, self._forgotten = self._forgotten, set()
-        waiters, self._waiters = self._waiters, []
         now = datetime.now(UTC)
         rows = [
             {"call_id": call_id, "key": key, "value": value, "updated_at": now}
@@ -173,19 +134,11 @@ class DbCallMemory:
                     await conn.execute(_upsert(conn.dialect.name), rows)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("call state batch not written (%s); retrying", type(exc).__name__)
-            self.failed_batches += 1
-            self._merge_back(pending, forgotten, waiters)
+            self._merge_back(pending, forgotten)
             return False
-        self.batches += 1
-        self._release(waiters)
         return True
 
-    def _merge_back(
-        self,
-        pending: dict[str, dict[str, str]],
-        forgotten: set[str],
-        waiters: list[asyncio.Future[None]],
-    ) -> None:
+    def _merge_back(self, pending: dict[str, dict[str, str]], forgotten: set[str]) -> None:
         # what was kept since the batch was taken is newer and wins
         for call_id, values in pending.items():
             if call_id in self._forgotten:
@@ -194,13 +147,6 @@ class DbCallMemory:
             for key, value in values.items():
                 newer.setdefault(key, value)
         self._forgotten |= forgotten
-        self._waiters = waiters + self._waiters
-
-    @staticmethod
-    def _release(waiters: list[asyncio.Future[None]]) -> None:
-        for done in waiters:
-            if not done.done():
-                done.set_result(None)
 
 
 def _upsert(dialect: str) -> Any:

@@ -27,6 +27,19 @@ class CallEvent:
     data: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class SessionTrail:
+    """What one call session adds to the trail when it ends (or detaches: `ended_at` None)."""
+
+    call_id: str
+    caller: CallerId
+    started_at: datetime
+    ended_at: datetime | None
+    reason_code: str | None
+    events: tuple[tuple[str, Mapping[str, Any]], ...]
+    at: datetime
+
+
 class CallLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -82,40 +95,73 @@ class CallLog:
         events: Sequence[tuple[str, Mapping[str, Any]]],
         at: datetime,
     ) -> None:
-        """A whole session at once, in one transaction: the call row (created, or continued when
-        an earlier engine wrote it before this one re-adopted the call) and its `events`, stamped
-        `at`. `ended_at` None means the call goes on (the engine detached from it)."""
+        """A whole session at once: the call row (created, or continued when an earlier engine
+        wrote it before this one re-adopted the call) and its `events`, stamped `at`.
+        `ended_at` None means the call goes on (the engine detached from it)."""
+        await self.save_many(
+            [SessionTrail(call_id, caller, started_at, ended_at, reason_code, tuple(events), at)]
+        )
+
+    async def save_many(self, sessions: Sequence[SessionTrail]) -> None:
+        """Several sessions in ONE transaction (a handful of statements however many)."""
+        if not sessions:
+            return
         async with self._engine.begin() as conn:
-            known = (
-                await conn.execute(sa.select(calls.c.id).where(calls.c.id == call_id))
-            ).scalar_one_or_none()
-            if known is None:
+            ids = sorted({s.call_id for s in sessions})
+            known = set(
+                (await conn.execute(sa.select(calls.c.id).where(calls.c.id.in_(ids)))).scalars()
+            )
+            new: dict[str, SessionTrail] = {}
+            for session in sessions:
+                if session.call_id not in known:
+                    new.setdefault(session.call_id, session)
+            rows: list[dict[str, Any]] = []
+            if new:
                 await conn.execute(
-                    sa.insert(calls).values(
-                        id=call_id,
-                        caller_e164=caller.e164,
-                        caller_kind=str(caller.kind),
-                        started_at=started_at,
-                    )
+                    sa.insert(calls),
+                    [
+                        {
+                            "id": s.call_id,
+                            "caller_e164": s.caller.e164,
+                            "caller_kind": str(s.caller.kind),
+                            "started_at": s.started_at,
+                        }
+                        for s in new.values()
+                    ],
                 )
-                await conn.execute(
-                    sa.insert(call_events).values(
-                        call_id=call_id, at=started_at, kind="entered_ivr", data={}
-                    )
+                rows.extend(
+                    {"call_id": s.call_id, "at": s.started_at, "kind": "entered_ivr", "data": {}}
+                    for s in new.values()
                 )
-            rows = [
-                {"call_id": call_id, "at": at, "kind": kind[:32], "data": dict(data)}
-                for kind, data in events
-            ]
-            if ended_at is None:
-                rows.append({"call_id": call_id, "at": at, "kind": "detached", "data": {}})
-            else:
-                rows.append({"call_id": call_id, "at": ended_at, "kind": "ended", "data": {}})
+            for s in sessions:
+                rows.extend(
+                    {"call_id": s.call_id, "at": s.at, "kind": kind[:32], "data": dict(data)}
+                    for kind, data in s.events
+                )
+                if s.ended_at is None:
+                    rows.append({"call_id": s.call_id, "at": s.at, "kind": "detached", "data": {}})
+                else:
+                    rows.append(
+                        {"call_id": s.call_id, "at": s.ended_at, "kind": "ended", "data": {}}
+                    )
             await conn.execute(sa.insert(call_events), rows)
-            values: dict[str, Any] = {"ended_at": ended_at}
-            if reason_code is not None:
-                values["reason_code"] = reason_code[:32]
-            await conn.execute(sa.update(calls).where(calls.c.id == call_id).values(**values))
+            await conn.execute(
+                sa.update(calls)
+                .where(calls.c.id == sa.bindparam("call_id"))
+                .values(
+                    ended_at=sa.bindparam("ended"),
+                    # a session without an outcome keeps what an earlier engine wrote
+                    reason_code=sa.func.coalesce(sa.bindparam("reason"), calls.c.reason_code),
+                ),
+                [
+                    {
+                        "call_id": s.call_id,
+                        "ended": s.ended_at,
+                        "reason": s.reason_code[:32] if s.reason_code is not None else None,
+                    }
+                    for s in sessions
+                ],
+            )
 
     async def events(self, call_id: str) -> list[CallEvent]:
         async with self._engine.connect() as conn:

@@ -8,7 +8,7 @@ an accepted request has its row and its outbox row, a rejected one has neither.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from ivr.store.accounts import AccountStore
 from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
 from ivr.store.migrate import current_revision, head_revision
+from ivr.store.models import Notice
 from ivr.store.tables import audit_log, billing_outbox, calls, notices, service_requests
 from ivr.wiring import open_services
 from routing.hours import DEFAULT_CALENDARS, calendars_from_config
@@ -279,6 +280,55 @@ async def test_notices_play_one_prompt_per_kind(engine: AsyncEngine, store: Acco
     assert await board.active_for("kita-09", NOW) == []
 
 
+async def test_notices_are_read_once_for_many_calls_and_start_and_end_on_time(
+    engine: AsyncEngine, store: AccountStore
+) -> None:
+    await seed(engine)
+    hour = timedelta(hours=1)
+
+    async def add_notice(kind: str, start: datetime, end: datetime) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.insert(notices).values(
+                    area_code="chuo-01",
+                    kind=kind,
+                    text_ja="お知らせ",
+                    text_en="notice",
+                    valid_from=start,
+                    valid_until=end,
+                )
+            )
+
+    await add_notice("planned_outage", NOW - hour, NOW + hour)
+    await add_notice("construction", NOW + hour, NOW + 2 * hour)
+    seconds = [0.0]
+    reads = 0
+    real_read = store.notices_not_ended
+
+    async def counted_read(at: datetime) -> tuple[Notice, ...]:
+        nonlocal reads
+        reads += 1
+        return await real_read(at)
+
+    store.notices_not_ended = counted_read  # type: ignore[method-assign]
+    board = StoreNotices(store, refresh_s=10, clock=lambda: seconds[0])
+    heard = await asyncio.gather(*(board.active_for("chuo-01", NOW) for _ in range(20)))
+    assert heard == [["notice-planned-outage"]] * 20
+    assert reads == 1  # twenty callers, one query
+    # the construction starts, the outage ends: at their times, with no new read
+    assert await board.active_for("chuo-01", NOW + hour) == ["notice-construction"]
+    assert reads == 1
+    # an admin's new notice is heard once the board reads again
+    await add_notice("discoloured_water", NOW - hour, NOW + hour)
+    assert await board.active_for("chuo-01", NOW) == ["notice-planned-outage"]
+    seconds[0] = 10.0
+    assert await board.active_for("chuo-01", NOW) == [
+        "notice-planned-outage",
+        "notice-discoloured-water",
+    ]
+    assert reads == 2
+
+
 async def test_routing_calendar() -> None:
     calendar = RoutingCalendar(calendars_from_config(DEFAULT_CALENDARS))
     assert await calendar.state_at("phone", NOW) == "peak"  # a March Monday morning
@@ -328,6 +378,32 @@ async def test_call_records_go_to_the_contact_trail(engine: AsyncEngine) -> None
         "ended",
     ]
     assert events[1].data == {"node": "main_menu", "key": "1", "to": "moving_menu"}
+    await recorder.aclose()
+
+
+async def test_call_records_ending_together_share_a_transaction(engine: AsyncEngine) -> None:
+    recorder = DbCallRecorder(CallLog(engine))
+    records = [
+        CallRecord(
+            call_id=f"storm-{n}",
+            caller="0935821234" if n % 2 else "anonymous",
+            entry="main",
+            started_at=NOW.isoformat(),
+            ended_at=(NOW + timedelta(seconds=n)).isoformat(),
+            outcome="caller_hung_up",
+            trail=[{"event": "menu_choice", "node": "greeting", "key": "1", "to": "lang_ja"}],
+        )
+        for n in range(60)
+    ]
+    await asyncio.gather(*(recorder.write(r) for r in records))
+    assert recorder.batches <= 2
+    written = {c["id"]: c for c in await rows(engine, calls)}
+    assert len(written) == 60
+    assert written["storm-7"]["ended_at"] == NOW + timedelta(seconds=7)
+    assert written["storm-8"]["caller_kind"] == "withheld"
+    kinds = [e.kind for e in await CallLog(engine).events("storm-59")]
+    assert kinds == ["entered_ivr", "menu_choice", "ended"]
+    await recorder.aclose()
 
 
 # --- wiring ---------------------------------------------------------------------------------
