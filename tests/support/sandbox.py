@@ -20,6 +20,8 @@ class Sandbox:
     ari_password: str
     sip_host: str
     sip_port: int
+    # where the `trunk` endpoint's calls land (asterisk/pjsip.conf): a phone the test runs there
+    trunk_port: int
     chroot: Path
 
 
@@ -67,5 +69,6 @@ def provision() -> Sandbox:
         ari_password=password,
         sip_host=env["HOTLINE_SIP_HOST"],
         sip_port=int(env["HOTLINE_SIP_PORT"]),
+        trunk_port=int(env["HOTLINE_TRUNK_PORT"]),
         chroot=Path(env["HOTLINE_SANDBOX_ROOT"]),
     )
