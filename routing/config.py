@@ -291,6 +291,9 @@ class RoutingConfig(_Model):
     departments: dict[ConfigName, DepartmentConfig] = Field(default_factory=dict)
     # How a department's `number` is dialled: `{number}` is replaced (a trunk in production).
     outbound_endpoint: str = Field(default="PJSIP/{number}@trunk", pattern=r"\{number\}")
+    # The number a called-back resident sees (the hotline's own, so they can call it again);
+    # empty: none is sent and the phone shows "anonymous".
+    outbound_caller_id: str = Field(default="", pattern=r"^\+?[0-9]{0,15}$")
 
     @model_validator(mode="after")
     def _references(self) -> Self:

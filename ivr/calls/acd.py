@@ -100,6 +100,7 @@ class AcdRouter:
         self._callbacks: dict[str, CallbackRequest] = {}
         self._watch: Callable[[str, Callable[[StreamItem], None] | None], None] | None = None
         self.outbound_endpoint = queues.config.outbound_endpoint
+        self.outbound_caller_id = queues.config.outbound_caller_id or None
         # how long the caller's phone rings when we call back
         self.callback_ring_s = 30
 
@@ -128,6 +129,7 @@ class AcdRouter:
                 self.outbound_endpoint.format(number=request.number),
                 channel_id=leg,
                 app_args="callback",
+                caller_id=self.outbound_caller_id,
                 timeout_s=self.callback_ring_s,
             )
         except AriError:

@@ -98,6 +98,9 @@ async def test_a_caller_behind_a_busy_agent_takes_the_offer_and_is_called_back_o
     assert resident_result.ok, resident_result.output[-500:]
     # the trunk carried the call to the number the resident called from
     assert f"dialled {CALLER} " in resident_result.log, resident_result.log
+    # and the resident's phone shows the hotline's number, which they can call again
+    shown = SHIPPED_ROUTING["outbound_caller_id"]
+    assert f"caller id shown {shown} " in resident_result.log, resident_result.log
     assert agent2_result.ok, agent2_result.output[-500:]
     assert agent1_result.ok, agent1_result.output[-500:]
     async with recorder.written:
