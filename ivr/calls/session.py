@@ -113,6 +113,8 @@ class CallSession:
         self.state: i.CallState | None = None
         self._media_of: dict[str, str] = {}
         self._deferred: list[SessionInput] = []
+        # what the call remembers is on its channel, not in the call memory (see `_resume`)
+        self._on_channel = False
 
     # ------------------------------------------------------------------ CallHandle
 
@@ -167,9 +169,8 @@ class CallSession:
 
     async def recall(self, key: str) -> str:
         kept = await self.services.memory.recall(self.call_id, key)
-        if kept:
+        if kept or not self._on_channel:
             return kept
-        # a call re-adopted from an engine of before the call memory kept it on the channel
         return await self._ari.get_variable(self.call_id, key)
 
     def media(self, prompt_id: str) -> str:
@@ -230,6 +231,11 @@ class CallSession:
     async def _resume(self) -> i.FlowEvent:
         """Re-adopt a call that was in Stasis before this engine connected."""
         saved = await self.recall(STATE_VARIABLE)
+        if not saved:
+            # a call re-adopted from an engine of before the call memory, which kept what a call
+            # must remember on its channel: read all of it from there
+            saved = await self._ari.get_variable(self.call_id, STATE_VARIABLE)
+            self._on_channel = bool(saved)
         restored = _load_state(saved) if saved else None
         if restored is None:
             log.info("call re-adopted with no saved state; starting its flow")

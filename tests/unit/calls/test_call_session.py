@@ -233,6 +233,32 @@ async def test_engine_stop_detaches_and_the_next_engine_resumes_the_same_node() 
     assert [op for op in rig.ari.ops if op[0] == "answer"] == [("answer", "c10")]
 
 
+async def test_a_call_left_by_an_engine_of_before_the_call_memory_resumes_from_its_channel() -> (
+    None
+):
+    rig = Rig()
+    rig.ari.incoming("c12", number="0935821234")
+    await settle()
+    rig.press("c12", "1")  # found by caller ID: the goodbye plays, then the hang-up
+    await settle()
+    assert rig.plays()[-1].endswith("/thank-you-goodbye")
+    await rig.sup.stop()
+    # that engine kept the state on the channel, where the new engine's memory has nothing
+    rig.ari.variables["c12"][STATE_VARIABLE] = rig.memory.kept.pop("c12")[STATE_VARIABLE]
+
+    second = Supervisor(rig.ari, rig.recorder, CallsConfig(), rig.services)
+    rig.ari.sink = second.on_event
+    channel = rig.ari.channels["c12"].model_copy(
+        update={"state": "Up", "dialplan": DialplanCep(app_name="Stasis", app_data="hotline,main")}
+    )
+    rig.ari.emit(Resynced(channels=(channel,), reconnect=False))
+    await settle()
+    # the call goes on where it was (the goodbye, then the hang-up), not from the top
+    assert (await rig.recorder.wait_for("c12", "completed")).adopted
+    assert ("hangup", "c12") in rig.ari.ops
+    assert sum(p.endswith(WELCOME) for p in rig.plays()) == 1
+
+
 async def test_call_that_ended_while_we_were_away_is_closed_on_resync() -> None:
     rig = Rig()
     rig.ari.incoming("c11")
