@@ -214,3 +214,79 @@ async def test_a_request_held_by_asterisk_makes_the_next_wait_for_the_pool_and_i
     assert ari.stats.pool.count == 1
     assert ari.stats.pool.max_s > 0
     assert ari.stats.in_flight_max == 2
+
+
+class OneAnswerPerConnection:
+    """A bare HTTP server that answers the first request on each connection (keep-alive) and
+    closes the connection, without a word, when a second request arrives on it — as Asterisk
+    does when its idle timeout and our request cross."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/ari"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answered = False
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.requests.append(head.split(b" ", 2)[1].decode())
+                if answered:
+                    return
+                body = b'{"id":"c-1","name":"PJSIP/x","state":"Up"}'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                )
+                answered = True
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def test_a_kept_alive_connection_closed_by_the_server_is_retried_only_when_safe() -> None:
+    server = OneAnswerPerConnection()
+    url = await server.start()
+    try:
+        async with AriClient(url, "hotline", "pw", "hotline") as ari:
+            await ari.get_channel("c-1")
+            # the same connection again: closed unanswered, so the GET goes once more, anew
+            assert (await ari.get_channel("c-1")).id == "c-1"
+            assert server.requests == ["/ari/channels/c-1"] * 3
+            # an originate is never sent twice: it may have rung a phone
+            with pytest.raises(AriUnavailable):
+                await ari.originate("PJSIP/agent1", channel_id="c-2")
+            assert server.requests[3:] == [
+                "/ari/channels?endpoint=PJSIP%2Fagent1&app=hotline&channelId=c-2&timeout=30"
+            ]
+    finally:
+        await server.stop()
+
+
+async def test_an_answer_that_is_not_aris_http_is_unavailable_not_a_crash() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with AriClient(f"http://127.0.0.1:{port}/ari", "hotline", "pw", "hotline") as ari:
+            with pytest.raises(AriUnavailable, match="RestProtocolError"):
+                await ari.info()
+    finally:
+        server.close()
+        await server.wait_closed()
