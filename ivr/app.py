@@ -15,7 +15,7 @@ from ivr.calls.acd import AcdRouter, QueueEvents
 from ivr.calls.flows import FlowRegistry
 from ivr.calls.records import CallRecorder, JsonlCallRecorder
 from ivr.calls.services import CallServices
-from ivr.calls.supervisor import Supervisor
+from ivr.calls.supervisor import UNREAD_EVENTS, Supervisor
 from ivr.config import AppConfig
 from ivr.status import publish_status
 from routing.agents import AgentPool
@@ -85,6 +85,7 @@ class Engine:
             request_timeout_s=config.ari.request_timeout_s,
             heartbeat_s=config.ari.heartbeat_s,
             backoff=Backoff(config.ari.reconnect_initial_s, config.ari.reconnect_max_s),
+            disallowed_events=UNREAD_EVENTS,
         )
         self.acd: AcdRouter | None = None
         if config.routing.queues or config.routing.departments:

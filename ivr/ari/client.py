@@ -40,7 +40,7 @@ from ivr.ari.models import (
 )
 from ivr.ari.port import AriPort
 from ivr.ari.rest import RestConnections, StaleConnection
-from ivr.errors import AriUnavailable, ChannelGone, ari_error
+from ivr.errors import AriError, AriUnavailable, ChannelGone, ari_error
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class AriClient:
         backoff: Backoff | None = None,
         session: aiohttp.ClientSession | None = None,
         pool_limit: int = POOL_LIMIT,
+        disallowed_events: tuple[str, ...] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app = app
@@ -137,6 +138,8 @@ class AriClient:
         self._own_session = session is None
         self._pool_limit = pool_limit
         self._connections: RestConnections | None = None
+        # event types Asterisk need not send us at all (set after every connect)
+        self.disallowed_events = disallowed_events
         self.connected = asyncio.Event()
         self.connects = 0
         self.stats = RequestStats()
@@ -427,6 +430,19 @@ class AriClient:
 
     # ---------------------------------------------------------------- events
 
+    async def _filter_events(self) -> None:
+        # each event is JSON that Asterisk renders and we parse; those nobody reads cost both
+        # sides for nothing (an Asterisk without event filters just sends them all)
+        try:
+            await self.request(
+                "PUT",
+                f"/applications/{self.app}/eventFilter",
+                body={"disallowed": [{"type": t} for t in self.disallowed_events]},
+                idempotent=True,
+            )
+        except (AriError, AriUnavailable) as exc:
+            log.warning("ARI events: could not filter event types (%s)", exc)
+
     def _events_url(self) -> str:
         scheme_fixed = self.base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         return f"{scheme_fixed}/events"
@@ -472,6 +488,8 @@ class AriClient:
         except AriUnavailable:
             return
         mine = tuple(c for c in channels if c.stasis_app == self.app)
+        if self.disallowed_events:
+            await self._filter_events()
         self.connected.set()
         log.info("ARI events connected (app %s, %d calls to adopt)", self.app, len(mine))
         on_event(Resynced(channels=mine, reconnect=self.connects > 1))

@@ -38,6 +38,8 @@ class FakeAriServer:
     # while set to an unset Event, setting a channel variable is answered only once it is set
     hold_variables: asyncio.Event | None = None
     variable_held: asyncio.Event = field(default_factory=asyncio.Event)
+    # event types the application asked not to get (PUT .../eventFilter)
+    disallowed: set[str] = field(default_factory=set)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth, self._record])
@@ -52,6 +54,7 @@ class FakeAriServer:
         r.add_get("/ari/channels/{id}/variable", self._get_var)
         r.add_post("/ari/channels/{id}/variable", self._set_var)
         r.add_post("/ari/channels/{id}/continue", self._continue)
+        r.add_put("/ari/applications/{app}/eventFilter", self._event_filter)
         return app
 
     # ------------------------------------------------------------ controls
@@ -73,6 +76,8 @@ class FakeAriServer:
         }
 
     async def send(self, event: dict[str, Any]) -> None:
+        if event.get("type") in self.disallowed:
+            return  # filtered out by the application's event filter, as Asterisk does
         for ws in list(self.sockets):
             await ws.send_str(json.dumps(event))
 
@@ -167,6 +172,11 @@ class FakeAriServer:
         if key not in self.variables:
             return web.json_response({"message": "Provided variable was not found"}, status=404)
         return web.json_response({"value": self.variables[key]})
+
+    async def _event_filter(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.disallowed = {str(entry["type"]) for entry in body.get("disallowed", [])}
+        return web.json_response({"name": request.match_info["app"]})
 
     async def _set_var(self, request: web.Request) -> web.Response:
         channel = self._channel(request)

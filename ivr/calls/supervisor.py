@@ -33,6 +33,9 @@ INBOUND_ENTRIES = frozenset({"main", "emergency"})
 CALLBACK_ENTRY = "callback"
 # legs the engine rings for a call: an agent's phone, a department or on-duty phone
 STAFF_ENTRIES = frozenset({"agent", "department"})
+# ARI events no session or routing code reads: Asterisk is asked not to send them (a call in the
+# IVR gets 5 ChannelVarset, 2 PlaybackStarted and a ChannelStateChange among its 14 events)
+UNREAD_EVENTS = ("ChannelVarset", "PlaybackStarted", "ChannelStateChange")
 
 
 class Supervisor:

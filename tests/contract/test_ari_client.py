@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 
 from ivr.ari.client import AriClient, Backoff, Disconnected, Resynced, StreamItem
 from ivr.ari.fake_server import FakeAriServer
-from ivr.ari.models import StasisStart, UnknownEvent
+from ivr.ari.models import StasisEnd, StasisStart, UnknownEvent
 from ivr.errors import AriBadRequest, AriUnauthorized, AriUnavailable, ChannelGone, NotInStasis
 
 pytestmark = pytest.mark.contract
@@ -290,3 +290,31 @@ async def test_an_answer_that_is_not_aris_http_is_unavailable_not_a_crash() -> N
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_event_types_nobody_reads_are_filtered_out_at_asterisk(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    stream = Stream()
+    ari = AriClient(
+        str(test_server.make_url("/ari")),
+        "hotline",
+        "demo-only-password",
+        "hotline",
+        disallowed_events=("ChannelVarset", "PlaybackStarted"),
+    )
+    async with ari:
+        reader = asyncio.create_task(ari.run(stream))
+        try:
+            await stream.until(lambda i: isinstance(i, Resynced))
+            channel = {"id": "c-1"}
+            await server.send({"type": "ChannelVarset", "channel": channel, "variable": "X"})
+            await server.send({"type": "StasisEnd", "channel": channel})
+            await stream.until(lambda i: isinstance(i, StasisEnd))
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+    assert server.disallowed == {"ChannelVarset", "PlaybackStarted"}
+    kinds = [type(i).__name__ for i in stream.items]
+    assert kinds == ["Resynced", "StasisEnd"]
