@@ -113,6 +113,11 @@ def audit_rows(
     ]
 
 
+# built once: every caller-ID look-up writes an audit row, and building the statement costs more
+# than running it
+_AUDIT_INSERT = sa.insert(audit_log)
+
+
 def write_audit(
     conn: sa.Connection,
     ctx: AuditContext,
@@ -122,7 +127,7 @@ def write_audit(
 ) -> None:
     rows = audit_rows(ctx, action, account_ids, now or _now())
     if rows:
-        conn.execute(sa.insert(audit_log), rows)
+        conn.execute(_AUDIT_INSERT, rows)
 
 
 async def write_audit_in(
