@@ -10,6 +10,7 @@ payphone is not offered a callback. Pure code: no I/O.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 import phonenumbers
@@ -56,8 +57,11 @@ _UNAVAILABLE = {"unavailable", "unknown", "not available", "out of area", "表�
 _PAYPHONE = {"公衆電話", "payphone", "coin line", "c"}
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_number(raw: str, region: str = DEFAULT_REGION) -> str | None:
-    """The E.164 form of a phone number typed or presented in `region`, or None if not valid."""
+    """The E.164 form of a phone number typed or presented in `region`, or None if not valid.
+    Remembered for recent numbers: each call's number is normalised for the look-up and again for
+    its record, and phonenumbers' parse is the dearest step of either."""
     text = raw.strip()
     if not text or len(text) > 32:
         return None
