@@ -435,7 +435,9 @@ class CallSession:
 
     async def _service(self, work: Any) -> i.FlowEvent:
         try:
-            result: i.FlowEvent = await asyncio.wait_for(work, SERVICE_TIMEOUT_S)
+            # a timeout scope, not wait_for: no extra task for every look-up of every call
+            async with asyncio.timeout(SERVICE_TIMEOUT_S):
+                result: i.FlowEvent = await work
         except Exception:
             log.exception("a service call failed; the flow takes its error branch")
             # the node's service timer running out is how the flow learns a service failed

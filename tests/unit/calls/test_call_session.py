@@ -16,7 +16,7 @@ from ivr.calls.flows import FlowRegistry
 from ivr.calls.memory import InMemoryCallMemory
 from ivr.calls.records import MemoryCallRecorder
 from ivr.calls.services import CallServices
-from ivr.calls.session import STATE_VARIABLE
+from ivr.calls.session import SERVICE_TIMEOUT_S, STATE_VARIABLE
 from ivr.calls.supervisor import Supervisor
 from ivr.config import CallsConfig
 from ivr.flow.ports import AccountSummary, FakeAccounts, FakeCalendar, FakeIntake, FakeNotices
@@ -170,6 +170,29 @@ async def test_a_failing_service_takes_the_error_branch_not_dead_air() -> None:
     await settle()
     rig.press("c6", "1")
     await settle()
+    assert rig.plays()[-1].endswith("/system-error")
+
+
+class SilentAccounts:
+    """A database that never answers (a lock held, a network gone quiet)."""
+
+    async def lookup_by_phone(self, phone: str) -> list[AccountSummary]:
+        await asyncio.Event().wait()
+        return []
+
+    async def lookup_by_customer_number(self, number: str) -> AccountSummary | None:
+        await asyncio.Event().wait()
+        return None
+
+
+async def test_a_service_that_never_answers_takes_the_error_branch_after_its_timeout() -> None:
+    rig = Rig(accounts=SilentAccounts())
+    rig.ari.incoming("c13", number="0935821234")
+    await settle()
+    rig.press("c13", "1")
+    await settle()
+    assert not rig.plays()[-1].endswith("/system-error")  # still waiting for the look-up
+    await asyncio.sleep(SERVICE_TIMEOUT_S)  # virtual time
     assert rig.plays()[-1].endswith("/system-error")
 
 
