@@ -182,6 +182,8 @@ TrailKind = Literal[
     "abandoned",
     "overflow",
     "closed",
+    # the caller heard the offer to be called back (detail: the expected wait, seconds)
+    "callback_offered",
     "callback_scheduled",
     "callback_dialing",
     "callback_answered",
@@ -527,6 +529,8 @@ class QueueService:
                         already_offered=waiter.callback_offered,
                     ):
                         waiter.callback_offered = True
+                        wait = "" if ewt is None else str(int(ewt))
+                        self._trail(call_id, queue, "callback_offered", detail=wait)
                         await self._play(call, waiter, ["queue-callback-offer"])
             if (
                 waiter.entering

@@ -62,4 +62,7 @@ def open_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         sa.event.listen(engine.sync_engine, "connect", sqlite_on_connect)
         sa.event.listen(engine.sync_engine, "begin", sqlite_on_begin)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True)
+    # no ROLLBACK when a connection goes back to the pool: every use here is a `begin()` or
+    # `connect()` block, which ends its transaction itself; the reset was one more round trip
+    # after every batch of call state and call records
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_reset_on_return=None)
