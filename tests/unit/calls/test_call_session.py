@@ -71,6 +71,19 @@ class Rig:
         self.ari.channels[channel_id] = channel
         return channel
 
+    def next_engine(self, channel_id: str, *, reconnect: bool = True) -> Supervisor:
+        """A new engine (a new supervisor) that finds the call in Stasis when it connects."""
+        second = Supervisor(self.ari, self.recorder, CallsConfig(), self.services)
+        self.ari.sink = second.on_event
+        channel = self.ari.channels[channel_id].model_copy(
+            update={
+                "state": "Up",
+                "dialplan": DialplanCep(app_name="Stasis", app_data="hotline,main"),
+            }
+        )
+        self.ari.emit(Resynced(channels=(channel,), reconnect=reconnect))
+        return second
+
     def finish(self) -> None:
         [playback_id] = self.ari.playbacks
         self.ari.finish_playback(playback_id)
@@ -236,13 +249,7 @@ async def test_engine_stop_detaches_and_the_next_engine_resumes_the_same_node() 
     saved: Mapping[str, object] = json.loads(rig.memory.kept["c10"][STATE_VARIABLE])
     assert saved["flow"] == "hotline"
 
-    # a new engine (new supervisor) finds the call in Stasis after it connects
-    second = Supervisor(rig.ari, rig.recorder, CallsConfig(), rig.services)
-    rig.ari.sink = second.on_event
-    channel = rig.ari.channels["c10"].model_copy(
-        update={"state": "Up", "dialplan": DialplanCep(app_name="Stasis", app_data="hotline,main")}
-    )
-    rig.ari.emit(Resynced(channels=(channel,), reconnect=True))
+    second = rig.next_engine("c10")
     await settle()
     assert "c10" in second.sessions
     # the menu is offered again (as after a pause), not the call restarted from the top
@@ -269,12 +276,7 @@ async def test_a_call_left_by_an_engine_of_before_the_call_memory_resumes_from_i
     # that engine kept the state on the channel, where the new engine's memory has nothing
     rig.ari.variables["c12"][STATE_VARIABLE] = rig.memory.kept.pop("c12")[STATE_VARIABLE]
 
-    second = Supervisor(rig.ari, rig.recorder, CallsConfig(), rig.services)
-    rig.ari.sink = second.on_event
-    channel = rig.ari.channels["c12"].model_copy(
-        update={"state": "Up", "dialplan": DialplanCep(app_name="Stasis", app_data="hotline,main")}
-    )
-    rig.ari.emit(Resynced(channels=(channel,), reconnect=False))
+    rig.next_engine("c12", reconnect=False)
     await settle()
     # the call goes on where it was (the goodbye, then the hang-up), not from the top
     assert (await rig.recorder.wait_for("c12", "completed")).adopted
