@@ -42,6 +42,8 @@ class BatchLoop:
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._closing = False
+        # a batch is being written: what it holds is not committed yet
+        self._writing = False
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.failed_batches = 0
@@ -56,7 +58,7 @@ class BatchLoop:
 
     async def stored(self, timeout_s: float) -> bool:
         """Wait until everything handed over so far is committed, at most `timeout_s`."""
-        if not self._has_pending():
+        if not self._has_pending() and not self._writing:
             return True
         done = asyncio.get_running_loop().create_future()
         self._waiters.append(done)
@@ -95,7 +97,12 @@ class BatchLoop:
                 self._release(self._take_waiters())
                 continue
             waiters = self._take_waiters()
-            if await self._write_batch():
+            self._writing = True
+            try:
+                written = await self._write_batch()
+            finally:
+                self._writing = False
+            if written:
                 self.batches += 1
                 self._release(waiters)
                 continue
