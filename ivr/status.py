@@ -103,10 +103,16 @@ def write_status(
     ari_connected: bool,
     now: datetime,
     stale_after_s: float | None = None,
+    ari_requests: RequestStats | None = None,
 ) -> None:
     """Write the status file atomically (temp file in the same directory, then rename)."""
     data = status_snapshot(
-        registry, calls=calls, ari_connected=ari_connected, now=now, stale_after_s=stale_after_s
+        registry,
+        calls=calls,
+        ari_connected=ari_connected,
+        now=now,
+        stale_after_s=stale_after_s,
+        ari_requests=ari_requests,
     )
     _write_json(Path(path), data)
 

@@ -94,12 +94,20 @@ def test_rejected_edit_shows_its_errors_in_hotline_status(
     bad.write_text((FLOWS / "hotline.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     os.utime(bad, ns=(2 * 10**18, 2 * 10**18))
     assert registry.reload_if_changed() is True
-    write_status(path, registry, calls=0, ari_connected=True, now=datetime.now(UTC))
+    stats = RequestStats()
+    stats.asterisk.add(0.002)
+    stats.pool.add(0.75)
+    write_status(
+        path, registry, calls=0, ari_connected=True, now=datetime.now(UTC), ari_requests=stats
+    )
     assert run_status(path) == 0
     out = capsys.readouterr().out
     assert "REJECTED" not in out
     assert "rejected edits: none" in out
     assert "ARI connected: yes" in out
+    # a full pool is told apart from a slow Asterisk
+    assert "Asterisk answered in 2.0 ms on average" in out
+    assert "waited for a free connection of the engine's pool: 1 (at worst 750.0 ms)" in out
 
 
 def test_missing_status_file_means_the_engine_is_not_running(
