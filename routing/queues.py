@@ -505,7 +505,9 @@ class QueueService:
             if check.decision != "stay":
                 self._trail(call_id, queue, "overflow", detail=check.reason)
                 return Overflow(queue, check.reason, refused=check.decision == "refuse")
-            agent_id = self._assignment(queue, call_id)
+            # no ready agent with the queue's skills: no offer to plan (the plan sorts the queue,
+            # and every waiting caller asks several times a second)
+            agent_id = self._assignment(queue, call_id) if ready else None
             if agent_id is not None:
                 await self._stop_playback(waiter)
                 result = await self._offer(call, queue, cfg, agent_id, waiter)
@@ -515,11 +517,17 @@ class QueueService:
             if waiter.greeting and waiter.playback is None:
                 await self._play(call, waiter, list(waiter.greeting))
                 waiter.greeting = ()
-            elif not self._offers_held():
-                position = self.position(queue, call_id)
-                ewt = expected_wait_s(position, staffed, ready, cfg.average_handle_s)
-                if waiter.playback is None and not waiter.busy_with_callback:
-                    if announcement_due(cfg.announce, waiter.since, waiter.last_announced, now):
+            elif (
+                not self._offers_held()
+                and waiter.playback is None
+                and not waiter.busy_with_callback
+            ):
+                due = announcement_due(cfg.announce, waiter.since, waiter.last_announced, now)
+                # the place and the expected wait only when something will be said with them
+                if due or (cfg.callback.enabled and not waiter.callback_offered):
+                    position = self.position(queue, call_id)
+                    ewt = expected_wait_s(position, staffed, ready, cfg.average_handle_s)
+                    if due:
                         await self._announce(call, cfg, queue, waiter, position, ewt)
                     elif callback_eligible(
                         cfg.callback,

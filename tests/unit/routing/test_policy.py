@@ -182,6 +182,8 @@ def test_queue_order_priority_then_time_then_stable() -> None:
     assert position_of(calls, "c1") == 3
     with pytest.raises(ValueError, match="not in the queue"):
         position_of(calls, "gone")
+    # every caller's place is its place in the service order, ties included
+    assert [position_of(calls, c.call_id) for c in order_queue(calls)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_plan_offers_skips_ringing_calls_and_unmatched_skills() -> None:
