@@ -19,7 +19,14 @@ from ivr.calls.services import CallServices
 from ivr.calls.session import SERVICE_TIMEOUT_S, STATE_VARIABLE
 from ivr.calls.supervisor import Supervisor
 from ivr.config import CallsConfig
-from ivr.flow.ports import AccountSummary, FakeAccounts, FakeCalendar, FakeIntake, FakeNotices
+from ivr.flow.ports import (
+    AccountDirectory,
+    AccountSummary,
+    FakeAccounts,
+    FakeCalendar,
+    FakeIntake,
+    FakeNotices,
+)
 
 pytestmark = [pytest.mark.unit, pytest.mark.looptime]
 
@@ -30,7 +37,9 @@ GOODBYE = "sound:/var/lib/hotline/prompts/ja/thank-you-goodbye"
 
 
 class Rig:
-    def __init__(self, intake: FakeIntake | None = None, accounts: object = None) -> None:
+    def __init__(
+        self, intake: FakeIntake | None = None, accounts: AccountDirectory | None = None
+    ) -> None:
         self.ari = FakeAri()
         self.recorder = MemoryCallRecorder()
         self.memory = InMemoryCallMemory()
@@ -40,8 +49,7 @@ class Rig:
         account = AccountSummary(customer_number="1000000018", area="north-3")
         self.services = CallServices(
             flows=registry,
-            accounts=accounts  # type: ignore[arg-type]
-            or FakeAccounts([account], {"0935821234": ["1000000018"]}),
+            accounts=accounts or FakeAccounts([account], {"0935821234": ["1000000018"]}),
             calendar=FakeCalendar(),
             notices=FakeNotices(),
             intake=self.intake,
@@ -293,13 +301,15 @@ async def test_call_that_ended_while_we_were_away_is_closed_on_resync() -> None:
     assert (await rig.recorder.wait_for("c11")).outcome == "caller_hung_up"
 
 
-async def test_unexpected_error_plays_an_apology_never_dead_air() -> None:
+async def test_unexpected_error_plays_an_apology_never_dead_air(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rig = Rig()
 
     async def broken(channel_id: str) -> None:
         raise RuntimeError("bug")
 
-    rig.ari.answer = broken  # type: ignore[method-assign]
+    monkeypatch.setattr(rig.ari, "answer", broken)
     rig.ari.incoming("c12")
     await settle()
     assert rig.plays() == ["sound:/var/lib/hotline/prompts/ja/system-error"]

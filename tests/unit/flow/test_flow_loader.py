@@ -5,6 +5,7 @@ import pytest
 from ivr.errors import FlowError
 from ivr.flow.catalog import load_catalog
 from ivr.flow.loader import BUILTIN_PROMPTS, References, check_files, load_flow, parse_flow
+from ivr.flow.model import MenuNode, SetNode
 from ivr.flow.say import all_say_prompt_ids
 from ivr.flow.schema import flow_schema
 
@@ -35,7 +36,9 @@ def test_catalog_has_builtin_and_say_prompts() -> None:
 
 def test_menu_keys_written_as_yaml_ints_are_accepted() -> None:
     flow = load_flow(DATA / "int_keys.yaml", REFS)
-    assert set(flow.nodes["menu"].options) == {"1", "2"}  # type: ignore[union-attr]
+    menu = flow.nodes["menu"]
+    assert isinstance(menu, MenuNode)
+    assert set(menu.options) == {"1", "2"}
 
 
 def test_menu_keys_that_are_not_one_dtmf_key() -> None:
@@ -85,7 +88,9 @@ nodes:
 """,
         "s.yaml",
     )
-    assert flow.nodes["a"].values == {"code": "0123", "answer": "no"}  # type: ignore[union-attr]
+    node = flow.nodes["a"]
+    assert isinstance(node, SetNode)
+    assert node.values == {"code": "0123", "answer": "no"}
 
 
 def test_duplicate_keys_are_errors() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
@@ -92,9 +93,9 @@ def test_other_zones_are_converted_to_tokyo() -> None:
 
 
 @pytest.mark.parametrize("call", [Calendar.state_at, Calendar.is_open, Calendar.next_opening])
-def test_naive_datetime_is_refused(call: object) -> None:
+def test_naive_datetime_is_refused(call: Callable[[Calendar, datetime], object]) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        call(PHONE, datetime(2025, 6, 3, 10, 0))  # type: ignore[operator]
+        call(PHONE, datetime(2025, 6, 3, 10, 0))
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import pytest
 
+from ivr.ari.client import StreamItem
 from ivr.ari.fake import FakeAri
 from ivr.ari.models import (
     AriEvent,
@@ -43,6 +44,7 @@ from routing.queues import (
     Closed,
     Overflow,
     QueueEvent,
+    QueueOutcome,
     QueueService,
     QueueTiming,
     parse_membership,
@@ -62,7 +64,7 @@ class FakeRoutingAri(FakeAri):
     def __post_init__(self) -> None:
         self.sink = self._deliver
 
-    def _deliver(self, item: object) -> None:
+    def _deliver(self, item: StreamItem) -> None:
         if isinstance(item, PlaybackFinished):
             channel_id = item.playback.target_uri.removeprefix("channel:")
             if channel_id in self.inboxes:
@@ -167,7 +169,7 @@ def _handle(call: FakeCall) -> CallHandle:
 
 
 def rig(
-    agents: int = 0, calendar: Mapping[str, Any] | None = None, **queue: Any
+    agents: int = 0, calendar: Mapping[str, object] | None = None, **queue: object
 ) -> tuple[FakeRoutingAri, QueueService, list[QueueEvent]]:
     config = RoutingConfig.model_validate(
         {
@@ -299,7 +301,17 @@ def test_damaged_membership_is_ignored() -> None:
 # --- the call-back number -----------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[3]
-CALLBACK_QUEUE = {
+
+
+class CallbackQueue(TypedDict):
+    """The queue settings of the call-back tests (`rig` takes them as keywords)."""
+
+    when_no_agents: str
+    announce: dict[str, object]
+    callback: dict[str, object]
+
+
+CALLBACK_QUEUE: CallbackQueue = {
     "when_no_agents": "join",
     "announce": {"on_entry": False, "every_s": None},
     "callback": {"enabled": True, "after_s": 0},
@@ -336,7 +348,7 @@ def digits_of(number: str) -> list[str]:
 
 
 async def confirm_callback(
-    ari: FakeRoutingAri, call: FakeCall, waiting: asyncio.Task[Any]
+    ari: FakeRoutingAri, call: FakeCall, waiting: asyncio.Task[QueueOutcome]
 ) -> CallbackScheduled:
     """The caller confirms the number read back and hears "we will call you back"."""
     press(call, "1")
