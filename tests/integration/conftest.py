@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -35,7 +36,7 @@ def sandbox() -> Sandbox:
 
 
 def engine_config(
-    sandbox: Sandbox, routing: dict[str, object] | None = None, **calls: object
+    sandbox: Sandbox, routing: Mapping[str, object] | None = None, **calls: object
 ) -> AppConfig:
     data: dict[str, object] = {
         "ari": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5},
@@ -53,7 +54,19 @@ def engine_config(
     )
 
 
-EngineFactory = Callable[..., Awaitable[Engine]]
+class EngineFactory(Protocol):
+    """`start_engine`: an engine on the sandbox, stopped at the end of the test."""
+
+    async def __call__(
+        self,
+        recorder: MemoryCallRecorder | None = None,
+        services: CallServices | None = None,
+        routing: Mapping[str, object] | None = None,
+        callback_store: CallbackStore | None = None,
+        **calls: object,
+    ) -> Engine: ...
+
+
 ROOT = Path(__file__).resolve().parents[2]
 # the caller ID our SIPp and Local-channel callers present, and the account it belongs to
 CALLER = "0935821234"
@@ -98,7 +111,7 @@ async def start_engine(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Engine
     async def start(
         recorder: MemoryCallRecorder | None = None,
         services: CallServices | None = None,
-        routing: dict[str, object] | None = None,
+        routing: Mapping[str, object] | None = None,
         callback_store: CallbackStore | None = None,
         **calls: object,
     ) -> Engine:

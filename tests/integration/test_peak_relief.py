@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -22,14 +21,16 @@ from tests.support.sipp import Sipp
 
 pytestmark = pytest.mark.integration
 
-SHIPPED_ROUTING: dict[str, Any] = yaml.safe_load((ROOT / "config.yaml").read_text())["routing"]
+SHIPPED_ROUTING: dict[str, object] = yaml.safe_load((ROOT / "config.yaml").read_text())["routing"]
 
 
-def shipped_routing(agent1_port: int, agent2_port: int) -> dict[str, Any]:
+def shipped_routing(agent1_port: int, agent2_port: int) -> dict[str, object]:
     """config.yaml's routing section with the calendars open around the clock (the test must
     not depend on the wall clock) and its two agents on SIPp phones; agent2 not in yet."""
     routing = copy.deepcopy(SHIPPED_ROUTING)
-    routing["calendars"] = {name: {"always_open": True} for name in routing["calendars"]}
+    calendars = routing["calendars"]
+    assert isinstance(calendars, dict)
+    routing["calendars"] = {name: {"always_open": True} for name in calendars}
     routing["agents"] = {
         "agent1": {
             "endpoint": f"PJSIP/agent1/sip:agent1@127.0.0.1:{agent1_port}",

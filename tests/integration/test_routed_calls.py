@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import pytest
 
@@ -21,14 +22,25 @@ from tests.support.sipp import Sipp, caller_args, keys_scenario
 pytestmark = pytest.mark.integration
 
 # the tests must not depend on the wall clock: every calendar here is open around the clock
-ALWAYS = {"always_open": True}
+ALWAYS: dict[str, object] = {"always_open": True}
+
+# a section of the routing config: entry name (calendar, queue, agent, department) → settings
+Section = dict[str, dict[str, object]]
 
 
-def routing(
-    agent_phone_port: int | None = None, on_duty: list[str] | None = None
-) -> dict[str, object]:
-    calendars = {"phone": ALWAYS, "emergency": ALWAYS, "construction": ALWAYS}
-    agents = {}
+class RoutingData(TypedDict):
+    """The routing config as the tests write it (the engine validates it into RoutingConfig)."""
+
+    calendars: Section
+    queues: Section
+    agents: Section
+    departments: Section
+    outbound_endpoint: NotRequired[str]
+
+
+def routing(agent_phone_port: int | None = None, on_duty: list[str] | None = None) -> RoutingData:
+    calendars: Section = {"phone": ALWAYS, "emergency": ALWAYS, "construction": ALWAYS}
+    agents: Section = {}
     if agent_phone_port is not None:
         agents["agent1"] = {
             "endpoint": f"PJSIP/agent1/sip:agent1@127.0.0.1:{agent_phone_port}",
@@ -143,7 +155,7 @@ async def test_caller_keeps_the_place_and_is_called_back_once_when_an_agent_is_f
         for name in ("general", "moving", "billing", "reconnection")
     }
     # no agent is ready when the caller calls: the agent logs in after the caller hung up
-    config["agents"]["agent1"]["ready_at_start"] = False  # type: ignore[index]
+    config["agents"]["agent1"]["ready_at_start"] = False
     config["outbound_endpoint"] = f"PJSIP/caller/sip:{{number}}@127.0.0.1:{resident_phone.port}"
     db = open_engine(f"sqlite+aiosqlite:///{workdir / 'hotline.sqlite3'}")
     await migrate(f"sqlite+aiosqlite:///{workdir / 'hotline.sqlite3'}")
@@ -194,7 +206,7 @@ async def test_callers_waiting_keep_their_order_across_an_engine_restart(
     start_engine: EngineFactory, driver: Driver
 ) -> None:
     config = routing()
-    for queue in config["queues"].values():  # type: ignore[union-attr]
+    for queue in config["queues"].values():
         queue["when_no_agents"] = "join"  # nobody answers: both callers wait
         queue["announce"] = {"on_entry": False, "every_s": None}
     first_engine = await start_engine(routing=config)

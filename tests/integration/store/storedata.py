@@ -47,7 +47,9 @@ async def seed(engine: AsyncEngine) -> None:
                 for aid, (status, _, _) in ACCOUNTS.items()
             ],
         )
-        prem = [(pid, aid) for aid, (_, _, pids) in ACCOUNTS.items() for pid in pids]
+        prem: list[tuple[int, int | None]] = [
+            (pid, aid) for aid, (_, _, pids) in ACCOUNTS.items() for pid in pids
+        ]
         prem += [(pid, None) for pid in VACANT]
         await conn.execute(
             sa.insert(premises),

@@ -8,15 +8,13 @@ an accepted request has its row and its outbox row, a rejected one has neither.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
-from storedata import NOW, cust, seed
 
 from ivr.adapters import (
     DbCallRecorder,
@@ -43,6 +41,7 @@ from ivr.store.models import Notice
 from ivr.store.tables import audit_log, billing_outbox, calls, notices, service_requests
 from ivr.wiring import open_services
 from routing.hours import DEFAULT_CALENDARS, calendars_from_config
+from tests.integration.store.storedata import NOW, cust, seed
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[3]
 CALL = "call-7"
 
 
-def weekdays(start: Any, end: Any, /) -> int:
+def weekdays(start: date, end: date, /) -> int:
     return sum(1 for n in range(1, (end - start).days + 1) if (start + timedelta(n)).weekday() < 5)
 
 
@@ -59,7 +58,7 @@ def sink(engine: AsyncEngine, call_id: str | None = CALL) -> ServiceIntake:
     return ServiceIntake(service, call_id)
 
 
-async def rows(engine: AsyncEngine, table: sa.Table) -> list[dict[str, Any]]:
+async def rows(engine: AsyncEngine, table: sa.Table) -> list[dict[str, object]]:
     async with engine.connect() as conn:
         result = await conn.execute(sa.select(table).order_by(table.c.id))
         return [dict(r) for r in result.mappings()]
@@ -147,7 +146,7 @@ EXPECTED: dict[str, tuple[str, ...] | None] = {
 }
 
 
-def intake_nodes() -> list[Any]:
+def intake_nodes() -> list[pytest.ParameterSet]:
     out = []
     for path in sorted((ROOT / "dialplans").glob("*.yaml")):
         plan = yaml.safe_load(path.read_text())
@@ -185,12 +184,15 @@ async def test_flow_intake_is_confirmed_or_clearly_rejected(
     assert (request["kind"], request["confirmation"]) == (request_kind, outcome.confirmation)
     assert (request["channel"], request["actor"], request["call_id"]) == ("ivr", "ivr", CALL)
     assert entry["request_id"] == request["id"]
-    assert entry["payload"]["confirmation"] == outcome.confirmation
+    payload, written = entry["payload"], request["fields"]
+    assert isinstance(payload, dict)  # the JSON columns hold objects
+    assert isinstance(written, dict)
+    assert payload["confirmation"] == outcome.confirmation
     if "caller_id" in field_vars and request_kind != "start":
         # the caller's number is where staff call back
-        assert request["fields"]["contact_phone"] == "+81935821234"
+        assert written["contact_phone"] == "+81935821234"
     if {"name_recording", "leak_recording"} & set(field_vars.values()):
-        assert request["fields"]["recording"].startswith("call-7-rec-")
+        assert written["recording"].startswith("call-7-rec-")
 
 
 async def test_withheld_caller_id_is_dropped_not_rejected(engine: AsyncEngine) -> None:
@@ -281,7 +283,7 @@ async def test_notices_play_one_prompt_per_kind(engine: AsyncEngine, store: Acco
 
 
 async def test_notices_are_read_once_for_many_calls_and_start_and_end_on_time(
-    engine: AsyncEngine, store: AccountStore
+    engine: AsyncEngine, store: AccountStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await seed(engine)
     hour = timedelta(hours=1)
@@ -310,7 +312,7 @@ async def test_notices_are_read_once_for_many_calls_and_start_and_end_on_time(
         reads += 1
         return await real_read(at)
 
-    store.notices_not_ended = counted_read  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "notices_not_ended", counted_read)
     board = StoreNotices(store, refresh_s=10, clock=lambda: seconds[0])
     heard = await asyncio.gather(*(board.active_for("chuo-01", NOW) for _ in range(20)))
     assert heard == [["notice-planned-outage"]] * 20

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from storedata import NOW, cust, seed
 
 from ivr.store.accounts import AccountStore, AuditContext
 from ivr.store.db import open_engine
@@ -15,6 +14,7 @@ from ivr.store.migrate import migrate
 from ivr.store.models import MatchKind
 from ivr.store.pgcluster import PgCluster
 from ivr.store.tables import audit_log
+from tests.integration.store.storedata import NOW, cust, seed
 
 pytestmark = pytest.mark.integration
 

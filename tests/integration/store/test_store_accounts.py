@@ -7,7 +7,6 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
-from storedata import NOW, cust, seed
 
 from ivr.errors import InvalidNumber
 from ivr.store.accounts import AccountStore, AuditContext
@@ -15,6 +14,7 @@ from ivr.store.demo import demo
 from ivr.store.migrate import current_revision, head_revision, migrate
 from ivr.store.models import MatchKind
 from ivr.store.tables import accounts, audit_log, metadata, notices, phones, premises
+from tests.integration.store.storedata import NOW, cust, seed
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,8 @@ async def test_match_outcomes_and_audit(
         assert match.account.phones == ("+81935821234",)
     audit = await store.audit_trail()
     assert len(audit) == max(len(ids), 1)
-    assert {a.account_id for a in audit} == (set(ids) or {None})
+    expected: set[int | None] = set(ids) or {None}
+    assert {a.account_id for a in audit} == expected
     assert all(a.actor == "ivr" and a.call_id == "call-1" for a in audit)
 
 
@@ -120,12 +121,14 @@ async def test_demo_data(engine: AsyncEngine, store: AccountStore) -> None:
     assert await demo(engine, 3000, chunk=1000, progress=lambda d, t: seen.append((d, t))) == 3000
     assert seen == [(1000, 3000), (2000, 3000), (3000, 3000)]
     async with engine.connect() as conn:
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             (
                 await conn.execute(
                     sa.select(accounts.c.status, sa.func.count()).group_by(accounts.c.status)
                 )
-            ).all()
+            )
+            .tuples()
+            .all()
         )
         n_phones = (await conn.execute(sa.select(sa.func.count()).select_from(phones))).scalar()
         vacant = (

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
-from storedata import NOW, cust, seed
 
 from ivr.intake.billing import BillingDelivery, DatabaseBillingGateway, HttpBillingGateway
 from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy, pending, retry
@@ -20,6 +19,7 @@ from ivr.intake.validation import RequestKind
 from ivr.store.db import open_engine
 from ivr.store.pgcluster import free_port
 from ivr.store.tables import billing_outbox, service_requests
+from tests.integration.store.storedata import NOW, cust, seed
 
 pytestmark = pytest.mark.integration
 
@@ -249,7 +249,7 @@ async def test_rejected_request_is_dead_at_once(
 
 
 async def test_scheduler_job_delivers(engine: AsyncEngine) -> None:
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     from ivr.intake.billing import MemoryBillingGateway
     from ivr.wiring import stop_outbox

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Protocol
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
-from storedata import NOW, cust, seed
 
 from ivr.errors import IntakeRejected
 from ivr.intake.service import IntakeRequest, IntakeService
@@ -16,6 +15,7 @@ from ivr.intake.validation import RequestKind
 from ivr.store.accounts import AccountStore, AuditContext
 from ivr.store.numbers import parse_confirmation_number
 from ivr.store.tables import audit_log, billing_outbox, service_requests
+from tests.integration.store.storedata import NOW, cust, seed
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def service(engine: AsyncEngine) -> IntakeService:
     return IntakeService(engine, business_days=weekdays, clock=lambda: NOW)
 
 
-def req(kind: RequestKind, channel: str = "ivr", **fields: object) -> IntakeRequest:
+def req(kind: RequestKind, channel: str = "ivr", /, **fields: object) -> IntakeRequest:
     return IntakeRequest(kind, channel, "ivr" if channel == "ivr" else f"{channel}:t", fields)
 
 
@@ -286,6 +286,12 @@ async def test_a_name_change_in_force_renames_the_holder(
     assert account.holder_name == holder
 
 
+class RequestOf(Protocol):
+    """`_move` or `_start`: a request of one kind from the fields a test gives."""
+
+    def __call__(self, **fields: object) -> IntakeRequest: ...
+
+
 def _move(**fields: object) -> IntakeRequest:
     base = {k: v for k, v in VALID[RequestKind.TRANSFER].items() if k != "new_premise_id"}
     return req(RequestKind.TRANSFER, **{**base, **fields})
@@ -342,7 +348,7 @@ async def test_a_new_resident_starts_by_meter_number_and_a_spoken_name(
 )
 async def test_a_start_or_move_without_a_known_home_or_a_name_is_rejected(
     engine: AsyncEngine,
-    request_of: Callable[..., IntakeRequest],
+    request_of: RequestOf,
     fields: dict[str, object],
     errors: dict[str, str],
 ) -> None:
