@@ -163,7 +163,11 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait_s: float = 15) -> None:
+def stop(
+    proc: subprocess.Popen[str] | subprocess.Popen[bytes],
+    sig: int = signal.SIGTERM,
+    wait_s: float = 15,
+) -> None:
     if proc.poll() is not None:
         return
     proc.send_signal(sig)
@@ -196,7 +200,7 @@ class Db:
         self._loop = asyncio.new_event_loop()
         self._engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
 
-    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    def rows(self, sql: str, **params: object) -> list[tuple[Any, ...]]:
         async def run() -> list[tuple[Any, ...]]:
             async with self._engine.connect() as conn:
                 result = await conn.execute(sa.text(sql), params)
@@ -333,7 +337,7 @@ def asterisk_pid(sandbox: Path) -> int:
     return int((sandbox / "run" / "asterisk.pid").read_text().strip())
 
 
-def _agent_endpoint(value: Any) -> Any:
+def _agent_endpoint(value: object) -> object:
     """PJSIP/agentN → the same endpoint dialled at the bench's own agent phone port."""
     if isinstance(value, str):
         match = re.fullmatch(r"PJSIP/agent(\d+)", value)
