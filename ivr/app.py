@@ -62,8 +62,9 @@ def build_acd(
 
 
 def flow_registry(config: AppConfig, base: Path | None = None) -> FlowRegistry:
+    """The flows, loaded and checked against `config` (`FlowError`: the engine must not start)."""
     base = base or Path.cwd()
-    registry = FlowRegistry(base / config.flows.dir, base / config.flows.catalog)
+    registry = FlowRegistry(base / config.flows.dir, base / config.flows.catalog, config)
     registry.load()
     return registry
 

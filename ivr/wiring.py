@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -39,8 +39,6 @@ from ivr.calls.flows import FlowRegistry
 from ivr.calls.records import CallRecorder
 from ivr.calls.services import CallServices, DialplanRouter, Router, prompt_media
 from ivr.config import AppConfig
-from ivr.errors import ConfigError
-from ivr.flow.model import HoursNode
 from ivr.intake.billing import BillingGateway, DatabaseBillingGateway, HttpBillingGateway
 from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy
 from ivr.intake.service import IntakeService
@@ -126,7 +124,6 @@ async def open_services(
     call (default: the call id the session bound for its logs).
     """
     calendars = calendars_of(config.routing)
-    check_calendars(flows, calendars.keys())
     url = config.database.url
     if migrate_db:
         revision = await migrate(url)
@@ -193,21 +190,6 @@ async def stop_outbox(
     finally:
         if held:
             dispatcher.release()
-
-
-def check_calendars(flows: FlowRegistry, known: Iterable[str]) -> None:
-    """Every `hours` node of the loaded flows names a calendar config.yaml defines."""
-    names = set(known)
-    missing = sorted(
-        f"flow {flow_id}: node {node_id}: calendar {node.calendar!r}"
-        for flow_id, flow in flows.library().items()
-        for node_id, node in flow.nodes.items()
-        if isinstance(node, HoursNode) and node.calendar not in names
-    )
-    if missing:
-        raise ConfigError(
-            "routing.calendars: calendars used by the flows are missing: " + "; ".join(missing)
-        )
 
 
 def _catalog_has(flows: FlowRegistry) -> Callable[[str], bool]:

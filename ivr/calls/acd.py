@@ -171,9 +171,6 @@ class AcdRouter:
     async def enqueue(
         self, call: CallHandle, queue: str, priority: int, context: Mapping[str, str]
     ) -> QueueOutcome:
-        if queue not in self.queues.config.queues:
-            log.error("the flow names queue %s, which routing.queues does not define", queue)
-            return "overflow"
         return await self._after(call, await self.queues.wait(call, queue, priority, context))
 
     async def rejoin(self, call: CallHandle) -> QueueOutcome | None:
@@ -205,9 +202,6 @@ class AcdRouter:
     async def transfer(
         self, call: CallHandle, department: str, context: Mapping[str, str]
     ) -> HandoverOutcome:
-        if department not in self.transfers.config.departments:
-            log.error("the flow names department %s, not in routing.departments", department)
-            return "failed"
         result = await self.transfers.blind(call, department, context=context)
         if result.status == "connected" and result.channel_id and result.bridge_id:
             return await self._put_through(call, result.channel_id, result.bridge_id)

@@ -4,6 +4,11 @@ A valid edit replaces the live version for NEW calls; a call keeps the exact ver
 with (kept here by content digest, and named in the call's saved state). An invalid edit is
 rejected with every `file:line` error logged and kept in `last_errors` (shown by
 `hotline status`), and the previous version goes on serving.
+
+What a flow may name comes from the application config, once, here (`references_from`): the
+queues, departments and calendars of `routing:`, the prompt catalog, and the field rules of the
+intake service. `hotline check`, `hotline simulate` and the engine all check with it, so a name
+the config defines is accepted everywhere and one it lacks is rejected before any call uses it.
 """
 
 from __future__ import annotations
@@ -11,17 +16,77 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ivr.config import AppConfig
 from ivr.errors import FlowError
 from ivr.flow.catalog import Catalog, load_catalog
-from ivr.flow.loader import References, load_flows
+from ivr.flow.loader import BUILTIN_PROMPTS, References, load_flows
 from ivr.flow.model import Flow
+from ivr.intake.validation import RequestKind, accepted_fields, alternatives, field_problems
 
 log = logging.getLogger(__name__)
+
+# a valid phone number: stands in for the caller ID, which the intake may take as contact_phone
+_SAMPLE_CALLER_ID = "+81335551234"
+
+
+def references_from(config: AppConfig | None, catalog: Catalog) -> References:
+    """What the flows may name under `config`. None: only the prompts are checked, for engines
+    whose routing and intake are fakes (tests), which take any queue and any fields."""
+    if config is None:
+        return References(catalog=catalog)
+    routing = config.routing
+    return References(
+        catalog=catalog,
+        queues=frozenset(routing.queues),
+        departments=frozenset(routing.departments),
+        calendars=frozenset(routing.calendars),
+        intake=intake_field_problems,
+    )
+
+
+def load_flow_catalog(path: str | Path) -> Catalog:
+    """The prompt catalog, which must have the prompts the engine plays on its own."""
+    catalog = load_catalog(path)
+    missing = [p for p in BUILTIN_PROMPTS if p not in catalog]
+    if missing:
+        raise FlowError(
+            [f"{path}:1: missing prompt {p!r}, which the engine plays on its own" for p in missing]
+        )
+    return catalog
+
+
+def intake_field_problems(kind: str, names: Collection[str]) -> dict[str, str]:
+    """The `IntakeCheck` of the flows: an `intake` node's field names as the live call hands them
+    to the intake service (`ivr.adapters.intake_fields`), judged by the service's own rules."""
+    # ivr.adapters builds on ivr.calls (call records): imported when first used, not at the top
+    from ivr.adapters import intake_fields
+
+    try:
+        request = RequestKind(kind)
+    except ValueError:
+        return {"": "the intake service takes no such request"}
+    # the service's name for each of the flow's fields (caller_id: contact_phone, or nothing)
+    flow_name: dict[str, str] = {}
+    for name in names:
+        sample = _SAMPLE_CALLER_ID if name == "caller_id" else "x"
+        for service_name in intake_fields(request, {name: sample}):
+            flow_name.setdefault(service_name, name)
+    problems: dict[str, str] = {}
+    for service_name, code in sorted(field_problems(request, flow_name).items()):
+        if code == "unknown_field":
+            takes = ", ".join(sorted(accepted_fields(request)))
+            problems[flow_name[service_name]] = (
+                f"unknown field {flow_name[service_name]!r} (it takes: {takes})"
+            )
+        else:
+            either = " or ".join(repr(n) for n in alternatives(request, service_name))
+            problems[service_name] = f"missing field {either}"
+    return problems
 
 
 @dataclass(frozen=True)
@@ -43,11 +108,14 @@ class FlowRegistry:
         self,
         directory: Path,
         catalog_path: Path,
-        references: Callable[[Catalog], References] | None = None,
+        config: AppConfig | None = None,
     ) -> None:
+        """`config`: what the flows may name (`references_from`); every load and reload checks
+        against it, so an engine never starts or goes on with a flow that names what it lacks.
+        `ivr.app.flow_registry` passes the engine's; None is for engines on fake services."""
         self.directory = directory
         self.catalog_path = catalog_path
-        self._references = references or (lambda catalog: References(catalog=catalog))
+        self.config = config
         self.catalog: Catalog | None = None
         self._live: dict[str, FlowVersion] = {}
         self._versions: dict[tuple[str, str], FlowVersion] = {}
@@ -71,11 +139,11 @@ class FlowRegistry:
     def load(self) -> None:
         """Load everything or raise `FlowError`; the live set changes only when all is valid."""
         stamp = self._stamp()
-        catalog = load_catalog(self.catalog_path)
+        catalog = load_flow_catalog(self.catalog_path)
         files = self._files()
         if not files:
             raise FlowError([f"{self.directory}: no flow files (*.yaml)"])
-        flows = load_flows(files, self._references(catalog))
+        flows = load_flows(files, references_from(self.config, catalog))
         versions: dict[str, FlowVersion] = {}
         for flow_id, flow in flows.items():
             digest = hashlib.sha256(flow.model_dump_json().encode()).hexdigest()[:16]

@@ -1,8 +1,10 @@
 """`hotline check | schema | simulate | graph`: the admin's tools for dialplan files.
 
 `add_commands(subparsers)` registers the subcommands; each handler takes the parsed namespace
-and returns the process exit code. Known queues, departments and calendars default to the
-hotline's until the application config supplies them.
+and returns the process exit code. What a flow may name (queues, departments, calendars, prompts,
+intake fields) comes from config.yaml (or `--config`), as for the engine: a queue an admin adds
+there is known to `check` and `simulate` at once. `simulate` answers with the calendars of the
+config and the demo generator's accounts and notices (`hotline demo`).
 """
 
 from __future__ import annotations
@@ -12,32 +14,40 @@ import asyncio
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.adapters import RoutingCalendar, StoreAccounts, StoreNotices
+from ivr.callerid import normalise_caller_id
+from ivr.calls.flows import load_flow_catalog, references_from
+from ivr.config import AppConfig, load_config
 from ivr.errors import FlowError
-from ivr.flow.catalog import Catalog, load_catalog
+from ivr.flow.catalog import Catalog
 from ivr.flow.graph import to_dot
-from ivr.flow.loader import (
-    BUILTIN_PROMPTS,
-    DEFAULT_CALENDARS,
-    DEFAULT_DEPARTMENTS,
-    DEFAULT_QUEUES,
-    References,
-    check_files,
-    load_flow,
-    load_flows,
-)
-from ivr.flow.ports import AccountSummary, FakeAccounts, FakeIntake, FakeNotices, Fakes
+from ivr.flow.loader import References, check_files, load_flow, load_flows
+from ivr.flow.ports import FakeIntake, Fakes
 from ivr.flow.schema import flow_schema_json
 from ivr.flow.simulator import simulate
-from ivr.store.numbers import customer_number
+from ivr.store.accounts import AccountStore
+from ivr.store.db import open_engine
+from ivr.store.demo import DEMO_CALLER, demo
+from ivr.store.migrate import migrate
+from routing.hours import calendars_of
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-DEFAULT_CATALOG = "prompts/catalog.yaml"
-DEFAULT_DIALPLANS = "dialplans"
+# the demo database's first accounts (`hotline demo`, same seed): the README's test caller is the
+# first; a few hundred hold a shut-off account, a shared phone and the notices' areas
+DEMO_ACCOUNTS = 300
+DEMO_SEED = 2004
+# the README's test caller as a resident would type it
+DEMO_CALLER_NATIONAL = "0" + DEMO_CALLER.removeprefix("+81")
 # what `graph -o` renders through Graphviz `dot` (.dot and .gv are written as DOT text)
 GRAPH_FORMATS = ("svg", "png", "pdf")
 DOT_TIMEOUT_S = 60.0
@@ -45,7 +55,7 @@ DOT_TIMEOUT_S = 60.0
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = subparsers.add_parser("check", help="validate dialplan files; print every error")
-    check.add_argument("files", nargs="*", help=f"default: {DEFAULT_DIALPLANS}/*.yaml")
+    check.add_argument("files", nargs="*", help="default: the *.yaml of flows.dir in the config")
     _add_references(check)
     check.set_defaults(func=run_check)
 
@@ -55,7 +65,11 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
     sim = subparsers.add_parser("simulate", help="walk a call through a flow with demo data")
     sim.add_argument("file")
-    sim.add_argument("--caller", default="0312345678", help="caller number, or 'withheld'")
+    sim.add_argument(
+        "--caller",
+        default=DEMO_CALLER_NATIONAL,
+        help="caller number (default: the demo account's), or 'withheld'",
+    )
     sim.add_argument("--keys", default="", help='key groups, e.g. "1 2 20270331# 1"; . = wait')
     sim.add_argument("--at", help="ISO date-time (Asia/Tokyo if no offset); default now")
     sim.add_argument("--lang", choices=["ja", "en"], help="language before the greeting")
@@ -71,40 +85,32 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _add_references(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--catalog", default=DEFAULT_CATALOG, help="prompt catalog YAML")
-    parser.add_argument("--queue", action="append", dest="queues", help="known queue (repeat)")
-    parser.add_argument("--department", action="append", dest="departments")
-    parser.add_argument("--calendar", action="append", dest="calendars")
-
-
-def _references(args: argparse.Namespace, catalog: Catalog) -> References:
-    return References(
-        catalog=catalog,
-        queues=frozenset(args.queues or DEFAULT_QUEUES),
-        departments=frozenset(args.departments or DEFAULT_DEPARTMENTS),
-        calendars=frozenset(args.calendars or DEFAULT_CALENDARS),
+    # also accepted before the command (`hotline --config FILE check`); SUPPRESS keeps that one
+    parser.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="config file whose routing the flows may name (default: config.yaml)",
     )
+    parser.add_argument("--catalog", help="prompt catalog YAML (default: flows.catalog)")
 
 
-def _load_catalog(path: str) -> Catalog:
-    catalog = load_catalog(path)
-    missing = [p for p in BUILTIN_PROMPTS if p not in catalog]
-    if missing:
-        raise FlowError([f"{path}:1: missing built-in prompt {p!r}" for p in missing])
-    return catalog
+def _config(args: argparse.Namespace) -> AppConfig:
+    """The application config (`ConfigError` when invalid: `hotline` prints it, exit 2)."""
+    return load_config(getattr(args, "config", None))
 
 
 def run_check(args: argparse.Namespace) -> int:
-    files = [Path(f) for f in args.files] or sorted(Path(DEFAULT_DIALPLANS).glob("*.yaml"))
+    config = _config(args)
+    files = [Path(f) for f in args.files] or sorted(Path(config.flows.dir).glob("*.yaml"))
     if not files:
-        print("no dialplan files to check", file=sys.stderr)
+        print(f"no dialplan files to check in {config.flows.dir}/", file=sys.stderr)
         return 1
     try:
-        catalog = _load_catalog(args.catalog)
+        refs = references_from(config, load_flow_catalog(args.catalog or config.flows.catalog))
     except FlowError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
-    errors = check_files(files, _references(args, catalog))
+    errors = check_files(files, refs)
     if errors:
         print("\n".join(errors), file=sys.stderr)
         print(f"{len(errors)} error(s)", file=sys.stderr)
@@ -122,27 +128,37 @@ def run_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_fakes() -> Fakes:
-    """A few demo accounts: one per phone, a shut-off one, and a phone with two accounts."""
+@asynccontextmanager
+async def demo_database(today: date) -> AsyncIterator[AsyncEngine]:
+    """A throw-away SQLite database holding what `hotline demo` writes first (its first
+    `DEMO_ACCOUNTS` accounts, same seed, and its notices), migrated like the engine's."""
+    with tempfile.TemporaryDirectory(prefix="hotline-simulate-") as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'demo.sqlite3'}"
+        await migrate(url)
+        db = open_engine(url)
+        try:
+            await demo(db, DEMO_ACCOUNTS, seed=DEMO_SEED, today=today)
+            yield db
+        finally:
+            await db.dispose()
 
-    def number(body: str) -> str:
-        return customer_number(int(body))
 
-    a, b, c, d = (number(x) for x in ("100000001", "100000002", "100000003", "100000004"))
-    accounts = [
-        AccountSummary(a, "north-3", "active", 3240, "slip"),
-        AccountSummary(b, "south-1", "shut_off", 0, "slip"),
-        AccountSummary(c, "east-2", "active", 5810, "bank_debit"),
-        AccountSummary(d, "east-2", "active", 0, "bank_debit"),
-    ]
-    phones = {"0312345678": [a], "0398765432": [b], "0311112222": [c, d]}
-    phones |= {"+81" + k[1:]: v for k, v in list(phones.items())}
-    notices = {"north-3": ["notice-planned-outage-sample"]}
+def simulator_services(store: AccountStore, config: AppConfig, catalog: Catalog) -> Fakes:
+    """The engine's own account and notice adapters on `store`, the calendars of `config`;
+    intake requests are only shown."""
     return Fakes(
-        accounts=FakeAccounts(accounts, phones),
-        notices=FakeNotices(notices),
+        accounts=StoreAccounts(store, "simulate"),
+        calendar=RoutingCalendar(calendars_of(config.routing)),
+        notices=StoreNotices(store, catalog.__contains__),
         intake=FakeIntake(),
     )
+
+
+@asynccontextmanager
+async def demo_services(config: AppConfig, catalog: Catalog, today: date) -> AsyncIterator[Fakes]:
+    """`simulator_services` on a fresh `demo_database`."""
+    async with demo_database(today) as db, AccountStore(db) as store:
+        yield simulator_services(store, config, catalog)
 
 
 def _parse_at(text: str | None) -> datetime:
@@ -153,11 +169,12 @@ def _parse_at(text: str | None) -> datetime:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    config = _config(args)
     try:
-        catalog = _load_catalog(args.catalog)
         path = Path(args.file)
         siblings = sorted(path.parent.glob("*.yaml"))
-        refs = _references(args, catalog)
+        catalog = load_flow_catalog(args.catalog or config.flows.catalog)
+        refs = references_from(config, catalog)
         flows = load_flows(sorted({path, *siblings}), refs)
         main = load_flow(path, replace(refs, flows=frozenset(flows)))
         at = _parse_at(args.at)
@@ -167,13 +184,16 @@ def run_simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--at: {exc}", file=sys.stderr)
         return 2
-    caller = None if args.caller in ("", "withheld", "anonymous") else args.caller
-    lines = asyncio.run(
-        simulate(
-            main, caller, args.keys, at, demo_fakes(), catalog, language=args.lang, library=flows
-        )
-    )
-    print("\n".join(lines))
+    # the engine's own decision: a withheld, payphone or unusable number is no number
+    caller = normalise_caller_id(args.caller).e164
+
+    async def walk() -> list[str]:
+        async with demo_services(config, catalog, at.date()) as services:
+            return await simulate(
+                main, caller, args.keys, at, services, catalog, language=args.lang, library=flows
+            )
+
+    print("\n".join(asyncio.run(walk())))
     return 0
 
 

@@ -2,14 +2,15 @@
 
 Three passes, all errors collected before raising `FlowError`: the YAML text (scalars kept as
 strings), the pydantic model (`extra="forbid"`), then the graph: unknown targets, unreachable
-nodes, dead ends, loops that never wait for the caller, and references to prompts, queues,
-departments, calendars, flows and variables that do not exist.
+nodes, dead ends, loops that never wait for the caller, references to prompts, queues,
+departments, calendars, flows and variables that do not exist, and `intake` fields the intake
+service would reject whatever the caller keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,23 +20,28 @@ from ivr.flow import model as m
 from ivr.flow.catalog import Catalog
 from ivr.flow.source import Data, Source, parse_yaml
 
-DEFAULT_QUEUES = frozenset({"general", "moving", "billing", "reconnection"})
-DEFAULT_DEPARTMENTS = frozenset({"emergency_duty", "construction"})
-DEFAULT_CALENDARS = frozenset({"phone", "emergency"})
-
 #: Prompts the interpreter plays on its own (read-back, apology); every catalog must have them.
 BUILTIN_PROMPTS = ("you-entered", "confirm-entry", "system-error")
+
+IntakeCheck = Callable[[str, Collection[str]], Mapping[str, str]]
+"""What the intake service says about an `intake` node's field names: (request kind, the names)
+to {field: problem}; a field that is not among the names is one the request is missing."""
 
 
 @dataclass(frozen=True)
 class References:
-    """What a flow may refer to; None means "do not check this kind of reference"."""
+    """What a flow may refer to; None means "do not check this kind of reference".
+
+    The hotline's come from its configuration (`ivr.calls.flows.references_from`): the flows
+    know no queue, department or calendar of their own.
+    """
 
     catalog: Catalog | None = None
-    queues: Collection[str] | None = DEFAULT_QUEUES
-    departments: Collection[str] | None = DEFAULT_DEPARTMENTS
-    calendars: Collection[str] | None = DEFAULT_CALENDARS
+    queues: Collection[str] | None = None
+    departments: Collection[str] | None = None
+    calendars: Collection[str] | None = None
     flows: Collection[str] | None = None
+    intake: IntakeCheck | None = None
 
 
 def parse_flow(text: str, name: str, refs: References | None = None) -> m.Flow:
@@ -67,7 +73,7 @@ def load_flows(paths: Iterable[str | Path], refs: References | None = None) -> d
     errors: list[str] = []
     flows: dict[str, m.Flow] = {}
     ids = _flow_ids(paths) if refs.flows is None else set(refs.flows)
-    with_ids = References(refs.catalog, refs.queues, refs.departments, refs.calendars, ids)
+    with_ids = replace(refs, flows=ids)
     for path in paths:
         try:
             flow = load_flow(path, with_ids)
@@ -256,6 +262,10 @@ def _check_refs(node_id: str, node: m.Node, src: Source, refs: References) -> No
         if known is not None and name not in known:
             choices = ", ".join(sorted(known)) or "none configured"
             src.error((*base, key), f"unknown {what} {name!r} (known: {choices})")
+    if isinstance(node, m.IntakeNode) and refs.intake is not None:
+        for name, problem in refs.intake(node.request, list(node.fields)).items():
+            where = (*base, "fields", name) if name in node.fields else (*base, "fields")
+            src.error(where, f"{node.request} request: {problem}")
 
 
 def _check_variables(flow: m.Flow, src: Source) -> None:

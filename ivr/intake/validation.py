@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
@@ -28,7 +28,7 @@ import jpholiday
 
 from ivr.callerid import normalise_number
 from ivr.errors import InvalidNumber
-from ivr.store.numbers import parse_customer_number
+from ivr.store.numbers import customer_number, parse_customer_number
 
 
 class RequestKind(enum.StrEnum):
@@ -145,6 +145,9 @@ _KANA = re.compile(r"^[\u30a1-\u30fa\u30fc\u30fb\u3000 ]+$")
 # meter numbers as printed: digits (and letters in some utilities' schemes), no spaces
 _METER = re.compile(r"^[0-9A-Za-z-]{4,16}$")
 _METER_FIELDS = frozenset({"meter_number", "new_meter_number"})
+# stand-ins for `field_problems`: a well-formed customer number, and some day
+_SAMPLE_CUSTOMER = customer_number(1)
+_SAMPLE_DAY = date(2000, 1, 3)
 
 
 def accepted_fields(kind: RequestKind) -> frozenset[str]:
@@ -153,6 +156,29 @@ def accepted_fields(kind: RequestKind) -> frozenset[str]:
     if kind in NEEDS_ACCOUNT:
         names.add("customer_number")
     return frozenset(names)
+
+
+def field_problems(kind: RequestKind, names: Collection[str]) -> dict[str, str]:
+    """What `validate_fields` would say about the field *names* alone, whatever their values:
+    ``unknown_field`` for a name `kind` does not take, ``required`` for a field it needs that is
+    not among `names` (the first of a group of alternatives, as `validate_fields` reports it).
+
+    For checks made before any value exists (a flow's `intake` node, at load time); the answer
+    comes from `validate_fields` itself, so the two cannot disagree.
+    """
+    # any value that is not blank; a customer number must parse (it makes a start's holder known)
+    sample = {name: _SAMPLE_CUSTOMER if name == "customer_number" else "x" for name in names}
+    _, errors = validate_fields(kind, sample, _SAMPLE_DAY)
+    return {name: code for name, code in errors.items() if code in ("required", "unknown_field")}
+
+
+def alternatives(kind: RequestKind, name: str) -> tuple[str, ...]:
+    """The fields that can stand in for `name` in what `kind` requires (`name` first), e.g. a
+    start's premise: ``("premise_id", "meter_number")``."""
+    for group in _ONE_OF.get(kind, ()):
+        if name in group:
+            return group
+    return (name,)
 
 
 def _is_blank(value: object) -> bool:

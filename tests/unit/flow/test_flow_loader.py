@@ -2,9 +2,11 @@ from pathlib import Path
 
 import pytest
 
+from ivr.calls.flows import references_from
+from ivr.config import load_config
 from ivr.errors import FlowError
 from ivr.flow.catalog import load_catalog
-from ivr.flow.loader import BUILTIN_PROMPTS, References, check_files, load_flow, parse_flow
+from ivr.flow.loader import BUILTIN_PROMPTS, check_files, load_flow, parse_flow
 from ivr.flow.model import MenuNode, SetNode
 from ivr.flow.say import all_say_prompt_ids
 from ivr.flow.schema import flow_schema
@@ -14,7 +16,8 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 DATA = Path(__file__).parent / "data"
 CATALOG = load_catalog(ROOT / "prompts" / "catalog.yaml")
-REFS = References(catalog=CATALOG)
+# what the shipped config.yaml lets a flow name
+REFS = references_from(load_config(ROOT / "config.yaml", env={}), CATALOG)
 
 
 def errors_of(name: str) -> list[str]:

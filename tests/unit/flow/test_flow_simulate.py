@@ -1,36 +1,87 @@
+"""`hotline simulate` walks the shipped flow with the config's calendars and the demo database's
+accounts and notices (`hotline demo`'s, the same generator and seed)."""
+
+import asyncio
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
-from ivr.flow.catalog import load_catalog
-from ivr.flow.cli import demo_fakes
-from ivr.flow.loader import References, load_flow
+from ivr.__main__ import main
+from ivr.callerid import normalise_caller_id
+from ivr.calls.flows import load_flow_catalog, references_from
+from ivr.config import load_config
+from ivr.flow.cli import demo_database, simulator_services
+from ivr.flow.loader import load_flow
 from ivr.flow.simulator import simulate
+from ivr.store.accounts import AccountStore
+from ivr.store.numbers import customer_number
+from ivr.store.tables import accounts, notices, phones, premises
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
-CATALOG = load_catalog(ROOT / "prompts" / "catalog.yaml")
-HOTLINE = load_flow(ROOT / "dialplans" / "hotline.yaml", References(catalog=CATALOG))
+CONFIG = load_config(ROOT / "config.yaml", env={})
+CATALOG = load_flow_catalog(ROOT / "prompts" / "catalog.yaml")
+HOTLINE = load_flow(ROOT / "dialplans" / "hotline.yaml", references_from(CONFIG, CATALOG))
 TOKYO = ZoneInfo("Asia/Tokyo")
 WEDNESDAY = datetime(2027, 2, 10, 10, 0, tzinfo=TOKYO)
 SUNDAY = datetime(2027, 2, 14, 10, 0, tzinfo=TOKYO)
-ACTIVE = "0312345678"  # demo account 1000000018, area north-3, balance 3240 yen
-SHUT_OFF = "0398765432"
+FOUNDATION_DAY = datetime(2027, 2, 11, 10, 0, tzinfo=TOKYO)  # a Thursday, a national holiday
+# the README's test caller: the demo database's first account (active, nothing owed)
+ACTIVE = "0935821234"
+FIRST = customer_number(1)
 
 
 async def call(keys: str, caller: str | None = ACTIVE, at: datetime = WEDNESDAY) -> str:
-    return "\n".join(await simulate(HOTLINE, caller, keys, at, demo_fakes(), CATALOG))
+    async with demo_database(at.date()) as db, AccountStore(db) as store:
+        return await walk(store, keys, caller, at)
 
 
-async def test_greeting_notices_and_main_menu() -> None:
+async def walk(store: AccountStore, keys: str, caller: str | None, at: datetime) -> str:
+    number = None if caller is None else normalise_caller_id(caller).e164
+    services = simulator_services(store, CONFIG, CATALOG)
+    return "\n".join(await simulate(HOTLINE, number, keys, at, services, CATALOG))
+
+
+def first_row(db_rows: sa.Result[str, str]) -> tuple[str, str]:
+    row = db_rows.first()
+    assert row is not None
+    return row[0], row[1]
+
+
+async def test_greeting_and_main_menu() -> None:
     text = await call("1 2")
     assert "水道局お客さまセンターです" in text
-    assert "断水を予定しております" in text  # notice for the caller's area
+    assert "[identify] account_lookup outcome=found" in text
     assert "料金とお支払いは6を" in text
     assert "[main_menu] menu_choice key=2, to=change_menu" in text
+
+
+async def test_a_caller_in_an_area_with_a_demo_notice_hears_it() -> None:
+    now = datetime.now(TOKYO)
+    async with demo_database(now.date()) as db, AccountStore(db) as store:
+        async with db.connect() as conn:
+            # a phone of an account whose (first) premise is in the area of a demo notice
+            other = premises.alias()
+            first_premise = (
+                sa.select(sa.func.min(other.c.id))
+                .where(other.c.account_id == accounts.c.id)
+                .scalar_subquery()
+            )
+            phone, _ = first_row(
+                await conn.execute(
+                    sa.select(phones.c.e164, accounts.c.customer_number)
+                    .join(accounts, accounts.c.id == phones.c.account_id)
+                    .join(premises, premises.c.id == first_premise)
+                    .join(notices, notices.c.area_code == premises.c.area_code)
+                    .order_by(accounts.c.id)
+                )
+            )
+        text = await walk(store, "1 .", phone, now)
+    assert "[area_notices] notices count=1" in text
 
 
 async def test_1_in_city_move_is_one_transfer_request() -> None:
@@ -39,8 +90,8 @@ async def test_1_in_city_move_is_one_transfer_request() -> None:
     assert "ご入力は、 2027年3月20日 です" in text
     assert "メーター番号を押し" in text
     assert (
-        "INTAKE transfer: customer_number=1000000018, stop_date=2027-03-20, "
-        "start_date=2027-03-21, new_meter_number=00012345, caller_id=0312345678 -> K10001"
+        f"INTAKE transfer: customer_number={FIRST}, stop_date=2027-03-20, "
+        "start_date=2027-03-21, new_meter_number=00012345, caller_id=+81935821234 -> K10001"
     ) in text
     assert "まとめて受け付けました" in text
     assert "受付番号は、 K10001 です" in text
@@ -54,7 +105,7 @@ async def test_1_a_mover_without_the_meter_card_reaches_an_agent_with_the_dates(
 
 async def test_1_stop_service() -> None:
     text = await call("1 1 2 20270331# 1 2")
-    assert "INTAKE stop: customer_number=1000000018, stop_date=2027-03-31" in text
+    assert f"INTAKE stop: customer_number={FIRST}, stop_date=2027-03-31" in text
     assert "K10001" in text
     assert "最終の検針" in text
 
@@ -83,14 +134,14 @@ async def test_1_start_unfinished_goes_to_moving_queue_with_entries() -> None:
 async def test_2_phone_change() -> None:
     text = await call("1 2 2 09011112222# 1 2")
     assert "ご入力は、 09011112222 です" in text
-    assert "INTAKE phone_change: customer_number=1000000018, new_phone=09011112222" in text
+    assert f"INTAKE phone_change: customer_number={FIRST}, new_phone=09011112222" in text
     assert "電話番号の変更を受け付けました" in text
 
 
 async def test_2_name_change_records_name() -> None:
     text = await call("1 2 1 2")
     assert "RECORD up to 20 s" in text
-    assert "INTAKE name_change: customer_number=1000000018, name_recording=rec-" in text
+    assert f"INTAKE name_change: customer_number={FIRST}, name_recording=rec-" in text
 
 
 async def test_3_leak_goes_straight_to_on_duty() -> None:
@@ -115,9 +166,20 @@ async def test_closed_without_emergency_says_goodbye() -> None:
 
 
 async def test_4_reconnection_after_payment() -> None:
-    text = await call("1 4 1 2", caller=SHUT_OFF)
+    async with demo_database(WEDNESDAY.date()) as db, AccountStore(db) as store:
+        async with db.connect() as conn:
+            # the first shut-off account of the demo data that has a phone of its own
+            phone, number = first_row(
+                await conn.execute(
+                    sa.select(phones.c.e164, accounts.c.customer_number)
+                    .join(accounts, accounts.c.id == phones.c.account_id)
+                    .where(accounts.c.status == "shut_off")
+                    .order_by(accounts.c.id, phones.c.id)
+                )
+            )
+        text = await walk(store, "1 4 1 2", phone, WEDNESDAY)
     assert "お支払い済みの方は1を" in text
-    assert "INTAKE reconnection: customer_number=1000000026" in text
+    assert f"INTAKE reconnection: customer_number={number}" in text
     assert "給水再開のお申し込みを受け付けました" in text
 
 
@@ -135,25 +197,102 @@ async def test_5_discoloured_water_and_construction() -> None:
 
 async def test_6_balance_and_bank_debit() -> None:
     text = await call("1 6 1 2")
-    assert "現在のご請求額は、 3,240円 です" in text
+    assert "現在のご請求額は、 0円 です" in text
     text = await call("1 6 3 1 2")
-    assert "INTAKE bank_debit: customer_number=1000000018" in text
+    assert f"INTAKE bank_debit: customer_number={FIRST}" in text
     assert "口座振替申込書の送付を受け付けました" in text
 
 
 async def test_0_operator() -> None:
     text = await call("1 0")
     assert "QUEUE general (priority 0):" in text
-    assert "account_number=1000000018" in text
+    assert f"account_number={FIRST}" in text
 
 
 async def test_withheld_caller_in_english_enters_customer_number() -> None:
-    text = await call("2 1000000018 6 1 2", caller=None)
+    text = await call(f"2 {FIRST} 6 1 2", caller=None)
     assert "10-digit customer number" in text
-    assert "Your current balance is 3,240 yen" in text
+    assert "Your current balance is 0 yen" in text
 
 
 async def test_barge_in_through_the_menu() -> None:
     text = await call("1 12")  # 2 is pressed while the moving menu is still playing
     assert "(prompt interrupted)" in text
     assert "[moving_menu] menu_choice key=2, to=stop_needs_account" in text
+
+
+# --- the `hotline simulate` command ---------------------------------------------------------
+
+
+async def simulate_command(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    # the command runs its own event loop (`asyncio.run`), as under `hotline`: in a worker thread
+    argv = ["--config", str(ROOT / "config.yaml"), "simulate", *args]
+    code = await asyncio.to_thread(main, argv)
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return out.out
+
+
+@pytest.fixture
+def at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the config's flows.dir and catalog are relative to it
+
+
+@pytest.mark.usefixtures("at_root")
+@pytest.mark.parametrize("caller", ["0935821234", "093-582-1234", "+81935821234"])
+async def test_simulate_recognises_the_readme_test_caller(
+    capsys: pytest.CaptureFixture[str], caller: str
+) -> None:
+    text = await simulate_command(
+        capsys,
+        "dialplans/hotline.yaml",
+        "--caller",
+        caller,
+        "--keys",
+        "1 0",
+        "--at",
+        "2027-02-10T10:00",
+    )
+    assert "[identify] account_lookup outcome=found" in text
+    assert "QUEUE general (priority 0):" in text
+    assert f"account_number={FIRST}," in text
+
+
+@pytest.mark.usefixtures("at_root")
+async def test_simulate_takes_the_readme_test_caller_by_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = await simulate_command(
+        capsys, "dialplans/hotline.yaml", "--keys", "1 0", "--at", "2027-02-10T10:00"
+    )
+    assert f"account_number={FIRST}" in text
+
+
+@pytest.mark.usefixtures("at_root")
+async def test_simulate_on_a_national_holiday_says_the_hotline_is_closed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = await simulate_command(
+        capsys, "dialplans/hotline.yaml", "--keys", "1 .", "--at", FOUNDATION_DAY.isoformat()
+    )
+    assert "[hours_check] hours calendar=phone, state=holiday" in text
+    assert "受付時間は、月曜日から土曜日" in text
+    assert "QUEUE" not in text
+    assert "料金とお支払いは6を" not in text  # no main menu
+
+
+@pytest.mark.usefixtures("at_root")
+async def test_simulate_a_withheld_caller_is_asked_for_the_customer_number(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = await simulate_command(
+        capsys,
+        "dialplans/hotline.yaml",
+        "--caller",
+        "anonymous",
+        "--keys",
+        "2",
+        "--at",
+        "2027-02-10T10:00",
+    )
+    assert "10-digit customer number" in text

@@ -1,0 +1,279 @@
+"""What a flow may name comes from the configuration: an admin adds a queue, a department or a
+calendar in config.yaml and `hotline check`, the engine's flow registry and its reloads know it;
+one the config lacks is rejected everywhere, with `file:line`. An `intake` node's fields are
+judged by the intake service's own rules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ivr.__main__ import main
+from ivr.app import flow_registry
+from ivr.calls.flows import FlowRegistry
+from ivr.config import AppConfig, load_config
+from ivr.errors import FlowError
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+CATALOG = ROOT / "prompts" / "catalog.yaml"
+
+WATER_FLOW = """\
+flow:
+  id: water
+  start: hello
+  fallback: bye
+nodes:
+  hello:
+    kind: hours
+    calendar: {calendar}
+    open: water
+    closed: bye
+  water:
+    kind: queue
+    queue: water_quality
+    on_overflow: bye
+    on_closed: bye
+  bye:
+    kind: hangup
+    prompts: [thank-you-goodbye]
+"""
+
+STOP_FLOW = """\
+flow:
+  id: stop
+  start: date
+  fallback: bye
+nodes:
+  date:
+    kind: collect
+    prompts: [welcome]
+    into: stop_date
+    validator: date
+    next: request
+  request:
+    kind: intake
+    request: stop
+    fields:
+{fields}
+    on_created: bye
+    on_rejected: bye
+  bye:
+    kind: hangup
+    prompts: [thank-you-goodbye]
+"""
+
+
+def shipped() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def with_water_quality(data: dict[str, Any]) -> None:
+    data["routing"]["queues"]["water_quality"] = {
+        "calendar": "phone",
+        "max_wait_s": 900,
+        "average_handle_s": 300,
+    }
+
+
+def site(
+    tmp_path: Path, flows: dict[str, str], edit: Callable[[dict[str, Any]], None] | None = None
+) -> Path:
+    """A config file (the shipped one, edited) whose flows.dir holds `flows`; returns its path."""
+    dialplans = tmp_path / "dialplans"
+    dialplans.mkdir(exist_ok=True)
+    for name, text in flows.items():
+        (dialplans / name).write_text(text, encoding="utf-8")
+    data = shipped()
+    data["flows"] = {"dir": str(dialplans), "catalog": str(CATALOG)}
+    if edit is not None:
+        edit(data)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def config_of(path: Path) -> AppConfig:
+    return load_config(path, env={})
+
+
+def check(config: Path, capsys: pytest.CaptureFixture[str], *files: str) -> tuple[int, str]:
+    code = main(["--config", str(config), "check", *files])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def line_of(path: Path, text: str) -> int:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+# --- an admin adds a queue or a calendar ----------------------------------------------------
+
+
+def test_a_queue_added_in_config_passes_check_and_loads_in_the_registry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = site(tmp_path, {"water.yaml": WATER_FLOW.format(calendar="phone")}, with_water_quality)
+    assert check(config, capsys) == (0, "ok: 1 file(s)\n")
+    registry = flow_registry(config_of(config), tmp_path)
+    assert registry.live("water").flow.nodes["water"].kind == "queue"
+
+
+def test_the_same_flow_without_the_queue_in_config_is_rejected_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = site(tmp_path, {"water.yaml": WATER_FLOW.format(calendar="phone")})
+    flow = tmp_path / "dialplans" / "water.yaml"
+    code, out = check(config, capsys)
+    assert code == 1
+    line = line_of(flow, "queue: water_quality")
+    assert (
+        f"{flow}:{line}: unknown queue 'water_quality' "
+        "(known: billing, general, moving, reconnection)" in out
+    )
+
+
+def test_a_calendar_config_defines_may_be_used_by_an_hours_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # config.yaml ships `construction` (the construction department's hours)
+    config = site(
+        tmp_path, {"water.yaml": WATER_FLOW.format(calendar="construction")}, with_water_quality
+    )
+    assert check(config, capsys)[0] == 0
+    assert "water" in flow_registry(config_of(config), tmp_path).library()
+
+
+# --- an admin removes what a flow uses ------------------------------------------------------
+
+
+def without_moving(data: dict[str, Any]) -> None:
+    del data["routing"]["queues"]["moving"]
+
+
+def shipped_flows() -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "dialplans").glob("*.yaml")}
+
+
+def test_removing_a_queue_the_flows_use_is_caught_by_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = site(tmp_path, shipped_flows(), without_moving)
+    flow = tmp_path / "dialplans" / "hotline.yaml"
+    code, out = check(config, capsys)
+    assert code == 1
+    line = line_of(flow, "queue: moving")
+    assert f"{flow}:{line}: unknown queue 'moving' (known: billing, general, reconnection)" in out
+
+
+def test_removing_a_queue_the_flows_use_stops_the_engine_from_starting(tmp_path: Path) -> None:
+    config = site(tmp_path, shipped_flows(), without_moving)
+    with pytest.raises(FlowError) as caught:
+        flow_registry(config_of(config), tmp_path)  # what `hotline run` loads before anything
+    flow = tmp_path / "dialplans" / "hotline.yaml"
+    assert f"{flow}:{line_of(flow, 'queue: moving')}: unknown queue 'moving'" in "\n".join(
+        caught.value.errors
+    )
+
+
+def test_removing_a_calendar_a_flow_uses_is_caught_by_check_and_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def without_construction(data: dict[str, Any]) -> None:
+        with_water_quality(data)
+        del data["routing"]["calendars"]["construction"]
+        del data["routing"]["departments"]["construction"]["calendar"]
+
+    config = site(
+        tmp_path, {"water.yaml": WATER_FLOW.format(calendar="construction")}, without_construction
+    )
+    flow = tmp_path / "dialplans" / "water.yaml"
+    expected = (
+        f"{flow}:{line_of(flow, 'calendar: construction')}: unknown calendar 'construction' "
+        "(known: emergency, phone)"
+    )
+    code, out = check(config, capsys)
+    assert code == 1
+    assert expected in out
+    with pytest.raises(FlowError) as caught:
+        flow_registry(config_of(config), tmp_path)
+    assert expected in caught.value.errors
+
+
+def test_a_reload_naming_a_queue_config_lacks_is_rejected_and_the_old_version_serves(
+    tmp_path: Path,
+) -> None:
+    config = site(tmp_path, {"water.yaml": WATER_FLOW.format(calendar="phone")}, with_water_quality)
+    registry = FlowRegistry(tmp_path / "dialplans", CATALOG, config_of(config))
+    registry.load()
+    before = registry.live("water")
+    flow = tmp_path / "dialplans" / "water.yaml"
+    flow.write_text(
+        WATER_FLOW.format(calendar="phone").replace("water_quality", "water_quaility"),
+        encoding="utf-8",
+    )
+    stat = flow.stat()
+    os.utime(flow, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+    assert registry.reload_if_changed() is False
+    assert registry.live("water") == before
+    line = line_of(flow, "queue: water_quaility")
+    assert registry.status.errors == [
+        f"{flow}:{line}: unknown queue 'water_quaility' "
+        "(known: billing, general, moving, reconnection, water_quality)"
+    ]
+
+
+# --- intake fields, by the intake service's rules -------------------------------------------
+
+
+def stop_flow(tmp_path: Path, fields: dict[str, str]) -> Path:
+    body = "\n".join(f"      {name}: {var}" for name, var in fields.items())
+    return site(tmp_path, {"stop.yaml": STOP_FLOW.format(fields=body)})
+
+
+def test_an_intake_field_name_with_a_typo_is_rejected_by_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = stop_flow(tmp_path, {"custmer_number": "account_number", "stop_date": "stop_date"})
+    flow = tmp_path / "dialplans" / "stop.yaml"
+    code, out = check(config, capsys)
+    assert code == 1
+    assert f"{flow}:{line_of(flow, 'custmer_number:')}: stop request: unknown field " in out
+    # the real field is then missing too, reported where the fields are
+    assert (
+        f"{flow}:{line_of(flow, 'fields:')}: stop request: missing field 'customer_number'" in out
+    )
+
+
+def test_an_intake_without_a_field_its_request_requires_is_rejected_by_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = stop_flow(tmp_path, {"customer_number": "account_number", "caller_id": "caller_id"})
+    # the collected date is never handed over; the flow is otherwise sound
+    flow = tmp_path / "dialplans" / "stop.yaml"
+    code, out = check(config, capsys)
+    assert code == 1
+    assert out.splitlines()[0] == (
+        f"{flow}:{line_of(flow, 'fields:')}: stop request: missing field 'stop_date'"
+    )
+
+
+def test_intake_fields_the_live_call_maps_are_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the shipped flows use name_recording / leak_recording (the service's `recording`) and
+    # caller_id (its contact_phone where the request takes one)
+    config = site(tmp_path, shipped_flows())
+    assert check(config, capsys) == (0, "ok: 2 file(s)\n")
