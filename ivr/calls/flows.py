@@ -40,10 +40,13 @@ def references_from(config: AppConfig | None, catalog: Catalog) -> References:
     if config is None:
         return References(catalog=catalog)
     routing = config.routing
+    # with neither queues nor departments the engine routes no call itself (`DialplanRouter`):
+    # every `queue` node takes its overflow branch and every `transfer` its failure branch
+    acd = bool(routing.queues or routing.departments)
     return References(
         catalog=catalog,
-        queues=frozenset(routing.queues),
-        departments=frozenset(routing.departments),
+        queues=frozenset(routing.queues) if acd else None,
+        departments=frozenset(routing.departments) if acd else None,
         calendars=frozenset(routing.calendars),
         intake=intake_field_problems,
     )

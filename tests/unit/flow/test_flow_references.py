@@ -277,3 +277,14 @@ def test_intake_fields_the_live_call_maps_are_accepted(
     # caller_id (its contact_phone where the request takes one)
     config = site(tmp_path, shipped_flows())
     assert check(config, capsys) == (0, "ok: 2 file(s)\n")
+
+
+def test_without_queues_or_departments_the_engine_routes_nothing_and_names_are_not_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no ACD (`DialplanRouter`): every queue node overflows, every transfer fails, by design
+    def no_acd(data: dict[str, Any]) -> None:
+        data["routing"] = {"calendars": data["routing"]["calendars"]}
+
+    config = site(tmp_path, shipped_flows(), no_acd)
+    assert check(config, capsys) == (0, "ok: 2 file(s)\n")
