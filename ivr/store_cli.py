@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TextIO, TypeVar
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import load_config
 from ivr.intake.outbox import pending, retry
+from ivr.intake.payload import billing_request_schema_json
 from ivr.store.db import open_engine
 from ivr.store.demo import demo
 from ivr.store.migrate import head_revision, migrate
@@ -51,6 +53,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     again = b_sub.add_parser("retry", help="make dead (or the given) outbox rows due again now")
     again.add_argument("ids", nargs="*", type=int, help="outbox row ids (default: every dead one)")
     again.set_defaults(func=run_billing_retry)
+    schema = b_sub.add_parser("schema", help="print the JSON Schema of what billing receives")
+    schema.add_argument("-o", "--output", help="write to this file instead of stdout")
+    schema.set_defaults(func=run_billing_schema)
 
 
 def _positive(text: str) -> int:
@@ -165,4 +170,13 @@ def run_billing_retry(args: argparse.Namespace) -> int:
     ids: list[int] | None = list(args.ids) if args.ids else None
     count = _with_engine(url, lambda engine: retry(engine, ids))
     print(f"{count} outbox row(s) due again now")
+    return 0
+
+
+def run_billing_schema(args: argparse.Namespace) -> int:
+    text = billing_request_schema_json()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0

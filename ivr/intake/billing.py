@@ -25,14 +25,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.errors import BillingRejected, BillingUnavailable
+from ivr.intake.payload import BillingRequestV1
 from ivr.store.tables import UtcDateTime
 
 
 @dataclass(frozen=True, slots=True)
 class BillingDelivery:
+    """One delivery of one request; `payload` is the JSON object billing receives, a
+    `BillingRequestV1` (see `ivr.intake.payload` and its published JSON Schema)."""
+
     idempotency_key: str
     request_id: int
     payload: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, idempotency_key: str, request: BillingRequestV1) -> BillingDelivery:
+        return cls(idempotency_key, request.request_id, request.to_json())
 
 
 class BillingGateway(Protocol):

@@ -9,22 +9,29 @@ commit.
 
 While billing is unreachable the rest of a batch is left untouched (no attempt is burned on rows
 that were never tried), so a long outage does not push healthy requests into the dead letter.
+
+Each row's payload is read back as a `BillingRequestV1` before it is delivered: one that is not
+(garbled, or written by a newer engine) is dead-lettered at once, its `last_error` saying what is
+wrong, and the batch goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.errors import BillingRejected, BillingUnavailable
 from ivr.intake.billing import BillingDelivery, BillingGateway
+from ivr.intake.payload import BillingRequestV1, describe_invalid, read_billing_request
 from ivr.store.models import OutboxEntry
 from ivr.store.tables import billing_outbox, service_requests
 
@@ -58,8 +65,40 @@ class DeliveryReport:
     """Rows left for the next run because billing was unreachable or another worker had them."""
 
 
+_Outcome = Literal["delivered", "failed", "dead", "skipped"]
+
+
+def _outbox_select() -> sa.Select[Any]:
+    """The outbox rows with the payload as the JSON text stored: a row whose text is not JSON
+    (SQLite keeps whatever it is given) must not break the reading of its neighbours."""
+    columns = [c for c in billing_outbox.c if c.name != "payload"]
+    return sa.select(*columns, sa.cast(billing_outbox.c.payload, sa.Text).label("payload"))
+
+
 def _entry(row: Any) -> OutboxEntry:
-    return OutboxEntry(**dict(row))
+    fields = dict(row)
+    fields["payload"] = _json_object(fields["payload"])
+    return OutboxEntry(**fields)
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    """The payload as listed by `pending`: {} for one that is not a JSON object."""
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _billing_request(entry: OutboxEntry, text: str | None) -> BillingRequestV1 | str:
+    """The row's payload as a billing request, or what is wrong with it (no personal data)."""
+    try:
+        request = read_billing_request(text or "")
+    except ValidationError as exc:
+        return describe_invalid(exc)
+    if request.request_id != entry.request_id:
+        return "invalid billing request: request_id is not the outbox row's"
+    return request
 
 
 def _utcnow() -> datetime:
@@ -94,46 +133,50 @@ class OutboxDispatcher:
             return await self._deliver_due(now or self._clock())
 
     async def _deliver_due(self, now: datetime) -> DeliveryReport:
-        p = self._policy
         async with self._engine.connect() as conn:
-            due = [
-                _entry(r)
-                for r in (
-                    await conn.execute(
-                        sa.select(billing_outbox)
-                        .where(
-                            billing_outbox.c.state == "pending",
-                            billing_outbox.c.next_attempt_at <= now,
-                        )
-                        .order_by(billing_outbox.c.next_attempt_at, billing_outbox.c.id)
-                        .limit(p.batch_size)
-                    )
-                ).mappings()
-            ]
-        delivered = failed = dead = skipped = 0
-        for i, entry in enumerate(due):
-            if not await self._claim(entry, now):
-                skipped += 1
-                continue
-            try:
-                await self._gateway.deliver(
-                    BillingDelivery(entry.idempotency_key, entry.request_id, entry.payload)
+            rows = await conn.execute(
+                _outbox_select()
+                .where(
+                    billing_outbox.c.state == "pending",
+                    billing_outbox.c.next_attempt_at <= now,
                 )
-            except BillingUnavailable as exc:
-                if await self._failed(entry, now, str(exc), permanent=False):
-                    dead += 1
-                else:
-                    failed += 1
-                skipped += len(due) - i - 1
+                .order_by(billing_outbox.c.next_attempt_at, billing_outbox.c.id)
+                .limit(self._policy.batch_size)
+            )
+            due = [(_entry(r), r["payload"]) for r in rows.mappings()]
+        counts = dict.fromkeys(("delivered", "failed", "dead", "skipped"), 0)
+        for i, (entry, text) in enumerate(due):
+            outcome, go_on = await self._deliver_one(entry, text, now)
+            counts[outcome] += 1
+            if not go_on:
+                counts["skipped"] += len(due) - i - 1
                 log.warning("billing unavailable; %d outbox rows wait", len(due) - i)
                 break
-            except BillingRejected as exc:
-                await self._failed(entry, now, str(exc), permanent=True)
-                dead += 1
-                continue
-            await self._delivered(entry, self._clock())
-            delivered += 1
-        return DeliveryReport(delivered, failed, dead, skipped)
+        return DeliveryReport(**counts)
+
+    async def _deliver_one(
+        self, entry: OutboxEntry, text: str | None, now: datetime
+    ) -> tuple[_Outcome, bool]:
+        """Claim and deliver one due row; the outcome, and False once billing is unreachable
+        (the rest of the batch waits)."""
+        if not await self._claim(entry, now):
+            return "skipped", True
+        request = _billing_request(entry, text)
+        if isinstance(request, str):
+            # no retry can mend it; the engine that wrote it, or an operator, has to
+            log.error("outbox row %d holds no billing request: %s", entry.id, request)
+            await self._failed(entry, now, request, permanent=True)
+            return "dead", True
+        try:
+            await self._gateway.deliver(BillingDelivery.of(entry.idempotency_key, request))
+        except BillingUnavailable as exc:
+            dead = await self._failed(entry, now, str(exc), permanent=False)
+            return ("dead" if dead else "failed"), False
+        except BillingRejected as exc:
+            await self._failed(entry, now, str(exc), permanent=True)
+            return "dead", True
+        await self._delivered(entry, self._clock())
+        return "delivered", True
 
     async def _claim(self, entry: OutboxEntry, now: datetime) -> bool:
         lease_until = now + timedelta(seconds=self._policy.lease_s)
@@ -211,9 +254,7 @@ async def pending(engine: AsyncEngine, include_dead: bool = True) -> list[Outbox
     states = ("pending", "dead") if include_dead else ("pending",)
     async with engine.connect() as conn:
         rows = await conn.execute(
-            sa.select(billing_outbox)
-            .where(billing_outbox.c.state.in_(states))
-            .order_by(billing_outbox.c.id)
+            _outbox_select().where(billing_outbox.c.state.in_(states)).order_by(billing_outbox.c.id)
         )
         return [_entry(r) for r in rows.mappings()]
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.errors import IntakeRejected
+from ivr.intake.payload import BillingPremise, BillingRequestV1, Channel
 from ivr.intake.validation import (
     BusinessDays,
     CleanFields,
@@ -41,7 +42,7 @@ from ivr.store.numbers import confirmation_number, speakable
 from ivr.store.tables import accounts, billing_outbox, intake_keys, phones, service_requests
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-CHANNELS = ("ivr", "agent", "web")
+CHANNELS: tuple[str, ...] = get_args(Channel)
 MAX_KEY_LENGTH = 100  # intake_keys.key
 
 
@@ -154,113 +155,44 @@ class IntakeService:
             earlier = await _receipt_for_key_in(conn, request.idempotency_key)
             if earlier is not None:
                 return earlier
-        errors: dict[str, str] = {}
-        account: Account | None = None
-        if clean.customer_number is not None:
-            ctx = AuditContext(request.actor, f"intake:{request.kind}", request.call_id)
-            account = await account_by_number_in(conn, clean.customer_number, ctx)
-            if account is None:
-                errors["customer_number"] = "unknown_account"
-
-        premise, _ = await _named_premise(conn, clean, "premise_id", "meter_number", errors)
-
-        kind = request.kind
-        if account is not None:
-            if kind in (RequestKind.STOP, RequestKind.TRANSFER):
-                if account.status == "stopped":
-                    errors["customer_number"] = "account_stopped"
-                elif premise is None and "premise_id" not in errors:
-                    if len(account.premises) == 1:
-                        premise = account.premises[0]
-                    elif not account.premises:
-                        errors["customer_number"] = "no_premise"
-                    else:
-                        errors["premise_id"] = "required"
-                elif premise is not None and premise.account_id != account.id:
-                    errors["premise_id"] = "not_account_premise"
-            if kind is RequestKind.RECONNECTION and account.status != "shut_off":
-                errors["customer_number"] = "not_shut_off"
-
-        new_premise, new_field = await _named_premise(
-            conn, clean, "new_premise_id", "new_meter_number", errors
-        )
-        if new_premise is not None and premise is not None and new_premise.id == premise.id:
-            errors[new_field] = "same_premise"
-        if errors:
-            raise _Rejected(errors, account.id if account else None)
-
-        account_id = account.id if account else None
-        ids: tuple[int, ...]
-        pairs: tuple[tuple[int, int | None], ...]
-        stop_fields: dict[str, Any] = {}
-        start_fields: dict[str, Any] = {}
-        if kind is RequestKind.TRANSFER:
-            if premise is None or new_premise is None:  # checked above; narrows the types
-                raise IntakeRejected({"new_premise_id": "unknown_premise"})
-            stop_fields = {k: v for k, v in clean.values.items() if k != "start_date"}
-            start_fields = {k: v for k, v in clean.values.items() if k != "stop_date"}
-            stop_id = await self._insert(
-                conn, request, "transfer_stop", account_id, premise.id, stop_fields, now
-            )
-            start_id = await self._insert(
-                conn, request, "transfer_start", account_id, new_premise.id, start_fields, now
-            )
-            ids = (stop_id, start_id)
-            pairs = ((stop_id, start_id), (start_id, stop_id))
-        else:
+        target = await _target_in(conn, request, clean)
+        rows = _rows_of(request.kind, target, clean)
+        account_id = target.account.id if target.account else None
+        ids: tuple[int, ...] = ()
+        for row in rows:
+            premise_id = row.premise.id if row.premise else None
             rid = await self._insert(
-                conn,
-                request,
-                str(kind),
-                account_id,
-                premise.id if premise else None,
-                dict(clean.values),
-                now,
+                conn, request, row.kind, account_id, premise_id, dict(row.fields), now
             )
-            ids = (rid,)
-            pairs = ((rid, None),)
-
+            ids += (rid,)
         confirmation = confirmation_number(ids[0])
-        for rid, linked in pairs:
+        linked = _links(ids)
+        for rid, other in zip(ids, linked, strict=True):
             await conn.execute(
                 sa.update(service_requests)
                 .where(service_requests.c.id == rid)
-                .values(confirmation=confirmation, linked_request_id=linked)
+                .values(confirmation=confirmation, linked_request_id=other)
             )
-        kinds = {ids[0]: "transfer_stop", ids[-1]: "transfer_start"} if len(ids) == 2 else {}
-        premises_of = (
-            {ids[0]: premise, ids[-1]: new_premise} if len(ids) == 2 else {ids[0]: premise}
-        )
-        fields_of = (
-            {ids[0]: stop_fields, ids[-1]: start_fields}
-            if len(ids) == 2
-            else {ids[0]: clean.values}
-        )
         outbox_rows = [
-            {
-                "request_id": rid,
-                "idempotency_key": f"suido-{uuid.uuid4()}",
-                "payload": {
-                    "request_id": rid,
-                    "kind": kinds.get(rid, str(kind)),
-                    "confirmation": confirmation,
-                    "linked_request_id": linked,
-                    "channel": request.channel,
-                    "created_at": now.isoformat(),
-                    "customer_number": account.customer_number if account else None,
-                    "premise": _premise_json(premises_of[rid]),
-                    "fields": dict(fields_of[rid]),
-                },
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for rid, linked in pairs
+            _outbox_row(
+                BillingRequestV1(
+                    request_id=rid,
+                    kind=row.kind,
+                    confirmation=confirmation,
+                    linked_request_id=other,
+                    channel=request.channel,
+                    created_at=now,
+                    customer_number=target.account.customer_number if target.account else None,
+                    premise=_billing_premise(row.premise),
+                    fields=dict(row.fields),
+                ),
+                now,
+            )
+            for rid, other, row in zip(ids, linked, rows, strict=True)
         ]
         await conn.execute(sa.insert(billing_outbox), outbox_rows)
-        if account is not None:
-            await _apply_to_account(conn, request, clean, account, self.today(), now)
+        if target.account is not None:
+            await _apply_to_account(conn, request, clean, target.account, self.today(), now)
         if request.idempotency_key is not None:
             # in the request's own transaction: no crash can leave a request without its key
             await conn.execute(
@@ -268,7 +200,7 @@ class IntakeService:
                     key=request.idempotency_key, request_id=ids[0], created_at=now
                 )
             )
-        return IntakeReceipt(kind, confirmation, ids)
+        return IntakeReceipt(request.kind, confirmation, ids)
 
     async def _insert(
         self,
@@ -313,6 +245,118 @@ class IntakeService:
                 )
             ).mappings()
             return tuple(ServiceRequest(**dict(r)) for r in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What a request is about, as the database has it."""
+
+    account: Account | None
+    premise: Premise | None
+    new_premise: Premise | None
+    """A move's destination."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One service request row to write (a move writes two)."""
+
+    kind: str
+    premise: Premise | None
+    fields: Mapping[str, Any]
+
+
+async def _target_in(conn: AsyncConnection, request: IntakeRequest, clean: CleanFields) -> _Target:
+    """The account and premise(s) a request names, checked against each other; `_Rejected` with
+    every problem found (the account look-up is audited either way)."""
+    errors: dict[str, str] = {}
+    account = await _account_in(conn, request, clean, errors)
+    premise, _ = await _named_premise(conn, clean, "premise_id", "meter_number", errors)
+    if account is not None:
+        premise = _check_account(request.kind, account, premise, errors)
+    new_premise, new_field = await _named_premise(
+        conn, clean, "new_premise_id", "new_meter_number", errors
+    )
+    if new_premise is not None and premise is not None and new_premise.id == premise.id:
+        errors[new_field] = "same_premise"
+    if errors:
+        raise _Rejected(errors, account.id if account else None)
+    return _Target(account, premise, new_premise)
+
+
+async def _account_in(
+    conn: AsyncConnection, request: IntakeRequest, clean: CleanFields, errors: dict[str, str]
+) -> Account | None:
+    if clean.customer_number is None:
+        return None
+    ctx = AuditContext(request.actor, f"intake:{request.kind}", request.call_id)
+    account = await account_by_number_in(conn, clean.customer_number, ctx)
+    if account is None:
+        errors["customer_number"] = "unknown_account"
+    return account
+
+
+def _check_account(
+    kind: RequestKind, account: Account, premise: Premise | None, errors: dict[str, str]
+) -> Premise | None:
+    """Whether `account` can have a `kind` request (at `premise`); returns the premise, which
+    for a stop or a move is the account's only one when none was named."""
+    if kind in (RequestKind.STOP, RequestKind.TRANSFER):
+        premise = _premise_to_leave(account, premise, errors)
+    if kind is RequestKind.RECONNECTION and account.status != "shut_off":
+        errors["customer_number"] = "not_shut_off"
+    return premise
+
+
+def _premise_to_leave(
+    account: Account, premise: Premise | None, errors: dict[str, str]
+) -> Premise | None:
+    if account.status == "stopped":
+        errors["customer_number"] = "account_stopped"
+    elif premise is None and "premise_id" not in errors:
+        if len(account.premises) == 1:
+            return account.premises[0]
+        if not account.premises:
+            errors["customer_number"] = "no_premise"
+        else:
+            errors["premise_id"] = "required"
+    elif premise is not None and premise.account_id != account.id:
+        errors["premise_id"] = "not_account_premise"
+    return premise
+
+
+def _rows_of(kind: RequestKind, target: _Target, clean: CleanFields) -> tuple[_Row, ...]:
+    """The rows a request writes: a move is a stop at the old premise and a start at the new
+    one, each without the other's date."""
+    if kind is not RequestKind.TRANSFER:
+        return (_Row(str(kind), target.premise, clean.values),)
+    if target.premise is None or target.new_premise is None:  # checked; narrows the types
+        raise IntakeRejected({"new_premise_id": "unknown_premise"})
+    stop_fields = {k: v for k, v in clean.values.items() if k != "start_date"}
+    start_fields = {k: v for k, v in clean.values.items() if k != "stop_date"}
+    return (
+        _Row("transfer_stop", target.premise, stop_fields),
+        _Row("transfer_start", target.new_premise, start_fields),
+    )
+
+
+def _links(ids: tuple[int, ...]) -> tuple[int | None, ...]:
+    """Each row's linked row: the two halves of a move point at each other."""
+    if len(ids) == 2:
+        return (ids[1], ids[0])
+    return (None,) * len(ids)
+
+
+def _outbox_row(request: BillingRequestV1, now: datetime) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id,
+        "idempotency_key": f"suido-{uuid.uuid4()}",
+        "payload": request.to_json(),
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 async def _named_premise(
@@ -407,12 +451,12 @@ async def _receipt_for_key_in(conn: AsyncConnection, key: str) -> IntakeReceipt 
     return IntakeReceipt(kind, first, tuple(r.id for r in rows))
 
 
-def _premise_json(premise: Premise | None) -> dict[str, Any] | None:
+def _billing_premise(premise: Premise | None) -> BillingPremise | None:
     if premise is None:
         return None
-    return {
-        "id": premise.id,
-        "address": premise.address,
-        "postal_code": premise.postal_code,
-        "meter_number": premise.meter_number,
-    }
+    return BillingPremise(
+        id=premise.id,
+        address=premise.address,
+        postal_code=premise.postal_code,
+        meter_number=premise.meter_number,
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
@@ -232,90 +232,180 @@ def validate_fields(
 ) -> tuple[CleanFields | None, dict[str, str]]:
     """Check `raw` for `kind`; returns (clean fields, {}) or (None, {field: error code})."""
     rules = rules or IntakeRules()
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    dates: dict[str, date] = {}
-    ids: dict[str, int] = {}
-    allowed = accepted_fields(kind)
+    errors = _name_errors(kind, raw)
+    values, dates, ids = _parse_values(kind, raw, rules, errors)
+    customer = values.get("customer_number")
+    for check in _CROSS_CHECKS:
+        check(kind, raw, customer, errors)
+    _date_errors(kind, dates, today, business_days, rules, errors)
+    if errors:
+        return None, errors
+    return CleanFields(kind, customer, values, dates, ids), {}
 
-    for name in raw:
-        if name not in allowed:
-            errors[name] = "unknown_field"
+
+def _name_errors(kind: RequestKind, raw: Mapping[str, object]) -> dict[str, str]:
+    """``unknown_field`` for each name `kind` does not take, ``required`` for each it needs
+    that is missing or blank."""
+    allowed = accepted_fields(kind)
+    errors = {name: "unknown_field" for name in raw if name not in allowed}
     required = list(_REQUIRED[kind])
     if kind in NEEDS_ACCOUNT:
         required.insert(0, "customer_number")
     for name in required:
         if _is_blank(raw.get(name)):
             errors[name] = "required"
+    return errors
 
-    customer: str | None = None
-    for name in sorted(allowed):
+
+class _Invalid(Exception):
+    """A field's value is not acceptable; `code` is the error code."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# a field's value -> its clean value (a date for a date field), or `_Invalid` / `ValueError` /
+# `InvalidNumber`
+_Parser = Callable[[object, IntakeRules], str | int | date]
+
+
+def _parse_values(
+    kind: RequestKind, raw: Mapping[str, object], rules: IntakeRules, errors: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, date], dict[str, int]]:
+    """The clean values of the given fields `kind` takes (JSON-ready), with the dates and ids
+    typed too; each value that does not parse is an error on its field."""
+    values: dict[str, Any] = {}
+    dates: dict[str, date] = {}
+    ids: dict[str, int] = {}
+    for name in sorted(accepted_fields(kind)):
         value = raw.get(name)
         if name in errors or _is_blank(value):
             continue
         try:
-            if name == "customer_number":
-                customer = parse_customer_number(str(value))
-                values[name] = customer
-            elif name in _DATE_FIELDS:
-                dates[name] = parse_date(value)
-                values[name] = dates[name].isoformat()
-            elif name in _ID_FIELDS:
-                ids[name] = _parse_id(value)
-                values[name] = ids[name]
-            elif name in _PHONE_FIELDS:
-                e164 = normalise_number(str(value))
-                if e164 is None:
-                    errors[name] = "invalid_phone"
-                else:
-                    values[name] = e164
-            elif name in _METER_FIELDS:
-                text = str(value).strip()
-                if not _METER.fullmatch(text):
-                    errors[name] = "invalid"
-                else:
-                    values[name] = text
-            elif name == "recording":
-                text = str(value).strip()
-                if not _RECORDING.fullmatch(text):
-                    errors[name] = "invalid"
-                else:
-                    values[name] = text
-            elif name == "holder_kana":
-                text = str(value).strip()
-                if not _KANA.fullmatch(text):
-                    errors[name] = "invalid_kana"
-                elif len(text) > 100:
-                    errors[name] = "too_long"
-                else:
-                    values[name] = text
-            else:
-                text = str(value).strip()
-                limit = 100 if name == "holder_name" else rules.max_text
-                if len(text) > limit:
-                    errors[name] = "too_long"
-                else:
-                    values[name] = text
+            clean = _PARSERS.get(name, _text)(value, rules)
+        except _Invalid as invalid:
+            errors[name] = invalid.code
+            continue
         except InvalidNumber:
             errors[name] = "invalid_number"
+            continue
         except ValueError:
             errors[name] = "invalid_date" if name in _DATE_FIELDS else "invalid"
+            continue
+        if isinstance(clean, date):
+            dates[name] = clean
+            values[name] = clean.isoformat()
+            continue
+        values[name] = clean
+        if isinstance(clean, int):  # only the id fields' parser gives ints
+            ids[name] = clean
+    return values, dates, ids
 
+
+def _customer(value: object, _rules: IntakeRules) -> str:
+    return parse_customer_number(str(value))
+
+
+def _date(value: object, _rules: IntakeRules) -> date:
+    return parse_date(value)
+
+
+def _id(value: object, _rules: IntakeRules) -> int:
+    return _parse_id(value)
+
+
+def _phone(value: object, _rules: IntakeRules) -> str:
+    e164 = normalise_number(str(value))
+    if e164 is None:
+        raise _Invalid("invalid_phone")
+    return e164
+
+
+def _matching(pattern: re.Pattern[str]) -> _Parser:
+    def parse(value: object, _rules: IntakeRules) -> str:
+        text = str(value).strip()
+        if not pattern.fullmatch(text):
+            raise _Invalid("invalid")
+        return text
+
+    return parse
+
+
+def _kana(value: object, _rules: IntakeRules) -> str:
+    text = str(value).strip()
+    if not _KANA.fullmatch(text):
+        raise _Invalid("invalid_kana")
+    if len(text) > _MAX_NAME:
+        raise _Invalid("too_long")
+    return text
+
+
+def _limited(text: str, limit: int) -> str:
+    if len(text) > limit:
+        raise _Invalid("too_long")
+    return text
+
+
+def _holder_name(value: object, _rules: IntakeRules) -> str:
+    return _limited(str(value).strip(), _MAX_NAME)
+
+
+def _text(value: object, rules: IntakeRules) -> str:
+    """Free text (an address, a description, a reason): any field without a parser of its own."""
+    return _limited(str(value).strip(), rules.max_text)
+
+
+_MAX_NAME = 100  # holder names and their kana
+_PARSERS: dict[str, _Parser] = {
+    "customer_number": _customer,
+    **dict.fromkeys(_DATE_FIELDS, _date),
+    **dict.fromkeys(_ID_FIELDS, _id),
+    **dict.fromkeys(_PHONE_FIELDS, _phone),
+    **dict.fromkeys(_METER_FIELDS, _matching(_METER)),
+    "recording": _matching(_RECORDING),
+    "holder_kana": _kana,
+    "holder_name": _holder_name,
+}
+
+
+# what one field's value alone cannot say: (kind, raw fields, the clean customer number, errors)
+_CrossCheck = Callable[[RequestKind, Mapping[str, object], str | None, dict[str, str]], None]
+
+
+def _holder_of_start(
+    kind: RequestKind, raw: Mapping[str, object], customer: str | None, errors: dict[str, str]
+) -> None:
     # a new customer starting service must say who they are: keyed (agent, web) or spoken on a
     # recording (IVR) that staff transcribe
     if kind is RequestKind.START and customer is None and _is_blank(raw.get("recording")):
         for name in ("holder_name", "holder_kana"):
             if _is_blank(raw.get(name)):
                 errors.setdefault(name, "required")
+
+
+def _one_of_each_group(
+    kind: RequestKind, raw: Mapping[str, object], _customer: str | None, errors: dict[str, str]
+) -> None:
     # the first name of a `_ONE_OF` group is the one reported missing
     for needed in _ONE_OF.get(kind, ()):
         if all(_is_blank(raw.get(name)) for name in needed):
             errors.setdefault(needed[0], "required")
+
+
+def _name_on_recording(
+    kind: RequestKind, raw: Mapping[str, object], _customer: str | None, errors: dict[str, str]
+) -> None:
     # the holder says the new name on a recording; staff transcribe it from there
     if kind is RequestKind.NAME_CHANGE and not _is_blank(raw.get("recording")):
         for name in ("holder_name", "holder_kana"):
             if errors.get(name) == "required":
                 del errors[name]
+
+
+def _where_the_leak_is(
+    kind: RequestKind, raw: Mapping[str, object], _customer: str | None, errors: dict[str, str]
+) -> None:
     # a leak needs somewhere to send the crew: a premise, an address, the caller's account (its
     # premises), or a recording in which the caller says where
     if kind is RequestKind.LEAK and all(
@@ -324,18 +414,34 @@ def validate_fields(
     ):
         errors.setdefault("address", "required")
 
+
+_CROSS_CHECKS: tuple[_CrossCheck, ...] = (
+    _holder_of_start,
+    _one_of_each_group,
+    _name_on_recording,
+    _where_the_leak_is,
+)
+
+
+def _date_errors(
+    kind: RequestKind,
+    dates: Mapping[str, date],
+    today: date,
+    business_days: BusinessDays,
+    rules: IntakeRules,
+    errors: dict[str, str],
+) -> None:
+    """The dates against today: booked dates within the lead time and the horizon, a payment
+    not in the future, a move's start not before its stop."""
     lead = rules.lead_business_days.get(kind, 0)
     horizon = today + timedelta(days=rules.horizon_days)
     for name in ("start_date", "stop_date", "effective_date"):
         day = dates.get(name)
-        if day is None:
-            continue
-        if day < today:
-            errors[name] = "in_the_past"
-        elif lead and business_days(today, day) < lead:
-            errors[name] = "too_soon"
-        elif day > horizon:
-            errors[name] = "too_far"
+        problem = (
+            None if day is None else _booking_problem(day, today, lead, horizon, business_days)
+        )
+        if problem is not None:
+            errors[name] = problem
     paid_on = dates.get("paid_on")
     if paid_on is not None and paid_on > today:
         errors["paid_on"] = "in_the_future"
@@ -344,6 +450,14 @@ def validate_fields(
         if stop and start and start < stop and "start_date" not in errors:
             errors["start_date"] = "before_stop"
 
-    if errors:
-        return None, errors
-    return CleanFields(kind, customer, values, dates, ids), {}
+
+def _booking_problem(
+    day: date, today: date, lead: int, horizon: date, business_days: BusinessDays
+) -> str | None:
+    if day < today:
+        return "in_the_past"
+    if lead and business_days(today, day) < lead:
+        return "too_soon"
+    if day > horizon:
+        return "too_far"
+    return None

@@ -12,8 +12,14 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.intake.billing import BillingDelivery, DatabaseBillingGateway, HttpBillingGateway
+from ivr.intake.billing import (
+    BillingDelivery,
+    DatabaseBillingGateway,
+    HttpBillingGateway,
+    MemoryBillingGateway,
+)
 from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy, pending, retry
+from ivr.intake.payload import BillingRequestV1
 from ivr.intake.service import IntakeRequest, IntakeService
 from ivr.intake.validation import RequestKind
 from ivr.store.db import open_engine
@@ -270,3 +276,114 @@ async def test_scheduler_job_delivers(engine: AsyncEngine) -> None:
         # a delivery still running when the test's database goes away would fail the teardown
         await stop_outbox(scheduler, dispatcher, timeout_s=10)
     assert len(gateway.received) == n
+
+
+async def set_payload(engine: AsyncEngine, outbox_id: int, payload: object) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(billing_outbox)
+            .where(billing_outbox.c.id == outbox_id)
+            .values(payload=payload)
+        )
+
+
+async def test_a_row_that_is_no_billing_request_is_dead_lettered(engine: AsyncEngine) -> None:
+    await seed(engine)
+    n = await submit_mix(engine, leaks=5, transfers=0)
+    first, second, third, *_ = await pending(engine)
+    await set_payload(engine, first.id, {"kind": "leak", "customer_number": cust(1)})
+    await set_payload(engine, second.id, {**second.payload, "schema_version": 2})
+    await set_payload(engine, third.id, [1, 2, 3])
+    gateway = MemoryBillingGateway()
+
+    report = await OutboxDispatcher(engine, gateway, POLICY).deliver_due(NOW)
+
+    assert (report.delivered, report.dead, report.failed) == (n - 3, 3, 0)
+    assert len(gateway.received) == n - 3
+    dead = {row.id: row for row in await pending(engine)}
+    assert set(dead) == {first.id, second.id, third.id}
+    assert all(row.state == "dead" and row.attempts == 1 for row in dead.values())
+    assert (
+        dead[second.id].last_error == "invalid billing request: schema_version: Input should be 1"
+    )
+    assert dead[third.id].last_error == "invalid billing request: Input should be an object"
+    first_error = dead[first.id].last_error or ""
+    assert first_error.startswith("invalid billing request: request_id: Field required")
+    assert cust(1) not in first_error
+    async with engine.connect() as conn:
+        failed = (
+            await conn.execute(
+                sa.select(service_requests.c.id).where(service_requests.c.status == "failed")
+            )
+        ).scalars()
+        assert set(failed) == {first.request_id, second.request_id, third.request_id}
+
+
+async def test_a_payload_of_the_wrong_request_is_dead_lettered(engine: AsyncEngine) -> None:
+    await seed(engine)
+    await submit_mix(engine, leaks=2, transfers=0)
+    first, second = await pending(engine)
+    await set_payload(engine, first.id, second.payload)
+    gateway = MemoryBillingGateway()
+    report = await OutboxDispatcher(engine, gateway, POLICY).deliver_due(NOW)
+    assert (report.delivered, report.dead) == (1, 1)
+    (dead,) = await pending(engine)
+    assert dead.id == first.id
+    assert dead.last_error == "invalid billing request: request_id is not the outbox row's"
+
+
+async def test_text_that_is_not_json_is_dead_lettered(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's json type refuses text that is not JSON")
+    await seed(engine)
+    n = await submit_mix(engine, leaks=3, transfers=0)
+    first, *_ = await pending(engine)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE billing_outbox SET payload = :text WHERE id = :id"),
+            {"text": '{"kind": "leak", ', "id": first.id},
+        )
+    (listed, *_) = await pending(engine)  # listing the outbox does not trip over it either
+    assert (listed.id, listed.payload) == (first.id, {})
+
+    report = await OutboxDispatcher(engine, MemoryBillingGateway(), POLICY).deliver_due(NOW)
+
+    assert (report.delivered, report.dead) == (n - 1, 1)
+    (dead,) = await pending(engine)
+    assert dead.id == first.id
+    assert (dead.last_error or "").startswith("invalid billing request: Invalid JSON")
+
+
+async def test_rows_written_before_the_schema_version_are_delivered(engine: AsyncEngine) -> None:
+    await seed(engine)
+    n = await submit_mix(engine, leaks=1, transfers=1)
+    for row in await pending(engine):
+        legacy = {k: v for k, v in row.payload.items() if k != "schema_version"}
+        await set_payload(engine, row.id, legacy)
+    gateway = MemoryBillingGateway()
+
+    report = await OutboxDispatcher(engine, gateway, POLICY).deliver_due(NOW)
+
+    assert report.delivered == n
+    bodies = [d.payload for d in gateway.received.values()]
+    assert [b["schema_version"] for b in bodies] == [1] * n
+    assert sorted(str(b["kind"]) for b in bodies) == ["leak", "transfer_start", "transfer_stop"]
+    for body in bodies:
+        assert BillingRequestV1.model_validate(body).to_json() == body
+
+
+async def test_billing_gets_what_the_service_wrote(engine: AsyncEngine) -> None:
+    await seed(engine)
+    await submit_mix(engine, leaks=0, transfers=1)
+    written = {row.request_id: dict(row.payload) for row in await pending(engine)}
+    gateway = MemoryBillingGateway()
+    await OutboxDispatcher(engine, gateway, POLICY).deliver_due(NOW)
+    received = {d.request_id: dict(d.payload) for d in gateway.received.values()}
+    assert received == written
+    stop, start = (BillingRequestV1.model_validate(written[k]) for k in sorted(written))
+    assert (stop.kind, start.kind) == ("transfer_stop", "transfer_start")
+    assert (stop.linked_request_id, start.linked_request_id) == (start.request_id, stop.request_id)
+    assert stop.confirmation == start.confirmation
+    assert stop.created_at == start.created_at == NOW
+    assert "start_date" not in stop.fields
+    assert "stop_date" not in start.fields
