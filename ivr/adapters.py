@@ -31,13 +31,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr import logs
 from ivr.callerid import normalise_caller_id, normalise_number
 from ivr.calls.records import CallRecord
+from ivr.domain import HoursState
 from ivr.errors import IntakeRejected, InvalidNumber
-from ivr.flow.ports import AccountSummary, HoursState, IntakeOutcome
+from ivr.flow.ports import AccountSummary, IntakeOutcome
 from ivr.intake.service import MAX_KEY_LENGTH, IntakeRequest, IntakeService
 from ivr.intake.validation import RequestKind, accepted_fields
 from ivr.store.accounts import AccountStore, AuditContext
 from ivr.store.batching import BatchLoop
-from ivr.store.calls import CallLog, SessionTrail
+from ivr.store.calls import (
+    AccountMatched,
+    CallClosed,
+    CallLog,
+    CallOpened,
+    TrailEntry,
+    TrailEvent,
+)
 from ivr.store.models import Account, MatchKind, Notice
 from routing.hours import Calendar as RoutingHours
 
@@ -320,16 +328,17 @@ def _parse_time(text: str) -> datetime | None:
 class DbCallRecorder:
     """`CallRecorder` into the append-only contact trail (`calls` + `call_events`).
 
-    Records are written in batches (`ivr.store.batching`): `write` hands the record over and
-    waits until its batch is committed, so many calls ending together cost one transaction.
-    The session's trail entries carry no time of their own yet: they are stored in order, stamped
-    with the time the record was written (the end of the session). Keyed digits are not stored:
-    they may be customer numbers, and the trail already says what the caller chose.
+    Every trail entry is handed over as it happens, with its own time, and written in batches
+    (`ivr.store.batching`): whatever all calls handed over in the last `interval_s` is one
+    transaction, in order. So a killed engine loses at most the last batch of the trail, and
+    reports see waits and answer times as they were. `write` (the session's end) adds the end
+    and waits until it is committed. Keyed digits are not stored: they may be customer
+    numbers, and the trail already says what the caller chose.
     """
 
     def __init__(self, call_log: CallLog, *, interval_s: float = RECORD_BATCH_S) -> None:
         self._log = call_log
-        self._pending: list[SessionTrail] = []
+        self._pending: list[TrailEntry] = []
         self._loop = BatchLoop(
             "call-records",
             self._write_batch,
@@ -348,39 +357,47 @@ class DbCallRecorder:
     async def aclose(self) -> None:
         await self._loop.aclose()
 
-    async def write(self, record: CallRecord) -> None:
-        self._pending.append(_session_trail(record))
+    async def flush(self) -> bool:
+        """Wait until every entry handed over so far is committed (False: not within the
+        record wait; the entries stay pending)."""
+        return await self._loop.stored(RECORD_WAIT_S)
+
+    def _hand_over(self, entry: TrailEntry) -> None:
+        self._pending.append(entry)
         self._loop.start()
-        # the session bounds this wait (calls.record_write_timeout_s); the record stays pending
-        # and is written with a later batch if the database is slow
+        self._loop.poke()
+
+    def opened(self, call_id: str, caller: str, at: datetime) -> None:
+        self._hand_over(CallOpened(call_id, normalise_caller_id(caller), at))
+
+    def event(self, call_id: str, kind: str, at: datetime, data: Mapping[str, str]) -> None:
+        self._hand_over(TrailEvent(call_id, kind, at, data))
+
+    def matched(self, call_id: str, customer_number: str, by: str, at: datetime) -> None:
+        self._hand_over(AccountMatched(call_id, customer_number, by, at))
+
+    async def write(self, record: CallRecord) -> None:
+        now = datetime.now(UTC)
+        self._hand_over(
+            CallClosed(
+                record.call_id,
+                _parse_time(record.ended_at) or now,
+                ended=record.outcome != "detached",
+                reason_code=record.outcome or None,
+                caller=normalise_caller_id(record.caller),
+                started_at=_parse_time(record.started_at) or now,
+            )
+        )
+        # the session bounds this wait (calls.record_write_timeout_s); the entries stay pending
+        # and are written with a later batch if the database is slow
         await self._loop.stored(RECORD_WAIT_S)
 
     async def _write_batch(self) -> bool:
         batch, self._pending = self._pending, []
         try:
-            await self._log.save_many(batch)
+            await self._log.append_many(batch)
         except (SQLAlchemyError, OSError) as exc:
-            log.warning("call records not written (%s); retrying", type(exc).__name__)
+            log.warning("call trail not written (%s); retrying", type(exc).__name__)
             self._pending = batch + self._pending
             return False
         return True
-
-
-def _session_trail(record: CallRecord) -> SessionTrail:
-    now = datetime.now(UTC)
-    started = _parse_time(record.started_at) or now
-    ended = _parse_time(record.ended_at) or now
-    events: list[tuple[str, Mapping[str, str]]] = []
-    for entry in record.trail:
-        data = {k: v for k, v in entry.items() if k != "event"}
-        events.append((entry.get("event", "trail"), data))
-    detached = record.outcome == "detached"
-    return SessionTrail(
-        record.call_id,
-        normalise_caller_id(record.caller),
-        started,
-        None if detached else ended,
-        record.outcome or None,
-        tuple(events),
-        ended,
-    )

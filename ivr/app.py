@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 
 
 def build_acd(
-    config: AppConfig, ari: AriClient, callback_store: CallbackStore | None = None
+    config: AppConfig,
+    ari: AriClient,
+    callback_store: CallbackStore | None = None,
+    recorder: CallRecorder | None = None,
 ) -> AcdRouter:
     """Queues, agents and transfers from `routing:` in config.yaml."""
     routing = config.routing
@@ -40,7 +43,7 @@ def build_acd(
         if router is not None:
             await router.dial_back(request)
 
-    queue_events = QueueEvents()
+    queue_events = QueueEvents(recorder=recorder)
     queues = QueueService(
         routing,
         pool,
@@ -50,7 +53,7 @@ def build_acd(
         on_event=queue_events.add,
         callback_store=callback_store,
     )
-    transfers = TransferService(routing, ari, calendars)
+    transfers = TransferService(routing, ari, calendars, on_event=queue_events.add)
     router = AcdRouter(
         queues,
         transfers,
@@ -88,12 +91,12 @@ class Engine:
             backoff=Backoff(config.ari.reconnect_initial_s, config.ari.reconnect_max_s),
             disallowed_events=UNREAD_EVENTS,
         )
+        self.recorder = recorder or JsonlCallRecorder(Path(config.records.path))
         self.acd: AcdRouter | None = None
         if config.routing.queues or config.routing.departments:
-            self.acd = build_acd(config, self.ari, callback_store)
+            self.acd = build_acd(config, self.ari, callback_store, self.recorder)
             services = replace(services, router=self.acd)
         self.services = services
-        self.recorder = recorder or JsonlCallRecorder(Path(config.records.path))
         self.supervisor = Supervisor(self.ari, self.recorder, config.calls, services)
         self._tasks: list[asyncio.Task[None]] = []
 

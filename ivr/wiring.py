@@ -39,6 +39,7 @@ from ivr.calls.flows import FlowRegistry
 from ivr.calls.records import CallRecorder
 from ivr.calls.services import CallServices, DialplanRouter, Router, prompt_media
 from ivr.config import AppConfig
+from ivr.domain import TOKYO
 from ivr.intake.billing import BillingGateway, DatabaseBillingGateway, HttpBillingGateway
 from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy
 from ivr.intake.service import IntakeService
@@ -48,7 +49,7 @@ from ivr.store.call_memory import DbCallMemory
 from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
-from routing.hours import TOKYO, calendars_of
+from routing.hours import calendars_of
 
 log = logging.getLogger(__name__)
 

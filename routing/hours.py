@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import jpholiday
 from pydantic import ValidationError
 
+from ivr.domain import TOKYO, HoursState
 from ivr.errors import ConfigError
 from routing.config import (
     DEFAULT_CALENDARS,
@@ -36,11 +36,8 @@ from routing.config import (
     RoutingConfig,
 )
 
-TOKYO = ZoneInfo("Asia/Tokyo")
-
 __all__ = [
     "DEFAULT_CALENDARS",
-    "TOKYO",
     "Calendar",
     "CalendarState",
     "DayPlan",
@@ -48,7 +45,7 @@ __all__ = [
     "calendars_of",
 ]
 
-CalendarState = Literal["open", "closed", "holiday", "peak"]
+CalendarState = HoursState
 
 # next_opening gives up after this many days; a loaded calendar opens at least weekly unless
 # closures cover whole years, which is a configuration mistake worth an error, not a hang.

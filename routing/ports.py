@@ -13,11 +13,6 @@ if TYPE_CHECKING:
     from routing.queues import CallbackRequest
 
 
-CALLER_OF_LEG_VAR = "HOTLINE_CALL"
-"""Channel variable on every staff leg the engine rings (agent, department, on-duty phone): the
-caller's channel id."""
-
-
 class RoutingAri(AriPort, Protocol):
     async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None: ...
 

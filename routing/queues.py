@@ -38,11 +38,12 @@ from ivr.ari.models import (
     StasisStart,
 )
 from ivr.callerid import normalise_number
-from ivr.calls.handle import CallHandle
+from ivr.calls.handle import CALLER_OF_LEG_VAR, CallHandle
 from ivr.calls.memory import CallMemory
+from ivr.domain import utc_now
 from ivr.errors import AriError, Detached
 from ivr.flow.say import number_prompts, say_prompts
-from routing.agents import AgentPool, Clock, utc_now
+from routing.agents import AgentPool, Clock
 from routing.config import QueueConfig, RoutingConfig
 from routing.hours import Calendar
 from routing.policy import (
@@ -60,7 +61,7 @@ from routing.policy import (
     plan_offers,
     position_of,
 )
-from routing.ports import CALLER_OF_LEG_VAR, CallbackStore, RoutingAri
+from routing.ports import CallbackStore, RoutingAri
 
 log = logging.getLogger(__name__)
 

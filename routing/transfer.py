@@ -22,12 +22,13 @@ from datetime import datetime
 from typing import Literal
 
 from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
-from ivr.calls.handle import CallHandle
+from ivr.calls.handle import CALLER_OF_LEG_VAR, CallHandle
+from ivr.domain import utc_now
 from ivr.errors import AriError
-from routing.agents import Clock, utc_now
+from routing.agents import Clock
 from routing.config import RoutingConfig
 from routing.hours import Calendar
-from routing.ports import CALLER_OF_LEG_VAR, RoutingAri
+from routing.ports import RoutingAri
 
 log = logging.getLogger(__name__)
 

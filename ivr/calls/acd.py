@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from ivr.ari.client import StreamItem
 from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from ivr.calls.handle import CallHandle
+from ivr.calls.records import CallRecorder
 from ivr.calls.services import HandoverOutcome, QueueOutcome, TalkKind
 from ivr.errors import AriError, AriUnavailable, Detached
 from routing.ports import RoutingAri
@@ -30,7 +31,7 @@ from routing.queues import (
     QueueService,
 )
 from routing.queues import QueueOutcome as AcdOutcome
-from routing.transfer import TransferService
+from routing.transfer import TransferEvent, TransferService
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,25 @@ def _parse_talk(value: str) -> _Talk | None:
 
 
 class QueueEvents:
-    """The queues' trail as it happens (enqueued, rejoined, offered, answered, ...): kept for the
-    call record and the wallboard, and awaitable for whoever watches the queues."""
+    """The queues' and transfers' trail as it happens (enqueued, rejoined, offered, answered,
+    transferred, ...): handed to the call's trail (`recorder`, the database in `hotline run`)
+    with each event's own time, kept here for a while, and awaitable for whoever watches."""
 
-    def __init__(self, keep: int = 1000) -> None:
-        self.recent: deque[QueueEvent] = deque(maxlen=keep)
+    def __init__(self, keep: int = 1000, recorder: CallRecorder | None = None) -> None:
+        self.recent: deque[QueueEvent | TransferEvent] = deque(maxlen=keep)
+        self._recorder = recorder
         self._change = asyncio.Event()
 
-    def add(self, event: QueueEvent) -> None:
+    def add(self, event: QueueEvent | TransferEvent) -> None:
         self.recent.append(event)
+        if self._recorder is not None:
+            if isinstance(event, QueueEvent):
+                data = {"queue": event.queue, "agent": event.agent_id or ""}
+            else:
+                data = {"department": event.department}
+            if event.detail:
+                data["detail"] = event.detail
+            self._recorder.event(event.call_id, event.kind, event.at, data)
         self._change.set()
         self._change = asyncio.Event()
 

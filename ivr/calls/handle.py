@@ -16,6 +16,10 @@ from typing import Protocol
 from ivr.ari.models import AriEvent
 from ivr.ari.port import AriPort
 
+CALLER_OF_LEG_VAR = "HOTLINE_CALL"
+"""Channel variable on every staff leg the engine rings for a call (agent, department, on-duty
+phone): the caller's channel id, so a restarted engine knows whose leg it finds."""
+
 
 class CallHandle(Protocol):
     @property

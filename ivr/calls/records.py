@@ -1,14 +1,20 @@
-"""Call records: one per call session, written even when the session is cancelled.
+"""Call records: the call's trail as it happens, and one record per call session at its end.
 
-A `CallRecorder` is the port; `JsonlCallRecorder` appends one JSON object per line to a file
-(the embedded default until the database store takes over) and `MemoryCallRecorder` keeps them
-for tests. Records are data, not logs: they may hold the caller's number; logs never do."""
+A `CallRecorder` is the port. The session hands it the trail while the call goes on (`opened`,
+`event`, `matched`: never waiting, each with its own time) and the whole `CallRecord` when the
+session ends (`write`, awaited, even when the session is cancelled). The database recorder
+(`ivr.adapters.DbCallRecorder`) writes the trail as it comes; `JsonlCallRecorder` appends one
+JSON object per record to a file, its trail entries stamped with their times; and
+`MemoryCallRecorder` keeps both for tests. Records are data, not logs: they may hold the
+caller's number; logs never do."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -30,20 +36,56 @@ class CallRecord:
     media_finished: list[str] = field(default_factory=list)
     adopted: bool = False
     language: str = "ja"
-    # the flow's append-only trail: entered, menu_choice, intake_created, enqueued, ...
+    # the flow's append-only trail: entered, menu_choice, intake_created, to_queue, ...
     trail: list[dict[str, str]] = field(default_factory=list)
+    # when each trail entry happened (ISO 8601, UTC), entry by entry
+    trail_at: list[str] = field(default_factory=list)
     # intakes created during the call as "kind:confirmation"
     intakes: list[str] = field(default_factory=list)
+    # the customer number the caller was recognised as ("" if not recognised)
+    account: str = ""
 
 
 class CallRecorder(Protocol):
-    async def write(self, record: CallRecord) -> None: ...
+    def opened(self, call_id: str, caller: str, at: datetime) -> None:
+        """A session began (`caller` as Asterisk reported it)."""
+
+    def event(self, call_id: str, kind: str, at: datetime, data: Mapping[str, str]) -> None:
+        """One trail entry, as it happens: `data` holds ids and outcomes, never keyed values."""
+
+    def matched(self, call_id: str, customer_number: str, by: str, at: datetime) -> None:
+        """The caller was recognised as this account's holder, `by` caller ID or keyed number."""
+
+    async def write(self, record: CallRecord) -> None:
+        """The session ended (or detached): its record, once stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    call_id: str
+    kind: str
+    at: datetime
+    data: Mapping[str, str]
 
 
 class MemoryCallRecorder:
     def __init__(self) -> None:
         self.records: list[CallRecord] = []
+        # the trail as handed over while calls went on (opened and matched included)
+        self.events: list[RecordedEvent] = []
         self.written = asyncio.Condition()
+
+    def opened(self, call_id: str, caller: str, at: datetime) -> None:
+        self.events.append(RecordedEvent(call_id, "opened", at, {}))
+
+    def event(self, call_id: str, kind: str, at: datetime, data: Mapping[str, str]) -> None:
+        self.events.append(RecordedEvent(call_id, kind, at, dict(data)))
+
+    def matched(self, call_id: str, customer_number: str, by: str, at: datetime) -> None:
+        self.events.append(RecordedEvent(call_id, "account_matched", at, {"by": by}))
+
+    def trail_of(self, call_id: str) -> list[RecordedEvent]:
+        return [e for e in self.events if e.call_id == call_id]
 
     async def write(self, record: CallRecord) -> None:
         async with self.written:
@@ -68,8 +110,19 @@ class MemoryCallRecorder:
 
 
 class JsonlCallRecorder:
+    """The file keeps whole records: the trail reaches it, with its times, when the call ends."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def opened(self, call_id: str, caller: str, at: datetime) -> None:
+        return None
+
+    def event(self, call_id: str, kind: str, at: datetime, data: Mapping[str, str]) -> None:
+        return None
+
+    def matched(self, call_id: str, customer_number: str, by: str, at: datetime) -> None:
+        return None
 
     async def write(self, record: CallRecord) -> None:
         line = json.dumps(asdict(record), ensure_ascii=False) + "\n"

@@ -7,14 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
-from zoneinfo import ZoneInfo
 
 from ivr.calls.flows import FlowRegistry
 from ivr.calls.handle import CallHandle
 from ivr.calls.memory import CallMemory, InMemoryCallMemory
+from ivr.domain import tokyo_now
 from ivr.flow.ports import AccountDirectory, Calendar, IntakeSink, NoticeBoard
-
-TOKYO = ZoneInfo("Asia/Tokyo")
 
 # "callback": the caller keeps the place and was hung up on, to be called back
 QueueOutcome = Literal["answered", "overflow", "closed", "abandoned", "callback"]
@@ -103,19 +101,8 @@ class CallServices:
     # where calls keep their restart state (the database in `hotline run`; see ivr.calls.memory)
     memory: CallMemory = field(default_factory=InMemoryCallMemory)
     media: Callable[[str, str], str] = field(default_factory=prompt_media)
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(TOKYO))
+    clock: Callable[[], datetime] = field(default=tokyo_now)
     # how a call entered (first Stasis argument) → the flow it runs
     entry_flows: Mapping[str, str] = field(
         default_factory=lambda: {"main": "hotline", "emergency": "emergency"}
     )
-
-
-_WITHHELD = frozenset(
-    {"", "anonymous", "unknown", "unavailable", "restricted", "private", "withheld", "p", "o"}
-)
-
-
-def is_withheld(number: str) -> bool:
-    """Caller IDs that carry no number (withheld, anonymous, unavailable, or garbage)."""
-    digits = number.strip().lstrip("+")
-    return number.strip().lower() in _WITHHELD or not digits.isdigit()

@@ -37,9 +37,10 @@ from ivr.ari.models import (
     StasisEnd,
 )
 from ivr.ari.port import AriPort
+from ivr.callerid import normalise_caller_id
 from ivr.calls.flows import FlowVersion
 from ivr.calls.records import CallRecord, CallRecorder
-from ivr.calls.services import CallServices, HandoverOutcome, QueueOutcome, is_withheld
+from ivr.calls.services import CallServices, HandoverOutcome, QueueOutcome
 from ivr.config import CallsConfig
 from ivr.errors import AriError, AriUnavailable, ChannelGone, Detached
 from ivr.flow import interpreter as i
@@ -104,7 +105,7 @@ class CallSession:
             call_id=channel.id,
             caller=channel.caller.number,
             entry=entry,
-            started_at=_now(),
+            started_at=self._now().isoformat(),
             adopted=adopted,
         )
         self._ids = count(1)
@@ -182,12 +183,14 @@ class CallSession:
         bind_call_id(self.call_id)
         try:
             if self.entry == "callback":
+                self._opened()
                 await (self._resume_callback() if self.adopted else self._serve_callback())
                 return
             if self.adopted:
                 first = await self._resume()
             else:
                 first = await self._begin()
+            self._opened()
             await self._feed(first)
             while True:
                 item = self._deferred.pop(0) if self._deferred else await self.inbox.get()
@@ -215,7 +218,7 @@ class CallSession:
             if self.record.outcome != "detached":
                 # the call is over: nothing to resume (a detached one is resumed by the next engine)
                 self.services.memory.forget(self.call_id)
-            self.record.ended_at = _now()
+            self.record.ended_at = self._now().isoformat()
             await self._write_record()
 
     async def _begin(self) -> i.FlowEvent:
@@ -224,9 +227,18 @@ class CallSession:
         self.state = i.initial_state(self._version.flow, call_id=self.call_id)
         log.info("call started (entry %s, flow %s)", self.entry, flow_id)
         await self._ari.answer(self.call_id)
-        number = self.channel.caller.number
-        withheld = is_withheld(number)
-        return i.Started(caller_id=None if withheld else number, withheld=withheld)
+        caller = normalise_caller_id(self.channel.caller.number)
+        return i.Started(caller_id=caller.e164, withheld=not caller.has_number)
+
+    def _now(self) -> datetime:
+        # the services' clock (virtual in tests) is the one "now" of the call's trail
+        return self.services.clock().astimezone(UTC)
+
+    def _opened(self) -> None:
+        # a re-adopted call's row and first event are an earlier engine's: this creates them
+        # only if that engine never wrote them
+        started = datetime.fromisoformat(self.record.started_at)
+        self.recorder.opened(self.call_id, self.record.caller, started)
 
     async def _resume(self) -> i.FlowEvent:
         """Re-adopt a call that was in Stasis before this engine connected."""
@@ -345,7 +357,10 @@ class CallSession:
         elif isinstance(c, i.SetLanguage):
             self.record.language = c.language
         elif isinstance(c, i.Trail):
+            at = self._now()
             self.record.trail.append({"event": c.event, "node": c.node, **c.detail})
+            self.record.trail_at.append(at.isoformat())
+            self.recorder.event(self.call_id, c.event, at, {"node": c.node, **c.detail})
         elif isinstance(c, i.Hangup):
             self.record.outcome = self.record.outcome or "completed"
             with contextlib.suppress(ChannelGone):
@@ -453,7 +468,13 @@ class CallSession:
         return i.IntakeResult(outcome.ok, outcome.confirmation, outcome.errors)
 
     async def _lookup(self, c: i.LookupAccount) -> i.FlowEvent:
-        return await look_up(self.services.accounts, c)
+        result = await look_up(self.services.accounts, c)
+        number = result.account.get("account_number", "")
+        if result.outcome == "found" and number:
+            self.record.account = number
+            by = "caller_id" if c.by == "phone" else "customer_number"
+            self.recorder.matched(self.call_id, number, by, self._now())
+        return result
 
     async def _hours(self, calendar: str) -> i.FlowEvent:
         return i.HoursResult(await self.services.calendar.state_at(calendar, self.services.clock()))
@@ -552,7 +573,3 @@ def _load_state(saved: str) -> tuple[i.CallState, str, str, dict[str, Any]] | No
     except (ValueError, KeyError, TypeError):
         log.warning("saved call state unreadable; the call starts its flow again")
         return None
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -18,12 +18,12 @@ from typing import Any
 from ivr.ari.client import Disconnected, Resynced, StreamItem
 from ivr.ari.models import Channel, StasisStart, event_channel_id
 from ivr.ari.port import AriPort
+from ivr.calls.handle import CALLER_OF_LEG_VAR
 from ivr.calls.records import CallRecorder
 from ivr.calls.services import CallServices
 from ivr.calls.session import CallSession, Stop
 from ivr.config import CallsConfig
 from ivr.errors import AriError
-from routing.ports import CALLER_OF_LEG_VAR
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+from ivr.domain import HoursState
 from ivr.flow import model as m
 from ivr.flow.say import say_prompts
 from ivr.flow.validators import validate
-
-HoursState = Literal["open", "closed", "holiday", "peak"]
 
 # --- events ---------------------------------------------------------------------------------
 
@@ -569,13 +568,15 @@ class _Run:
             self.emit(Hangup())
             self.finish()
         elif isinstance(node, m.QueueNode):
-            self.trail("enqueued", queue=node.queue)
+            # "to_": the flow hands the call over; the queue and the transfer write what then
+            # happens to it (enqueued, offered, answered, ...) in the same trail
+            self.trail("to_queue", queue=node.queue)
             self.service(Enqueue(node.queue, node.priority, self.context()), node.max_wait_s)
         elif isinstance(node, m.TransferNode):
-            self.trail("transfer", department=node.department)
+            self.trail("to_department", department=node.department)
             self.service(Transfer(node.department, self.context()), node.timeout_s)
         elif isinstance(node, m.EmergencyNode):
-            self.trail("emergency")
+            self.trail("to_emergency")
             self.service(Emergency(self.context()), node.timeout_s)
         elif isinstance(node, m.RecordNode):
             self.service(Record(self.new_id("rec"), node.max_s), node.max_s + _SERVICE_TIMEOUT_S)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-HoursState = Literal["open", "closed", "holiday", "peak"]
+from ivr.callerid import normalise_number
+from ivr.domain import HoursState
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,15 @@ class IntakeSink(Protocol):
 class FakeAccounts:
     accounts: list[AccountSummary] = field(default_factory=list)
     phones: dict[str, list[str]] = field(default_factory=dict)
-    """E.164 or national number -> customer numbers."""
+    """Phone number in any form the real store accepts (national, E.164, hyphens) ->
+    customer numbers; matched as the store matches them, by their E.164 form."""
 
     async def lookup_by_phone(self, phone: str) -> Sequence[AccountSummary]:
-        numbers = self.phones.get(phone, [])
-        return [a for a in self.accounts if a.customer_number in numbers]
+        wanted = normalise_number(phone)
+        numbers = [
+            n for key, ns in self.phones.items() if normalise_number(key) == wanted for n in ns
+        ]
+        return [a for a in self.accounts if wanted is not None and a.customer_number in numbers]
 
     async def lookup_by_customer_number(self, number: str) -> AccountSummary | None:
         return next((a for a in self.accounts if a.customer_number == number), None)

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, get_args
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ivr.domain import TOKYO
 from ivr.errors import IntakeRejected
 from ivr.intake.payload import BillingPremise, BillingRequestV1, Channel
 from ivr.intake.validation import (
@@ -41,7 +41,6 @@ from ivr.store.models import Account, Premise, ServiceRequest
 from ivr.store.numbers import confirmation_number, speakable
 from ivr.store.tables import accounts, billing_outbox, intake_keys, phones, service_requests
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 CHANNELS: tuple[str, ...] = get_args(Channel)
 MAX_KEY_LENGTH = 100  # intake_keys.key
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.callerid import CallerId, normalise_caller_id
+from ivr.domain import utc_now
 from ivr.errors import InvalidNumber
 from ivr.store.models import Account, AuditEntry, CallerMatch, MatchKind, Notice, Premise
 from ivr.store.numbers import parse_customer_number
@@ -34,10 +35,6 @@ class AuditContext:
     actor: str
     reason: str
     call_id: str | None = None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def premise_from_row(row: RowMapping, prefix: str = "") -> Premise:
@@ -125,7 +122,7 @@ def write_audit(
     account_ids: Iterable[int | None],
     now: datetime | None = None,
 ) -> None:
-    rows = audit_rows(ctx, action, account_ids, now or _now())
+    rows = audit_rows(ctx, action, account_ids, now or utc_now())
     if rows:
         conn.execute(_AUDIT_INSERT, rows)
 

@@ -1,13 +1,16 @@
 """The append-only contact trail: one `calls` row per call, `call_events` appended as it goes.
 
-Reports are computed from these rows, so nothing here updates or deletes an event; the call row
-itself only gets its end time, account and reason code filled in.
+Reports and the wallboard are computed from these rows, so nothing here updates or deletes an
+event; the call row itself only gets its end time, account and reason code filled in. The engine
+hands over trail entries as they happen (`CallOpened`, `TrailEvent`, `AccountMatched`,
+`CallClosed`), each with its own time, and `CallLog.append_many` writes a batch of them, of many
+calls, in one transaction, in the order they were handed over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.callerid import CallerId
-from ivr.store.tables import call_events, calls
+from ivr.store.tables import accounts, call_events, calls
+
+KIND_MAX = 32
+# the call row of a call whose opening this engine never saw (a trail entry of a call that an
+# engine of before the streamed trail started): its caller is not known here
+UNKNOWN_CALLER_KIND = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,140 +36,118 @@ class CallEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionTrail:
-    """What one call session adds to the trail when it ends (or detaches: `ended_at` None)."""
+class CallOpened:
+    """A call session began: the call row is created unless an earlier engine created it (the
+    call was re-adopted), with an ``entered_ivr`` event at `at`."""
 
     call_id: str
     caller: CallerId
-    started_at: datetime
-    ended_at: datetime | None
-    reason_code: str | None
-    events: tuple[tuple[str, Mapping[str, Any]], ...]
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TrailEvent:
+    call_id: str
+    kind: str
+    at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountMatched:
+    """The caller was recognised as the holder of `customer_number` (by caller ID or by the
+    number they keyed): the call row gets the account, the trail an ``account_matched`` event
+    saying how (the number itself is not copied into the trail)."""
+
+    call_id: str
+    customer_number: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallClosed:
+    """A session ended: ``ended`` (the call is over) or, `ended` False, ``detached`` (the engine
+    left the call in Asterisk for the next engine). `caller` and `started_at` create the call row
+    if no `CallOpened` of this call was ever written."""
+
+    call_id: str
+    at: datetime
+    ended: bool
+    reason_code: str | None
+    caller: CallerId
+    started_at: datetime
+
+
+TrailEntry = CallOpened | TrailEvent | AccountMatched | CallClosed
 
 
 class CallLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def start(self, call_id: str, caller: CallerId, at: datetime) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.insert(calls).values(
-                    id=call_id, caller_e164=caller.e164, caller_kind=str(caller.kind), started_at=at
-                )
-            )
-            await conn.execute(
-                sa.insert(call_events).values(call_id=call_id, at=at, kind="entered_ivr", data={})
-            )
-
-    async def append(
-        self, call_id: str, kind: str, at: datetime, data: Mapping[str, Any] | None = None
-    ) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.insert(call_events).values(
-                    call_id=call_id, at=at, kind=kind, data=dict(data or {})
-                )
-            )
-
-    async def finish(
-        self,
-        call_id: str,
-        at: datetime,
-        *,
-        account_id: int | None = None,
-        reason_code: str | None = None,
-    ) -> None:
-        values: dict[str, Any] = {"ended_at": at}
-        if account_id is not None:
-            values["account_id"] = account_id
-        if reason_code is not None:
-            values["reason_code"] = reason_code
-        async with self._engine.begin() as conn:
-            await conn.execute(sa.update(calls).where(calls.c.id == call_id).values(**values))
-            await conn.execute(
-                sa.insert(call_events).values(call_id=call_id, at=at, kind="ended", data={})
-            )
-
-    async def save(
-        self,
-        call_id: str,
-        caller: CallerId,
-        started_at: datetime,
-        ended_at: datetime | None,
-        *,
-        reason_code: str | None,
-        events: Sequence[tuple[str, Mapping[str, Any]]],
-        at: datetime,
-    ) -> None:
-        """A whole session at once: the call row (created, or continued when an earlier engine
-        wrote it before this one re-adopted the call) and its `events`, stamped `at`.
-        `ended_at` None means the call goes on (the engine detached from it)."""
-        await self.save_many(
-            [SessionTrail(call_id, caller, started_at, ended_at, reason_code, tuple(events), at)]
-        )
-
-    async def save_many(self, sessions: Sequence[SessionTrail]) -> None:
-        """Several sessions in ONE transaction (a handful of statements however many)."""
-        if not sessions:
+    async def append_many(self, entries: Sequence[TrailEntry]) -> None:
+        """Several calls' entries in ONE transaction (a handful of statements however many),
+        events in the order given."""
+        if not entries:
             return
         async with self._engine.begin() as conn:
-            ids = sorted({s.call_id for s in sessions})
+            ids = sorted({e.call_id for e in entries})
             known = set(
                 (await conn.execute(sa.select(calls.c.id).where(calls.c.id.in_(ids)))).scalars()
             )
-            new: dict[str, SessionTrail] = {}
-            for session in sessions:
-                if session.call_id not in known:
-                    new.setdefault(session.call_id, session)
-            rows: list[dict[str, Any]] = []
-            if new:
-                await conn.execute(
-                    sa.insert(calls),
-                    [
+            new_calls: list[dict[str, Any]] = []
+            events: list[dict[str, Any]] = []
+            matches: list[dict[str, Any]] = []
+            closes: list[dict[str, Any]] = []
+            for e in entries:
+                if e.call_id not in known:
+                    known.add(e.call_id)
+                    new_calls.append(_call_row(e))
+                    if isinstance(e, CallOpened):
+                        events.append(_event(e.call_id, "entered_ivr", e.at))
+                if isinstance(e, TrailEvent):
+                    events.append(_event(e.call_id, e.kind[:KIND_MAX], e.at, dict(e.data)))
+                elif isinstance(e, AccountMatched):
+                    events.append(_event(e.call_id, "account_matched", e.at, {"by": e.by}))
+                    matches.append({"call": e.call_id, "number": e.customer_number})
+                elif isinstance(e, CallClosed):
+                    events.append(_event(e.call_id, "ended" if e.ended else "detached", e.at))
+                    closes.append(
                         {
-                            "id": s.call_id,
-                            "caller_e164": s.caller.e164,
-                            "caller_kind": str(s.caller.kind),
-                            "started_at": s.started_at,
+                            "call": e.call_id,
+                            "ended": e.at if e.ended else None,
+                            "reason": e.reason_code[:KIND_MAX] if e.reason_code else None,
                         }
-                        for s in new.values()
-                    ],
-                )
-                rows.extend(
-                    {"call_id": s.call_id, "at": s.started_at, "kind": "entered_ivr", "data": {}}
-                    for s in new.values()
-                )
-            for s in sessions:
-                rows.extend(
-                    {"call_id": s.call_id, "at": s.at, "kind": kind[:32], "data": dict(data)}
-                    for kind, data in s.events
-                )
-                if s.ended_at is None:
-                    rows.append({"call_id": s.call_id, "at": s.at, "kind": "detached", "data": {}})
-                else:
-                    rows.append(
-                        {"call_id": s.call_id, "at": s.ended_at, "kind": "ended", "data": {}}
                     )
-            await conn.execute(sa.insert(call_events), rows)
-            await conn.execute(
-                sa.update(calls)
-                .where(calls.c.id == sa.bindparam("call_id"))
-                .values(
-                    ended_at=sa.bindparam("ended"),
-                    # a session without an outcome keeps what an earlier engine wrote
-                    reason_code=sa.func.coalesce(sa.bindparam("reason"), calls.c.reason_code),
-                ),
-                [
-                    {
-                        "call_id": s.call_id,
-                        "ended": s.ended_at,
-                        "reason": s.reason_code[:32] if s.reason_code is not None else None,
-                    }
-                    for s in sessions
-                ],
-            )
+            if new_calls:
+                await conn.execute(sa.insert(calls), new_calls)
+            if events:
+                await conn.execute(sa.insert(call_events), events)
+            if matches:
+                account = (
+                    sa.select(accounts.c.id)
+                    .where(accounts.c.customer_number == sa.bindparam("number"))
+                    .scalar_subquery()
+                )
+                await conn.execute(
+                    sa.update(calls)
+                    .where(calls.c.id == sa.bindparam("call"))
+                    # a number that matches no account leaves what was there
+                    .values(account_id=sa.func.coalesce(account, calls.c.account_id)),
+                    matches,
+                )
+            if closes:
+                await conn.execute(
+                    sa.update(calls)
+                    .where(calls.c.id == sa.bindparam("call"))
+                    .values(
+                        ended_at=sa.bindparam("ended"),
+                        # a session without an outcome keeps what an earlier engine wrote
+                        reason_code=sa.func.coalesce(sa.bindparam("reason"), calls.c.reason_code),
+                    ),
+                    closes,
+                )
 
     async def events(self, call_id: str) -> list[CallEvent]:
         async with self._engine.connect() as conn:
@@ -173,3 +159,27 @@ class CallLog:
                 )
             ).mappings()
             return [CallEvent(**dict(r)) for r in rows]
+
+
+def _call_row(entry: TrailEntry) -> dict[str, Any]:
+    if isinstance(entry, CallOpened | CallClosed):
+        caller = entry.caller
+        started = entry.started_at if isinstance(entry, CallClosed) else entry.at
+        return {
+            "id": entry.call_id,
+            "caller_e164": caller.e164,
+            "caller_kind": str(caller.kind),
+            "started_at": started,
+        }
+    return {
+        "id": entry.call_id,
+        "caller_e164": None,
+        "caller_kind": UNKNOWN_CALLER_KIND,
+        "started_at": entry.at,
+    }
+
+
+def _event(
+    call_id: str, kind: str, at: datetime, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"call_id": call_id, "at": at, "kind": kind, "data": data or {}}

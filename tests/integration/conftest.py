@@ -16,7 +16,7 @@ from ivr.app import Engine
 from ivr.ari.client import AriClient, StreamItem
 from ivr.ari.models import StasisEnd, StasisStart
 from ivr.calls.flows import FlowRegistry
-from ivr.calls.records import MemoryCallRecorder
+from ivr.calls.records import CallRecorder, MemoryCallRecorder
 from ivr.calls.services import CallServices
 from ivr.config import AppConfig, parse_config
 from ivr.errors import ChannelGone
@@ -59,7 +59,7 @@ class EngineFactory(Protocol):
 
     async def __call__(
         self,
-        recorder: MemoryCallRecorder | None = None,
+        recorder: CallRecorder | None = None,
         services: CallServices | None = None,
         routing: Mapping[str, object] | None = None,
         callback_store: CallbackStore | None = None,
@@ -109,7 +109,7 @@ async def start_engine(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Engine
     db = open_engine(url)
 
     async def start(
-        recorder: MemoryCallRecorder | None = None,
+        recorder: CallRecorder | None = None,
         services: CallServices | None = None,
         routing: Mapping[str, object] | None = None,
         callback_store: CallbackStore | None = None,

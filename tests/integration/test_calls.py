@@ -12,6 +12,7 @@ import pytest
 
 from ivr.app import Engine
 from ivr.ari.client import Resynced
+from ivr.callerid import normalise_number
 from ivr.calls.records import CallRecord, MemoryCallRecorder
 from ivr.flow.ports import FakeIntake
 from tests.integration.conftest import CALLER, Driver, EngineFactory, hotline_services
@@ -145,7 +146,7 @@ async def test_sip_caller_signs_up_for_bank_debit_by_keypad(
         ("debit_confirm", "1"),
     ]
     assert intake.created == [
-        ("bank_debit", {"customer_number": "1000000018", "caller_id": CALLER})
+        ("bank_debit", {"customer_number": "1000000018", "caller_id": normalise_number(CALLER)})
     ]
     assert record.intakes == ["bank_debit:K10001"]
     read_back = "bank-debit-accepted,confirmation-number-is"

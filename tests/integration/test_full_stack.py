@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ivr.app import Engine, flow_registry
 from ivr.config import AppConfig, parse_config
 from ivr.intake.outbox import pending
-from ivr.store.tables import audit_log, premises, service_requests
+from ivr.store.tables import audit_log, call_events, calls, premises, service_requests
 from ivr.wiring import Wiring, open_services
 from tests.integration.store.storedata import seed
 from tests.support.sandbox import Sandbox
@@ -58,6 +58,7 @@ async def call_in(
     keys: str,
     gaps: int | list[int],
     hang_up_after_ms: int | None,
+    caller_id: str = CALLER,
 ) -> SippResult:
     """The engine runs on `wiring` while the demo caller presses `keys` on the main number."""
     engine = Engine(config, wiring.services, wiring.recorder)
@@ -65,7 +66,7 @@ async def call_in(
     try:
         caller = Sipp(
             keys_scenario(workdir, keys, gap_ms=gaps, hang_up_after_ms=hang_up_after_ms),
-            caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
+            caller_args(sandbox.sip_host, sandbox.sip_port, "1000", caller_id),
             workdir,
         )
         return await (await caller.start()).wait()
@@ -80,12 +81,17 @@ async def test_bank_debit_sign_up_from_a_recognised_caller_reaches_billing(
     flows = flow_registry(config, ROOT)
     async with open_services(config, flows) as wiring:
         await seed(wiring.db)
-        result = await call_in(sandbox, workdir, config, wiring, "1631", 2500, None)
+        # the number as a carrier may present it, with hyphens: the same caller as 0935821234
+        result = await call_in(
+            sandbox, workdir, config, wiring, "1631", 2500, None, caller_id="093-582-1234"
+        )
         assert result.ok, result.output[-500:]
 
         async with wiring.db.connect() as conn:
             rows = (await conn.execute(sa.select(service_requests))).mappings().all()
             audits = (await conn.execute(sa.select(audit_log))).mappings().all()
+            [call] = (await conn.execute(sa.select(calls))).mappings().all()
+            trail = (await conn.execute(sa.select(call_events.c.kind))).scalars().all()
         [request] = rows
         assert request["kind"] == "bank_debit"
         assert request["channel"] == "ivr"
@@ -94,6 +100,9 @@ async def test_bank_debit_sign_up_from_a_recognised_caller_reaches_billing(
         assert request["confirmation"]
         assert request["call_id"]
         assert any(a["reason"] == "caller-id match" for a in audits)
+        # the call itself says whose it was, for repeat contacts per account
+        assert (call["caller_e164"], call["account_id"]) == ("+81935821234", 1)
+        assert "account_matched" in trail
         [waiting] = await pending(wiring.db)
         assert waiting.request_id == request["id"]
 

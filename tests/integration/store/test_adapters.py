@@ -340,47 +340,98 @@ async def test_routing_calendar() -> None:
         await calendar.state_at("typo", NOW)
 
 
-async def test_call_records_go_to_the_contact_trail(engine: AsyncEngine) -> None:
-    recorder = DbCallRecorder(CallLog(engine))
-    first = CallRecord(
-        call_id=CALL,
-        caller="0935821234",
-        entry="main",
-        started_at=NOW.isoformat(),
-        ended_at=(NOW + timedelta(seconds=30)).isoformat(),
-        outcome="detached",
-        trail=[{"event": "menu_choice", "node": "main_menu", "key": "1", "to": "moving_menu"}],
+async def test_the_trail_is_written_as_the_call_goes_with_each_events_own_time(
+    engine: AsyncEngine,
+) -> None:
+    await seed(engine)
+    recorder = DbCallRecorder(CallLog(engine), interval_s=0.01)
+    recorder.opened(CALL, "093-582-1234", NOW)
+    recorder.matched(CALL, cust(1), "caller_id", NOW + timedelta(seconds=1))
+    recorder.event(
+        CALL, "menu_choice", NOW + timedelta(seconds=9), {"node": "main_menu", "key": "1"}
     )
-    await recorder.write(first)
-    # the next engine re-adopts the call and finishes it
-    second = CallRecord(
-        call_id=CALL,
-        caller="0935821234",
-        entry="main",
-        started_at=NOW.isoformat(),
-        ended_at=(NOW + timedelta(seconds=90)).isoformat(),
-        outcome="completed",
-        adopted=True,
-        trail=[{"event": "intake_created", "node": "stop_intake", "kind": "stop"}],
-    )
-    await recorder.write(second)
+    recorder.event(CALL, "enqueued", NOW + timedelta(seconds=10), {"queue": "general"})
+    # written while the call goes on, before its end: a killed engine leaves this much
+    await recorder.flush()
+    events = await CallLog(engine).events(CALL)
+    assert [(e.kind, e.at) for e in events] == [
+        ("entered_ivr", NOW),
+        ("account_matched", NOW + timedelta(seconds=1)),
+        ("menu_choice", NOW + timedelta(seconds=9)),
+        ("enqueued", NOW + timedelta(seconds=10)),
+    ]
+    assert events[1].data == {"by": "caller_id"}
     (call,) = await rows(engine, calls)
-    assert (call["caller_e164"], call["caller_kind"], call["reason_code"]) == (
-        "+81935821234",
-        "number",
-        "completed",
+    # the number keyed in any form is the one caller on the record; the account is on the call
+    assert (call["caller_e164"], call["account_id"], call["ended_at"]) == ("+81935821234", 1, None)
+
+    recorder.event(CALL, "answered", NOW + timedelta(seconds=70), {"queue": "general"})
+    await recorder.write(
+        CallRecord(
+            call_id=CALL,
+            caller="093-582-1234",
+            entry="main",
+            started_at=NOW.isoformat(),
+            ended_at=(NOW + timedelta(seconds=90)).isoformat(),
+            outcome="answered_by_agent",
+        )
     )
+    events = await CallLog(engine).events(CALL)
+    assert [e.kind for e in events][-2:] == ["answered", "ended"]
+    # a report's wait: enqueued → answered, from the trail alone
+    assert events[-2].at - events[3].at == timedelta(seconds=60)
+    (call,) = await rows(engine, calls)
+    assert (call["reason_code"], call["ended_at"]) == (
+        "answered_by_agent",
+        NOW + timedelta(seconds=90),
+    )
+    await recorder.aclose()
+
+
+async def test_a_re_adopted_call_continues_the_trail_of_the_engine_before(
+    engine: AsyncEngine,
+) -> None:
+    first = DbCallRecorder(CallLog(engine), interval_s=0.01)
+    first.opened(CALL, "0935821234", NOW)
+    first.event(CALL, "menu_choice", NOW + timedelta(seconds=5), {"node": "main_menu"})
+    await first.write(
+        CallRecord(
+            call_id=CALL,
+            caller="0935821234",
+            entry="main",
+            started_at=NOW.isoformat(),
+            ended_at=(NOW + timedelta(seconds=30)).isoformat(),
+            outcome="detached",
+        )
+    )
+    await first.aclose()
+    # the next engine re-adopts the call and finishes it
+    second = DbCallRecorder(CallLog(engine), interval_s=0.01)
+    second.opened(CALL, "0935821234", NOW)
+    second.event(CALL, "intake_created", NOW + timedelta(seconds=60), {"kind": "stop"})
+    await second.write(
+        CallRecord(
+            call_id=CALL,
+            caller="0935821234",
+            entry="main",
+            started_at=NOW.isoformat(),
+            ended_at=(NOW + timedelta(seconds=90)).isoformat(),
+            outcome="completed",
+            adopted=True,
+        )
+    )
+    (call,) = await rows(engine, calls)
+    assert (call["caller_kind"], call["reason_code"]) == ("number", "completed")
     assert call["ended_at"] == NOW + timedelta(seconds=90)
     events = await CallLog(engine).events(CALL)
-    assert [e.kind for e in events] == [
-        "entered_ivr",
-        "menu_choice",
-        "detached",
-        "intake_created",
-        "ended",
+    assert [(e.kind, e.at - NOW) for e in events] == [
+        ("entered_ivr", timedelta(0)),
+        ("menu_choice", timedelta(seconds=5)),
+        ("detached", timedelta(seconds=30)),
+        ("intake_created", timedelta(seconds=60)),
+        ("ended", timedelta(seconds=90)),
     ]
-    assert events[1].data == {"node": "main_menu", "key": "1", "to": "moving_menu"}
-    await recorder.aclose()
+    await second.aclose()
 
 
 async def test_call_records_ending_together_share_a_transaction(engine: AsyncEngine) -> None:
@@ -393,10 +444,12 @@ async def test_call_records_ending_together_share_a_transaction(engine: AsyncEng
             started_at=NOW.isoformat(),
             ended_at=(NOW + timedelta(seconds=n)).isoformat(),
             outcome="caller_hung_up",
-            trail=[{"event": "menu_choice", "node": "greeting", "key": "1", "to": "lang_ja"}],
         )
         for n in range(60)
     ]
+    for r in records:
+        recorder.opened(r.call_id, r.caller, NOW)
+        recorder.event(r.call_id, "menu_choice", NOW, {"node": "greeting", "key": "1"})
     await asyncio.gather(*(recorder.write(r) for r in records))
     assert recorder.batches <= 2
     written = {c["id"]: c for c in await rows(engine, calls)}
@@ -405,6 +458,19 @@ async def test_call_records_ending_together_share_a_transaction(engine: AsyncEng
     assert written["storm-8"]["caller_kind"] == "withheld"
     kinds = [e.kind for e in await CallLog(engine).events("storm-59")]
     assert kinds == ["entered_ivr", "menu_choice", "ended"]
+    await recorder.aclose()
+
+
+async def test_a_number_that_matches_no_account_leaves_the_call_without_one(
+    engine: AsyncEngine,
+) -> None:
+    await seed(engine)
+    recorder = DbCallRecorder(CallLog(engine), interval_s=0.01)
+    recorder.opened(CALL, "anonymous", NOW)
+    recorder.matched(CALL, "9999999999", "customer_number", NOW)
+    await recorder.flush()
+    (call,) = await rows(engine, calls)
+    assert (call["caller_kind"], call["account_id"]) == ("withheld", None)
     await recorder.aclose()
 
 

@@ -121,15 +121,10 @@ async def test_demo_data(engine: AsyncEngine, store: AccountStore) -> None:
     assert await demo(engine, 3000, chunk=1000, progress=lambda d, t: seen.append((d, t))) == 3000
     assert seen == [(1000, 3000), (2000, 3000), (3000, 3000)]
     async with engine.connect() as conn:
-        statuses: dict[str, int] = dict(
-            (
-                await conn.execute(
-                    sa.select(accounts.c.status, sa.func.count()).group_by(accounts.c.status)
-                )
-            )
-            .tuples()
-            .all()
+        counted = await conn.execute(
+            sa.select(accounts.c.status, sa.func.count()).group_by(accounts.c.status)
         )
+        statuses: dict[str, int] = {str(row[0]): int(row[1]) for row in counted}
         n_phones = (await conn.execute(sa.select(sa.func.count()).select_from(phones))).scalar()
         vacant = (
             await conn.execute(

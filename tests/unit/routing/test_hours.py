@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from ivr.domain import TOKYO
 from ivr.errors import ConfigError
-from routing.hours import DEFAULT_CALENDARS, TOKYO, Calendar, calendars_from_config
+from routing.hours import DEFAULT_CALENDARS, Calendar, calendars_from_config
 
 pytestmark = pytest.mark.unit
 

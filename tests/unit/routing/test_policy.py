@@ -7,8 +7,8 @@ from typing import get_args
 
 import pytest
 
+from ivr.domain import TOKYO
 from routing.config import AnnounceConfig, CallbackConfig, QueueConfig
-from routing.hours import TOKYO
 from routing.policy import (
     ALLOWED_EVENTS,
     NO_ANSWER,
