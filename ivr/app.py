@@ -11,13 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from ivr.ari.client import AriClient, Backoff
-from ivr.calls.acd import AcdRouter, QueueEvents
 from ivr.calls.flows import FlowRegistry
 from ivr.calls.records import CallRecorder, JsonlCallRecorder
 from ivr.calls.services import CallServices
 from ivr.calls.supervisor import UNREAD_EVENTS, Supervisor
 from ivr.config import AppConfig
 from ivr.status import publish_status
+from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool
 from routing.hours import calendars_of
 from routing.ports import CallbackStore

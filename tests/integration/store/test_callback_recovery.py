@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.ari.client import StreamItem
 from ivr.ari.fake import FakeAri
 from ivr.ari.models import CallerId, Channel
-from ivr.calls.acd import AcdRouter
 from ivr.store.callbacks import DbCallbackStore
 from ivr.store.tables import callback_requests
+from routing.acd import AcdRouter
 from routing.agents import AgentPool
 from routing.config import RoutingConfig
 from routing.hours import calendars_of
