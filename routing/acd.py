@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ivr.ari.client import StreamItem
-from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd
+from ivr.ari.models import ChannelDestroyed
 from ivr.calls.handle import CallHandle
 from ivr.calls.records import CallRecorder
 from ivr.calls.services import HandoverOutcome, QueueOutcome, TalkKind
-from ivr.errors import AriError, AriUnavailable, Detached
+from ivr.errors import AriError, AriUnavailable
+from routing.legs import talk_until_hangup
 from routing.ports import RoutingAri
 from routing.queues import (
     Abandoned,
@@ -34,9 +35,6 @@ from routing.queues import QueueOutcome as AcdOutcome
 from routing.transfer import TransferEvent, TransferService
 
 log = logging.getLogger(__name__)
-
-# how often a bridged call is looked at while nothing happens on it (it ends on a hangup event)
-_BRIDGED_POLL_S = 30.0
 
 TALK_VAR = "HOTLINE_TALK"
 """Channel variable on a caller who talks to an agent or a department (JSON: queue, agent, leg,
@@ -284,29 +282,7 @@ class AcdRouter:
     async def _bridged(
         self, call: CallHandle, leg: str, bridge_id: str, *, leg_up: bool = True
     ) -> HandoverOutcome:
-        """The caller talks to `leg`; when either hangs up, end the other and the bridge.
-        `leg_up` False: the leg is already gone (found so after a restart)."""
-        hangups = (StasisEnd, ChannelDestroyed, ChannelHangupRequest)
-        other = leg if leg_up else call.channel_id
-        detached = False
-        try:
-            while leg_up:
-                event = await call.next_event(_BRIDGED_POLL_S)
-                if isinstance(event, hangups):
-                    if event.channel.id == call.channel_id:
-                        break
-                    if event.channel.id == leg:
-                        other = call.channel_id
-                        break
-        except Detached:
-            # the engine stops: the two go on talking in Asterisk; the next engine follows
-            detached = True
-            raise
-        finally:
-            call.release(leg)
-            if not detached:
-                with contextlib.suppress(AriError):
-                    await self._ari.hangup(other)
-                with contextlib.suppress(AriError):
-                    await self._ari.destroy_bridge(bridge_id)
+        """The caller talks to `leg` until either hangs up (`leg_up` False: the leg is already
+        gone, found so after a restart)."""
+        await talk_until_hangup(call, self._ari, leg, bridge_id, leg_up=leg_up)
         return "bridged"

@@ -28,17 +28,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from ivr.ari.models import (
-    AriEvent,
-    ChannelDestroyed,
-    ChannelDtmfReceived,
-    ChannelHangupRequest,
-    PlaybackFinished,
-    StasisEnd,
-    StasisStart,
-)
+from ivr.ari.models import ChannelDtmfReceived, PlaybackFinished
 from ivr.callerid import normalise_number
-from ivr.calls.handle import CALLER_OF_LEG_VAR, CallHandle
+from ivr.calls.handle import CallHandle
 from ivr.calls.memory import CallMemory
 from ivr.domain import utc_now
 from ivr.errors import AriError, Detached
@@ -46,6 +38,7 @@ from ivr.flow.say import number_prompts, say_prompts
 from routing.agents import AgentPool, Clock
 from routing.config import QueueConfig, RoutingConfig
 from routing.hours import Calendar
+from routing.legs import Leg, RingResult, end_quietly, is_gone, ring_leg, talk_until_hangup
 from routing.policy import (
     NoAnswer,
     OfferWithdrawn,
@@ -257,13 +250,6 @@ def parse_membership(value: str) -> tuple[str, int, datetime] | None:
 def usable_callback_number(digits: str) -> bool:
     """A number we can call back: a valid Japanese (or +81) phone number, keyed nationally."""
     return normalise_number(digits) is not None
-
-
-def _gone(event: AriEvent, channel_id: str) -> bool:
-    return (
-        isinstance(event, StasisEnd | ChannelDestroyed | ChannelHangupRequest)
-        and event.channel.id == channel_id
-    )
 
 
 @dataclass
@@ -550,7 +536,7 @@ class QueueService:
             event = await call.next_event(self.timing.tick_s)
             if event is None:
                 continue
-            if _gone(event, call_id):
+            if is_gone(event, call_id):
                 self._trail(call_id, queue, "abandoned")
                 return Abandoned(queue, waited_s)
             if isinstance(event, PlaybackFinished) and event.playback.id == waiter.playback:
@@ -733,7 +719,7 @@ class QueueService:
         deadline = loop.time() + self.timing.goodbye_s
         while waiter.playback is not None and loop.time() < deadline:
             event = await call.next_event(deadline - loop.time())
-            if event is None or _gone(event, call.channel_id):
+            if event is None or is_gone(event, call.channel_id):
                 return
             if isinstance(event, PlaybackFinished) and event.playback.id == waiter.playback:
                 waiter.playback = None
@@ -755,20 +741,18 @@ class QueueService:
         self._waiting[queue][call_id] = replace(waiter.entry, offered_to=agent_id)
         self._trail(call_id, queue, "offered", agent_id=agent_id)
         leg = call.new_id("agent")
-        call.claim(leg)
-        result: _RingResult = "abandoned"
+        result: RingResult = "caller_gone"
         try:
             result = await self._ring(call, leg, agent_id, cfg)
         finally:
             if result != "answered":
-                call.release(leg)
                 if call_id in self._waiting[queue]:
                     self._waiting[queue][call_id] = waiter.entry
                 if self.agents.state(agent_id).status == "offered":
                     # also on cancellation: never leave an agent stuck as offered
                     self.agents.apply(agent_id, _withdrawn_or_no_answer(result))
         waited = (self._clock() - waiter.entry.enqueued_at).total_seconds()
-        if result == "abandoned":
+        if result == "caller_gone":
             self._trail(call_id, queue, "abandoned", agent_id=agent_id)
             return Abandoned(queue, waited)
         if result == "no_answer":
@@ -783,7 +767,7 @@ class QueueService:
             await self._ari.add_to_bridge(bridge_id, leg)
         except AriError:
             # the caller hung up in the instant the agent answered
-            await self._end_quietly(leg, bridge_id)
+            await end_quietly(self._ari, leg, bridge_id)
             self.agents.call_ended(agent_id, 0)
             self._trail(call_id, queue, "abandoned", agent_id=agent_id)
             return Abandoned(queue, waited)
@@ -792,42 +776,11 @@ class QueueService:
 
     async def _ring(
         self, call: CallHandle, leg: str, agent_id: str, cfg: QueueConfig
-    ) -> _RingResult:
-        try:
-            await self._ari.originate(
-                self.agents.endpoint(agent_id),
-                channel_id=leg,
-                app=self._ari.app,
-                app_args="agent",
-                caller_id=call.caller_number or None,
-                timeout_s=cfg.ring_timeout_s,
-                variables={CALLER_OF_LEG_VAR: call.channel_id},
-            )
-        except AriError:
-            log.warning("could not ring agent %s", agent_id)
-            return "no_answer"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + cfg.ring_timeout_s + self.timing.ring_grace_s
-        while (left := deadline - loop.time()) > 0:
-            event = await call.next_event(left)
-            if event is None:
-                break
-            if isinstance(event, StasisStart) and event.channel.id == leg:
-                return "answered"
-            if _gone(event, leg):
-                return "no_answer"
-            if _gone(event, call.channel_id):
-                await self._end_quietly(leg)
-                return "abandoned"
-        await self._end_quietly(leg)
-        return "no_answer"
-
-    async def _end_quietly(self, channel_id: str, bridge_id: str | None = None) -> None:
-        with contextlib.suppress(AriError):
-            await self._ari.hangup(channel_id)
-        if bridge_id is not None:
-            with contextlib.suppress(AriError):
-                await self._ari.destroy_bridge(bridge_id)
+    ) -> RingResult:
+        spec = Leg(
+            self.agents.endpoint(agent_id), leg, "agent", cfg.ring_timeout_s, f"agent {agent_id}"
+        )
+        return await ring_leg(call, self._ari, spec, grace_s=self.timing.ring_grace_s)
 
     # ------------------------------------------------------------------ talking
 
@@ -841,25 +794,15 @@ class QueueService:
         first: Literal["caller", "agent"] = "caller" if agent_up else "agent"
         detached = False
         try:
-            while agent_up:
-                event = await call.next_event(self.timing.goodbye_s)
-                if event is None:
-                    continue
-                if _gone(event, call.channel_id):
-                    first = "caller"
-                    break
-                if _gone(event, answered.agent_channel_id):
-                    first = "agent"
-                    break
+            side = await talk_until_hangup(
+                call, self._ari, answered.agent_channel_id, answered.bridge_id, leg_up=agent_up
+            )
+            first = "caller" if side == "caller" else "agent"
         except Detached:
-            # the engine stops: the two go on talking in Asterisk; the next engine follows
             detached = True
             raise
         finally:
-            call.release(answered.agent_channel_id)
             if not detached:
-                other = answered.agent_channel_id if first == "caller" else call.channel_id
-                await asyncio.shield(self._end_quietly(other, answered.bridge_id))
                 agent_id = answered.agent_id
                 if agent_id in self.agents and self.agents.state(agent_id).status == "on_call":
                     self.agents.call_ended(agent_id, cfg.wrap_up_s)
@@ -991,8 +934,5 @@ class QueueService:
         return await self._hold(call, request.queue, entry, waiter, request.context)
 
 
-_RingResult = Literal["answered", "no_answer", "abandoned"]
-
-
-def _withdrawn_or_no_answer(result: _RingResult) -> NoAnswer | OfferWithdrawn:
-    return OfferWithdrawn() if result == "abandoned" else NoAnswer()
+def _withdrawn_or_no_answer(result: RingResult) -> NoAnswer | OfferWithdrawn:
+    return OfferWithdrawn() if result == "caller_gone" else NoAnswer()

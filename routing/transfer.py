@@ -12,29 +12,24 @@ on-duty list in order, `ring_timeout_s` each, bypassing hours and queues, and al
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
-from ivr.calls.handle import CALLER_OF_LEG_VAR, CallHandle
+from ivr.calls.handle import CallHandle
 from ivr.domain import utc_now
 from ivr.errors import AriError
 from routing.agents import Clock
 from routing.config import RoutingConfig
 from routing.hours import Calendar
+from routing.legs import Leg, RingResult, hang_up_quietly, ring_leg
 from routing.ports import RoutingAri
-
-log = logging.getLogger(__name__)
 
 CONTEXT_VAR = "HOTLINE_CONTEXT"
 
-RingResult = Literal["answered", "no_answer", "caller_gone"]
 TransferStatus = Literal["connected", "no_answer", "caller_gone", "closed", "cancelled"]
 
 
@@ -135,48 +130,18 @@ class TransferService:
         timeout_s: int,
         context: Mapping[str, str],
     ) -> RingResult:
-        """Originate `endpoint` as `leg` (claimed for this call) and wait for it to answer."""
-        call.claim(leg)
-        try:
-            await self._ari.originate(
-                endpoint,
-                channel_id=leg,
-                app=self._ari.app,
-                app_args=f"department,{department}",
-                caller_id=call.caller_number or None,
-                timeout_s=timeout_s,
-                variables={
-                    CALLER_OF_LEG_VAR: call.channel_id,
-                    "HOTLINE_DEPARTMENT": department,
-                    CONTEXT_VAR: json.dumps(dict(context), ensure_ascii=False),
-                },
-            )
-        except AriError:
-            log.warning("could not originate to department %s", department)
-            call.release(leg)
-            return "no_answer"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s + self._ring_grace_s
-        result: RingResult = "no_answer"
-        while (left := deadline - loop.time()) > 0:
-            event = await call.next_event(left)
-            if event is None:
-                break
-            if isinstance(event, StasisStart) and event.channel.id == leg:
-                return "answered"
-            if _gone(event, leg):
-                call.release(leg)
-                return "no_answer"
-            if _gone(event, call.channel_id):
-                result = "caller_gone"
-                break
-        await self._hangup(leg)
-        call.release(leg)
-        return result
+        """Ring `endpoint` as `leg` with the call's context on it; an answered leg stays
+        claimed for this call."""
+        variables = {
+            "HOTLINE_DEPARTMENT": department,
+            CONTEXT_VAR: json.dumps(dict(context), ensure_ascii=False),
+        }
+        label = f"department {department}"
+        spec = Leg(endpoint, leg, f"department,{department}", timeout_s, label, variables)
+        return await ring_leg(call, self._ari, spec, grace_s=self._ring_grace_s)
 
     async def _hangup(self, channel_id: str) -> None:
-        with contextlib.suppress(AriError):
-            await self._ari.hangup(channel_id)
+        await hang_up_quietly(self._ari, channel_id)
 
     async def _destroy(self, bridge_id: str) -> None:
         with contextlib.suppress(AriError):
@@ -350,10 +315,3 @@ class TransferService:
             )
         self._trail(call, department, "emergency_unanswered")
         return EmergencyOutcome(department, started, self._clock(), tuple(attempts))
-
-
-def _gone(event: object, channel_id: str) -> bool:
-    return (
-        isinstance(event, StasisEnd | ChannelDestroyed | ChannelHangupRequest)
-        and event.channel.id == channel_id
-    )
