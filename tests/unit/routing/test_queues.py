@@ -427,7 +427,8 @@ async def test_unusable_numbers_leave_the_caller_waiting_in_place() -> None:
 
 def test_every_queue_prompt_is_in_the_catalog_in_both_languages() -> None:
     catalog = load_catalog(ROOT / "prompts" / "catalog.yaml")
-    used = set(re.findall(r'"(queue-[a-z-]+)"', (ROOT / "routing" / "queues.py").read_text()))
+    sources = "".join(p.read_text() for p in (ROOT / "routing" / "queues").glob("*.py"))
+    used = set(re.findall(r'"(queue-[a-z-]+)"', sources))
     assert used <= PROMPTS
     for prompt_id in PROMPTS:
         assert set(catalog.texts.get(prompt_id, {})) >= {"ja", "en"}, prompt_id

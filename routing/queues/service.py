@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -43,7 +42,6 @@ from routing.policy import (
     NoAnswer,
     OfferWithdrawn,
     QueuedCall,
-    Reason,
     admit,
     announced_minutes,
     announcement_due,
@@ -55,11 +53,25 @@ from routing.policy import (
     position_of,
 )
 from routing.ports import CallbackStore, RoutingAri
+from routing.queues.callbacks import VirtualHold
+from routing.queues.holding import HoldingBridges
+from routing.queues.membership import QUEUE_VAR, Places, encode_membership, parse_membership
+from routing.queues.outcomes import (
+    Abandoned,
+    Answered,
+    CallbackRequest,
+    CallbackScheduled,
+    Closed,
+    DialBack,
+    Overflow,
+    QueueEvent,
+    QueueOutcome,
+    QueueTiming,
+    Trail,
+    UnknownQueue,
+)
 
 log = logging.getLogger(__name__)
-
-QUEUE_VAR = "HOTLINE_QUEUE"
-"""Channel variable holding a waiting caller's queue membership as JSON."""
 
 CALLBACK_KEY = "1"
 CONFIRM_KEY = "1"
@@ -93,158 +105,7 @@ PROMPTS: frozenset[str] = frozenset(
 )
 """Prompt ids the queue plays (plus `num-*` and `digit-*` from `ivr.flow.say`)."""
 
-# The callback pseudo-agent: while the engine dials a callback, its place must not take agents.
-_DIALING = "(dialing)"
-
-
-# --- outcomes and trail --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Answered:
-    """An agent took the call: caller and `agent_channel_id` talk in mixing bridge `bridge_id`.
-    Pass this to `QueueService.talk` to run the conversation to its end."""
-
-    queue: str
-    agent_id: str
-    agent_channel_id: str
-    bridge_id: str
-    kind: Literal["answered"] = "answered"
-
-
-@dataclass(frozen=True, slots=True)
-class Overflow:
-    """The caller may not join or stay; `refused` = the queue says so outright (play a busy
-    message), otherwise route to the overflow target. The caller is out of the holding bridge."""
-
-    queue: str
-    reason: Reason
-    refused: bool = False
-    kind: Literal["overflow"] = "overflow"
-
-
-@dataclass(frozen=True, slots=True)
-class Closed:
-    """The queue's calendar is closed (at entry, or it closed while the caller waited)."""
-
-    queue: str
-    kind: Literal["closed"] = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class Abandoned:
-    """The caller hung up while waiting (or while an agent's phone rang)."""
-
-    queue: str
-    waited_s: float
-    kind: Literal["abandoned"] = "abandoned"
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackRequest:
-    """A caller who accepted a callback: `call_id` is the original call, `number` the one to
-    call back, `context` what the caller entered in the IVR (for the agent's screen-pop)."""
-
-    call_id: str
-    queue: str
-    number: str
-    priority: int
-    enqueued_at: datetime
-    language: str
-    context: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackScheduled:
-    """The caller keeps the place and will be called back; the session should say goodbye
-    (already played: `queue-callback-scheduled`) and hang up."""
-
-    queue: str
-    request: CallbackRequest
-    kind: Literal["callback_scheduled"] = "callback_scheduled"
-
-
-QueueOutcome = Answered | Overflow | Closed | Abandoned | CallbackScheduled
-
-TrailKind = Literal[
-    "enqueued",
-    "rejoined",
-    "announced",
-    "offered",
-    "no_answer",
-    "answered",
-    "abandoned",
-    "overflow",
-    "closed",
-    # the caller heard the offer to be called back (detail: the expected wait, seconds)
-    "callback_offered",
-    "callback_scheduled",
-    "callback_dialing",
-    "callback_answered",
-    "callback_failed",
-    "call_ended",
-    "talk_resumed",
-    # a department or on-duty phone answered and the caller is put through to it
-    "put_through",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class QueueEvent:
-    """One entry of the contact's event trail (no personal data: ids and reasons only)."""
-
-    call_id: str
-    queue: str
-    at: datetime
-    kind: TrailKind
-    agent_id: str | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class QueueTiming:
-    """How often a waiting caller re-checks the queue (offers, overflow, announcements): the
-    latency between an agent becoming free and the phone ringing. `ring_grace_s` is added to
-    the queue's `ring_timeout_s` before we hang up an agent leg ourselves (Asterisk's originate
-    timeout normally ends it first). `rejoin_grace_s`: after the first re-adopted caller
-    rejoins, offers and announcements wait this long so every waiting caller is back in order.
-    `goodbye_s` bounds waiting for the callback-scheduled prompt to finish."""
-
-    tick_s: float = 0.25
-    ring_grace_s: float = 2.0
-    rejoin_grace_s: float = 1.0
-    goodbye_s: float = 15.0
-    moh_class: str | None = None
-    bridge_prefix: str = "hold-"
-
-
-DialBack = Callable[[CallbackRequest], Awaitable[None]]
-
-
-class UnknownQueue(KeyError):
-    pass
-
-
-def _membership(queue: str, priority: int, enqueued_at: datetime) -> str:
-    return json.dumps(
-        {"queue": queue, "priority": priority, "enqueued_at": enqueued_at.isoformat()},
-        separators=(",", ":"),
-    )
-
-
-def parse_membership(value: str) -> tuple[str, int, datetime] | None:
-    """(queue, priority, enqueued_at) from a `HOTLINE_QUEUE` value; None if empty or damaged."""
-    if not value:
-        return None
-    try:
-        data = json.loads(value)
-        return (
-            str(data["queue"]),
-            int(data["priority"]),
-            datetime.fromisoformat(data["enqueued_at"]),
-        )
-    except (ValueError, KeyError, TypeError):
-        return None
+DEFAULT_TIMING = QueueTiming()
 
 
 def usable_callback_number(digits: str) -> bool:
@@ -286,7 +147,7 @@ class QueueService:
         calendars: Mapping[str, Calendar],
         *,
         clock: Clock = utc_now,
-        timing: QueueTiming = QueueTiming(),
+        timing: QueueTiming = DEFAULT_TIMING,
         on_event: Callable[[QueueEvent], None] | None = None,
         dial_back: DialBack | None = None,
         callback_store: CallbackStore | None = None,
@@ -297,14 +158,13 @@ class QueueService:
         self._calendars = calendars
         self._clock = clock
         self.timing = timing
-        self._on_event = on_event
-        self._dial_back = dial_back
-        self._store = callback_store
-        self._settling: set[asyncio.Task[None]] = set()
-        self._waiting: dict[str, dict[str, QueuedCall]] = {name: {} for name in config.queues}
-        self._callbacks: dict[str, CallbackRequest] = {}
-        self._dialed: set[str] = set()
-        self._bridges: set[str] = set()
+        self._trail = Trail(clock, on_event)
+        self._waiting: Places = {name: {} for name in config.queues}
+        skills = {name: frozenset(q.skills) for name, q in config.queues.items()}
+        self._callbacks = VirtualHold(
+            self._waiting, self._trail, skills, dial_back=dial_back, store=callback_store
+        )
+        self._bridges = HoldingBridges(ari, prefix=timing.bridge_prefix, moh_class=timing.moh_class)
         self._hold_offers_until = 0.0
 
     # ------------------------------------------------------------------ reading
@@ -324,20 +184,13 @@ class QueueService:
         return position_of(self._waiting[queue].values(), call_id)
 
     def pending_callbacks(self) -> list[CallbackRequest]:
-        return list(self._callbacks.values())
+        return self._callbacks.pending()
 
     def holding_bridge(self, queue: str) -> str:
-        return f"{self.timing.bridge_prefix}{queue}"
+        return self._bridges.name(queue)
 
     def _open(self, cfg: QueueConfig, now: datetime) -> bool:
         return self._calendars[cfg.calendar].is_open(now)
-
-    def _trail(self, call_id: str, queue: str, kind: TrailKind, **extra: str | None) -> None:
-        if self._on_event is not None:
-            detail = extra.get("detail") or ""
-            self._on_event(
-                QueueEvent(call_id, queue, self._clock(), kind, extra.get("agent_id"), detail)
-            )
 
     # ------------------------------------------------------------------ entering
 
@@ -363,7 +216,7 @@ class QueueService:
             self._trail(call.channel_id, queue, "overflow", detail=admission.reason)
             return Overflow(queue, admission.reason, refused=admission.decision == "refuse")
         entry = QueuedCall(call.channel_id, now, priority, frozenset(cfg.skills))
-        await call.remember(QUEUE_VAR, _membership(queue, priority, now))
+        await call.remember(QUEUE_VAR, encode_membership(queue, priority, now))
         self._trail(call.channel_id, queue, "enqueued", detail=str(priority))
         return await self._hold(call, queue, entry, _Waiter(entry, now), context or {})
 
@@ -408,30 +261,10 @@ class QueueService:
     def _offers_held(self) -> bool:
         return asyncio.get_running_loop().time() < self._hold_offers_until
 
-    async def _ensure_holding_bridge(self, queue: str) -> str:
-        bridge_id = self.holding_bridge(queue)
-        if bridge_id not in self._bridges:
-            try:
-                await self._ari.create_bridge(bridge_id, "holding", f"queue {queue}")
-            except AriError as exc:
-                # 409: it already exists (a restarted engine finds its holding bridges again)
-                if exc.status != 409:
-                    raise
-            try:
-                await self._ari.bridge_moh(bridge_id, self.timing.moh_class)
-            except AriError:
-                # a missing MOH class or chan_bridge_media must not stop the queue
-                log.warning("no music on hold for queue %s", queue)
-            self._bridges.add(bridge_id)
-        return bridge_id
-
     async def destroy_holding_bridges(self) -> None:
         """Remove the holding bridges this service made (tests; a decommissioned queue). An
         engine that stops normally keeps them: callers wait on while it restarts."""
-        for bridge_id in sorted(self._bridges):
-            with contextlib.suppress(AriError):
-                await self._ari.destroy_bridge(bridge_id)
-        self._bridges.clear()
+        await self._bridges.destroy_all()
 
     # ------------------------------------------------------------------ waiting
 
@@ -446,12 +279,7 @@ class QueueService:
         cfg = self.queue_config(queue)
         call_id = call.channel_id
         self._waiting[queue][call_id] = entry
-        bridge_id = await self._ensure_holding_bridge(queue)
-        try:
-            await self._ari.add_to_bridge(bridge_id, call_id)
-        except AriError:
-            # already in it (rejoin after a restart) or gone (noticed below as an event)
-            log.debug("add to holding bridge failed", exc_info=True)
+        bridge_id = await self._bridges.enter(queue, call_id)
         outcome: QueueOutcome | None = None
         try:
             outcome = await self._wait_loop(call, queue, cfg, waiter, context)
@@ -466,8 +294,7 @@ class QueueService:
         if not isinstance(outcome, CallbackScheduled):
             self._waiting[queue].pop(call.channel_id, None)
         if isinstance(outcome, Overflow | Closed):
-            with contextlib.suppress(AriError):
-                await self._ari.remove_from_bridge(bridge_id, call.channel_id)
+            await self._bridges.leave(bridge_id, call.channel_id)
         if not isinstance(outcome, Abandoned):
             with contextlib.suppress(AriError):
                 await call.remember(QUEUE_VAR, "")
@@ -562,11 +389,11 @@ class QueueService:
     def _plannable(self, queue: str) -> list[QueuedCall]:
         """Calls that may take an agent: callback places only while a callback can be made."""
         cfg = self.config.queues[queue]
-        callbacks_possible = self._dial_back is not None and self._open(cfg, self._clock())
+        callbacks_possible = self._callbacks.can_dial and self._open(cfg, self._clock())
         return [
             c
             for c in self._waiting[queue].values()
-            if c.call_id not in self._callbacks or callbacks_possible
+            if callbacks_possible or not self._callbacks.holds(c.call_id)
         ]
 
     async def _play(self, call: CallHandle, waiter: _Waiter, prompt_ids: list[str]) -> None:
@@ -705,11 +532,7 @@ class QueueService:
             language=call.language,
             context=dict(context),
         )
-        if self._store is not None:
-            # kept before the caller is told: the place must outlive an engine restart
-            await self._store.keep(request)
-        self._callbacks[call.channel_id] = request
-        self._trail(call.channel_id, queue, "callback_scheduled")
+        await self._callbacks.keep(request)
         await self._play(call, waiter, ["queue-callback-scheduled"])
         await self._until_played(call, waiter)
         return CallbackScheduled(queue, request)
@@ -835,92 +658,40 @@ class QueueService:
             await self.dispatch_callbacks()
 
     async def dispatch_callbacks(self) -> None:
-        if self._dial_back is None or self._offers_held():
+        if not self._callbacks.can_dial or self._offers_held():
             return
         agents = self.agents.agents()
         for queue in self._waiting:
-            due = [
-                call_id
-                for call_id, _ in plan_offers(self._plannable(queue), agents)
-                if call_id in self._callbacks and call_id not in self._dialed
-            ]
-            for call_id in due:
-                request = self._callbacks[call_id]
-                # never twice, whatever happens next (a restart included)
-                self._dialed.add(call_id)
-                self._settle(call_id, "dialing")
-                entry = self._waiting[queue][call_id]
-                self._waiting[queue][call_id] = replace(entry, offered_to=_DIALING)
-                self._trail(call_id, queue, "callback_dialing")
-                try:
-                    await self._dial_back(request)
-                except Exception:
-                    log.exception("callback could not be placed")
-                    self.callback_failed(request, "dial error")
-
-    def _settle(self, call_id: str, state: str) -> None:
-        if self._store is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._store.settle(call_id, state))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+            await self._callbacks.dial_due(queue, plan_offers(self._plannable(queue), agents))
 
     async def settled(self) -> None:
         """Wait until every callback state change so far is in the store."""
-        while self._settling:
-            await asyncio.gather(*list(self._settling), return_exceptions=True)
+        await self._callbacks.settled()
 
     async def restore_callbacks(self) -> int:
         """At engine start: callers who were to be called back get their places again."""
-        if self._store is None:
-            return 0
-        return len(self._hold_places(await self._store.pending()))
+        return await self._callbacks.restore()
 
     async def restore_dialing(self) -> list[CallbackRequest]:
         """At engine start: call backs the last engine was placing. Their places are held (at
         the head, never dialled again) until the router learns whether the ringing call is
         answered (`serve_callback`) or not (`callback_failed`)."""
-        if self._store is None:
-            return []
-        held = self._hold_places(await self._store.dialing(), offered_to=_DIALING)
-        self._dialed.update(r.call_id for r in held)
-        return held
-
-    def _hold_places(
-        self, requests: list[CallbackRequest], offered_to: str | None = None
-    ) -> list[CallbackRequest]:
-        """Kept callback places back in their queues (those of queues still configured)."""
-        held = []
-        for request in requests:
-            if request.queue not in self._waiting:
-                continue
-            skills = frozenset(self.config.queues[request.queue].skills)
-            self._waiting[request.queue][request.call_id] = QueuedCall(
-                request.call_id, request.enqueued_at, request.priority, skills, offered_to
-            )
-            self._callbacks[request.call_id] = request
-            held.append(request)
-        return held
+        return await self._callbacks.restore_dialing()
 
     def callback_failed(self, request: CallbackRequest, reason: str) -> None:
         """The engine could not reach the caller: the place is given up (no second attempt)."""
-        self._settle(request.call_id, "failed")
-        self._callbacks.pop(request.call_id, None)
-        self._waiting[request.queue].pop(request.call_id, None)
-        self._trail(request.call_id, request.queue, "callback_failed", detail=reason)
+        self._callbacks.failed(request, reason)
 
     async def serve_callback(self, call: CallHandle, request: CallbackRequest) -> QueueOutcome:
         """In the session of the answered callback call: greet, then wait at the caller's old
         place (normally the head) for the next agent. No second callback offer."""
-        self._settle(request.call_id, "served")
-        self._callbacks.pop(request.call_id, None)
-        self._waiting[request.queue].pop(request.call_id, None)
+        self._callbacks.served(request)
         cfg = self.queue_config(request.queue)
         entry = QueuedCall(
             call.channel_id, request.enqueued_at, request.priority, frozenset(cfg.skills)
         )
         await call.remember(
-            QUEUE_VAR, _membership(request.queue, request.priority, request.enqueued_at)
+            QUEUE_VAR, encode_membership(request.queue, request.priority, request.enqueued_at)
         )
         self._trail(call.channel_id, request.queue, "callback_answered", detail=request.call_id)
         now = self._clock()
