@@ -1,9 +1,12 @@
 """The ACD's queues: callers wait in a queue's holding bridge, hear their place and expected wait,
 may leave a callback instead (virtual hold), and are put through to the agent who answers.
 
-`QueueService` (`service`) is the facade the ACD router uses; `holding` keeps the holding
-bridges, `callbacks` the kept callback places, `membership` who waits where (and how a
-restarted engine finds out), `outcomes` what a wait ends in and the trail it leaves.
+`QueueService` (`service`) is the facade the ACD router uses and the thin shell around
+`waiting`, the PURE step of one waiting caller (offers, announcements, the callback offer and
+its keypad dialogue, overflow). `offers` rings agents and runs the conversation, `holding`
+keeps the holding bridges and plays prompts over them, `callbacks` the kept callback places
+(virtual hold), `membership` who waits where (and how a restarted engine finds out),
+`outcomes` what a wait ends in and the trail it leaves.
 """
 
 from routing.queues.membership import QUEUE_VAR, parse_membership
@@ -21,12 +24,8 @@ from routing.queues.outcomes import (
     TrailKind,
     UnknownQueue,
 )
-from routing.queues.service import (
-    CALLBACK_ENTRY_TIMEOUT_S,
-    PROMPTS,
-    QueueService,
-    usable_callback_number,
-)
+from routing.queues.service import QueueService
+from routing.queues.waiting import CALLBACK_ENTRY_TIMEOUT_S, PROMPTS, usable_callback_number
 
 __all__ = [
     "CALLBACK_ENTRY_TIMEOUT_S",

@@ -1,61 +1,49 @@
-"""The ACD on ARI holding bridges: callers wait in a queue's holding bridge (music on hold for the
-whole bridge), hear their position and expected wait, are offered to agents, and are moved into a
-fresh mixing bridge with the agent who answers.
+"""`QueueService`, the facade of the ACD's queues, and the thin shell around the pure waiting
+step (`routing.queues.waiting`): callers wait in a queue's holding bridge (music on hold for the
+whole bridge), hear their position and expected wait, are offered to agents, and are moved into
+a fresh mixing bridge with the agent who answers.
 
 `QueueService.wait` runs inside the caller's session task and reads only that call's inbox
-(`CallHandle.next_event`); agent legs are `claim`ed so their events arrive there too. All
-decisions come from `routing.policy`: which call goes to which agent (`plan_offers`, evaluated by
-each waiting caller on every tick, so no separate dispatcher races the callers), overflow, the
-announcement schedule and the callback offer. Queue membership (queue, priority, enqueue time) is
-kept in the call memory (`HOTLINE_QUEUE`) so an engine that restarts and re-adopts waiting
-callers rebuilds the same order (`restore` + `rejoin`).
+(`CallHandle.next_event`); agent legs are `claim`ed so their events arrive there too. Every
+tick, key and prompt end goes through `waiting.step`, and its effects are carried out here.
+All decisions come from `routing.policy`: which call goes to which agent (`plan_offers`,
+evaluated by each waiting caller on every tick, so no separate dispatcher races the callers),
+overflow, the announcement schedule and the callback offer. Queue membership (queue, priority,
+enqueue time) is kept in the call memory (`HOTLINE_QUEUE`) so an engine that restarts and
+re-adopts waiting callers rebuilds the same order (`restore` + `rejoin`).
 
-Virtual hold: a caller who accepts the callback offer hangs up but keeps the place. When that
-place would get an agent, `run` (one background task per engine) hands a `CallbackRequest` to the
-engine's `dial_back` (once, only while the queue's calendar is open); the engine calls the number
-and, once answered, runs `serve_callback` in the new call's session, which waits at the head of
-the queue and connects the next free agent.
+Virtual hold (`routing.queues.callbacks`): a caller who accepts the callback offer hangs up but
+keeps the place. When that place would get an agent, `run` (one background task per engine)
+hands a `CallbackRequest` to the engine's `dial_back` (once, only while the queue's calendar is
+open); the engine calls the number and, once answered, runs `serve_callback` in the new call's
+session, which waits at the head of the queue and connects the next free agent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ivr.ari.models import ChannelDtmfReceived, PlaybackFinished
-from ivr.callerid import normalise_number
+from ivr.ari.models import ChannelDtmfReceived
 from ivr.calls.handle import CallHandle
 from ivr.calls.memory import CallMemory
 from ivr.domain import utc_now
-from ivr.errors import AriError, Detached
-from ivr.flow.say import number_prompts, say_prompts
+from ivr.errors import AriError
 from routing.agents import AgentPool, Clock
 from routing.config import QueueConfig, RoutingConfig
 from routing.hours import Calendar
-from routing.legs import Leg, RingResult, end_quietly, is_gone, ring_leg, talk_until_hangup
-from routing.policy import (
-    NoAnswer,
-    OfferWithdrawn,
-    QueuedCall,
-    admit,
-    announced_minutes,
-    announcement_due,
-    callback_eligible,
-    expected_wait_s,
-    keep_waiting,
-    order_queue,
-    plan_offers,
-    position_of,
-)
+from routing.legs import is_gone
+from routing.policy import QueuedCall, admit, expected_wait_s, order_queue, plan_offers, position_of
 from routing.ports import CallbackStore, RoutingAri
+from routing.queues import waiting as w
 from routing.queues.callbacks import VirtualHold
-from routing.queues.holding import HoldingBridges
+from routing.queues.holding import HoldingBridges, PromptPlayer
 from routing.queues.membership import QUEUE_VAR, Places, encode_membership, parse_membership
+from routing.queues.offers import AgentOffers
 from routing.queues.outcomes import (
     Abandoned,
     Answered,
@@ -71,71 +59,7 @@ from routing.queues.outcomes import (
     UnknownQueue,
 )
 
-log = logging.getLogger(__name__)
-
-CALLBACK_KEY = "1"
-CONFIRM_KEY = "1"
-DECLINE_KEY = "2"
-OTHER_NUMBER_KEY = "3"
-END_OF_NUMBER_KEY = "#"
-CANCEL_ENTRY_KEY = "*"
-# a caller keying a call-back number: the entry ends this long after the last key (and the digits
-# so far count as the number, since many callers forget the hash key)
-CALLBACK_ENTRY_TIMEOUT_S = 8.0
-# Japanese numbers are at most 11 digits nationally; a few more for a caller who adds 81
-CALLBACK_NUMBER_MAX_DIGITS = 15
-# after this many unusable numbers the caller simply keeps waiting
-CALLBACK_ENTRY_TRIES = 2
-
-PROMPTS: frozenset[str] = frozenset(
-    {
-        "queue-position",
-        "queue-position-end",
-        "queue-wait",
-        "queue-wait-minutes",
-        "queue-callback-offer",
-        "queue-callback-confirm",
-        "queue-callback-confirm-keys",
-        "queue-callback-scheduled",
-        "queue-callback-hello",
-        "queue-callback-enter-number",
-        "queue-callback-number-invalid",
-        "queue-keep-waiting",
-    }
-)
-"""Prompt ids the queue plays (plus `num-*` and `digit-*` from `ivr.flow.say`)."""
-
 DEFAULT_TIMING = QueueTiming()
-
-
-def usable_callback_number(digits: str) -> bool:
-    """A number we can call back: a valid Japanese (or +81) phone number, keyed nationally."""
-    return normalise_number(digits) is not None
-
-
-@dataclass
-class _Waiter:
-    """A waiting caller's private state inside `_hold`."""
-
-    entry: QueuedCall
-    since: datetime
-    last_announced: datetime | None = None
-    callback_offered: bool = False
-    confirming: bool = False
-    # the number a confirmation reads back (the caller ID, or one the caller keyed)
-    callback_number: str = ""
-    # keying a call-back number: digits so far, and when the entry times out (loop time)
-    entering: bool = False
-    keyed: str = ""
-    entry_deadline: float = 0.0
-    entry_failures: int = 0
-    playback: str | None = None
-    greeting: tuple[str, ...] = ()
-
-    @property
-    def busy_with_callback(self) -> bool:
-        """The caller is answering the call-back questions: no announcements meanwhile."""
-        return self.confirming or self.entering
 
 
 class QueueService:
@@ -165,6 +89,9 @@ class QueueService:
             self._waiting, self._trail, skills, dial_back=dial_back, store=callback_store
         )
         self._bridges = HoldingBridges(ari, prefix=timing.bridge_prefix, moh_class=timing.moh_class)
+        self._offers = AgentOffers(
+            agents, ari, self._waiting, self._trail, clock, ring_grace_s=timing.ring_grace_s
+        )
         self._hold_offers_until = 0.0
 
     # ------------------------------------------------------------------ reading
@@ -218,7 +145,8 @@ class QueueService:
         entry = QueuedCall(call.channel_id, now, priority, frozenset(cfg.skills))
         await call.remember(QUEUE_VAR, encode_membership(queue, priority, now))
         self._trail(call.channel_id, queue, "enqueued", detail=str(priority))
-        return await self._hold(call, queue, entry, _Waiter(entry, now), context or {})
+        state = w.waiting(queue, now, now, call.language, call.caller_number)
+        return await self._hold(call, entry, state, context or {})
 
     async def restore(self, channel_ids: list[str], memory: CallMemory) -> int:
         """After an engine restart, before sessions resume: put every re-adopted caller that
@@ -251,7 +179,8 @@ class QueueService:
         if call.channel_id not in self._waiting[queue]:
             self._hold_offers()
         self._trail(call.channel_id, queue, "rejoined")
-        return await self._hold(call, queue, entry, _Waiter(entry, self._clock()), context or {})
+        state = w.waiting(queue, enqueued_at, self._clock(), call.language, call.caller_number)
+        return await self._hold(call, entry, state, context or {})
 
     def _hold_offers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -271,18 +200,16 @@ class QueueService:
     async def _hold(
         self,
         call: CallHandle,
-        queue: str,
         entry: QueuedCall,
-        waiter: _Waiter,
+        state: w.WaitState,
         context: Mapping[str, str],
     ) -> QueueOutcome:
-        cfg = self.queue_config(queue)
-        call_id = call.channel_id
-        self._waiting[queue][call_id] = entry
-        bridge_id = await self._bridges.enter(queue, call_id)
+        queue = state.queue
+        self._waiting[queue][call.channel_id] = entry
+        bridge_id = await self._bridges.enter(queue, call.channel_id)
         outcome: QueueOutcome | None = None
         try:
-            outcome = await self._wait_loop(call, queue, cfg, waiter, context)
+            outcome = await self._wait_loop(call, entry, state, context)
             return outcome
         finally:
             if outcome is not None:
@@ -302,80 +229,109 @@ class QueueService:
     async def _wait_loop(
         self,
         call: CallHandle,
-        queue: str,
-        cfg: QueueConfig,
-        waiter: _Waiter,
+        entry: QueuedCall,
+        state: w.WaitState,
         context: Mapping[str, str],
     ) -> QueueOutcome:
-        call_id = call.channel_id
+        """Step the waiting machine on every event and carry its effects out, until one of
+        them ends the wait. An offer that rang out, or a prompt that could not be played,
+        is fed back at once as the next event."""
+        cfg = self.queue_config(state.queue)
+        wait = _Wait(call, state.queue, cfg, entry, PromptPlayer(self._ari, call), context)
+        event: w.WaitEvent = w.Tick()
         while True:
-            now = self._clock()
-            waited_s = (now - waiter.entry.enqueued_at).total_seconds()
-            staffed, ready = self.agents.staffing(cfg.skills)
-            if not self._open(cfg, now):
+            facts = self._facts(cfg, state.queue, call.channel_id)
+            state, effects = w.step(state, facts, event, self._clock())
+            follow_up: w.WaitEvent | None = None
+            for effect in effects:
+                done = await self._carry_out(wait, effect)
+                if isinstance(done, w.RangOut | w.PlaybackDone):
+                    follow_up = done
+                elif done is not None:
+                    return done
+            event = follow_up or await self._next_event(call, wait.player)
+
+    def _facts(self, cfg: QueueConfig, queue: str, call_id: str) -> w.Facts:
+        staffed, ready = self.agents.staffing(cfg.skills)
+        return w.Facts(
+            config=cfg,
+            open=self._open(cfg, self._clock()),
+            staffed=staffed,
+            ready=ready,
+            place=lambda: self.position(queue, call_id),
+            # no ready agent with the queue's skills: no offer to plan (the plan sorts the
+            # queue, and every waiting caller asks several times a second)
+            agent=self._assignment(queue, call_id) if ready else None,
+            offers_held=self._offers_held(),
+        )
+
+    async def _next_event(self, call: CallHandle, player: PromptPlayer) -> w.WaitEvent:
+        event = await call.next_event(self.timing.tick_s)
+        if event is None:
+            return w.Tick()
+        if is_gone(event, call.channel_id):
+            return w.HungUp()
+        if player.finished(event):
+            return w.PlaybackDone()
+        if isinstance(event, ChannelDtmfReceived) and event.channel.id == call.channel_id:
+            return w.Key(event.digit)
+        return w.Tick()
+
+    async def _carry_out(
+        self, wait: _Wait, effect: w.Effect
+    ) -> QueueOutcome | w.RangOut | w.PlaybackDone | None:
+        call_id = wait.call.channel_id
+        match effect:
+            case w.Stop():
+                await wait.player.stop()
+            case w.Play(prompts=prompts):
+                return await _say(wait.player, prompts)
+            case w.Announce(prompts=prompts, position=position):
+                self._trail(call_id, wait.queue, "announced", detail=str(position))
+                return await _say(wait.player, prompts)
+            case w.OfferCallback(prompts=prompts, expected_wait=ewt):
+                detail = "" if ewt is None else str(int(ewt))
+                self._trail(call_id, wait.queue, "callback_offered", detail=detail)
+                return await _say(wait.player, prompts)
+            case w.Offer(agent_id=agent_id):
+                offered = await self._offers.offer(
+                    wait.call, wait.cfg, wait.queue, agent_id, wait.entry
+                )
+                return offered or w.RangOut()
+            case w.ScheduleCallback(number=number, goodbye=goodbye):
+                return await self._keep_place(wait, number, goodbye)
+            case w.Leave(outcome=outcome):
+                self._trail_leaving(call_id, outcome)
+                return outcome
+        return None
+
+    def _trail_leaving(self, call_id: str, outcome: Closed | Overflow | Abandoned) -> None:
+        match outcome:
+            case Closed(queue=queue):
                 self._trail(call_id, queue, "closed")
-                return Closed(queue)
-            check = keep_waiting(cfg, waited_s=waited_s, staffed=staffed)
-            if check.decision != "stay":
-                self._trail(call_id, queue, "overflow", detail=check.reason)
-                return Overflow(queue, check.reason, refused=check.decision == "refuse")
-            # no ready agent with the queue's skills: no offer to plan (the plan sorts the queue,
-            # and every waiting caller asks several times a second)
-            agent_id = self._assignment(queue, call_id) if ready else None
-            if agent_id is not None:
-                await self._stop_playback(waiter)
-                result = await self._offer(call, queue, cfg, agent_id, waiter)
-                if result is not None:
-                    return result
-                continue
-            if waiter.greeting and waiter.playback is None:
-                await self._play(call, waiter, list(waiter.greeting))
-                waiter.greeting = ()
-            elif (
-                not self._offers_held()
-                and waiter.playback is None
-                and not waiter.busy_with_callback
-            ):
-                due = announcement_due(cfg.announce, waiter.since, waiter.last_announced, now)
-                # the place and the expected wait only when something will be said with them
-                if due or (cfg.callback.enabled and not waiter.callback_offered):
-                    position = self.position(queue, call_id)
-                    ewt = expected_wait_s(position, staffed, ready, cfg.average_handle_s)
-                    if due:
-                        await self._announce(call, cfg, queue, waiter, position, ewt)
-                    elif callback_eligible(
-                        cfg.callback,
-                        open_now=True,
-                        waited_s=waited_s,
-                        expected_wait=ewt,
-                        already_offered=waiter.callback_offered,
-                    ):
-                        waiter.callback_offered = True
-                        wait = "" if ewt is None else str(int(ewt))
-                        self._trail(call_id, queue, "callback_offered", detail=wait)
-                        await self._play(call, waiter, ["queue-callback-offer"])
-            if (
-                waiter.entering
-                and waiter.playback is None
-                and asyncio.get_running_loop().time() >= waiter.entry_deadline
-            ):
-                await self._number_keyed(call, waiter)
-            event = await call.next_event(self.timing.tick_s)
-            if event is None:
-                continue
-            if is_gone(event, call_id):
+            case Overflow(queue=queue, reason=reason):
+                self._trail(call_id, queue, "overflow", detail=reason)
+            case Abandoned(queue=queue):
                 self._trail(call_id, queue, "abandoned")
-                return Abandoned(queue, waited_s)
-            if isinstance(event, PlaybackFinished) and event.playback.id == waiter.playback:
-                waiter.playback = None
-                if waiter.entering and not waiter.keyed:
-                    # the instruction ended: the caller has the whole time-out from now
-                    loop_now = asyncio.get_running_loop().time()
-                    waiter.entry_deadline = loop_now + CALLBACK_ENTRY_TIMEOUT_S
-            elif isinstance(event, ChannelDtmfReceived) and event.channel.id == call_id:
-                scheduled = await self._on_digit(call, queue, waiter, event.digit, context)
-                if scheduled is not None:
-                    return scheduled
+
+    async def _keep_place(
+        self, wait: _Wait, number: str, goodbye: tuple[str, ...]
+    ) -> CallbackScheduled:
+        """The caller accepted a callback: the place is kept (stored first), the caller hears
+        the goodbye, and the session ends the call."""
+        request = CallbackRequest(
+            call_id=wait.call.channel_id,
+            queue=wait.queue,
+            number=number,
+            priority=wait.entry.priority,
+            enqueued_at=wait.entry.enqueued_at,
+            language=wait.call.language,
+            context=dict(wait.context),
+        )
+        await self._callbacks.keep(request)
+        await wait.player.play(goodbye)
+        await wait.player.finish(self.timing.goodbye_s)
+        return CallbackScheduled(wait.queue, request)
 
     def _assignment(self, queue: str, call_id: str) -> str | None:
         """The agent this call should ring now, if the policy gives it one."""
@@ -396,215 +352,6 @@ class QueueService:
             if callbacks_possible or not self._callbacks.holds(c.call_id)
         ]
 
-    async def _play(self, call: CallHandle, waiter: _Waiter, prompt_ids: list[str]) -> None:
-        playback_id = call.new_id("playback")
-        waiter.playback = playback_id
-        try:
-            await self._ari.play(call.channel_id, [call.media(p) for p in prompt_ids], playback_id)
-        except AriError:
-            waiter.playback = None  # the caller is gone: the hangup event follows
-
-    async def _stop_playback(self, waiter: _Waiter) -> None:
-        if waiter.playback is not None:
-            with contextlib.suppress(AriError):
-                await self._ari.stop_playback(waiter.playback)
-            waiter.playback = None
-
-    async def _announce(
-        self,
-        call: CallHandle,
-        cfg: QueueConfig,
-        queue: str,
-        waiter: _Waiter,
-        position: int,
-        ewt: float | None,
-    ) -> None:
-        waiter.last_announced = self._clock()
-        prompts: list[str] = []
-        if cfg.announce.position:
-            prompts += ["queue-position", *number_prompts(position, call.language)]
-            prompts.append("queue-position-end")
-        if cfg.announce.expected_wait and ewt is not None:
-            minutes = announced_minutes(ewt)
-            prompts += ["queue-wait", *number_prompts(minutes, call.language)]
-            prompts.append("queue-wait-minutes")
-        if prompts:
-            self._trail(call.channel_id, queue, "announced", detail=str(position))
-            await self._play(call, waiter, prompts)
-
-    async def _on_digit(
-        self,
-        call: CallHandle,
-        queue: str,
-        waiter: _Waiter,
-        digit: str,
-        context: Mapping[str, str],
-    ) -> CallbackScheduled | None:
-        if not waiter.callback_offered:
-            return None
-        if waiter.entering:
-            await self._entry_key(call, waiter, digit)
-            return None
-        if not waiter.confirming:
-            if digit == CALLBACK_KEY:
-                await self._stop_playback(waiter)
-                if call.caller_number:
-                    await self._confirm_number(call, waiter, call.caller_number)
-                else:
-                    # no caller ID to call back: ask for a number
-                    await self._start_entry(call, waiter)
-            return None
-        if digit == DECLINE_KEY:
-            await self._stop_playback(waiter)
-            waiter.confirming = False
-            return None
-        if digit == OTHER_NUMBER_KEY:
-            await self._stop_playback(waiter)
-            waiter.confirming = False
-            await self._start_entry(call, waiter)
-            return None
-        if digit != CONFIRM_KEY:
-            return None
-        return await self._schedule_callback(call, queue, waiter, context)
-
-    async def _confirm_number(self, call: CallHandle, waiter: _Waiter, number: str) -> None:
-        waiter.confirming = True
-        waiter.callback_number = number
-        digits = say_prompts("digits", number, call.language)
-        await self._play(
-            call, waiter, ["queue-callback-confirm", *digits, "queue-callback-confirm-keys"]
-        )
-
-    async def _start_entry(
-        self, call: CallHandle, waiter: _Waiter, before: tuple[str, ...] = ()
-    ) -> None:
-        waiter.entering = True
-        waiter.keyed = ""
-        # the time-out runs from the end of the instruction (see `_wait_loop`)
-        waiter.entry_deadline = asyncio.get_running_loop().time() + CALLBACK_ENTRY_TIMEOUT_S
-        await self._play(call, waiter, [*before, "queue-callback-enter-number"])
-
-    async def _entry_key(self, call: CallHandle, waiter: _Waiter, digit: str) -> None:
-        if digit == CANCEL_ENTRY_KEY:
-            await self._stop_playback(waiter)
-            waiter.entering = False
-            return
-        if digit == END_OF_NUMBER_KEY:
-            await self._number_keyed(call, waiter)
-            return
-        if digit.isdigit() and len(waiter.keyed) < CALLBACK_NUMBER_MAX_DIGITS:
-            if not waiter.keyed:
-                await self._stop_playback(waiter)  # keying over the instruction
-            waiter.keyed += digit
-            waiter.entry_deadline = asyncio.get_running_loop().time() + CALLBACK_ENTRY_TIMEOUT_S
-
-    async def _number_keyed(self, call: CallHandle, waiter: _Waiter) -> None:
-        """The entry ended (hash key or time-out): read a usable number back for confirmation;
-        otherwise say so, and ask again or let the caller keep waiting."""
-        waiter.entering = False
-        number = waiter.keyed
-        waiter.keyed = ""
-        await self._stop_playback(waiter)
-        if number and usable_callback_number(number):
-            await self._confirm_number(call, waiter, number)
-            return
-        waiter.entry_failures += 1
-        if waiter.entry_failures < CALLBACK_ENTRY_TRIES:
-            await self._start_entry(call, waiter, ("queue-callback-number-invalid",))
-        else:
-            await self._play(call, waiter, ["queue-callback-number-invalid", "queue-keep-waiting"])
-
-    async def _schedule_callback(
-        self,
-        call: CallHandle,
-        queue: str,
-        waiter: _Waiter,
-        context: Mapping[str, str],
-    ) -> CallbackScheduled:
-        await self._stop_playback(waiter)
-        entry = waiter.entry
-        request = CallbackRequest(
-            call_id=call.channel_id,
-            queue=queue,
-            number=waiter.callback_number,
-            priority=entry.priority,
-            enqueued_at=entry.enqueued_at,
-            language=call.language,
-            context=dict(context),
-        )
-        await self._callbacks.keep(request)
-        await self._play(call, waiter, ["queue-callback-scheduled"])
-        await self._until_played(call, waiter)
-        return CallbackScheduled(queue, request)
-
-    async def _until_played(self, call: CallHandle, waiter: _Waiter) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timing.goodbye_s
-        while waiter.playback is not None and loop.time() < deadline:
-            event = await call.next_event(deadline - loop.time())
-            if event is None or is_gone(event, call.channel_id):
-                return
-            if isinstance(event, PlaybackFinished) and event.playback.id == waiter.playback:
-                waiter.playback = None
-
-    # ------------------------------------------------------------------ offering
-
-    async def _offer(
-        self,
-        call: CallHandle,
-        queue: str,
-        cfg: QueueConfig,
-        agent_id: str,
-        waiter: _Waiter,
-    ) -> QueueOutcome | None:
-        """Ring `agent_id` for this call. An answered offer bridges caller and agent; None means
-        it rang out (the agent is paused "no answer", the caller keeps the place)."""
-        call_id = call.channel_id
-        self.agents.offer(agent_id, call_id)
-        self._waiting[queue][call_id] = replace(waiter.entry, offered_to=agent_id)
-        self._trail(call_id, queue, "offered", agent_id=agent_id)
-        leg = call.new_id("agent")
-        result: RingResult = "caller_gone"
-        try:
-            result = await self._ring(call, leg, agent_id, cfg)
-        finally:
-            if result != "answered":
-                if call_id in self._waiting[queue]:
-                    self._waiting[queue][call_id] = waiter.entry
-                if self.agents.state(agent_id).status == "offered":
-                    # also on cancellation: never leave an agent stuck as offered
-                    self.agents.apply(agent_id, _withdrawn_or_no_answer(result))
-        waited = (self._clock() - waiter.entry.enqueued_at).total_seconds()
-        if result == "caller_gone":
-            self._trail(call_id, queue, "abandoned", agent_id=agent_id)
-            return Abandoned(queue, waited)
-        if result == "no_answer":
-            self._trail(call_id, queue, "no_answer", agent_id=agent_id)
-            return None
-        self.agents.answered(agent_id)
-        bridge_id = call.new_id("bridge")
-        try:
-            await self._ari.create_bridge(bridge_id, "mixing", f"queue {queue}")
-            # adding a caller who sits in the holding bridge moves it (same instant)
-            await self._ari.add_to_bridge(bridge_id, call_id)
-            await self._ari.add_to_bridge(bridge_id, leg)
-        except AriError:
-            # the caller hung up in the instant the agent answered
-            await end_quietly(self._ari, leg, bridge_id)
-            self.agents.call_ended(agent_id, 0)
-            self._trail(call_id, queue, "abandoned", agent_id=agent_id)
-            return Abandoned(queue, waited)
-        self._trail(call_id, queue, "answered", agent_id=agent_id)
-        return Answered(queue, agent_id, leg, bridge_id)
-
-    async def _ring(
-        self, call: CallHandle, leg: str, agent_id: str, cfg: QueueConfig
-    ) -> RingResult:
-        spec = Leg(
-            self.agents.endpoint(agent_id), leg, "agent", cfg.ring_timeout_s, f"agent {agent_id}"
-        )
-        return await ring_leg(call, self._ari, spec, grace_s=self.timing.ring_grace_s)
-
     # ------------------------------------------------------------------ talking
 
     async def talk(
@@ -613,40 +360,14 @@ class QueueService:
         """Run an answered call to its end: when either side hangs up, hang up the other,
         destroy the bridge and start the agent's wrap-up. Returns who hung up first.
         `agent_up` False: the agent's leg is already gone (`resume_talk` found so)."""
-        cfg = self.queue_config(answered.queue)
-        first: Literal["caller", "agent"] = "caller" if agent_up else "agent"
-        detached = False
-        try:
-            side = await talk_until_hangup(
-                call, self._ari, answered.agent_channel_id, answered.bridge_id, leg_up=agent_up
-            )
-            first = "caller" if side == "caller" else "agent"
-        except Detached:
-            detached = True
-            raise
-        finally:
-            if not detached:
-                agent_id = answered.agent_id
-                if agent_id in self.agents and self.agents.state(agent_id).status == "on_call":
-                    self.agents.call_ended(agent_id, cfg.wrap_up_s)
-                self._trail(call.channel_id, answered.queue, "call_ended", detail=first)
-        return first
+        wrap_up_s = self.queue_config(answered.queue).wrap_up_s
+        return await self._offers.talk(call, answered, wrap_up_s, agent_up=agent_up)
 
     async def resume_talk(self, call: CallHandle, answered: Answered) -> bool:
         """After an engine restart, for a caller who was talking to an agent: follow the agent's
         leg again and count the agent as on this call. False if the agent hung up while no
         engine was running (then `talk` ends the caller's side too)."""
-        call.claim(answered.agent_channel_id)
-        try:
-            await self._ari.get_channel(answered.agent_channel_id)
-        except AriError:
-            return False
-        agent_id = answered.agent_id
-        if agent_id in self.agents and self.agents.state(agent_id).status == "ready":
-            self.agents.offer(agent_id, call.channel_id)
-            self.agents.answered(agent_id)
-        self._trail(call.channel_id, answered.queue, "talk_resumed", agent_id=agent_id)
-        return True
+        return await self._offers.resume_talk(call, answered)
 
     # ------------------------------------------------------------------ callbacks
 
@@ -694,16 +415,25 @@ class QueueService:
             QUEUE_VAR, encode_membership(request.queue, request.priority, request.enqueued_at)
         )
         self._trail(call.channel_id, request.queue, "callback_answered", detail=request.call_id)
-        now = self._clock()
-        waiter = _Waiter(
-            entry,
-            now,
-            last_announced=now,
-            callback_offered=True,
-            greeting=("queue-callback-hello",),
+        state = w.called_back(
+            request.queue, request.enqueued_at, self._clock(), call.language, call.caller_number
         )
-        return await self._hold(call, request.queue, entry, waiter, request.context)
+        return await self._hold(call, entry, state, request.context)
 
 
-def _withdrawn_or_no_answer(result: RingResult) -> NoAnswer | OfferWithdrawn:
-    return OfferWithdrawn() if result == "caller_gone" else NoAnswer()
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """One caller's wait as the shell carries it out: the call, its place, the prompt player
+    and what the caller entered in the IVR (for a callback's screen-pop)."""
+
+    call: CallHandle
+    queue: str
+    cfg: QueueConfig
+    entry: QueuedCall
+    player: PromptPlayer
+    context: Mapping[str, str]
+
+
+async def _say(player: PromptPlayer, prompts: tuple[str, ...]) -> w.PlaybackDone | None:
+    """Play; a prompt that could not be played counts as ended at once."""
+    return None if await player.play(prompts) else w.PlaybackDone()
