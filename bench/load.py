@@ -29,7 +29,7 @@ by state) and completed (call-back calls, `<call id>-callback` in `calls`, put t
 agent).
 
 `--database postgresql` runs the engine on a throwaway PostgreSQL cluster
-(`ivr.store.pgcluster.PgCluster`, with pg_stat_statements preloaded when the server has it)
+(`tests.support.pgcluster.PgCluster`, with pg_stat_statements preloaded when the server has it)
 instead of the SQLite file; then every engine step also prints the database's transactions
 (`pg_stat_database` xact_commit + xact_rollback) and statements (pg_stat_statements calls,
 transaction control apart) per call, and `--statements` lists them statement by statement. On
@@ -78,7 +78,9 @@ import yaml
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ivr.store.pgcluster import PgCluster
+# the throw-away PostgreSQL of the tests lives in the checkout, not in the installed engine
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.pgcluster import PgCluster
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -32,14 +33,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ivr.callerid import normalise_caller_id
+from ivr.domain import RequestKind
 from ivr.intake.service import IntakeRequest, IntakeService
-from ivr.intake.validation import RequestKind
 from ivr.store.accounts import AccountStore, AuditContext, match_caller
 from ivr.store.db import open_engine
 from ivr.store.demo import demo
 from ivr.store.migrate import migrate
-from ivr.store.pgcluster import PgCluster
 from ivr.store.tables import accounts, phones, premises
+
+# the throw-away PostgreSQL of the tests lives in the checkout, not in the installed engine
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.pgcluster import PgCluster
 
 
 def pct(values: list[float], p: float) -> float:

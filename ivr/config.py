@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ivr.domain import RequestKind
 from ivr.errors import ConfigError
-from ivr.intake.validation import RequestKind
 from routing.config import RoutingConfig
 
 

@@ -1,5 +1,6 @@
 """Facts the whole hotline shares, each defined once: the utility's time zone, what "now" is,
-and the states a calendar of opening hours can be in. Pure: no I/O.
+the states a calendar of opening hours can be in, and the kinds of request a resident makes.
+Pure: no I/O.
 
 The model call centre keeps its hours, holidays and closures in Japan; the database and the call
 trail keep UTC. So: `tokyo_now` for anything decided by the clock on the wall (hours, dates a
@@ -8,6 +9,7 @@ caller keys), `utc_now` for anything stored.
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -16,6 +18,21 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 
 HoursState = Literal["open", "closed", "holiday", "peak"]
 """What a calendar says at a moment: ``peak`` is open, at the March–April peak."""
+
+
+class RequestKind(enum.StrEnum):
+    """What a resident can ask for, by phone, to an agent or on the web: the flows' `intake`
+    nodes, the intake service and the agent console name requests with these."""
+
+    START = "start"
+    STOP = "stop"
+    TRANSFER = "transfer"
+    NAME_CHANGE = "name_change"
+    PHONE_CHANGE = "phone_change"
+    RECONNECTION = "reconnection"
+    LEAK = "leak"
+    BANK_DEBIT = "bank_debit"
+    """Post the caller a bank-debit (口座振替) application form for their account."""
 
 
 def utc_now() -> datetime:

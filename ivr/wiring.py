@@ -27,13 +27,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.adapters import (
-    CallIdSource,
     DbCallRecorder,
     RoutingCalendar,
     ServiceIntake,
     StoreAccounts,
     StoreNotices,
-    call_id_from_log_context,
 )
 from ivr.calls.flows import FlowRegistry
 from ivr.calls.records import CallRecorder
@@ -114,15 +112,13 @@ async def open_services(
     *,
     call_log: CallRecorder | None = None,
     router: Router | None = None,
-    call_id: CallIdSource = call_id_from_log_context,
     migrate_db: bool = True,
 ) -> AsyncIterator[Wiring]:
     """Open the database (migrated to head unless `migrate_db` is False), billing and the
     outbox job, and build `CallServices` on them.
 
     `call_log` is where call records go (default: the database's contact trail); `router` the
-    routing after the IVR (default: `DialplanRouter`); `call_id` how adapters learn the current
-    call (default: the call id the session bound for its logs).
+    routing after the IVR (default: `DialplanRouter`).
     """
     calendars = calendars_of(config.routing)
     url = config.database.url
@@ -151,10 +147,10 @@ async def open_services(
         stack.push_async_callback(memory.aclose)
         services = CallServices(
             flows=flows,
-            accounts=StoreAccounts(store, call_id),
+            accounts=StoreAccounts(store),
             calendar=RoutingCalendar(calendars),
             notices=StoreNotices(store, _catalog_has(flows)),
-            intake=ServiceIntake(intake, call_id),
+            intake=ServiceIntake(intake),
             router=router or DialplanRouter(),
             memory=memory,
             media=prompt_media(config.prompts.asterisk_dir),

@@ -25,7 +25,7 @@ class RoutingAri(AriPort, Protocol):
 
 class CallbackStore(Protocol):
     """Where callback places survive an engine restart (the caller has hung up: nothing of the
-    request is left in Asterisk). `ivr.store.callbacks.DbCallbackStore` keeps them in the
+    request is left in Asterisk). `ivr.adapters.DbCallbackStore` keeps them in the
     database; without a store they live in memory only."""
 
     async def keep(self, request: CallbackRequest) -> None: ...

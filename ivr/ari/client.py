@@ -488,8 +488,9 @@ class AriClient:
         except AriUnavailable:
             return
         mine = tuple(c for c in channels if c.stasis_app == self.app)
-        if self.disallowed_events:
-            await self._filter_events()
+        # always, an empty list too: Asterisk keeps an application's filter after its client is
+        # gone (a killed engine's filter would hide PlaybackStarted from the next client)
+        await self._filter_events()
         self.connected.set()
         log.info("ARI events connected (app %s, %d calls to adopt)", self.app, len(mine))
         on_event(Resynced(channels=mine, reconnect=self.connects > 1))

@@ -22,11 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ivr.config import AppConfig
+from ivr.domain import RequestKind
 from ivr.errors import FlowError
 from ivr.flow.catalog import Catalog, load_catalog
 from ivr.flow.loader import BUILTIN_PROMPTS, References, load_flows
 from ivr.flow.model import Flow
-from ivr.intake.validation import RequestKind, accepted_fields, alternatives, field_problems
+from ivr.intake.fields import intake_fields
+from ivr.intake.validation import accepted_fields, alternatives, field_problems
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +67,7 @@ def load_flow_catalog(path: str | Path) -> Catalog:
 
 def intake_field_problems(kind: str, names: Collection[str]) -> dict[str, str]:
     """The `IntakeCheck` of the flows: an `intake` node's field names as the live call hands them
-    to the intake service (`ivr.adapters.intake_fields`), judged by the service's own rules."""
-    # ivr.adapters builds on ivr.calls (call records): imported when first used, not at the top
-    from ivr.adapters import intake_fields
-
+    to the intake service (`ivr.intake.fields.intake_fields`), judged by the service's own rules."""
     try:
         request = RequestKind(kind)
     except ValueError:

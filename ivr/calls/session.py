@@ -462,13 +462,15 @@ class CallSession:
 
     async def _intake(self, c: i.CreateIntake) -> i.FlowEvent:
         # the key is unique per call; the intake service creates at most one request per key
-        outcome = await self.services.intake.create(c.kind, c.fields, f"{self.call_id}:{c.key}")
+        outcome = await self.services.intake.create(
+            c.kind, c.fields, f"{self.call_id}:{c.key}", call_id=self.call_id
+        )
         if outcome.ok:
             self.record.intakes.append(f"{c.kind}:{outcome.confirmation}")
         return i.IntakeResult(outcome.ok, outcome.confirmation, outcome.errors)
 
     async def _lookup(self, c: i.LookupAccount) -> i.FlowEvent:
-        result = await look_up(self.services.accounts, c)
+        result = await look_up(self.services.accounts, c, self.call_id)
         number = result.account.get("account_number", "")
         if result.outcome == "found" and number:
             self.record.account = number

@@ -12,6 +12,8 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from ivr.domain import RequestKind
+
 DTMF_KEYS = "0123456789*#"
 Language = Literal["ja", "en"]
 SayKind = Literal["digits", "number", "date", "money", "code"]
@@ -176,16 +178,8 @@ class NoticesNode(_Node):
         return self._edges("next")
 
 
-IntakeKind = Literal[
-    "start",
-    "stop",
-    "transfer",
-    "name_change",
-    "phone_change",
-    "reconnection",
-    "leak",
-    "bank_debit",
-]
+IntakeKind = RequestKind
+"""An `intake` node's `request:` (the intake service's own kinds)."""
 
 
 class IntakeNode(_Node):

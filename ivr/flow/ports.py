@@ -43,9 +43,13 @@ class IntakeOutcome:
 
 
 class AccountDirectory(Protocol):
-    async def lookup_by_phone(self, phone: str) -> Sequence[AccountSummary]: ...
+    async def lookup_by_phone(
+        self, phone: str, *, call_id: str | None = None
+    ) -> Sequence[AccountSummary]: ...
 
-    async def lookup_by_customer_number(self, number: str) -> AccountSummary | None: ...
+    async def lookup_by_customer_number(
+        self, number: str, *, call_id: str | None = None
+    ) -> AccountSummary | None: ...
 
 
 class Calendar(Protocol):
@@ -59,7 +63,9 @@ class NoticeBoard(Protocol):
 
 
 class IntakeSink(Protocol):
-    async def create(self, kind: str, fields: Mapping[str, str], key: str) -> IntakeOutcome:
+    async def create(
+        self, kind: str, fields: Mapping[str, str], key: str, *, call_id: str | None = None
+    ) -> IntakeOutcome:
         """Create (idempotently on `key`) an intake; committed before the outcome is returned."""
         ...
 
@@ -74,14 +80,18 @@ class FakeAccounts:
     """Phone number in any form the real store accepts (national, E.164, hyphens) ->
     customer numbers; matched as the store matches them, by their E.164 form."""
 
-    async def lookup_by_phone(self, phone: str) -> Sequence[AccountSummary]:
+    async def lookup_by_phone(
+        self, phone: str, *, call_id: str | None = None
+    ) -> Sequence[AccountSummary]:
         wanted = normalise_number(phone)
         numbers = [
             n for key, ns in self.phones.items() if normalise_number(key) == wanted for n in ns
         ]
         return [a for a in self.accounts if wanted is not None and a.customer_number in numbers]
 
-    async def lookup_by_customer_number(self, number: str) -> AccountSummary | None:
+    async def lookup_by_customer_number(
+        self, number: str, *, call_id: str | None = None
+    ) -> AccountSummary | None:
         return next((a for a in self.accounts if a.customer_number == number), None)
 
 
@@ -129,7 +139,9 @@ class FakeIntake:
     created: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     _by_key: dict[str, str] = field(default_factory=dict)
 
-    async def create(self, kind: str, fields: Mapping[str, str], key: str) -> IntakeOutcome:
+    async def create(
+        self, kind: str, fields: Mapping[str, str], key: str, *, call_id: str | None = None
+    ) -> IntakeOutcome:
         if kind in self.reject:
             return IntakeOutcome(False, errors=self.reject[kind])
         if key not in self._by_key:

@@ -90,7 +90,7 @@ class _Call:
         elif isinstance(c, i.FetchNotices):
             return [i.NoticesResult(tuple(await f.notices.active_for(c.area, self.at)))]
         elif isinstance(c, i.CreateIntake):
-            outcome = await f.intake.create(c.kind, c.fields, c.key)
+            outcome = await f.intake.create(c.kind, c.fields, c.key, call_id="simulated-call")
             result = outcome.confirmation if outcome.ok else f"rejected {outcome.errors}"
             self.lines.append(f"INTAKE {c.kind}: {_fmt(c.fields)} -> {result}")
             return [i.IntakeResult(outcome.ok, outcome.confirmation, outcome.errors)]
@@ -112,7 +112,7 @@ class _Call:
         return []
 
     async def lookup(self, c: i.LookupAccount) -> i.FlowEvent:
-        return await look_up(self.fakes.accounts, c)
+        return await look_up(self.fakes.accounts, c, "simulated-call")
 
 
 def _context(context: Mapping[str, str]) -> str:

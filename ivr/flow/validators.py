@@ -1,7 +1,7 @@
 """Checks for keyed-in values (`collect` node `validator:`), returning the normalised value.
 
 Customer numbers are 10 digits whose last digit is a Damm check digit (the one
-`ivr.store.numbers` issues), so a single mistyped digit or two swapped neighbours are caught
+`ivr.numbers` issues), so a single mistyped digit or two swapped neighbours are caught
 before anything is looked up. Dates are
 keyed as YYYYMMDD and must lie within a year of today: the hotline only takes move and stop
 dates in that window.
@@ -15,13 +15,13 @@ import phonenumbers
 
 from ivr.errors import InvalidNumber
 from ivr.flow.say import parse_date
-from ivr.store.numbers import parse_customer_number
+from ivr.numbers import parse_customer_number
 
 DATE_WINDOW = timedelta(days=366)
 
 
 def customer_number(value: str, now: datetime) -> str | None:
-    # the same check digit the store issues and checks (ivr.store.numbers: Damm)
+    # the same check digit the store issues and checks (ivr.numbers: Damm)
     try:
         return parse_customer_number(value)
     except InvalidNumber:

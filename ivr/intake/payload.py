@@ -25,7 +25,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from ivr.store.numbers import CONFIRMATION_DIGITS, CUSTOMER_NUMBER_DIGITS
+from ivr.numbers import CONFIRMATION_DIGITS, CUSTOMER_NUMBER_DIGITS
 
 SCHEMA_ID = "https://suido-hotline.example/schemas/billing-request.json"
 

@@ -19,17 +19,17 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ivr.domain import TOKYO
+from ivr.domain import TOKYO, RequestKind
 from ivr.errors import IntakeRejected
 from ivr.intake.payload import BillingPremise, BillingRequestV1, Channel
 from ivr.intake.validation import (
     BusinessDays,
     CleanFields,
     IntakeRules,
-    RequestKind,
     jp_business_days_between,
     validate_fields,
 )
+from ivr.numbers import confirmation_number, speakable
 from ivr.store.accounts import (
     AuditContext,
     account_by_number_in,
@@ -38,7 +38,6 @@ from ivr.store.accounts import (
     write_audit_in,
 )
 from ivr.store.models import Account, Premise, ServiceRequest
-from ivr.store.numbers import confirmation_number, speakable
 from ivr.store.tables import accounts, billing_outbox, intake_keys, phones, service_requests
 
 CHANNELS: tuple[str, ...] = get_args(Channel)

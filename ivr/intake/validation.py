@@ -17,7 +17,6 @@ done by `IntakeService` inside the transaction that writes the request.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -27,20 +26,9 @@ from typing import Any, Protocol
 import jpholiday
 
 from ivr.callerid import normalise_number
+from ivr.domain import RequestKind
 from ivr.errors import InvalidNumber
-from ivr.store.numbers import customer_number, parse_customer_number
-
-
-class RequestKind(enum.StrEnum):
-    START = "start"
-    STOP = "stop"
-    TRANSFER = "transfer"
-    NAME_CHANGE = "name_change"
-    PHONE_CHANGE = "phone_change"
-    RECONNECTION = "reconnection"
-    LEAK = "leak"
-    BANK_DEBIT = "bank_debit"
-    """Post the caller a bank-debit (口座振替) application form for their account."""
+from ivr.numbers import customer_number, parse_customer_number
 
 
 class BusinessDays(Protocol):

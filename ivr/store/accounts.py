@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ivr.callerid import CallerId, normalise_caller_id
 from ivr.domain import utc_now
 from ivr.errors import InvalidNumber
+from ivr.numbers import parse_customer_number
 from ivr.store.models import Account, AuditEntry, CallerMatch, MatchKind, Notice, Premise
-from ivr.store.numbers import parse_customer_number
 from ivr.store.tables import accounts, audit_log, notices, phones, premises
 
 if TYPE_CHECKING:

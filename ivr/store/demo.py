@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ivr.store.numbers import customer_number
+from ivr.numbers import customer_number
 from ivr.store.tables import accounts, agents, departments, notices, phones, premises
 
 Progress = Callable[[int, int], None]

@@ -9,9 +9,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from ivr.ari.client import AriClient, Backoff, Disconnected, Resynced, StreamItem
-from ivr.ari.fake_server import FakeAriServer
 from ivr.ari.models import StasisEnd, StasisStart, UnknownEvent
 from ivr.errors import AriBadRequest, AriUnauthorized, AriUnavailable, ChannelGone, NotInStasis
+from tests.support.fake_ari_server import FakeAriServer
 
 pytestmark = pytest.mark.contract
 

@@ -9,9 +9,9 @@ from typing import NotRequired, TypedDict
 
 import pytest
 
+from ivr.adapters import DbCallbackStore
 from ivr.app import Engine
 from ivr.calls.records import MemoryCallRecorder
-from ivr.store.callbacks import DbCallbackStore
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
 from tests.integration.conftest import CALLER, Driver, EngineFactory

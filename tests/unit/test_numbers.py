@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ivr.errors import InvalidNumber
-from ivr.store.numbers import (
+from ivr.numbers import (
     check_digit,
     confirmation_number,
     customer_number,

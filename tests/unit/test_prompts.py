@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr.cli.prompts import add_commands
 from ivr.flow.catalog import Catalog
 from ivr.prompts import (
     CommandTts,
@@ -23,7 +24,6 @@ from ivr.prompts import (
     default_output_dir,
     playable,
 )
-from ivr.prompts_cli import add_commands
 
 pytestmark = pytest.mark.unit
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr import status_cli
 from ivr.ari.client import RequestStats
 from ivr.calls.flows import FlowRegistry
+from ivr.cli import status as status_cli
 from ivr.status import STATUS_PATH, publish_status, read_status, write_status
 
 pytestmark = pytest.mark.unit

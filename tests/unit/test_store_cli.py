@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ivr import store_cli
+from ivr.cli import billing
+from ivr.cli import db as db_commands
+from ivr.domain import RequestKind
 from ivr.intake.service import IntakeRequest, IntakeService
-from ivr.intake.validation import RequestKind
 from ivr.store.db import open_engine
 from ivr.store.migrate import current_revision, head_revision
 from ivr.store.tables import accounts, billing_outbox
@@ -33,7 +34,9 @@ def hotline(tmp_path: Path) -> tuple[argparse.ArgumentParser, Path, str]:
     config.write_text(f"database:\n  url: {url}\n")
     parser = argparse.ArgumentParser(prog="hotline")
     parser.add_argument("--config")
-    store_cli.add_commands(parser.add_subparsers(dest="command"))
+    commands = parser.add_subparsers(dest="command")
+    db_commands.add_commands(commands)
+    billing.add_commands(commands)
     return parser, config, url
 
 

@@ -4,8 +4,8 @@ A throwaway PostgreSQL cluster per session and a fresh database per test.
 
 `db_url` is parametrised over ``sqlite`` and ``postgresql``: each test that takes it runs on both.
 PostgreSQL comes from `HOTLINE_TEST_PG_URL` (a server where we may CREATE DATABASE) or else a
-private cluster (initdb + pg_ctl, see `ivr.store.pgcluster`). A missing PostgreSQL FAILS the tests:
-the production database is not optional.
+private cluster (initdb + pg_ctl, see `tests.support.pgcluster`). A missing PostgreSQL FAILS the
+tests: the production database is not optional.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ivr.store.accounts import AccountStore
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
-from ivr.store.pgcluster import PgCluster, PgUnavailable
+from tests.support.pgcluster import PgCluster, PgUnavailable
 
 
 @pytest.fixture(scope="session")

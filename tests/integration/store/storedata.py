@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.store.numbers import customer_number
+from ivr.numbers import customer_number
 from ivr.store.tables import accounts, phones, premises
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Tokyo

@@ -23,7 +23,6 @@ from ivr.adapters import (
     StoreAccounts,
     StoreNotices,
     UnknownCalendar,
-    call_id_from_log_context,
 )
 from ivr.calls.flows import FlowRegistry
 from ivr.calls.records import CallRecord
@@ -53,9 +52,9 @@ def weekdays(start: date, end: date, /) -> int:
     return sum(1 for n in range(1, (end - start).days + 1) if (start + timedelta(n)).weekday() < 5)
 
 
-def sink(engine: AsyncEngine, call_id: str | None = CALL) -> ServiceIntake:
+def sink(engine: AsyncEngine) -> ServiceIntake:
     service = IntakeService(engine, business_days=weekdays, clock=lambda: NOW)
-    return ServiceIntake(service, call_id)
+    return ServiceIntake(service)
 
 
 async def rows(engine: AsyncEngine, table: sa.Table) -> list[dict[str, object]]:
@@ -85,7 +84,7 @@ async def test_caller_id_match_is_audited(
     audited: list[int | None],
 ) -> None:
     await seed(engine)
-    found = await StoreAccounts(store, CALL).lookup_by_phone(presented)
+    found = await StoreAccounts(store).lookup_by_phone(presented, call_id=CALL)
     assert [a.customer_number for a in found] == numbers
     audit = await rows(engine, audit_log)
     assert [r["account_id"] for r in audit] == audited
@@ -98,20 +97,19 @@ async def test_summary_carries_what_the_flow_reads(
     engine: AsyncEngine, store: AccountStore
 ) -> None:
     await seed(engine)
-    accounts = StoreAccounts(store, lambda: "call-from-context")
-    shut_off = await accounts.lookup_by_customer_number(cust(3))
+    accounts = StoreAccounts(store)
+    shut_off = await accounts.lookup_by_customer_number(cust(3), call_id="call-8")
     assert shut_off == AccountSummary(cust(3), "chuo-01", "shut_off", 3000, "bank_debit")
-    assert await accounts.lookup_by_customer_number(cust(77)) is None
-    assert await accounts.lookup_by_customer_number("1234") is None  # malformed: not found
+    assert await accounts.lookup_by_customer_number(cust(77), call_id="call-8") is None
+    # malformed: not found
+    assert await accounts.lookup_by_customer_number("1234", call_id="call-8") is None
     audit = await rows(engine, audit_log)
     assert [(r["account_id"], r["action"]) for r in audit] == [
         (3, "lookup_number"),
         (None, "lookup_number"),
         (None, "lookup_number_invalid"),
     ]
-    assert {(r["reason"], r["call_id"]) for r in audit} == {
-        ("customer number entered", "call-from-context")
-    }
+    assert {(r["reason"], r["call_id"]) for r in audit} == {("customer number entered", "call-8")}
 
 
 # --- intake: every intake node of the shipped flows -----------------------------------------
@@ -169,7 +167,7 @@ async def test_flow_intake_is_confirmed_or_clearly_rejected(
     await seed(engine)
     variables = {**FLOW_VARIABLES, "account_number": ACCOUNT_FOR.get(request_kind, cust(1))}
     fields = {name: variables[var] for name, var in field_vars.items() if var in variables}
-    outcome = await sink(engine).create(request_kind, fields, f"{CALL}:intake-1")
+    outcome = await sink(engine).create(request_kind, fields, f"{CALL}:intake-1", call_id=CALL)
 
     requests, outbox = await rows(engine, service_requests), await rows(engine, billing_outbox)
     expected = EXPECTED[request_kind]
@@ -530,12 +528,13 @@ async def test_open_services_creates_a_fresh_database(tmp_path: Path) -> None:
     assert await current_revision(url) == head_revision()
 
 
-async def test_the_call_id_comes_from_the_session_log_context(
+async def test_the_audit_names_the_call_the_session_passed_not_the_log_context(
     engine: AsyncEngine, store: AccountStore
 ) -> None:
     await seed(engine)
-    accounts = StoreAccounts(store, call_id_from_log_context)
+    accounts = StoreAccounts(store)
     await accounts.lookup_by_phone("0935821234")  # outside a call
-    with call_context("call-9"):
-        await asyncio.create_task(accounts.lookup_by_phone("0935821234"))
+    # a task whose log context says another call: the audit row follows the port's argument
+    with call_context("call-logged"):
+        await asyncio.create_task(accounts.lookup_by_phone("0935821234", call_id="call-9"))
     assert [r["call_id"] for r in await rows(engine, audit_log)] == [None, "call-9"]

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.adapters import DbCallbackStore
 from ivr.ari.client import StreamItem
 from ivr.ari.fake import FakeAri
 from ivr.ari.models import CallerId, Channel
-from ivr.store.callbacks import DbCallbackStore
 from ivr.store.tables import callback_requests
 from routing.acd import AcdRouter
 from routing.agents import AgentPool

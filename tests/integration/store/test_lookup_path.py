@@ -12,9 +12,9 @@ from ivr.store.accounts import AccountStore, AuditContext
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
 from ivr.store.models import MatchKind
-from ivr.store.pgcluster import PgCluster
 from ivr.store.tables import audit_log
 from tests.integration.store.storedata import NOW, cust, seed
+from tests.support.pgcluster import PgCluster
 
 pytestmark = pytest.mark.integration
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.domain import RequestKind
 from ivr.intake.billing import (
     BillingDelivery,
     DatabaseBillingGateway,
@@ -21,12 +22,11 @@ from ivr.intake.billing import (
 from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy, pending, retry
 from ivr.intake.payload import BillingRequestV1
 from ivr.intake.service import IntakeRequest, IntakeService
-from ivr.intake.validation import RequestKind
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
-from ivr.store.pgcluster import free_port
 from ivr.store.tables import billing_outbox, service_requests
 from tests.integration.store.storedata import NOW, cust, seed
+from tests.support.pgcluster import free_port
 
 pytestmark = pytest.mark.integration
 

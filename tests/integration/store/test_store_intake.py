@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.domain import RequestKind
 from ivr.errors import IntakeRejected
 from ivr.intake.service import IntakeRequest, IntakeService
-from ivr.intake.validation import RequestKind
+from ivr.numbers import parse_confirmation_number
 from ivr.store.accounts import AccountStore, AuditContext
-from ivr.store.numbers import parse_confirmation_number
 from ivr.store.tables import audit_log, billing_outbox, service_requests
 from tests.integration.store.storedata import NOW, cust, seed
 

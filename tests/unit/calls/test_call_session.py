@@ -179,10 +179,14 @@ async def test_withheld_caller_id_is_not_looked_up() -> None:
 
 
 class BrokenAccounts:
-    async def lookup_by_phone(self, phone: str) -> list[AccountSummary]:
+    async def lookup_by_phone(
+        self, phone: str, *, call_id: str | None = None
+    ) -> list[AccountSummary]:
         raise ConnectionError("database down")
 
-    async def lookup_by_customer_number(self, number: str) -> AccountSummary | None:
+    async def lookup_by_customer_number(
+        self, number: str, *, call_id: str | None = None
+    ) -> AccountSummary | None:
         raise ConnectionError("database down")
 
 
@@ -198,11 +202,15 @@ async def test_a_failing_service_takes_the_error_branch_not_dead_air() -> None:
 class SilentAccounts:
     """A database that never answers (a lock held, a network gone quiet)."""
 
-    async def lookup_by_phone(self, phone: str) -> list[AccountSummary]:
+    async def lookup_by_phone(
+        self, phone: str, *, call_id: str | None = None
+    ) -> list[AccountSummary]:
         await asyncio.Event().wait()
         return []
 
-    async def lookup_by_customer_number(self, number: str) -> AccountSummary | None:
+    async def lookup_by_customer_number(
+        self, number: str, *, call_id: str | None = None
+    ) -> AccountSummary | None:
         await asyncio.Event().wait()
         return None
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.flow import cli as flow_cli
+from ivr.cli import flows as flow_cli
 from ivr.flow import model as m
 from ivr.flow.graph import to_dot
 from ivr.flow.loader import References, load_flow

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ivr.__main__ import main
 from ivr.app import flow_registry
 from ivr.calls.flows import FlowRegistry
+from ivr.cli import main
 from ivr.config import AppConfig, load_config
 from ivr.errors import FlowError
 

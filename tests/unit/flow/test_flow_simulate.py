@@ -9,15 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from ivr.__main__ import main
 from ivr.callerid import normalise_caller_id
 from ivr.calls.flows import load_flow_catalog, references_from
+from ivr.cli import main
+from ivr.cli.flows import demo_database, simulator_services
 from ivr.config import load_config
-from ivr.flow.cli import demo_database, simulator_services
 from ivr.flow.loader import load_flow
 from ivr.flow.simulator import simulate
+from ivr.numbers import customer_number
 from ivr.store.accounts import AccountStore
-from ivr.store.numbers import customer_number
 from ivr.store.tables import accounts, notices, phones, premises
 
 pytestmark = pytest.mark.unit

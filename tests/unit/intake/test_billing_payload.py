@@ -12,7 +12,8 @@ from typing import Any, get_args
 import pytest
 from pydantic import ValidationError
 
-from ivr import store_cli
+from ivr.cli import billing
+from ivr.domain import RequestKind
 from ivr.intake.payload import (
     BillingKind,
     BillingPremise,
@@ -23,7 +24,6 @@ from ivr.intake.payload import (
     read_billing_request,
 )
 from ivr.intake.service import CHANNELS
-from ivr.intake.validation import RequestKind
 
 pytestmark = pytest.mark.unit
 
@@ -164,7 +164,7 @@ def test_hotline_billing_schema_writes_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     parser = argparse.ArgumentParser(prog="hotline")
-    store_cli.add_commands(parser.add_subparsers(dest="command"))
+    billing.add_commands(parser.add_subparsers(dest="command"))
     out = tmp_path / "schema.json"
     args = parser.parse_args(["billing", "schema", "-o", str(out)])
     assert args.func(args) == 0

@@ -4,13 +4,13 @@ from datetime import date
 
 import pytest
 
+from ivr.domain import RequestKind
 from ivr.intake.validation import (
-    RequestKind,
     is_business_day,
     jp_business_days_between,
     validate_fields,
 )
-from ivr.store.numbers import customer_number
+from ivr.numbers import customer_number
 
 pytestmark = pytest.mark.unit
 

@@ -62,7 +62,7 @@ class PgCluster:
 
     def _run(self, *args: str) -> None:
         cmd = [*self._run_as, *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0:
             raise PgUnavailable(f"{Path(args[0]).name} failed: {proc.stderr.strip()[-2000:]}")
 

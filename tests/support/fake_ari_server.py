@@ -28,7 +28,7 @@ class Recorded:
 @dataclass
 class FakeAriServer:
     user: str = "hotline"
-    password: str = "demo-only-password"  # noqa: S105 - a fake server's demo credential
+    password: str = "demo-only-password"
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     variables: dict[tuple[str, str], str] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)

@@ -147,7 +147,7 @@ def simulator_services(store: AccountStore, config: AppConfig, catalog: Catalog)
     """The engine's own account and notice adapters on `store`, the calendars of `config`;
     intake requests are only shown."""
     return Fakes(
-        accounts=StoreAccounts(store, "simulate"),
+        accounts=StoreAccounts(store),
         calendar=RoutingCalendar(calendars_of(config.routing)),
         notices=StoreNotices(store, catalog.__contains__),
         intake=FakeIntake(),

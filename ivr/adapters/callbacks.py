@@ -1,5 +1,5 @@
-"""`DbCallbackStore`: callback requests in the database, so a caller who hung up to be called
-back keeps the queue place across an engine restart (`routing.ports.CallbackStore`)."""
+"""`DbCallbackStore`: the queues' `CallbackStore` port on the database, so a caller who hung up
+to be called back keeps the queue place across an engine restart."""
 
 from __future__ import annotations
 
