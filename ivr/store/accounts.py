@@ -8,10 +8,10 @@ missing from the log. The `*_in` variants work inside a caller's transaction (in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -36,11 +36,15 @@ class AuditContext:
     call_id: str | None = None
 
 
+# a row as SQLAlchemy returns it, or as the SQLite look-up path builds it from the driver's cursor
+Row = RowMapping | Mapping[str, Any]
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def premise_from_row(row: RowMapping, prefix: str = "") -> Premise:
+def premise_from_row(row: Row, prefix: str = "") -> Premise:
     """A premise from a `premises` row (or a joined row whose premise columns carry `prefix`)."""
     return Premise(
         id=row[f"{prefix}id"],
@@ -52,7 +56,7 @@ def premise_from_row(row: RowMapping, prefix: str = "") -> Premise:
     )
 
 
-def _account_from_row(r: RowMapping, premises: Iterable[Premise], phones: Iterable[str]) -> Account:
+def _account_from_row(r: Row, premises: Iterable[Premise], phones: Iterable[str]) -> Account:
     return Account(
         id=r["id"],
         customer_number=r["customer_number"],
@@ -160,10 +164,10 @@ BY_PHONE = (
 )
 
 
-def accounts_from_phone_rows(rows: Iterable[RowMapping]) -> tuple[Account, ...]:
+def accounts_from_phone_rows(rows: Iterable[Row]) -> tuple[Account, ...]:
     """The accounts in `BY_PHONE` rows (one row per account x premise x phone), in row order."""
     order: list[int] = []
-    head: dict[int, RowMapping] = {}
+    head: dict[int, Row] = {}
     prem: dict[int, dict[int, Premise]] = {}
     tel: dict[int, dict[int, str]] = {}
     for r in rows:
