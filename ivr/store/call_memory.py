@@ -150,9 +150,16 @@ class DbCallMemory:
 
 
 def _upsert(dialect: str) -> Any:
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(call_memory)
-    return stmt.on_conflict_do_update(
-        index_elements=[call_memory.c.call_id, call_memory.c.key],
-        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
-    )
+    # built once per dialect: building it and its cache key cost ~0.2 ms, in every batch
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        new = insert(call_memory)
+        stmt = _UPSERTS[dialect] = new.on_conflict_do_update(
+            index_elements=[call_memory.c.call_id, call_memory.c.key],
+            set_={"value": new.excluded.value, "updated_at": new.excluded.updated_at},
+        )
+    return stmt
+
+
+_UPSERTS: dict[str, Any] = {}
