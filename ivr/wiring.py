@@ -147,7 +147,7 @@ async def open_services(
         store = AccountStore(db)
         stack.push_async_callback(store.aclose)
         intake = IntakeService(db, rules=intake_rules(config))
-        memory = DbCallMemory(db)
+        memory = DbCallMemory(db, writes=store.path)
         memory.start()
         # closed before the database: what calls kept on the way out is written first
         stack.push_async_callback(memory.aclose)

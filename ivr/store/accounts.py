@@ -272,6 +272,12 @@ class AccountStore:
             await path.aclose()
 
     @property
+    def path(self) -> LookupPath:
+        """The look-up path (opened on first use), for other short writes that should take the
+        same way to the database (the call memory's batches)."""
+        return self._lookups
+
+    @property
     def _lookups(self) -> LookupPath:
         if self._path is None:
             from ivr.store.lookup_path import open_lookup_path  # it builds on this module
