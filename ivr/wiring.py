@@ -164,7 +164,7 @@ async def open_services(
         if call_log is not None:
             recorder = call_log
         else:
-            db_recorder = DbCallRecorder(CallLog(db))
+            db_recorder = DbCallRecorder(CallLog(db, writes=store.path))
             db_recorder.start()
             # closed before the database (pushed after it): records of the last calls are written
             stack.push_async_callback(db_recorder.aclose)

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.callerid import CallerId
 from ivr.store.tables import call_events, calls
+
+if TYPE_CHECKING:
+    from ivr.store.lookup_path import LookupPath
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +44,11 @@ class SessionTrail:
 
 
 class CallLog:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, writes: LookupPath | None = None) -> None:
         self._engine = engine
+        # where `save_many` writes (the call recorder's batches): the look-up path's one
+        # transaction, on SQLite one hop for the whole batch (see `DbCallMemory`), or `engine`
+        self._writes = writes
 
     async def start(self, call_id: str, caller: CallerId, at: datetime) -> None:
         async with self._engine.begin() as conn:
@@ -106,62 +112,11 @@ class CallLog:
         """Several sessions in ONE transaction (a handful of statements however many)."""
         if not sessions:
             return
-        async with self._engine.begin() as conn:
-            ids = sorted({s.call_id for s in sessions})
-            known = set(
-                (await conn.execute(sa.select(calls.c.id).where(calls.c.id.in_(ids)))).scalars()
-            )
-            new: dict[str, SessionTrail] = {}
-            for session in sessions:
-                if session.call_id not in known:
-                    new.setdefault(session.call_id, session)
-            rows: list[dict[str, Any]] = []
-            if new:
-                await conn.execute(
-                    sa.insert(calls),
-                    [
-                        {
-                            "id": s.call_id,
-                            "caller_e164": s.caller.e164,
-                            "caller_kind": str(s.caller.kind),
-                            "started_at": s.started_at,
-                        }
-                        for s in new.values()
-                    ],
-                )
-                rows.extend(
-                    {"call_id": s.call_id, "at": s.started_at, "kind": "entered_ivr", "data": {}}
-                    for s in new.values()
-                )
-            for s in sessions:
-                rows.extend(
-                    {"call_id": s.call_id, "at": s.at, "kind": kind[:32], "data": dict(data)}
-                    for kind, data in s.events
-                )
-                if s.ended_at is None:
-                    rows.append({"call_id": s.call_id, "at": s.at, "kind": "detached", "data": {}})
-                else:
-                    rows.append(
-                        {"call_id": s.call_id, "at": s.ended_at, "kind": "ended", "data": {}}
-                    )
-            await conn.execute(sa.insert(call_events), rows)
-            await conn.execute(
-                sa.update(calls)
-                .where(calls.c.id == sa.bindparam("call_id"))
-                .values(
-                    ended_at=sa.bindparam("ended"),
-                    # a session without an outcome keeps what an earlier engine wrote
-                    reason_code=sa.func.coalesce(sa.bindparam("reason"), calls.c.reason_code),
-                ),
-                [
-                    {
-                        "call_id": s.call_id,
-                        "ended": s.ended_at,
-                        "reason": s.reason_code[:32] if s.reason_code is not None else None,
-                    }
-                    for s in sessions
-                ],
-            )
+        if self._writes is not None:
+            await self._writes.run(_save_sessions, sessions)
+        else:
+            async with self._engine.begin() as conn:
+                await conn.run_sync(_save_sessions, sessions)
 
     async def events(self, call_id: str) -> list[CallEvent]:
         async with self._engine.connect() as conn:
@@ -173,3 +128,58 @@ class CallLog:
                 )
             ).mappings()
             return [CallEvent(**dict(r)) for r in rows]
+
+
+def _save_sessions(conn: sa.Connection, sessions: Sequence[SessionTrail]) -> None:
+    """`CallLog.save_many` in the caller's transaction."""
+    ids = sorted({s.call_id for s in sessions})
+    known = set((conn.execute(sa.select(calls.c.id).where(calls.c.id.in_(ids)))).scalars())
+    new: dict[str, SessionTrail] = {}
+    for session in sessions:
+        if session.call_id not in known:
+            new.setdefault(session.call_id, session)
+    rows: list[dict[str, Any]] = []
+    if new:
+        conn.execute(
+            sa.insert(calls),
+            [
+                {
+                    "id": s.call_id,
+                    "caller_e164": s.caller.e164,
+                    "caller_kind": str(s.caller.kind),
+                    "started_at": s.started_at,
+                }
+                for s in new.values()
+            ],
+        )
+        rows.extend(
+            {"call_id": s.call_id, "at": s.started_at, "kind": "entered_ivr", "data": {}}
+            for s in new.values()
+        )
+    for s in sessions:
+        rows.extend(
+            {"call_id": s.call_id, "at": s.at, "kind": kind[:32], "data": dict(data)}
+            for kind, data in s.events
+        )
+        if s.ended_at is None:
+            rows.append({"call_id": s.call_id, "at": s.at, "kind": "detached", "data": {}})
+        else:
+            rows.append({"call_id": s.call_id, "at": s.ended_at, "kind": "ended", "data": {}})
+    conn.execute(sa.insert(call_events), rows)
+    conn.execute(
+        sa.update(calls)
+        .where(calls.c.id == sa.bindparam("call_id"))
+        .values(
+            ended_at=sa.bindparam("ended"),
+            # a session without an outcome keeps what an earlier engine wrote
+            reason_code=sa.func.coalesce(sa.bindparam("reason"), calls.c.reason_code),
+        ),
+        [
+            {
+                "call_id": s.call_id,
+                "ended": s.ended_at,
+                "reason": s.reason_code[:32] if s.reason_code is not None else None,
+            }
+            for s in sessions
+        ],
+    )

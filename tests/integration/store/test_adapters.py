@@ -338,8 +338,11 @@ async def test_routing_calendar() -> None:
         await calendar.state_at("typo", NOW)
 
 
-async def test_call_records_go_to_the_contact_trail(engine: AsyncEngine) -> None:
-    recorder = DbCallRecorder(CallLog(engine))
+@pytest.mark.parametrize("on_path", [False, True], ids=["main engine", "look-up path"])
+async def test_call_records_go_to_the_contact_trail(
+    engine: AsyncEngine, store: AccountStore, on_path: bool
+) -> None:
+    recorder = DbCallRecorder(CallLog(engine, writes=store.path if on_path else None))
     first = CallRecord(
         call_id=CALL,
         caller="0935821234",
@@ -381,8 +384,11 @@ async def test_call_records_go_to_the_contact_trail(engine: AsyncEngine) -> None
     await recorder.aclose()
 
 
-async def test_call_records_ending_together_share_a_transaction(engine: AsyncEngine) -> None:
-    recorder = DbCallRecorder(CallLog(engine))
+@pytest.mark.parametrize("on_path", [False, True], ids=["main engine", "look-up path"])
+async def test_call_records_ending_together_share_a_transaction(
+    engine: AsyncEngine, store: AccountStore, on_path: bool
+) -> None:
+    recorder = DbCallRecorder(CallLog(engine, writes=store.path if on_path else None))
     records = [
         CallRecord(
             call_id=f"storm-{n}",
