@@ -141,7 +141,7 @@ async def open_services(
         store = AccountStore(db)
         stack.push_async_callback(store.aclose)
         intake = IntakeService(db, rules=intake_rules(config))
-        memory = DbCallMemory(db)
+        memory = DbCallMemory(db, writes=store.path)
         memory.start()
         # closed before the database: what calls kept on the way out is written first
         stack.push_async_callback(memory.aclose)
@@ -158,7 +158,7 @@ async def open_services(
         if call_log is not None:
             recorder = call_log
         else:
-            db_recorder = DbCallRecorder(CallLog(db))
+            db_recorder = DbCallRecorder(CallLog(db, writes=store.path))
             db_recorder.start()
             # closed before the database (pushed after it): records of the last calls are written
             stack.push_async_callback(db_recorder.aclose)

@@ -36,7 +36,7 @@ from ivr.ari.models import (
     LiveRecording,
     Playback,
     Variable,
-    parse_event,
+    parse_event_json,
 )
 from ivr.ari.port import AriPort
 from ivr.ari.rest import RestConnections, StaleConnection
@@ -497,12 +497,12 @@ class AriClient:
         async for msg in ws:
             if msg.type == aiohttp.WSMsgType.TEXT:
                 try:
-                    data = json.loads(msg.data)
+                    event = parse_event_json(msg.data)
                 except ValueError:
                     log.warning("ARI events: undecodable message dropped")
                     continue
-                if isinstance(data, dict):
-                    on_event(parse_event(data))
+                if event is not None:
+                    on_event(event)
             elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                 break
 

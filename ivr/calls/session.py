@@ -500,7 +500,7 @@ class CallSession:
         payload = {
             "flow": self._version.flow.id,
             "digest": self._version.digest,
-            "state": asdict(self.state),
+            "state": _state_dict(self.state),
             "record": {"started_at": self.record.started_at, "digits": self.record.digits},
         }
         self.services.memory.keep(
@@ -563,6 +563,15 @@ class _NoAnswer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+def _state_dict(state: i.CallState) -> dict[str, Any]:
+    """`dataclasses.asdict(state)`, without its deep copy of every value (done after each step:
+    the values are strings, numbers and one dict of strings; only the frames are dataclasses)."""
+    values = dict(state.__dict__)
+    values["variables"] = dict(state.variables)
+    values["stack"] = tuple(asdict(frame) for frame in state.stack)
+    return values
 
 
 def _load_state(saved: str) -> tuple[i.CallState, str, str, dict[str, Any]] | None:

@@ -8,10 +8,10 @@ missing from the log. The `*_in` variants work inside a caller's transaction (in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -37,7 +37,11 @@ class AuditContext:
     call_id: str | None = None
 
 
-def premise_from_row(row: RowMapping, prefix: str = "") -> Premise:
+# a row as SQLAlchemy returns it, or as the SQLite look-up path builds it from the driver's cursor
+Row = RowMapping | Mapping[str, Any]
+
+
+def premise_from_row(row: Row, prefix: str = "") -> Premise:
     """A premise from a `premises` row (or a joined row whose premise columns carry `prefix`)."""
     return Premise(
         id=row[f"{prefix}id"],
@@ -49,7 +53,7 @@ def premise_from_row(row: RowMapping, prefix: str = "") -> Premise:
     )
 
 
-def _account_from_row(r: RowMapping, premises: Iterable[Premise], phones: Iterable[str]) -> Account:
+def _account_from_row(r: Row, premises: Iterable[Premise], phones: Iterable[str]) -> Account:
     return Account(
         id=r["id"],
         customer_number=r["customer_number"],
@@ -157,10 +161,10 @@ BY_PHONE = (
 )
 
 
-def accounts_from_phone_rows(rows: Iterable[RowMapping]) -> tuple[Account, ...]:
+def accounts_from_phone_rows(rows: Iterable[Row]) -> tuple[Account, ...]:
     """The accounts in `BY_PHONE` rows (one row per account x premise x phone), in row order."""
     order: list[int] = []
-    head: dict[int, RowMapping] = {}
+    head: dict[int, Row] = {}
     prem: dict[int, dict[int, Premise]] = {}
     tel: dict[int, dict[int, str]] = {}
     for r in rows:
@@ -263,6 +267,12 @@ class AccountStore:
         path, self._path = self._path, None
         if path is not None:
             await path.aclose()
+
+    @property
+    def path(self) -> LookupPath:
+        """The look-up path (opened on first use), for other short writes that should take the
+        same way to the database (the call memory's batches)."""
+        return self._lookups
 
     @property
     def _lookups(self) -> LookupPath:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +24,9 @@ KIND_MAX = 32
 # the call row of a call whose opening this engine never saw (a trail entry of a call that an
 # engine of before the streamed trail started): its caller is not known here
 UNKNOWN_CALLER_KIND = "unknown"
+
+if TYPE_CHECKING:
+    from ivr.store.lookup_path import LookupPath
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,71 +86,22 @@ TrailEntry = CallOpened | TrailEvent | AccountMatched | CallClosed
 
 
 class CallLog:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, writes: LookupPath | None = None) -> None:
         self._engine = engine
+        # where `append_many` writes (the call recorder's batches): the look-up path's one
+        # transaction, on SQLite one hop for the whole batch (see `DbCallMemory`), or `engine`
+        self._writes = writes
 
     async def append_many(self, entries: Sequence[TrailEntry]) -> None:
         """Several calls' entries in ONE transaction (a handful of statements however many),
         events in the order given."""
         if not entries:
             return
-        async with self._engine.begin() as conn:
-            ids = sorted({e.call_id for e in entries})
-            known = set(
-                (await conn.execute(sa.select(calls.c.id).where(calls.c.id.in_(ids)))).scalars()
-            )
-            new_calls: list[dict[str, Any]] = []
-            events: list[dict[str, Any]] = []
-            matches: list[dict[str, Any]] = []
-            closes: list[dict[str, Any]] = []
-            for e in entries:
-                if e.call_id not in known:
-                    known.add(e.call_id)
-                    new_calls.append(_call_row(e))
-                    if isinstance(e, CallOpened):
-                        events.append(_event(e.call_id, "entered_ivr", e.at))
-                if isinstance(e, TrailEvent):
-                    events.append(_event(e.call_id, e.kind[:KIND_MAX], e.at, dict(e.data)))
-                elif isinstance(e, AccountMatched):
-                    events.append(_event(e.call_id, "account_matched", e.at, {"by": e.by}))
-                    matches.append({"call": e.call_id, "number": e.customer_number})
-                elif isinstance(e, CallClosed):
-                    events.append(_event(e.call_id, "ended" if e.ended else "detached", e.at))
-                    closes.append(
-                        {
-                            "call": e.call_id,
-                            "ended": e.at if e.ended else None,
-                            "reason": e.reason_code[:KIND_MAX] if e.reason_code else None,
-                        }
-                    )
-            if new_calls:
-                await conn.execute(sa.insert(calls), new_calls)
-            if events:
-                await conn.execute(sa.insert(call_events), events)
-            if matches:
-                account = (
-                    sa.select(accounts.c.id)
-                    .where(accounts.c.customer_number == sa.bindparam("number"))
-                    .scalar_subquery()
-                )
-                await conn.execute(
-                    sa.update(calls)
-                    .where(calls.c.id == sa.bindparam("call"))
-                    # a number that matches no account leaves what was there
-                    .values(account_id=sa.func.coalesce(account, calls.c.account_id)),
-                    matches,
-                )
-            if closes:
-                await conn.execute(
-                    sa.update(calls)
-                    .where(calls.c.id == sa.bindparam("call"))
-                    .values(
-                        ended_at=sa.bindparam("ended"),
-                        # a session without an outcome keeps what an earlier engine wrote
-                        reason_code=sa.func.coalesce(sa.bindparam("reason"), calls.c.reason_code),
-                    ),
-                    closes,
-                )
+        if self._writes is not None:
+            await self._writes.run(_append_entries, entries)
+        else:
+            async with self._engine.begin() as conn:
+                await conn.run_sync(_append_entries, entries)
 
     async def events(self, call_id: str) -> list[CallEvent]:
         async with self._engine.connect() as conn:
@@ -159,6 +113,64 @@ class CallLog:
                 )
             ).mappings()
             return [CallEvent(**dict(r)) for r in rows]
+
+
+def _append_entries(conn: sa.Connection, entries: Sequence[TrailEntry]) -> None:
+    """`CallLog.append_many` in the caller's transaction."""
+    ids = sorted({e.call_id for e in entries})
+    known = set((conn.execute(sa.select(calls.c.id).where(calls.c.id.in_(ids)))).scalars())
+    new_calls: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    matches: list[dict[str, Any]] = []
+    closes: list[dict[str, Any]] = []
+    for e in entries:
+        if e.call_id not in known:
+            known.add(e.call_id)
+            new_calls.append(_call_row(e))
+            if isinstance(e, CallOpened):
+                events.append(_event(e.call_id, "entered_ivr", e.at))
+        if isinstance(e, TrailEvent):
+            events.append(_event(e.call_id, e.kind[:KIND_MAX], e.at, dict(e.data)))
+        elif isinstance(e, AccountMatched):
+            events.append(_event(e.call_id, "account_matched", e.at, {"by": e.by}))
+            matches.append({"call": e.call_id, "number": e.customer_number})
+        elif isinstance(e, CallClosed):
+            events.append(_event(e.call_id, "ended" if e.ended else "detached", e.at))
+            closes.append(
+                {
+                    "call": e.call_id,
+                    "ended": e.at if e.ended else None,
+                    "reason": e.reason_code[:KIND_MAX] if e.reason_code else None,
+                }
+            )
+    if new_calls:
+        conn.execute(sa.insert(calls), new_calls)
+    if events:
+        conn.execute(sa.insert(call_events), events)
+    if matches:
+        account = (
+            sa.select(accounts.c.id)
+            .where(accounts.c.customer_number == sa.bindparam("number"))
+            .scalar_subquery()
+        )
+        conn.execute(
+            sa.update(calls)
+            .where(calls.c.id == sa.bindparam("call"))
+            # a number that matches no account leaves what was there
+            .values(account_id=sa.func.coalesce(account, calls.c.account_id)),
+            matches,
+        )
+    if closes:
+        conn.execute(
+            sa.update(calls)
+            .where(calls.c.id == sa.bindparam("call"))
+            .values(
+                ended_at=sa.bindparam("ended"),
+                # a session without an outcome keeps what an earlier engine wrote
+                reason_code=sa.func.coalesce(sa.bindparam("reason"), calls.c.reason_code),
+            ),
+            closes,
+        )
 
 
 def _call_row(entry: TrailEntry) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ivr.ari.models import (
@@ -11,6 +13,7 @@ from ivr.ari.models import (
     UnknownEvent,
     event_channel_id,
     parse_event,
+    parse_event_json,
 )
 
 pytestmark = pytest.mark.unit
@@ -79,3 +82,35 @@ def test_known_type_with_an_unreadable_shape_is_kept_raw_not_raised() -> None:
     event = parse_event({"type": "ChannelDtmfReceived", "channel": "not an object"})
     assert isinstance(event, UnknownEvent)
     assert event.raw["channel"] == "not an object"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"type": "StasisStart", "application": "hotline", "args": ["main"], "channel": CHANNEL},
+        {"type": "ChannelDtmfReceived", "digit": "#", "duration_ms": 100, "channel": CHANNEL},
+        {"type": "StasisEnd", "channel": CHANNEL, "timestamp": "2026-12-01T23:11:45.612+0000"},
+        {
+            "type": "PlaybackFinished",
+            "playback": {"id": "c-pb-1", "target_uri": "channel:c1", "state": "done"},
+        },
+        {"type": "ChannelVarset", "variable": "X", "value": "1"},
+        {"type": "PlaybackContinuing", "playback": {"id": "c-pb-1"}},
+        {"type": "ChannelDtmfReceived", "channel": "not an object"},
+        {"no": "type"},
+    ],
+)
+def test_the_readers_one_pass_parse_is_parse_event_of_the_decoded_json(
+    raw: dict[str, object],
+) -> None:
+    text = json.dumps(raw)
+    event = parse_event_json(text)
+    assert event == parse_event(raw)
+    assert event_channel_id(event) == event_channel_id(parse_event(raw))
+    assert parse_event_json(text.encode()) == event
+
+
+def test_the_one_pass_parse_refuses_what_is_not_json_and_skips_what_is_not_an_object() -> None:
+    with pytest.raises(ValueError, match="."):
+        parse_event_json("{not json")
+    assert parse_event_json("[1, 2]") is None

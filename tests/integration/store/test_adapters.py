@@ -338,11 +338,13 @@ async def test_routing_calendar() -> None:
         await calendar.state_at("typo", NOW)
 
 
+@pytest.mark.parametrize("on_path", [False, True], ids=["main engine", "look-up path"])
 async def test_the_trail_is_written_as_the_call_goes_with_each_events_own_time(
-    engine: AsyncEngine,
+    engine: AsyncEngine, store: AccountStore, on_path: bool
 ) -> None:
     await seed(engine)
-    recorder = DbCallRecorder(CallLog(engine), interval_s=0.01)
+    log = CallLog(engine, writes=store.path if on_path else None)
+    recorder = DbCallRecorder(log, interval_s=0.01)
     recorder.opened(CALL, "093-582-1234", NOW)
     recorder.matched(CALL, cust(1), "caller_id", NOW + timedelta(seconds=1))
     recorder.event(

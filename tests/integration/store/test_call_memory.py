@@ -4,15 +4,31 @@ that kept it, batches coalesce, an ended call leaves nothing, a failing database
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.store.accounts import AccountStore
 from ivr.store.call_memory import DbCallMemory
 from ivr.store.tables import call_memory
 
 pytestmark = pytest.mark.integration
+
+MemoryOf = Callable[[AsyncEngine], DbCallMemory]
+
+
+@pytest.fixture(params=["main engine", "look-up path"])
+async def memory_of(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[MemoryOf]:
+    """Call memories writing their batches on the main engine, or (as the engine is wired) on
+    the account store's look-up path."""
+    async with AccountStore(engine) as store:
+
+        def make(on: AsyncEngine) -> DbCallMemory:
+            return DbCallMemory(on, writes=store.path if request.param == "look-up path" else None)
+
+        yield make
 
 
 async def rows(engine: AsyncEngine) -> dict[tuple[str, str], str]:
@@ -21,8 +37,10 @@ async def rows(engine: AsyncEngine) -> dict[tuple[str, str], str]:
         return {(r.call_id, r.key): r.value for r in result}
 
 
-async def test_kept_state_is_read_back_by_the_next_engine(engine: AsyncEngine) -> None:
-    first = DbCallMemory(engine)
+async def test_kept_state_is_read_back_by_the_next_engine(
+    engine: AsyncEngine, memory_of: MemoryOf
+) -> None:
+    first = memory_of(engine)
     first.start()
     first.keep("c1", "HOTLINE_STATE", "menu")
     first.keep("c1", "HOTLINE_STATE", "intake")  # the newest wins
@@ -34,15 +52,17 @@ async def test_kept_state_is_read_back_by_the_next_engine(engine: AsyncEngine) -
         ("c1", "HOTLINE_QUEUE"): '{"queue":"general"}',
         ("c2", "HOTLINE_STATE"): "greeting",
     }
-    second = DbCallMemory(engine)
+    second = memory_of(engine)
     second.start()
     assert await second.recall("c1", "HOTLINE_STATE") == "intake"
     assert await second.recall("c2", "HOTLINE_QUEUE") == ""
     await second.aclose()
 
 
-async def test_many_calls_stepping_at_once_share_a_few_transactions(engine: AsyncEngine) -> None:
-    memory = DbCallMemory(engine)
+async def test_many_calls_stepping_at_once_share_a_few_transactions(
+    engine: AsyncEngine, memory_of: MemoryOf
+) -> None:
+    memory = memory_of(engine)
     memory.start()
     for step in range(5):
         for n in range(200):
@@ -57,8 +77,10 @@ async def test_many_calls_stepping_at_once_share_a_few_transactions(engine: Asyn
     await memory.aclose()
 
 
-async def test_an_ended_call_leaves_nothing_and_stale_calls_are_pruned(engine: AsyncEngine) -> None:
-    memory = DbCallMemory(engine)
+async def test_an_ended_call_leaves_nothing_and_stale_calls_are_pruned(
+    engine: AsyncEngine, memory_of: MemoryOf
+) -> None:
+    memory = memory_of(engine)
     memory.start()
     for call_id in ("live", "ended", "gone-while-down"):
         await memory.keep_durably(call_id, "HOTLINE_STATE", "x")
@@ -69,7 +91,7 @@ async def test_an_ended_call_leaves_nothing_and_stale_calls_are_pruned(engine: A
         ("live", "HOTLINE_STATE"),
         ("gone-while-down", "HOTLINE_STATE"),
     }
-    restarted = DbCallMemory(engine)
+    restarted = memory_of(engine)
     restarted.start()
     # Asterisk still holds only "live": the other one ended while no engine ran
     assert await restarted.forget_all_but(["live"]) == 1
@@ -78,10 +100,10 @@ async def test_an_ended_call_leaves_nothing_and_stale_calls_are_pruned(engine: A
 
 
 async def test_a_failing_database_delays_writes_but_loses_none(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, memory_of: MemoryOf, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("ivr.store.call_memory.RETRY_S", 0.01)
-    memory = DbCallMemory(engine)
+    memory = memory_of(engine)
     memory.start()
     # the table is out of reach: every write fails as it would with the database down
     async with engine.begin() as conn:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from ivr.store.accounts import AccountStore, AuditContext
+from ivr.callerid import normalise_caller_id
+from ivr.store.accounts import AccountStore, AuditContext, match_caller
 from ivr.store.db import open_engine
+from ivr.store.lookup_path import SqliteLookupPath
 from ivr.store.migrate import migrate
 from ivr.store.models import MatchKind
 from ivr.store.tables import audit_log
@@ -77,5 +80,59 @@ async def test_a_sqlite_lookup_waits_for_a_writer_instead_of_failing(tmp_path: P
             ).all()
         # the look-up's audit row lands after the writer committed; nothing was lost
         assert [r.actor for r in actors] == ["writer", "ivr"]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "presented", ["0935821234", "0935550000", "0935559999", "anonymous", "0935"]
+)
+async def test_the_sqlite_caller_match_on_the_drivers_cursor_is_sqlalchemys(
+    tmp_path: Path, presented: str
+) -> None:
+    # the hot path reads and writes exactly what `accounts.match_caller` does through SQLAlchemy
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
+    await migrate(url)
+    engine = open_engine(url)
+    caller = normalise_caller_id(presented)
+    try:
+        await seed(engine)
+        path = SqliteLookupPath(engine)
+        try:
+            fast = await path.match_caller(caller, IVR)
+            reference = await path.run(match_caller, caller, IVR)
+        finally:
+            await path.aclose()
+        assert fast == reference
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(audit_log).order_by(audit_log.c.id))).mappings()
+            audit = [{k: v for k, v in r.items() if k != "id"} for r in rows]
+        half = len(audit) // 2
+        assert half == max(len(fast.accounts), 1)
+        # the same rows but for the time of the look-up (an aware UTC datetime both ways)
+        assert [{**r, "at": None} for r in audit[:half]] == [
+            {**r, "at": None} for r in audit[half:]
+        ]
+        assert all(r["at"].tzinfo is UTC for r in audit)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failing_sqlite_caller_match_raises_sqlalchemys_error_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
+    await migrate(url)
+    engine = open_engine(url)
+    try:
+        await seed(engine)
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("DROP TABLE audit_log")
+        async with AccountStore(engine) as store:
+            with pytest.raises(sa.exc.OperationalError, match="audit_log"):
+                await store.match_caller("0935821234", IVR)
+            # the transaction was rolled back: the next look-up gets the write lock
+            with pytest.raises(sa.exc.OperationalError, match="audit_log"):
+                await store.match_caller("0935821234", IVR)
     finally:
         await engine.dispose()
