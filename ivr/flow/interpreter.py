@@ -12,10 +12,10 @@ calls their own timeout. Digits pressed during a menu or collect prompt stop it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from ivr.domain import HoursState
 from ivr.flow import model as m
@@ -453,64 +453,74 @@ class _Run:
 
     def enter(self) -> None:
         node = self.node
+        handler = _ENTER.get(type(node))
+        if handler is not None:
+            handler(self, node)
+
+    def enter_prompted(self, node: _PromptedNode) -> None:
+        self.play(list(node.prompts), "prompt")
+
+    def enter_lookup(self, node: m.LookupAccountNode) -> None:
         v = self.state.variables
-        if isinstance(node, m.PlayNode | m.MenuNode | m.CollectNode | m.HangupNode):
-            self.play(list(node.prompts), "prompt")
-        elif isinstance(node, m.QueueNode | m.TransferNode | m.EmergencyNode | m.RecordNode):
-            self.play(list(node.prompts), "prompt")
-        elif isinstance(node, m.LookupAccountNode):
-            if node.by == "caller_id":
-                caller = v.get("caller_id", "")
-                if v.get("caller_withheld") == "true" or not caller:
-                    self.trail("account_lookup", outcome="withheld")
-                    self.goto(node.withheld or node.none)
-                    return
-                self.service(LookupAccount("phone", caller), node.timeout_s)
-            else:
-                self.service(LookupAccount("customer_number", v.get(node.by, "")), node.timeout_s)
-        elif isinstance(node, m.SwitchNode):
-            value = v.get(node.variable, "")
-            target = node.cases.get(value, node.default)
-            self.trail("branch", variable=node.variable, to=target)
-            self.goto(target)
-        elif isinstance(node, m.HoursNode):
-            self.service(CheckHours(node.calendar), node.timeout_s)
-        elif isinstance(node, m.NoticesNode):
-            area = v.get(node.area_var, "")
-            if not area:
-                self.goto(node.next)
-            else:
-                self.service(FetchNotices(area), node.timeout_s)
-        elif isinstance(node, m.IntakeNode):
-            fields = {k: v[var] for k, var in node.fields.items() if var in v}
-            self.service(CreateIntake(node.request, fields, self.new_id("intake")), node.timeout_s)
-        elif isinstance(node, m.SetNode):
-            self.set_vars(node.values)
-            language = node.values.get("language")
-            if language in ("ja", "en"):
-                self.update(language=language)
-                self.emit(SetLanguage(self.state.language))
+        if node.by != "caller_id":
+            self.service(LookupAccount("customer_number", v.get(node.by, "")), node.timeout_s)
+            return
+        caller = v.get("caller_id", "")
+        if v.get("caller_withheld") == "true" or not caller:
+            self.trail("account_lookup", outcome="withheld")
+            self.goto(node.withheld or node.none)
+            return
+        self.service(LookupAccount("phone", caller), node.timeout_s)
+
+    def enter_switch(self, node: m.SwitchNode) -> None:
+        value = self.state.variables.get(node.variable, "")
+        target = node.cases.get(value, node.default)
+        self.trail("branch", variable=node.variable, to=target)
+        self.goto(target)
+
+    def enter_hours(self, node: m.HoursNode) -> None:
+        self.service(CheckHours(node.calendar), node.timeout_s)
+
+    def enter_notices(self, node: m.NoticesNode) -> None:
+        area = self.state.variables.get(node.area_var, "")
+        if not area:
             self.goto(node.next)
-        elif isinstance(node, m.GotoNode):
-            self.goto(node.target)
-        elif isinstance(node, m.SubflowNode):
-            frame = Frame(self.state.flow_id, self.state.flow_version, node.next)
-            sub = self.library[node.flow]
-            self.trail("subflow", flow=sub.id)
-            self.update(
-                stack=(*self.state.stack, frame), flow_id=sub.id, flow_version=sub.flow.version
-            )
-            self.goto(sub.flow.start)
-        elif isinstance(node, m.ReturnNode):
-            if not self.state.stack:
-                self.emit(Hangup())
-                self.finish()
-                return
-            frame = self.state.stack[-1]
-            self.update(
-                stack=self.state.stack[:-1], flow_id=frame.flow_id, flow_version=frame.flow_version
-            )
-            self.goto(frame.return_to)
+        else:
+            self.service(FetchNotices(area), node.timeout_s)
+
+    def enter_intake(self, node: m.IntakeNode) -> None:
+        v = self.state.variables
+        fields = {k: v[var] for k, var in node.fields.items() if var in v}
+        self.service(CreateIntake(node.request, fields, self.new_id("intake")), node.timeout_s)
+
+    def enter_set(self, node: m.SetNode) -> None:
+        self.set_vars(node.values)
+        language = node.values.get("language")
+        if language in ("ja", "en"):
+            self.update(language=language)
+            self.emit(SetLanguage(self.state.language))
+        self.goto(node.next)
+
+    def enter_goto(self, node: m.GotoNode) -> None:
+        self.goto(node.target)
+
+    def enter_subflow(self, node: m.SubflowNode) -> None:
+        frame = Frame(self.state.flow_id, self.state.flow_version, node.next)
+        sub = self.library[node.flow]
+        self.trail("subflow", flow=sub.id)
+        self.update(stack=(*self.state.stack, frame), flow_id=sub.id, flow_version=sub.flow.version)
+        self.goto(sub.flow.start)
+
+    def enter_return(self, node: m.ReturnNode) -> None:
+        if not self.state.stack:
+            self.emit(Hangup())
+            self.finish()
+            return
+        frame = self.state.stack[-1]
+        self.update(
+            stack=self.state.stack[:-1], flow_id=frame.flow_id, flow_version=frame.flow_version
+        )
+        self.goto(frame.return_to)
 
     def service(self, command: Command, timeout_s: float) -> None:
         self.emit(command)
@@ -523,45 +533,55 @@ class _Run:
     # -- events
 
     def handle(self, event: FlowEvent) -> None:
-        if isinstance(event, Started):
-            self.set_vars(
-                {
-                    "caller_id": event.caller_id or "",
-                    "caller_withheld": "true" if event.withheld or not event.caller_id else "",
-                    "language": self.state.language,
-                }
-            )
-            self.emit(SetLanguage(self.state.language))
-            self.trail("entered", flow=self.state.flow_id, version=self.state.flow_version or "")
-            self.enter()
-        elif isinstance(event, HungUp):
-            self.cancel_timer()
-            self.update(playback=None)
-            self.trail("hung_up", phase=self.state.phase)
-            self.update(phase="done")
-        elif isinstance(event, Failed):
-            self.trail("failed", reason=event.reason)
-            self.abandon_waits()
-            self.fallback("failed")
-        elif isinstance(event, PlaybackDone):
-            if event.playback_id == self.state.playback:
-                self.update(playback=None)
-                self.cancel_timer()
-                self.after_playback()
-        elif isinstance(event, Timeout):
-            if event.timer == self.state.timer:
-                self.update(timer=None)
-                if self.state.playback is not None:
-                    # The guard fired: Asterisk never said the prompt ended; go on regardless.
-                    self.stop_playback()
-                    self.after_playback()
-                else:
-                    self.on_timeout()
-        elif isinstance(event, Digit):
-            if self.state.phase in ("prompt", "input", "confirm-prompt", "confirm-input"):
-                self.on_digit(event.key)
+        handler = _ON_EVENT.get(type(event))
+        if handler is not None:
+            handler(self, event)
         elif self.state.phase == "service":
             self.on_result(event)
+
+    def on_started(self, event: Started) -> None:
+        self.set_vars(
+            {
+                "caller_id": event.caller_id or "",
+                "caller_withheld": "true" if event.withheld or not event.caller_id else "",
+                "language": self.state.language,
+            }
+        )
+        self.emit(SetLanguage(self.state.language))
+        self.trail("entered", flow=self.state.flow_id, version=self.state.flow_version or "")
+        self.enter()
+
+    def on_hung_up(self, event: HungUp) -> None:
+        self.cancel_timer()
+        self.update(playback=None)
+        self.trail("hung_up", phase=self.state.phase)
+        self.update(phase="done")
+
+    def on_failed(self, event: Failed) -> None:
+        self.trail("failed", reason=event.reason)
+        self.abandon_waits()
+        self.fallback("failed")
+
+    def on_playback_done(self, event: PlaybackDone) -> None:
+        if event.playback_id == self.state.playback:
+            self.update(playback=None)
+            self.cancel_timer()
+            self.after_playback()
+
+    def on_timer(self, event: Timeout) -> None:
+        if event.timer != self.state.timer:
+            return
+        self.update(timer=None)
+        if self.state.playback is not None:
+            # The guard fired: Asterisk never said the prompt ended; go on regardless.
+            self.stop_playback()
+            self.after_playback()
+        else:
+            self.on_timeout()
+
+    def on_digit_event(self, event: Digit) -> None:
+        if self.state.phase in ("prompt", "input", "confirm-prompt", "confirm-input"):
+            self.on_digit(event.key)
 
     def after_playback(self) -> None:
         node = self.node
@@ -699,66 +719,131 @@ class _Run:
     def on_result(self, event: FlowEvent | None) -> None:
         node = self.node
         self.cancel_timer()
-        if isinstance(node, m.LookupAccountNode):
-            if isinstance(event, AccountResult) and event.outcome != "error":
-                values = {k: event.account.get(k, "") for k in m.ACCOUNT_VARS}
-                self.set_vars(values)
-                self.trail("account_lookup", outcome=event.outcome)
-                self.goto(
-                    {"found": node.found, "several": node.several}.get(event.outcome, node.none)
-                )
-            elif event is None or isinstance(event, AccountResult):
-                self.trail("account_lookup", outcome="error")
-                self.goto_or_fallback(node.on_error, "lookup_failed")
-        elif isinstance(node, m.HoursNode):
-            # Without an answer from the calendar, assume open: a person can still help.
-            state: HoursState = event.state if isinstance(event, HoursResult) else "open"
-            self.trail("hours", calendar=node.calendar, state=state)
-            branches = {
-                "open": node.open,
-                "closed": node.closed,
-                "holiday": node.holiday or node.closed,
-                "peak": node.peak or node.open,
-            }
-            self.goto(branches[state])
-        elif isinstance(node, m.NoticesNode):
-            prompts = event.prompts if isinstance(event, NoticesResult) else ()
-            self.set_vars({"notice_count": str(len(prompts))})
-            self.trail("notices", count=str(len(prompts)))
-            self.play(list(prompts), "prompt")
-        elif isinstance(node, m.IntakeNode):
-            if isinstance(event, IntakeResult) and event.ok and event.confirmation:
-                self.set_vars({node.into: event.confirmation})
-                self.trail("intake_created", kind=node.request)
-                self.goto(node.on_created)
-            elif isinstance(event, IntakeResult) and not event.ok:
-                self.set_vars({"intake_errors": ",".join(event.errors)})
-                self.trail("intake_rejected", kind=node.request)
-                self.goto(node.on_rejected)
-            elif event is None or isinstance(event, IntakeResult):
-                self.trail("intake_failed", kind=node.request)
-                self.goto_or_fallback(node.on_error, "intake_failed")
-        elif isinstance(node, m.QueueNode):
-            outcome = event.outcome if isinstance(event, QueueResult) else "overflow"
-            self.trail("queue_result", queue=node.queue, outcome=outcome)
-            if outcome in ("answered", "abandoned"):
-                self.finish()
-            elif outcome == "closed" and node.on_closed:
-                self.goto(node.on_closed)
-            elif outcome == "overflow" and node.on_overflow:
-                self.goto(node.on_overflow)
-            else:
-                self.fallback(f"queue_{outcome}")
-        elif isinstance(node, m.TransferNode | m.EmergencyNode):
-            ok = isinstance(event, TransferResult) and event.ok
-            self.trail("handed_over" if ok else "handover_failed")
-            if ok:
-                self.finish()
-            elif node.on_failed:
-                self.goto(node.on_failed)
-            else:
-                self.fallback("handover_failed")
-        elif isinstance(node, m.RecordNode):
-            if isinstance(event, RecordDone):
-                self.set_vars({node.variable: event.recording})
-            self.goto(node.next)
+        handler = _ON_RESULT.get(type(node))
+        if handler is not None:
+            handler(self, node, event)
+
+    def lookup_result(self, node: m.LookupAccountNode, event: FlowEvent | None) -> None:
+        if isinstance(event, AccountResult) and event.outcome != "error":
+            values = {k: event.account.get(k, "") for k in m.ACCOUNT_VARS}
+            self.set_vars(values)
+            self.trail("account_lookup", outcome=event.outcome)
+            self.goto({"found": node.found, "several": node.several}.get(event.outcome, node.none))
+        elif event is None or isinstance(event, AccountResult):
+            self.trail("account_lookup", outcome="error")
+            self.goto_or_fallback(node.on_error, "lookup_failed")
+
+    def hours_result(self, node: m.HoursNode, event: FlowEvent | None) -> None:
+        # Without an answer from the calendar, assume open: a person can still help.
+        state: HoursState = event.state if isinstance(event, HoursResult) else "open"
+        self.trail("hours", calendar=node.calendar, state=state)
+        branches = {
+            "open": node.open,
+            "closed": node.closed,
+            "holiday": node.holiday or node.closed,
+            "peak": node.peak or node.open,
+        }
+        self.goto(branches[state])
+
+    def notices_result(self, node: m.NoticesNode, event: FlowEvent | None) -> None:
+        prompts = event.prompts if isinstance(event, NoticesResult) else ()
+        self.set_vars({"notice_count": str(len(prompts))})
+        self.trail("notices", count=str(len(prompts)))
+        self.play(list(prompts), "prompt")
+
+    def intake_result(self, node: m.IntakeNode, event: FlowEvent | None) -> None:
+        if isinstance(event, IntakeResult) and event.ok and event.confirmation:
+            self.set_vars({node.into: event.confirmation})
+            self.trail("intake_created", kind=node.request)
+            self.goto(node.on_created)
+        elif isinstance(event, IntakeResult) and not event.ok:
+            self.set_vars({"intake_errors": ",".join(event.errors)})
+            self.trail("intake_rejected", kind=node.request)
+            self.goto(node.on_rejected)
+        elif event is None or isinstance(event, IntakeResult):
+            self.trail("intake_failed", kind=node.request)
+            self.goto_or_fallback(node.on_error, "intake_failed")
+
+    def queue_result(self, node: m.QueueNode, event: FlowEvent | None) -> None:
+        outcome = event.outcome if isinstance(event, QueueResult) else "overflow"
+        self.trail("queue_result", queue=node.queue, outcome=outcome)
+        if outcome in ("answered", "abandoned"):
+            self.finish()
+        elif outcome == "closed" and node.on_closed:
+            self.goto(node.on_closed)
+        elif outcome == "overflow" and node.on_overflow:
+            self.goto(node.on_overflow)
+        else:
+            self.fallback(f"queue_{outcome}")
+
+    def handover_result(
+        self, node: m.TransferNode | m.EmergencyNode, event: FlowEvent | None
+    ) -> None:
+        ok = isinstance(event, TransferResult) and event.ok
+        self.trail("handed_over" if ok else "handover_failed")
+        if ok:
+            self.finish()
+        elif node.on_failed:
+            self.goto(node.on_failed)
+        else:
+            self.fallback("handover_failed")
+
+    def record_result(self, node: m.RecordNode, event: FlowEvent | None) -> None:
+        if isinstance(event, RecordDone):
+            self.set_vars({node.variable: event.recording})
+        self.goto(node.next)
+
+
+_PromptedNode = (
+    m.PlayNode
+    | m.MenuNode
+    | m.CollectNode
+    | m.HangupNode
+    | m.QueueNode
+    | m.TransferNode
+    | m.EmergencyNode
+    | m.RecordNode
+)
+
+# Keyed on the exact class: node and event classes are never subclassed, and one dict look-up
+# is cheaper than a chain of isinstance checks on the interpreter's hot path.
+_ENTER: dict[type, Callable[[_Run, Any], None]] = {
+    m.PlayNode: _Run.enter_prompted,
+    m.MenuNode: _Run.enter_prompted,
+    m.CollectNode: _Run.enter_prompted,
+    m.HangupNode: _Run.enter_prompted,
+    m.QueueNode: _Run.enter_prompted,
+    m.TransferNode: _Run.enter_prompted,
+    m.EmergencyNode: _Run.enter_prompted,
+    m.RecordNode: _Run.enter_prompted,
+    m.LookupAccountNode: _Run.enter_lookup,
+    m.SwitchNode: _Run.enter_switch,
+    m.HoursNode: _Run.enter_hours,
+    m.NoticesNode: _Run.enter_notices,
+    m.IntakeNode: _Run.enter_intake,
+    m.SetNode: _Run.enter_set,
+    m.GotoNode: _Run.enter_goto,
+    m.SubflowNode: _Run.enter_subflow,
+    m.ReturnNode: _Run.enter_return,
+}
+
+# Events not listed here are service results, read only while a service call is pending.
+_ON_EVENT: dict[type, Callable[[_Run, Any], None]] = {
+    Started: _Run.on_started,
+    HungUp: _Run.on_hung_up,
+    Failed: _Run.on_failed,
+    PlaybackDone: _Run.on_playback_done,
+    Timeout: _Run.on_timer,
+    Digit: _Run.on_digit_event,
+}
+
+_ON_RESULT: dict[type, Callable[[_Run, Any, FlowEvent | None], None]] = {
+    m.LookupAccountNode: _Run.lookup_result,
+    m.HoursNode: _Run.hours_result,
+    m.NoticesNode: _Run.notices_result,
+    m.IntakeNode: _Run.intake_result,
+    m.QueueNode: _Run.queue_result,
+    m.TransferNode: _Run.handover_result,
+    m.EmergencyNode: _Run.handover_result,
+    m.RecordNode: _Run.record_result,
+}
