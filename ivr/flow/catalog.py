@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.errors import FlowError
-from ivr.flow.source import parse_yaml
+from ivr.flow.source import Source, parse_yaml
 
 LANGUAGES = ("ja", "en")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -43,26 +43,32 @@ def parse_catalog(text: str, name: str) -> Catalog:
         src.error((), "the catalog must be a mapping of prompt id to {ja: ..., en: ...}")
     if isinstance(src.data, dict):
         for prompt_id, entry in src.data.items():
-            path = (prompt_id,)
-            if not _ID.match(prompt_id):
-                src.error(path, f"prompt id {prompt_id!r} is not kebab-case")
-            if not isinstance(entry, dict):
-                src.error(path, f"prompt {prompt_id!r} must map languages to text")
-                continue
-            texts[prompt_id] = {}
-            for lang, value in entry.items():
-                if lang not in LANGUAGES:
-                    src.error((*path, lang), f"unknown language {lang!r} (use ja or en)")
-                elif not isinstance(value, str) or not value.strip():
-                    src.error((*path, lang), f"prompt {prompt_id!r} has no {lang} text")
-                else:
-                    texts[prompt_id][lang] = value
-            for lang in LANGUAGES:
-                if lang not in entry:
-                    src.error(path, f"prompt {prompt_id!r} has no {lang} text")
+            _parse_entry(src, prompt_id, entry, texts)
     if src.errors:
         raise FlowError(src.errors)
     return Catalog(texts)
+
+
+def _parse_entry(
+    src: Source, prompt_id: str, entry: object, texts: dict[str, dict[str, str]]
+) -> None:
+    path = (prompt_id,)
+    if not _ID.match(prompt_id):
+        src.error(path, f"prompt id {prompt_id!r} is not kebab-case")
+    if not isinstance(entry, dict):
+        src.error(path, f"prompt {prompt_id!r} must map languages to text")
+        return
+    texts[prompt_id] = {}
+    for lang, value in entry.items():
+        if lang not in LANGUAGES:
+            src.error((*path, lang), f"unknown language {lang!r} (use ja or en)")
+        elif not isinstance(value, str) or not value.strip():
+            src.error((*path, lang), f"prompt {prompt_id!r} has no {lang} text")
+        else:
+            texts[prompt_id][lang] = value
+    for lang in LANGUAGES:
+        if lang not in entry:
+            src.error(path, f"prompt {prompt_id!r} has no {lang} text")
 
 
 def load_catalog(path: str | Path) -> Catalog:

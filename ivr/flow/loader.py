@@ -197,19 +197,12 @@ def _implicit_fallback(node: m.Node) -> bool:
 
 def _check_graph(flow: m.Flow, src: Source, refs: References) -> None:
     nodes = flow.nodes
-    edges: dict[str, list[str]] = {}
     for head, target in (("start", flow.flow.start), ("fallback", flow.flow.fallback)):
         if target not in nodes:
             src.error(("flow", head), f"flow {head} {target!r} is not a node")
-    for node_id, node in nodes.items():
-        base = ("nodes", node_id)
-        edges[node_id] = []
-        for keypath, target in node.targets():
-            if target in nodes:
-                edges[node_id].append(target)
-            else:
-                src.error((*base, *keypath), f"node {node_id!r} goes to unknown node {target!r}")
-        _check_refs(node_id, node, src, refs)
+    edges = {
+        node_id: _check_node(node_id, node, flow, src, refs) for node_id, node in nodes.items()
+    }
     _check_variables(flow, src)
     if any(e.startswith(f"{src.name}:") and "unknown node" in e for e in src.errors):
         return
@@ -218,25 +211,56 @@ def _check_graph(flow: m.Flow, src: Source, refs: References) -> None:
         n: edges[n] + ([flow.flow.fallback] if fallback_ok and _implicit_fallback(nodes[n]) else [])
         for n in nodes
     }
-    roots = [r for r in (flow.flow.start, flow.flow.fallback) if r in nodes]
+    reached = _check_reachable(flow, full, src)
+    _check_dead_ends(flow, full, reached, src)
+    _check_quiet_loops(flow, edges, src)
+
+
+def _check_node(
+    node_id: str, node: m.Node, flow: m.Flow, src: Source, refs: References
+) -> list[str]:
+    """The node's edges to known nodes; the unknown targets and references are errors."""
+    edges: list[str] = []
+    for keypath, target in node.targets():
+        if target in flow.nodes:
+            edges.append(target)
+        else:
+            src.error(
+                ("nodes", node_id, *keypath), f"node {node_id!r} goes to unknown node {target!r}"
+            )
+    _check_refs(node_id, node, src, refs)
+    return edges
+
+
+def _check_reachable(flow: m.Flow, full: dict[str, list[str]], src: Source) -> set[str]:
+    roots = [r for r in (flow.flow.start, flow.flow.fallback) if r in flow.nodes]
     reached = _reach(roots, full)
-    for node_id in nodes:
+    for node_id in flow.nodes:
         if node_id not in reached:
             src.error(("nodes", node_id), f"node {node_id!r} is unreachable from start")
-    reverse: dict[str, list[str]] = {n: [] for n in nodes}
+    return reached
+
+
+def _check_dead_ends(
+    flow: m.Flow, full: dict[str, list[str]], reached: set[str], src: Source
+) -> None:
+    reverse: dict[str, list[str]] = {n: [] for n in flow.nodes}
     for n, targets in full.items():
         for t in targets:
             reverse[t].append(n)
-    ends = [n for n, node in nodes.items() if node.kind in m.TERMINAL_KINDS]
+    ends = [n for n, node in flow.nodes.items() if node.kind in m.TERMINAL_KINDS]
     ending = _reach(ends, reverse)
-    for node_id in nodes:
+    for node_id in flow.nodes:
         if node_id in reached and node_id not in ending:
             src.error(
                 ("nodes", node_id),
                 f"node {node_id!r} is a dead end: no path from it ends the call "
                 "(hangup, queue, transfer or emergency)",
             )
-    quiet = {n: list(edges[n]) for n, node in nodes.items() if node.kind not in m.INPUT_KINDS}
+
+
+def _check_quiet_loops(flow: m.Flow, edges: dict[str, list[str]], src: Source) -> None:
+    quiet = {n: list(edges[n]) for n, node in flow.nodes.items() if node.kind not in m.INPUT_KINDS}
     for cycle in _cycles(quiet):
         first = min(cycle, key=lambda n: src.line(("nodes", n)))
         loop = " -> ".join([*cycle, cycle[0]])
@@ -249,16 +273,7 @@ def _check_refs(node_id: str, node: m.Node, src: Source, refs: References) -> No
         for keypath, prompt_id in node.prompt_refs():
             if prompt_id not in refs.catalog:
                 src.error((*base, *keypath), f"unknown prompt {prompt_id!r}")
-    checks: list[tuple[str, str, str, Collection[str] | None]] = []
-    if isinstance(node, m.QueueNode):
-        checks.append(("queue", "queue", node.queue, refs.queues))
-    if isinstance(node, m.TransferNode):
-        checks.append(("department", "department", node.department, refs.departments))
-    if isinstance(node, m.HoursNode):
-        checks.append(("calendar", "calendar", node.calendar, refs.calendars))
-    if isinstance(node, m.SubflowNode):
-        checks.append(("flow", "flow", node.flow, refs.flows))
-    for key, what, name, known in checks:
+    for key, what, name, known in _named_refs(node, refs):
         if known is not None and name not in known:
             choices = ", ".join(sorted(known)) or "none configured"
             src.error((*base, key), f"unknown {what} {name!r} (known: {choices})")
@@ -268,33 +283,56 @@ def _check_refs(node_id: str, node: m.Node, src: Source, refs: References) -> No
             src.error(where, f"{node.request} request: {problem}")
 
 
+def _named_refs(
+    node: m.Node, refs: References
+) -> list[tuple[str, str, str, Collection[str] | None]]:
+    """(YAML key, what it names, the name, the names configured) for the node's references."""
+    if isinstance(node, m.QueueNode):
+        return [("queue", "queue", node.queue, refs.queues)]
+    if isinstance(node, m.TransferNode):
+        return [("department", "department", node.department, refs.departments)]
+    if isinstance(node, m.HoursNode):
+        return [("calendar", "calendar", node.calendar, refs.calendars)]
+    if isinstance(node, m.SubflowNode):
+        return [("flow", "flow", node.flow, refs.flows)]
+    return []
+
+
 def _check_variables(flow: m.Flow, src: Source) -> None:
+    defined = _defined_variables(flow)
+    for node_id, node in flow.nodes.items():
+        for keypath, var in _used_variables(node):
+            if var not in defined:
+                src.error(
+                    ("nodes", node_id, *keypath), f"variable {var!r} is never set in this flow"
+                )
+
+
+def _defined_variables(flow: m.Flow) -> set[str]:
     defined = set(m.BUILTIN_VARS)
     for node in flow.nodes.values():
-        if isinstance(node, m.CollectNode):
+        if isinstance(node, m.CollectNode | m.IntakeNode):
             defined.add(node.into)
         elif isinstance(node, m.SetNode):
             defined.update(node.values)
         elif isinstance(node, m.RecordNode):
             defined.add(node.variable)
-        elif isinstance(node, m.IntakeNode):
-            defined.add(node.into)
-    for node_id, node in flow.nodes.items():
-        base = ("nodes", node_id)
-        used: list[tuple[m.KeyPath, str]] = []
-        for name in ("prompts", "on_invalid", "on_timeout"):
-            for i, item in enumerate(getattr(node, name, None) or []):
-                if isinstance(item, m.Say):
-                    used.append(((name, str(i), "var"), item.var))
-        if isinstance(node, m.SwitchNode):
-            used.append((("variable",), node.variable))
-        if isinstance(node, m.IntakeNode):
-            used.extend((("fields", k), v) for k, v in node.fields.items())
-        if isinstance(node, m.LookupAccountNode) and node.by != "caller_id":
-            used.append((("by",), node.by))
-        for keypath, var in used:
-            if var not in defined:
-                src.error((*base, *keypath), f"variable {var!r} is never set in this flow")
+    return defined
+
+
+def _used_variables(node: m.Node) -> list[tuple[m.KeyPath, str]]:
+    used: list[tuple[m.KeyPath, str]] = []
+    for name in ("prompts", "on_invalid", "on_timeout"):
+        for i, item in enumerate(getattr(node, name, None) or []):
+            if isinstance(item, m.Say):
+                used.append(((name, str(i), "var"), item.var))
+    if isinstance(node, m.SwitchNode):
+        used.append((("variable",), node.variable))
+    if isinstance(node, m.IntakeNode):
+        used.extend((("fields", k), v) for k, v in node.fields.items())
+    if isinstance(node, m.LookupAccountNode) and node.by != "caller_id":
+        used.append((("by",), node.by))
+    return used
 
 
 def _reach(roots: Iterable[str], edges: dict[str, list[str]]) -> set[str]:
@@ -330,13 +368,7 @@ def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
             elif w in on_stack:
                 low[v] = min(low[v], index[w])
         if low[v] == index[v]:
-            component: list[str] = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
+            component = _pop_component(stack, on_stack, v)
             if len(component) > 1 or v in edges.get(v, []):
                 found.append(list(reversed(component)))
 
@@ -344,3 +376,14 @@ def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
         if v not in index:
             visit(v)
     return found
+
+
+def _pop_component(stack: list[str], on_stack: set[str], root: str) -> list[str]:
+    """Pop Tarjan's stack down to `root`: one strongly connected component, last visited first."""
+    component: list[str] = []
+    while True:
+        w = stack.pop()
+        on_stack.discard(w)
+        component.append(w)
+        if w == root:
+            return component
