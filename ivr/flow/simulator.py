@@ -9,9 +9,10 @@ used up and the flow waits for input, the caller hangs up.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from ivr.flow import interpreter as i
 from ivr.flow.catalog import Catalog
@@ -67,52 +68,92 @@ class _Call:
         return out
 
     async def carry_out(self, c: i.Command) -> list[i.FlowEvent]:
-        f = self.fakes
-        if isinstance(c, i.Play):
-            self.lines.append(f"IVR: {render(c, self.catalog, self.language)}")
-            return [i.PlaybackDone(c.playback_id)]
-        if isinstance(c, i.StopPlayback):
-            self.lines.append("   (prompt interrupted)")
-        elif isinstance(c, i.StartTimer):
-            self.timer = c.name
-        elif isinstance(c, i.CancelTimer):
-            self.timer = None if self.timer == c.name else self.timer
-        elif isinstance(c, i.SetLanguage):
-            self.language = c.language
-        elif isinstance(c, i.Trail):
-            if c.event not in ("entered", "hung_up"):
-                self.lines.append(f"   [{c.node}] {c.event} {_fmt(c.detail)}".rstrip())
-        elif isinstance(c, i.LookupAccount):
-            return [await self.lookup(c)]
-        elif isinstance(c, i.CheckHours):
-            state = await f.calendar.state_at(c.calendar, self.at)
-            return [i.HoursResult(state)]
-        elif isinstance(c, i.FetchNotices):
-            return [i.NoticesResult(tuple(await f.notices.active_for(c.area, self.at)))]
-        elif isinstance(c, i.CreateIntake):
-            outcome = await f.intake.create(c.kind, c.fields, c.key, call_id="simulated-call")
-            result = outcome.confirmation if outcome.ok else f"rejected {outcome.errors}"
-            self.lines.append(f"INTAKE {c.kind}: {_fmt(c.fields)} -> {result}")
-            return [i.IntakeResult(outcome.ok, outcome.confirmation, outcome.errors)]
-        elif isinstance(c, i.Enqueue):
-            self.lines.append(f"QUEUE {c.queue} (priority {c.priority}): {_context(c.context)}")
-            self.lines.append("   an agent answers")
-            return [i.QueueResult("answered")]
-        elif isinstance(c, i.Transfer):
-            self.lines.append(f"TRANSFER {c.department}: {_context(c.context)}")
-            return [i.TransferResult(ok=True)]
-        elif isinstance(c, i.Emergency):
-            self.lines.append(f"EMERGENCY on-duty escalation: {_context(c.context)}")
-            return [i.TransferResult(ok=True)]
-        elif isinstance(c, i.Record):
-            self.lines.append(f"RECORD up to {c.max_s:g} s")
-            return [i.RecordDone(c.name)]
-        elif isinstance(c, i.Hangup):
-            self.lines.append("HANGUP")
+        handler = _CARRY_OUT.get(type(c))
+        return [] if handler is None else await handler(self, c)
+
+    async def play(self, c: i.Play) -> list[i.FlowEvent]:
+        self.lines.append(f"IVR: {render(c, self.catalog, self.language)}")
+        return [i.PlaybackDone(c.playback_id)]
+
+    async def stop_playback(self, c: i.StopPlayback) -> list[i.FlowEvent]:
+        self.lines.append("   (prompt interrupted)")
+        return []
+
+    async def start_timer(self, c: i.StartTimer) -> list[i.FlowEvent]:
+        self.timer = c.name
+        return []
+
+    async def cancel_timer(self, c: i.CancelTimer) -> list[i.FlowEvent]:
+        self.timer = None if self.timer == c.name else self.timer
+        return []
+
+    async def set_language(self, c: i.SetLanguage) -> list[i.FlowEvent]:
+        self.language = c.language
+        return []
+
+    async def trail(self, c: i.Trail) -> list[i.FlowEvent]:
+        if c.event not in ("entered", "hung_up"):
+            self.lines.append(f"   [{c.node}] {c.event} {_fmt(c.detail)}".rstrip())
+        return []
+
+    async def look_up_account(self, c: i.LookupAccount) -> list[i.FlowEvent]:
+        return [await self.lookup(c)]
+
+    async def check_hours(self, c: i.CheckHours) -> list[i.FlowEvent]:
+        state = await self.fakes.calendar.state_at(c.calendar, self.at)
+        return [i.HoursResult(state)]
+
+    async def fetch_notices(self, c: i.FetchNotices) -> list[i.FlowEvent]:
+        return [i.NoticesResult(tuple(await self.fakes.notices.active_for(c.area, self.at)))]
+
+    async def create_intake(self, c: i.CreateIntake) -> list[i.FlowEvent]:
+        outcome = await self.fakes.intake.create(c.kind, c.fields, c.key, call_id="simulated-call")
+        result = outcome.confirmation if outcome.ok else f"rejected {outcome.errors}"
+        self.lines.append(f"INTAKE {c.kind}: {_fmt(c.fields)} -> {result}")
+        return [i.IntakeResult(outcome.ok, outcome.confirmation, outcome.errors)]
+
+    async def enqueue(self, c: i.Enqueue) -> list[i.FlowEvent]:
+        self.lines.append(f"QUEUE {c.queue} (priority {c.priority}): {_context(c.context)}")
+        self.lines.append("   an agent answers")
+        return [i.QueueResult("answered")]
+
+    async def transfer(self, c: i.Transfer) -> list[i.FlowEvent]:
+        self.lines.append(f"TRANSFER {c.department}: {_context(c.context)}")
+        return [i.TransferResult(ok=True)]
+
+    async def emergency(self, c: i.Emergency) -> list[i.FlowEvent]:
+        self.lines.append(f"EMERGENCY on-duty escalation: {_context(c.context)}")
+        return [i.TransferResult(ok=True)]
+
+    async def record(self, c: i.Record) -> list[i.FlowEvent]:
+        self.lines.append(f"RECORD up to {c.max_s:g} s")
+        return [i.RecordDone(c.name)]
+
+    async def hangup(self, c: i.Hangup) -> list[i.FlowEvent]:
+        self.lines.append("HANGUP")
         return []
 
     async def lookup(self, c: i.LookupAccount) -> i.FlowEvent:
         return await look_up(self.fakes.accounts, c, "simulated-call")
+
+
+_CARRY_OUT: dict[type, Callable[[_Call, Any], Awaitable[list[i.FlowEvent]]]] = {
+    i.Play: _Call.play,
+    i.StopPlayback: _Call.stop_playback,
+    i.StartTimer: _Call.start_timer,
+    i.CancelTimer: _Call.cancel_timer,
+    i.SetLanguage: _Call.set_language,
+    i.Trail: _Call.trail,
+    i.LookupAccount: _Call.look_up_account,
+    i.CheckHours: _Call.check_hours,
+    i.FetchNotices: _Call.fetch_notices,
+    i.CreateIntake: _Call.create_intake,
+    i.Enqueue: _Call.enqueue,
+    i.Transfer: _Call.transfer,
+    i.Emergency: _Call.emergency,
+    i.Record: _Call.record,
+    i.Hangup: _Call.hangup,
+}
 
 
 def _context(context: Mapping[str, str]) -> str:
