@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from itertools import count
@@ -182,23 +182,7 @@ class CallSession:
     async def run(self) -> None:
         bind_call_id(self.call_id)
         try:
-            if self.entry == "callback":
-                self._opened()
-                await (self._resume_callback() if self.adopted else self._serve_callback())
-                return
-            if self.adopted:
-                first = await self._resume()
-            else:
-                first = await self._begin()
-            self._opened()
-            await self._feed(first)
-            while True:
-                item = self._deferred.pop(0) if self._deferred else await self.inbox.get()
-                if isinstance(item, Stop):
-                    raise Detached
-                event = self._flow_event(item)
-                if event is not None:
-                    await self._feed(event)
+            await self._serve()
         except (_CallEnded, Detached) as exc:
             if isinstance(exc, Detached):
                 self.record.outcome = "detached"
@@ -221,6 +205,25 @@ class CallSession:
             self.record.ended_at = self._now().isoformat()
             await self._write_record()
 
+    async def _serve(self) -> None:
+        if self.entry == "callback":
+            self._opened()
+            await (self._resume_callback() if self.adopted else self._serve_callback())
+            return
+        if self.adopted:
+            first = await self._resume()
+        else:
+            first = await self._begin()
+        self._opened()
+        await self._feed(first)
+        while True:
+            item = self._deferred.pop(0) if self._deferred else await self.inbox.get()
+            if isinstance(item, Stop):
+                raise Detached
+            event = self._flow_event(item)
+            if event is not None:
+                await self._feed(event)
+
     async def _begin(self) -> i.FlowEvent:
         flow_id = self.services.entry_flows.get(self.entry, "hotline")
         self._version = self.services.flows.live(flow_id)
@@ -242,20 +245,31 @@ class CallSession:
 
     async def _resume(self) -> i.FlowEvent:
         """Re-adopt a call that was in Stasis before this engine connected."""
-        saved = await self.recall(STATE_VARIABLE)
-        if not saved:
-            # a call re-adopted from an engine of before the call memory, which kept what a call
-            # must remember on its channel: read all of it from there
-            saved = await self._ari.get_variable(self.call_id, STATE_VARIABLE)
-            self._on_channel = bool(saved)
-        restored = _load_state(saved) if saved else None
+        restored = await self._saved_state()
         if restored is None:
             log.info("call re-adopted with no saved state; starting its flow")
             if self.channel.state == "Up":
                 # answered before the state was saved: do not answer twice
                 self._ari = _NoAnswer(self._ari)
             return await self._begin()
-        state, flow_id, digest, record = restored
+        state = self._adopt(*restored)
+        self.state = state
+        log.info("call re-adopted at node %s", state.node)
+        return await self._wake(state)
+
+    async def _saved_state(self) -> tuple[i.CallState, str, str, dict[str, Any]] | None:
+        saved = await self.recall(STATE_VARIABLE)
+        if not saved:
+            # a call re-adopted from an engine of before the call memory, which kept what a call
+            # must remember on its channel: read all of it from there
+            saved = await self._ari.get_variable(self.call_id, STATE_VARIABLE)
+            self._on_channel = bool(saved)
+        return _load_state(saved) if saved else None
+
+    def _adopt(
+        self, state: i.CallState, flow_id: str, digest: str, record: dict[str, Any]
+    ) -> i.CallState:
+        """Take over the saved record and flow version; the state to go on from."""
         self.record.started_at = record.get("started_at", self.record.started_at)
         self.record.digits = list(record.get("digits", []))
         self._version = self.services.flows.version(flow_id, digest)
@@ -264,9 +278,12 @@ class CallSession:
             self._version = self.services.flows.live(flow_id)
             if state.node not in self._version.flow.nodes:
                 state = replace(state, node=self._version.flow.flow.start, phase="idle")
-        self.state = state
-        log.info("call re-adopted at node %s", state.node)
+        return state
+
+    async def _wake(self, state: i.CallState) -> i.FlowEvent:
         # what the previous engine was waiting for is lost; wake the node up again
+        if self._version is None:
+            raise RuntimeError("the session has no flow")
         node = self._version.flow.nodes.get(state.node)
         if state.phase == "service":
             # talking to an agent or a department: the conversation goes on, then the flow
@@ -293,24 +310,30 @@ class CallSession:
                 return i.HungUp()
             return None
         if isinstance(item, ChannelDtmfReceived):
-            if item.channel.id != self.call_id:
-                return None
-            self.record.digits.append(item.digit)
-            return i.Digit(item.digit)
+            return self._digit(item)
         if isinstance(item, PlaybackFinished):
-            if item.playback.state == "done":
-                media = self._media_of.pop(item.playback.id, item.playback.media_uri)
-                self.record.prompts_finished.append(media)
-                self.record.media_finished.append(item.playback.media_uri)
-            elif item.playback.state == "failed":
-                log.warning("a prompt failed to play")
-            return i.PlaybackDone(item.playback.id)
+            return self._playback_finished(item)
         if isinstance(item, FlowTimer):
             self._timers.pop(item.name, None)
             return i.Timeout(item.name)
         if isinstance(item, RecordingFinished | RecordingFailed):
             return i.RecordDone(item.recording.name)
         return None
+
+    def _digit(self, item: ChannelDtmfReceived) -> i.FlowEvent | None:
+        if item.channel.id != self.call_id:
+            return None
+        self.record.digits.append(item.digit)
+        return i.Digit(item.digit)
+
+    def _playback_finished(self, item: PlaybackFinished) -> i.FlowEvent:
+        if item.playback.state == "done":
+            media = self._media_of.pop(item.playback.id, item.playback.media_uri)
+            self.record.prompts_finished.append(media)
+            self.record.media_finished.append(item.playback.media_uri)
+        elif item.playback.state == "failed":
+            log.warning("a prompt failed to play")
+        return i.PlaybackDone(item.playback.id)
 
     # ------------------------------------------------------------------ the flow
 
@@ -342,51 +365,62 @@ class CallSession:
             self._on_step()
 
     async def _carry_out(self, c: i.Command) -> i.FlowEvent | None:
-        s = self.services
-        if isinstance(c, i.Play):
-            await self._play(c)
-        elif isinstance(c, i.StopPlayback):
-            with contextlib.suppress(ChannelGone):
-                await self._ari.stop_playback(c.playback_id)
-        elif isinstance(c, i.StartTimer):
-            self._start_timer(c.name, c.seconds)
-        elif isinstance(c, i.CancelTimer):
-            handle = self._timers.pop(c.name, None)
-            if handle is not None:
-                handle.cancel()
-        elif isinstance(c, i.SetLanguage):
-            self.record.language = c.language
-        elif isinstance(c, i.Trail):
-            at = self._now()
-            self.record.trail.append({"event": c.event, "node": c.node, **c.detail})
-            self.record.trail_at.append(at.isoformat())
-            self.recorder.event(self.call_id, c.event, at, {"node": c.node, **c.detail})
-        elif isinstance(c, i.Hangup):
-            self.record.outcome = self.record.outcome or "completed"
-            with contextlib.suppress(ChannelGone):
-                await self._ari.hangup(self.call_id)
-        elif isinstance(c, i.LookupAccount):
-            return await self._service(self._lookup(c))
-        elif isinstance(c, i.CheckHours):
-            return await self._service(self._hours(c.calendar))
-        elif isinstance(c, i.FetchNotices):
-            return await self._service(self._notices(c.area))
-        elif isinstance(c, i.CreateIntake):
-            return await self._service(self._intake(c))
-        elif isinstance(c, i.Enqueue):
-            queued = await self._routing(s.router.enqueue(self, c.queue, c.priority, c.context))
-            return self._queued(queued)
-        elif isinstance(c, i.Transfer):
-            moved = await self._routing(s.router.transfer(self, c.department, c.context))
-            return self._handover(moved)
-        elif isinstance(c, i.Emergency):
-            moved = await self._routing(s.router.emergency(self, c.context))
-            return self._handover(moved)
-        elif isinstance(c, i.Record):
-            await self._ari.record(
-                self.call_id, c.name, max_duration_s=int(c.max_s), terminate_on="#"
-            )
-        return None
+        handler = _CARRY_OUT.get(type(c))
+        return None if handler is None else await handler(self, c)
+
+    async def _stop_playback(self, c: i.StopPlayback) -> None:
+        with contextlib.suppress(ChannelGone):
+            await self._ari.stop_playback(c.playback_id)
+
+    async def _set_timer(self, c: i.StartTimer) -> None:
+        self._start_timer(c.name, c.seconds)
+
+    async def _cancel_timer(self, c: i.CancelTimer) -> None:
+        handle = self._timers.pop(c.name, None)
+        if handle is not None:
+            handle.cancel()
+
+    async def _set_language(self, c: i.SetLanguage) -> None:
+        self.record.language = c.language
+
+    async def _write_trail(self, c: i.Trail) -> None:
+        at = self._now()
+        self.record.trail.append({"event": c.event, "node": c.node, **c.detail})
+        self.record.trail_at.append(at.isoformat())
+        self.recorder.event(self.call_id, c.event, at, {"node": c.node, **c.detail})
+
+    async def _hang_up(self, c: i.Hangup) -> None:
+        self.record.outcome = self.record.outcome or "completed"
+        with contextlib.suppress(ChannelGone):
+            await self._ari.hangup(self.call_id)
+
+    async def _look_up(self, c: i.LookupAccount) -> i.FlowEvent:
+        return await self._service(self._lookup(c))
+
+    async def _check_hours(self, c: i.CheckHours) -> i.FlowEvent:
+        return await self._service(self._hours(c.calendar))
+
+    async def _fetch_notices(self, c: i.FetchNotices) -> i.FlowEvent:
+        return await self._service(self._notices(c.area))
+
+    async def _create_intake(self, c: i.CreateIntake) -> i.FlowEvent:
+        return await self._service(self._intake(c))
+
+    async def _enqueue(self, c: i.Enqueue) -> i.FlowEvent:
+        router = self.services.router
+        return self._queued(
+            await self._routing(router.enqueue(self, c.queue, c.priority, c.context))
+        )
+
+    async def _transfer(self, c: i.Transfer) -> i.FlowEvent:
+        router = self.services.router
+        return self._handover(await self._routing(router.transfer(self, c.department, c.context)))
+
+    async def _escalate(self, c: i.Emergency) -> i.FlowEvent:
+        return self._handover(await self._routing(self.services.router.emergency(self, c.context)))
+
+    async def _start_recording(self, c: i.Record) -> None:
+        await self._ari.record(self.call_id, c.name, max_duration_s=int(c.max_s), terminate_on="#")
 
     async def _serve_callback(self) -> None:
         """A call the engine placed to a caller who chose a callback: straight to the queue
@@ -563,6 +597,26 @@ class _NoAnswer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+# Keyed on the exact class: the interpreter's commands are never subclassed.
+_CARRY_OUT: dict[type, Callable[[CallSession, Any], Awaitable[i.FlowEvent | None]]] = {
+    i.Play: CallSession._play,
+    i.StopPlayback: CallSession._stop_playback,
+    i.StartTimer: CallSession._set_timer,
+    i.CancelTimer: CallSession._cancel_timer,
+    i.SetLanguage: CallSession._set_language,
+    i.Trail: CallSession._write_trail,
+    i.Hangup: CallSession._hang_up,
+    i.LookupAccount: CallSession._look_up,
+    i.CheckHours: CallSession._check_hours,
+    i.FetchNotices: CallSession._fetch_notices,
+    i.CreateIntake: CallSession._create_intake,
+    i.Enqueue: CallSession._enqueue,
+    i.Transfer: CallSession._transfer,
+    i.Emergency: CallSession._escalate,
+    i.Record: CallSession._start_recording,
+}
 
 
 def _state_dict(state: i.CallState) -> dict[str, Any]:
