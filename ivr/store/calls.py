@@ -119,58 +119,76 @@ def _append_entries(conn: sa.Connection, entries: Sequence[TrailEntry]) -> None:
     """`CallLog.append_many` in the caller's transaction."""
     ids = sorted({e.call_id for e in entries})
     known = set((conn.execute(sa.select(calls.c.id).where(calls.c.id.in_(ids)))).scalars())
-    new_calls: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    matches: list[dict[str, Any]] = []
-    closes: list[dict[str, Any]] = []
+    rows = _TrailRows()
     for e in entries:
+        rows.add(e, known)
+    if rows.new_calls:
+        conn.execute(sa.insert(calls), rows.new_calls)
+    if rows.events:
+        conn.execute(sa.insert(call_events), rows.events)
+    if rows.matches:
+        _write_matches(conn, rows.matches)
+    if rows.closes:
+        _write_closes(conn, rows.closes)
+
+
+@dataclass
+class _TrailRows:
+    """The rows and updates one batch of trail entries comes to."""
+
+    new_calls: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    closes: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, e: TrailEntry, known: set[str]) -> None:
         if e.call_id not in known:
             known.add(e.call_id)
-            new_calls.append(_call_row(e))
+            self.new_calls.append(_call_row(e))
             if isinstance(e, CallOpened):
-                events.append(_event(e.call_id, "entered_ivr", e.at))
+                self.events.append(_event(e.call_id, "entered_ivr", e.at))
         if isinstance(e, TrailEvent):
-            events.append(_event(e.call_id, e.kind[:KIND_MAX], e.at, dict(e.data)))
+            self.events.append(_event(e.call_id, e.kind[:KIND_MAX], e.at, dict(e.data)))
         elif isinstance(e, AccountMatched):
-            events.append(_event(e.call_id, "account_matched", e.at, {"by": e.by}))
-            matches.append({"call": e.call_id, "number": e.customer_number})
+            self.events.append(_event(e.call_id, "account_matched", e.at, {"by": e.by}))
+            self.matches.append({"call": e.call_id, "number": e.customer_number})
         elif isinstance(e, CallClosed):
-            events.append(_event(e.call_id, "ended" if e.ended else "detached", e.at))
-            closes.append(
+            self.events.append(_event(e.call_id, "ended" if e.ended else "detached", e.at))
+            self.closes.append(
                 {
                     "call": e.call_id,
                     "ended": e.at if e.ended else None,
                     "reason": e.reason_code[:KIND_MAX] if e.reason_code else None,
                 }
             )
-    if new_calls:
-        conn.execute(sa.insert(calls), new_calls)
-    if events:
-        conn.execute(sa.insert(call_events), events)
-    if matches:
-        account = (
-            sa.select(accounts.c.id)
-            .where(accounts.c.customer_number == sa.bindparam("number"))
-            .scalar_subquery()
-        )
-        conn.execute(
-            sa.update(calls)
-            .where(calls.c.id == sa.bindparam("call"))
-            # a number that matches no account leaves what was there
-            .values(account_id=sa.func.coalesce(account, calls.c.account_id)),
-            matches,
-        )
-    if closes:
-        conn.execute(
-            sa.update(calls)
-            .where(calls.c.id == sa.bindparam("call"))
-            .values(
-                ended_at=sa.bindparam("ended"),
-                # a session without an outcome keeps what an earlier engine wrote
-                reason_code=sa.func.coalesce(sa.bindparam("reason"), calls.c.reason_code),
-            ),
-            closes,
-        )
+
+
+def _write_matches(conn: sa.Connection, matches: list[dict[str, Any]]) -> None:
+    account = (
+        sa.select(accounts.c.id)
+        .where(accounts.c.customer_number == sa.bindparam("number"))
+        .scalar_subquery()
+    )
+    conn.execute(
+        sa.update(calls)
+        .where(calls.c.id == sa.bindparam("call"))
+        # a number that matches no account leaves what was there
+        .values(account_id=sa.func.coalesce(account, calls.c.account_id)),
+        matches,
+    )
+
+
+def _write_closes(conn: sa.Connection, closes: list[dict[str, Any]]) -> None:
+    conn.execute(
+        sa.update(calls)
+        .where(calls.c.id == sa.bindparam("call"))
+        .values(
+            ended_at=sa.bindparam("ended"),
+            # a session without an outcome keeps what an earlier engine wrote
+            reason_code=sa.func.coalesce(sa.bindparam("reason"), calls.c.reason_code),
+        ),
+        closes,
+    )
 
 
 def _call_row(entry: TrailEntry) -> dict[str, Any]:

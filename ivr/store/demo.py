@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -162,99 +163,23 @@ async def demo(
     rnd = random.Random(seed)  # noqa: S311 — demo data, not secrets
     day = today or datetime.now(UTC).date()
     now = datetime.now(UTC)
-    pay_methods = [m for m, _ in PAYMENT_WEIGHTS]
-    pay_weights = [w for _, w in PAYMENT_WEIGHTS]
     async with engine.begin() as conn:
         acc0 = await _max_id(conn, accounts)
         prem0 = await _max_id(conn, premises)
         phone0 = await _max_id(conn, phones)
         if await _max_id(conn, departments) == 0:
             await _seed_staff(conn)
-    shared_pool: list[str] = []
+    draw = _DemoDraw(rnd, day, now, prem0, phone0)
     done = 0
-    prem_id, phone_id = prem0, phone0
     while done < n:
         size = min(chunk, n - done)
-        acc_rows: list[dict[str, Any]] = []
-        prem_rows: list[dict[str, Any]] = []
-        phone_rows: list[dict[str, Any]] = []
+        rows = _Rows()
         for k in range(size):
-            aid = acc0 + done + k + 1
-            if rnd.random() < 0.02:
-                name, kana = rnd.choice(COMPANIES)
-            else:
-                s, sk = rnd.choice(SURNAMES)
-                g, gk = rnd.choice(GIVEN)
-                name, kana = f"{s} {g}", f"{sk} {gk}"
-            r = rnd.random()
-            status = "active" if r < 0.90 else ("stopped" if r < 0.96 else "shut_off")
-            if aid == 1:
-                # the README's test caller: an ordinary active customer, so every self-service
-                # path (stop, move, changes) can be tried with it
-                status = "active"
-            overdue: date | None = None
-            balance = 0
-            if status == "shut_off" or (status == "active" and rnd.random() < 0.08):
-                overdue = day - timedelta(days=rnd.randint(20, 200))
-                balance = rnd.randint(2, 60) * 500
-            acc_rows.append(
-                {
-                    "id": aid,
-                    "customer_number": customer_number(aid),
-                    "holder_name": name,
-                    "holder_kana": kana,
-                    "status": status,
-                    "balance_yen": balance,
-                    "overdue_since": overdue,
-                    "payment_method": rnd.choices(pay_methods, pay_weights)[0],
-                    "created_at": now,
-                }
-            )
-            # one premise per account; 3 % have a second one; 5 % extra vacant premises
-            for owner in (aid, aid if rnd.random() < 0.03 else None, None):
-                if (
-                    owner is None
-                    and rnd.random() >= 0.05
-                    and len(prem_rows)
-                    and prem_rows[-1]["account_id"] == aid
-                ):
-                    continue
-                prem_id += 1
-                w = rnd.randrange(len(WARDS))
-                t = rnd.randrange(len(TOWNS))
-                ward, _, postal = WARDS[w]
-                prem_rows.append(
-                    {
-                        "id": prem_id,
-                        "account_id": owner if status != "stopped" else None,
-                        "address": f"{CITY}{ward}{TOWNS[t]}{rnd.randint(1, 5)}丁目"
-                        f"{rnd.randint(1, 30)}番{rnd.randint(1, 20)}号",
-                        "postal_code": f"{postal}-{t * 7 + w:04d}",
-                        "area_code": area_code(w, t),
-                        "meter_number": f"{prem_id:08d}",  # keyable: the IVR takes it for a move
-                    }
-                )
-            numbers: list[str] = []
-            if rnd.random() < 0.7:
-                numbers.append(f"+8193{rnd.randint(2000000, 9999999)}")
-            if rnd.random() < 0.6:
-                numbers.append(f"+81{rnd.choice('987')}0{rnd.randint(10000000, 99999999)}")
-            if aid == 1:
-                # the README's test call (SIPp caller ID 0935821234) finds this account
-                numbers = [DEMO_CALLER]
-            elif shared_pool and rnd.random() < 0.02:
-                numbers.append(rnd.choice(shared_pool))
-            elif numbers and rnd.random() < 0.01 and len(shared_pool) < 5000:
-                shared_pool.append(numbers[0])
-            for label, e164 in zip(
-                ("home", "mobile", "other"), dict.fromkeys(numbers), strict=False
-            ):
-                phone_id += 1
-                phone_rows.append({"id": phone_id, "account_id": aid, "e164": e164, "label": label})
+            draw.account(acc0 + done + k + 1, rows)
         async with engine.begin() as conn:
-            await _bulk(conn, accounts, acc_rows)
-            await _bulk(conn, premises, prem_rows)
-            await _bulk(conn, phones, phone_rows)
+            await _bulk(conn, accounts, rows.accounts)
+            await _bulk(conn, premises, rows.premises)
+            await _bulk(conn, phones, rows.phones)
         done += size
         if progress is not None:
             progress(done, n)
@@ -262,6 +187,123 @@ async def demo(
         await _fix_sequences(conn, (accounts, premises, phones))
         await _seed_notices(conn, rnd, now)
     return done
+
+
+@dataclass
+class _Rows:
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    premises: list[dict[str, Any]] = field(default_factory=list)
+    phones: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _DemoDraw:
+    """The demo rows, drawn from one random sequence: a seed reproduces the same data only while
+    the draws keep their order, so any change here changes every demo database."""
+
+    def __init__(
+        self, rnd: random.Random, day: date, now: datetime, prem_id: int, phone_id: int
+    ) -> None:
+        self.rnd = rnd
+        self.day = day
+        self.now = now
+        self.prem_id = prem_id
+        self.phone_id = phone_id
+        self.shared_pool: list[str] = []
+        self.pay_methods = [m for m, _ in PAYMENT_WEIGHTS]
+        self.pay_weights = [w for _, w in PAYMENT_WEIGHTS]
+
+    def account(self, aid: int, rows: _Rows) -> None:
+        rnd = self.rnd
+        name, kana = self.holder()
+        status, balance, overdue = self.standing(aid)
+        rows.accounts.append(
+            {
+                "id": aid,
+                "customer_number": customer_number(aid),
+                "holder_name": name,
+                "holder_kana": kana,
+                "status": status,
+                "balance_yen": balance,
+                "overdue_since": overdue,
+                "payment_method": rnd.choices(self.pay_methods, self.pay_weights)[0],
+                "created_at": self.now,
+            }
+        )
+        self.premises(aid, status, rows.premises)
+        for label, e164 in zip(
+            ("home", "mobile", "other"), dict.fromkeys(self.numbers(aid)), strict=False
+        ):
+            self.phone_id += 1
+            rows.phones.append(
+                {"id": self.phone_id, "account_id": aid, "e164": e164, "label": label}
+            )
+
+    def holder(self) -> tuple[str, str]:
+        rnd = self.rnd
+        if rnd.random() < 0.02:
+            return rnd.choice(COMPANIES)
+        s, sk = rnd.choice(SURNAMES)
+        g, gk = rnd.choice(GIVEN)
+        return f"{s} {g}", f"{sk} {gk}"
+
+    def standing(self, aid: int) -> tuple[str, int, date | None]:
+        """Status, balance and the date the balance is overdue since."""
+        rnd = self.rnd
+        r = rnd.random()
+        status = "active" if r < 0.90 else ("stopped" if r < 0.96 else "shut_off")
+        if aid == 1:
+            # the README's test caller: an ordinary active customer, so every self-service
+            # path (stop, move, changes) can be tried with it
+            status = "active"
+        overdue: date | None = None
+        balance = 0
+        if status == "shut_off" or (status == "active" and rnd.random() < 0.08):
+            overdue = self.day - timedelta(days=rnd.randint(20, 200))
+            balance = rnd.randint(2, 60) * 500
+        return status, balance, overdue
+
+    def premises(self, aid: int, status: str, prem_rows: list[dict[str, Any]]) -> None:
+        rnd = self.rnd
+        # one premise per account; 3 % have a second one; 5 % extra vacant premises
+        for owner in (aid, aid if rnd.random() < 0.03 else None, None):
+            if (
+                owner is None
+                and rnd.random() >= 0.05
+                and len(prem_rows)
+                and prem_rows[-1]["account_id"] == aid
+            ):
+                continue
+            self.prem_id += 1
+            w = rnd.randrange(len(WARDS))
+            t = rnd.randrange(len(TOWNS))
+            ward, _, postal = WARDS[w]
+            prem_rows.append(
+                {
+                    "id": self.prem_id,
+                    "account_id": owner if status != "stopped" else None,
+                    "address": f"{CITY}{ward}{TOWNS[t]}{rnd.randint(1, 5)}丁目"
+                    f"{rnd.randint(1, 30)}番{rnd.randint(1, 20)}号",
+                    "postal_code": f"{postal}-{t * 7 + w:04d}",
+                    "area_code": area_code(w, t),
+                    "meter_number": f"{self.prem_id:08d}",  # keyable: the IVR takes it for a move
+                }
+            )
+
+    def numbers(self, aid: int) -> list[str]:
+        rnd = self.rnd
+        numbers: list[str] = []
+        if rnd.random() < 0.7:
+            numbers.append(f"+8193{rnd.randint(2000000, 9999999)}")
+        if rnd.random() < 0.6:
+            numbers.append(f"+81{rnd.choice('987')}0{rnd.randint(10000000, 99999999)}")
+        if aid == 1:
+            # the README's test call (SIPp caller ID 0935821234) finds this account
+            numbers = [DEMO_CALLER]
+        elif self.shared_pool and rnd.random() < 0.02:
+            numbers.append(rnd.choice(self.shared_pool))
+        elif numbers and rnd.random() < 0.01 and len(self.shared_pool) < 5000:
+            self.shared_pool.append(numbers[0])
+        return numbers
 
 
 async def _seed_staff(conn: AsyncConnection) -> None:
