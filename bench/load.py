@@ -712,29 +712,37 @@ def read_capture(pcap: Path, ports: Ports) -> Capture:
         at_s, uris, texts = (line.split("\t") + ["", ""])[:3]
         at = float(at_s)
         for uri in filter(None, uris.split("\x1f")):
-            match = _ID_IN_URI.search(uri)
-            if match:
-                requests.setdefault(match.group(1), []).append(at)
-            play = _PLAY_URI.search(uri)
-            if play and CALLBACK_OFFER_PROMPT in uri:
-                cap.offers.setdefault(play.group(1), at)
+            _read_uri(cap, requests, uri, at)
         for text in filter(None, texts.split("\x1f")):
-            if '"ChannelDtmfReceived"' in text:
-                with contextlib.suppress(ValueError, KeyError):
-                    cap.dtmf.append((at, str(json.loads(text)["channel"]["id"])))
-            elif '"StasisStart"' in text:
-                with contextlib.suppress(ValueError, KeyError):
-                    channel = json.loads(text)["channel"]
-                    # not the agent legs, which show the caller's number too
-                    if str(channel["name"]).startswith(CALLER_CHANNEL):
-                        number = str(channel["caller"]["number"])
-                        cap.callers[str(channel["id"])] = (at, number)
+            _read_event(cap, text, at)
     for key, times in requests.items():
         # a playback id is "<channel id>-<what>-<n>"; channel ids themselves have no dash
         cap.requests.setdefault(key.split("-", 1)[0], []).extend(times)
     for times in cap.requests.values():
         times.sort()
     return cap
+
+
+def _read_uri(cap: Capture, requests: dict[str, list[float]], uri: str, at: float) -> None:
+    match = _ID_IN_URI.search(uri)
+    if match:
+        requests.setdefault(match.group(1), []).append(at)
+    play = _PLAY_URI.search(uri)
+    if play and CALLBACK_OFFER_PROMPT in uri:
+        cap.offers.setdefault(play.group(1), at)
+
+
+def _read_event(cap: Capture, text: str, at: float) -> None:
+    if '"ChannelDtmfReceived"' in text:
+        with contextlib.suppress(ValueError, KeyError):
+            cap.dtmf.append((at, str(json.loads(text)["channel"]["id"])))
+    elif '"StasisStart"' in text:
+        with contextlib.suppress(ValueError, KeyError):
+            channel = json.loads(text)["channel"]
+            # not the agent legs, which show the caller's number too
+            if str(channel["name"]).startswith(CALLER_CHANNEL):
+                number = str(channel["caller"]["number"])
+                cap.callers[str(channel["id"])] = (at, number)
 
 
 def dtmf_delays(
