@@ -102,6 +102,8 @@ class WaitState:
     caller_number: str = ""
     last_announced: datetime | None = None
     callback_offered: bool = False
+    # False for a caller we called back: one callback per caller, never a second on the same place
+    callback_allowed: bool = True
     dialogue: Dialogue = "none"
     callback_number: str = ""
     keyed: str = ""
@@ -126,6 +128,7 @@ def called_back(
         waiting(queue, enqueued_at, now, language, caller_number),
         last_announced=now,
         callback_offered=True,
+        callback_allowed=False,
         greeting=GREETING,
     )
 
@@ -329,7 +332,7 @@ def _prompt_done(state: WaitState, now: datetime) -> WaitState:
 
 
 def _key(state: WaitState, digit: str, now: datetime) -> Step:
-    if not state.callback_offered:
+    if not (state.callback_offered and state.callback_allowed):
         return state, ()
     if state.dialogue == "entering":
         return _entry_key(state, digit, now)

@@ -253,6 +253,17 @@ def test_a_called_back_caller_is_greeted_and_offered_nothing() -> None:
     assert w.GREETING[0] in w.PROMPTS
 
 
+def test_a_called_back_caller_keying_1_is_not_offered_a_second_callback() -> None:
+    state = w.called_back("q", T0 - timedelta(minutes=20), T0, "ja", CALLER)
+    known = facts(queue(**CALLBACK))
+    state, effects = run(
+        state, known, (0, w.Tick()), (2, w.PlaybackDone()), (3, w.Key("1")), (4, w.Key("1"))
+    )
+    # the greeting, and nothing for the keys: no confirmation, no number entry
+    assert effects == [w.Play(w.GREETING)]
+    assert state.dialogue == "none"
+
+
 # --- the callback dialogue -----------------------------------------------------------------------
 
 KEYS = facts(queue(**CALLBACK))
