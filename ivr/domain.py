@@ -20,6 +20,24 @@ HoursState = Literal["open", "closed", "holiday", "peak"]
 """What a calendar says at a moment: ``peak`` is open, at the March–April peak."""
 
 
+Channel = Literal["ivr", "agent", "web"]
+"""Where a request was taken: by the IVR, by an agent, or on the web intake form."""
+
+StoredKind = Literal[
+    "start",
+    "stop",
+    "transfer_stop",
+    "transfer_start",
+    "name_change",
+    "phone_change",
+    "reconnection",
+    "leak",
+    "bank_debit",
+]
+"""A service request as stored and as billing receives it: an in-city move (`RequestKind`
+``transfer``) is kept as a linked stop and start."""
+
+
 class RequestKind(enum.StrEnum):
     """What a resident can ask for, by phone, to an agent or on the web: the flows' `intake`
     nodes, the intake service and the agent console name requests with these."""

@@ -25,23 +25,14 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from ivr.domain import Channel, StoredKind
 from ivr.numbers import CONFIRMATION_DIGITS, CUSTOMER_NUMBER_DIGITS
 
 SCHEMA_ID = "https://suido-hotline.example/schemas/billing-request.json"
 
-Channel = Literal["ivr", "agent", "web"]
-BillingKind = Literal[
-    "start",
-    "stop",
-    "transfer_stop",
-    "transfer_start",
-    "name_change",
-    "phone_change",
-    "reconnection",
-    "leak",
-    "bank_debit",
-]
-"""A request kind as billing sees it: an in-city move (`transfer`) is a stop and a start."""
+# billing's vocabulary is the stored one (ivr.domain): one definition for the table, the model
+# and its JSON Schema
+BillingKind = StoredKind
 
 Confirmation = Annotated[str, Field(pattern=f"^[0-9]{{{CONFIRMATION_DIGITS}}}$")]
 CustomerNumber = Annotated[str, Field(pattern=f"^[0-9]{{{CUSTOMER_NUMBER_DIGITS}}}$")]

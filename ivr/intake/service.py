@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ivr.domain import TOKYO, RequestKind
+from ivr.domain import TOKYO, Channel, RequestKind
 from ivr.errors import IntakeRejected
-from ivr.intake.payload import BillingPremise, BillingRequestV1, Channel
+from ivr.intake.payload import BillingPremise, BillingRequestV1
 from ivr.intake.validation import (
     BusinessDays,
     CleanFields,

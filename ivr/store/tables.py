@@ -8,26 +8,18 @@ Every timestamp is stored as naive UTC (`UtcDateTime`) so SQLite and PostgreSQL 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from ivr.domain import Channel, StoredKind
+
 ACCOUNT_STATUSES = ("active", "stopped", "shut_off")
 PAYMENT_METHODS = ("bank_debit", "convenience_store", "credit_card", "invoice")
-REQUEST_KINDS = (
-    "start",
-    "stop",
-    "transfer_stop",
-    "transfer_start",
-    "name_change",
-    "phone_change",
-    "reconnection",
-    "leak",
-    "bank_debit",
-)
+REQUEST_KINDS: tuple[str, ...] = get_args(StoredKind)
 REQUEST_STATUSES = ("accepted", "delivered", "failed")
-CHANNELS = ("ivr", "agent", "web")
+CHANNELS: tuple[str, ...] = get_args(Channel)
 OUTBOX_STATES = ("pending", "delivered", "dead")
 NOTICE_KINDS = ("construction", "planned_outage", "discoloured_water", "other")
 
