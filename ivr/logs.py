@@ -28,11 +28,6 @@ def call_context(call_id: str) -> Iterator[None]:
         _call_id.reset(token)
 
 
-def current_call_id() -> str:
-    """The call id bound in this task ("-" outside a call)."""
-    return _call_id.get()
-
-
 def bind_call_id(call_id: str) -> None:
     """Bind `call_id` for the rest of the current task (a call session's own task)."""
     _call_id.set(call_id)

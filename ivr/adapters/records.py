@@ -105,7 +105,7 @@ class DbCallRecorder:
         )
         # the session bounds this wait (calls.record_write_timeout_s); the entries stay pending
         # and are written with a later batch if the database is slow
-        await self._loop.stored(RECORD_WAIT_S)
+        await self.flush()
 
     async def _write_batch(self) -> bool:
         batch, self._pending = self._pending, []

@@ -385,9 +385,10 @@ class CallSession:
 
     async def _write_trail(self, c: i.Trail) -> None:
         at = self._now()
-        self.record.trail.append({"event": c.event, "node": c.node, **c.detail})
+        data = {"node": c.node, **c.detail}
+        self.record.trail.append({"event": c.event, **data})
         self.record.trail_at.append(at.isoformat())
-        self.recorder.event(self.call_id, c.event, at, {"node": c.node, **c.detail})
+        self.recorder.event(self.call_id, c.event, at, data)
 
     async def _hang_up(self, c: i.Hangup) -> None:
         self.record.outcome = self.record.outcome or "completed"

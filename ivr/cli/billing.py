@@ -7,10 +7,9 @@ numbers.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 from ivr.cli.db import database_url, with_engine
+from ivr.cli.output import write_document
 from ivr.intake.outbox import pending, retry
 from ivr.intake.payload import billing_request_schema_json
 
@@ -61,9 +60,4 @@ def run_billing_retry(args: argparse.Namespace) -> int:
 
 
 def run_billing_schema(args: argparse.Namespace) -> int:
-    text = billing_request_schema_json()
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return 0
+    return write_document(billing_request_schema_json(), args.output)

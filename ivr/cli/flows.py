@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.adapters import RoutingCalendar, StoreAccounts, StoreNotices
 from ivr.callerid import normalise_caller_id
 from ivr.calls.flows import load_flow_catalog, references_from
+from ivr.cli.output import write_document
 from ivr.config import AppConfig, load_config
 from ivr.errors import FlowError
 from ivr.flow.catalog import Catalog
@@ -120,12 +121,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_schema(args: argparse.Namespace) -> int:
-    text = flow_schema_json()
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return 0
+    return write_document(flow_schema_json(), args.output)
 
 
 @asynccontextmanager
