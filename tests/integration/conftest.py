@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.app import Engine
 from ivr.ari.client import AriClient, StreamItem
@@ -52,6 +53,23 @@ def engine_config(
             "HOTLINE_ARI_PASSWORD": sandbox.ari_password,
         },
     )
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    """A test's own SQLite database file (`sqlite_db` migrates it)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty SQLite database of this test's own."""
+    url = sqlite_url(tmp_path)
+    await migrate(url)
+    engine = open_engine(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 class EngineFactory(Protocol):

@@ -13,11 +13,11 @@ import pytest
 from ivr.app import flow_registry
 from ivr.calls.records import MemoryCallRecorder
 from ivr.config import FlowsConfig
-from tests.integration.conftest import CALLER, ROOT, EngineFactory, engine_config, hotline_services
+from tests.integration.conftest import ROOT, EngineFactory, engine_config, hotline_services
 from tests.integration.test_calls import choices, the_record
-from tests.integration.test_routed_calls import routing
+from tests.integration.test_routed_calls import routing, sip_call_to_the_operator
 from tests.support.sandbox import Sandbox
-from tests.support.sipp import Sipp, caller_args, keys_scenario
+from tests.support.sipp import Sipp
 
 pytestmark = pytest.mark.integration
 
@@ -58,17 +58,7 @@ async def test_a_call_is_answered_in_a_queue_the_admin_added(
     await start_engine(
         recorder, services=replace(hotline_services(), flows=flows), routing=dict(admin_routing)
     )
-    # 1 Japanese, 0 operator; the caller stays until the agent (who hangs up) is done
-    caller = Sipp(
-        keys_scenario(workdir, "10", gap_ms=2500, hang_up_after_ms=None),
-        caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
-        workdir,
-    )
-    try:
-        caller_result = await (await caller.start()).wait()
-        agent_result = await agent_phone.wait()
-    finally:
-        agent_phone.kill()
+    caller_result, agent_result = await sip_call_to_the_operator(sandbox, workdir, agent_phone)
     record = await the_record(recorder)
     assert agent_result.ok, agent_result.output[-500:]
     assert caller_result.ok, caller_result.output[-500:]

@@ -9,7 +9,6 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,11 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.adapters import DbCallRecorder
 from ivr.store.calls import CallEvent, CallLog
-from ivr.store.db import open_engine
-from ivr.store.migrate import migrate
 from ivr.store.tables import call_events, calls
-from tests.integration.conftest import CALLER, ROOT, EngineFactory, hang_up_leftovers
-from tests.integration.test_routed_calls import routing
+from tests.integration.conftest import CALLER, ROOT, EngineFactory, hang_up_leftovers, sqlite_url
+from tests.integration.test_routed_calls import routing, sip_call_to_the_operator
 from tests.support.sandbox import Sandbox
 from tests.support.sipp import Sipp, caller_args, keys_scenario
 
@@ -34,17 +31,6 @@ pytestmark = pytest.mark.integration
 WAIT_S = 60
 # the ringing phone (tests/sipp/phone_ring.xml) rings this long before its agent answers
 RING_S = 4.0
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'trail.sqlite3'}"
-    await migrate(url)
-    engine = open_engine(url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def the_call(db: AsyncEngine) -> str:
@@ -58,23 +44,14 @@ def first(events: list[CallEvent], kind: str) -> CallEvent:
 
 
 async def test_a_wait_for_the_agent_shows_in_the_trail_as_it_happened(
-    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path, db: AsyncEngine
+    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path, sqlite_db: AsyncEngine
 ) -> None:
+    db = sqlite_db
     agent_phone = await Sipp("phone_ring.xml", ["-d", "1500"], workdir).start()
     recorder = DbCallRecorder(CallLog(db))
     recorder.start()
     await start_engine(recorder, routing=routing(agent_phone.port))
-    # 1 Japanese, 0 operator; the caller stays until the agent (who hangs up) is done
-    caller = Sipp(
-        keys_scenario(workdir, "10", gap_ms=2500, hang_up_after_ms=None),
-        caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
-        workdir,
-    )
-    try:
-        caller_result = await (await caller.start()).wait()
-        agent_result = await agent_phone.wait()
-    finally:
-        agent_phone.kill()
+    caller_result, agent_result = await sip_call_to_the_operator(sandbox, workdir, agent_phone)
     assert caller_result.ok, caller_result.output[-500:]
     assert agent_result.ok, agent_result.output[-500:]
     async with asyncio.timeout(WAIT_S):
@@ -103,7 +80,7 @@ def engine_config_file(sandbox: Sandbox, tmp_path: Path) -> Path:
     """config.yaml as shipped, on this test's database, status file and an open calendar."""
     data = yaml.safe_load((ROOT / "config.yaml").read_text())
     always = {"always_open": True}
-    data["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path / 'trail.sqlite3'}"}
+    data["database"] = {"url": sqlite_url(tmp_path)}
     data["billing"]["database_url"] = f"sqlite+aiosqlite:///{tmp_path / 'billing.sqlite3'}"
     data["status_path"] = str(tmp_path / "status.json")
     data["records"] = {"path": str(tmp_path / "calls.jsonl")}
@@ -138,8 +115,9 @@ async def trail_kinds(db: AsyncEngine) -> list[str]:
 
 
 async def test_an_engine_killed_mid_call_leaves_the_trail_up_to_the_kill(
-    sandbox: Sandbox, workdir: Path, tmp_path: Path, db: AsyncEngine
+    sandbox: Sandbox, workdir: Path, tmp_path: Path, sqlite_db: AsyncEngine
 ) -> None:
+    db = sqlite_db
     await hang_up_leftovers(sandbox)
     config = engine_config_file(sandbox, tmp_path)
     log_path = tmp_path / "engine.log"

@@ -17,7 +17,7 @@ from ivr.store.migrate import migrate
 from tests.integration.conftest import CALLER, Driver, EngineFactory
 from tests.integration.test_calls import at_node, choices, the_record
 from tests.support.sandbox import Sandbox
-from tests.support.sipp import Sipp, caller_args, keys_scenario
+from tests.support.sipp import Sipp, SippResult, caller_args, keys_scenario
 
 pytestmark = pytest.mark.integration
 
@@ -60,23 +60,29 @@ def routing(agent_phone_port: int | None = None, on_duty: list[str] | None = Non
     }
 
 
-async def test_caller_asks_for_the_operator_and_an_agent_answers(
-    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path
-) -> None:
-    agent_phone = await Sipp("phone.xml", ["-d", "1500"], workdir).start()
-    recorder = MemoryCallRecorder()
-    await start_engine(recorder, routing=routing(agent_phone.port))
-    # 1 Japanese, 0 operator; the caller stays until the agent (who hangs up) is done
+async def sip_call_to_the_operator(
+    sandbox: Sandbox, workdir: Path, agent_phone: Sipp
+) -> tuple[SippResult, SippResult]:
+    """The demo caller keys 1 (Japanese), 0 (operator) and stays until the agent, whose phone
+    hangs up, is done; the caller's and the agent phone's results."""
     caller = Sipp(
         keys_scenario(workdir, "10", gap_ms=2500, hang_up_after_ms=None),
         caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
         workdir,
     )
     try:
-        caller_result = await (await caller.start()).wait()
-        agent_result = await agent_phone.wait()
+        return await (await caller.start()).wait(), await agent_phone.wait()
     finally:
         agent_phone.kill()
+
+
+async def test_caller_asks_for_the_operator_and_an_agent_answers(
+    sandbox: Sandbox, start_engine: EngineFactory, workdir: Path
+) -> None:
+    agent_phone = await Sipp("phone.xml", ["-d", "1500"], workdir).start()
+    recorder = MemoryCallRecorder()
+    await start_engine(recorder, routing=routing(agent_phone.port))
+    caller_result, agent_result = await sip_call_to_the_operator(sandbox, workdir, agent_phone)
     record = await the_record(recorder)
     assert agent_result.ok, agent_result.output[-500:]
     assert CALLER in agent_result.log  # the agent's phone showed who is calling

@@ -23,7 +23,6 @@ from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy, pending, retry
 from ivr.intake.payload import BillingRequestV1
 from ivr.intake.service import IntakeRequest, IntakeService
 from ivr.store.db import open_engine
-from ivr.store.migrate import migrate
 from ivr.store.tables import billing_outbox, service_requests
 from tests.integration.store.storedata import NOW, cust, seed
 from tests.support.pgcluster import free_port
@@ -333,20 +332,9 @@ async def test_a_payload_of_the_wrong_request_is_dead_lettered(engine: AsyncEngi
     assert dead.last_error == "invalid billing request: request_id is not the outbox row's"
 
 
-@pytest.fixture
-async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
-    await migrate(url)
-    eng = open_engine(url)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
-
-
-async def test_text_that_is_not_json_is_dead_lettered(sqlite_engine: AsyncEngine) -> None:
+async def test_text_that_is_not_json_is_dead_lettered(sqlite_db: AsyncEngine) -> None:
     # SQLite only: PostgreSQL's json type refuses such text before it is ever stored
-    engine = sqlite_engine
+    engine = sqlite_db
     await seed(engine)
     n = await submit_mix(engine, leaks=3, transfers=0)
     first, *_ = await pending(engine)
