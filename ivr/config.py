@@ -114,6 +114,30 @@ class IntakeConfig(_Section):
     horizon_days: int = Field(90, gt=0)
 
 
+class ConsoleConfig(_Section):
+    """The agent console (`ivr.web`): where it listens, how long a sign-in lasts, how many
+    failed log-ins are allowed."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # a session unused this long ends (the agent signs in again)
+    session_idle_s: float = Field(1800.0, gt=0)
+    # and every session ends this long after sign-in, however busy (one working day)
+    session_absolute_s: float = Field(43200.0, gt=0)
+    # failed log-ins counted per log-in id and per client address within `login_window_s`;
+    # past the limit the answer is 429 until the oldest failure leaves the window. A whole
+    # call-centre floor may share one address, so its limit is higher than one id's
+    login_window_s: float = Field(300.0, gt=0)
+    login_max_failures: int = Field(5, ge=1)
+    address_max_failures: int = Field(20, ge=1)
+    # the Secure flag on the session cookie: on when the console is reached over HTTPS
+    secure_cookie: bool = False
+    # largest request body accepted (forms and API calls are small); larger ones get 413
+    max_body_bytes: int = Field(65536, ge=1024)
+    # how long a stop waits for open requests to finish
+    shutdown_timeout_s: float = Field(5.0, gt=0)
+
+
 class AppConfig(_Section):
     ari: AriConfig = AriConfig()
     calls: CallsConfig = CallsConfig()
@@ -127,6 +151,7 @@ class AppConfig(_Section):
     billing: BillingConfig = BillingConfig()
     intake: IntakeConfig = IntakeConfig()
     routing: RoutingConfig = RoutingConfig()
+    console: ConsoleConfig = ConsoleConfig()
     # filled from the environment / password file, never from config.yaml
     ari_password: str = Field("", exclude=True)
     billing_token: str = Field("", exclude=True)

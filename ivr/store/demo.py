@@ -10,7 +10,8 @@ PostgreSQL), so a million accounts take about a minute, not an hour.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,7 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.numbers import customer_number
-from ivr.store.tables import accounts, agents, departments, notices, phones, premises
+from ivr.store.passwords import Passwords
+from ivr.store.staff import NewStaff, Role, StaffMember, StaffStore
+from ivr.store.tables import accounts, departments, notices, phones, premises
 
 Progress = Callable[[int, int], None]
 """Called with (accounts written so far, total)."""
@@ -156,7 +159,7 @@ async def demo(
     chunk: int = 20_000,
     today: date | None = None,
 ) -> int:
-    """Add `n` demo accounts (with premises, phones, a few notices, departments and agents).
+    """Add `n` demo accounts (with premises, phones, a few notices and departments).
 
     Returns the number of accounts written. Deterministic for a given seed and starting state.
     """
@@ -168,7 +171,7 @@ async def demo(
         prem0 = await _max_id(conn, premises)
         phone0 = await _max_id(conn, phones)
         if await _max_id(conn, departments) == 0:
-            await _seed_staff(conn)
+            await _seed_departments(conn)
     draw = _DemoDraw(rnd, day, now, prem0, phone0)
     done = 0
     while done < n:
@@ -306,7 +309,7 @@ class _DemoDraw:
         return numbers
 
 
-async def _seed_staff(conn: AsyncConnection) -> None:
+async def _seed_departments(conn: AsyncConnection) -> None:
     await conn.execute(
         sa.insert(departments),
         [
@@ -333,21 +336,6 @@ async def _seed_staff(conn: AsyncConnection) -> None:
             },
         ],
     )
-    await conn.execute(
-        sa.insert(agents),
-        [
-            {
-                "login": f"agent{i:02d}",
-                "display_name": f"オペレーター{i:02d}",
-                "roles": ["agent"] if i > 1 else ["agent", "supervisor"],
-                "skills": ["ja", "en"] if i % 3 == 0 else ["ja"],
-                "password_hash": None,
-                "department_id": None,
-                "active": True,
-            }
-            for i in range(1, 9)
-        ],
-    )
 
 
 async def _seed_notices(conn: AsyncConnection, rnd: random.Random, now: datetime) -> None:
@@ -370,3 +358,36 @@ async def _seed_notices(conn: AsyncConnection, rnd: random.Random, now: datetime
             }
         )
     await conn.execute(sa.insert(notices), rows)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPhone:
+    """An agent phone of the configuration (`routing.agents`): who the demo agent is."""
+
+    login: str
+    endpoint: str
+    skills: tuple[str, ...]
+
+
+async def demo_staff(
+    store: StaffStore, phones: Sequence[DemoPhone], passwords: Passwords, now: datetime
+) -> list[tuple[StaffMember, str]]:
+    """Demo staff for `scripts/start`: one agent per configured agent phone, a supervisor and an
+    admin, each with a new random password (returned once, stored only as its hash). Returns
+    nothing when the database has staff already: an existing console is never reset."""
+    if await store.all():
+        return []
+    people = [
+        NewStaff(p.login, f"オペレーター {p.login}", Role.AGENT, p.endpoint, p.skills)
+        for p in phones
+    ]
+    people += [
+        NewStaff("supervisor", "スーパーバイザー", Role.SUPERVISOR),
+        NewStaff("admin", "管理者", Role.ADMIN, language="en"),
+    ]
+    made = []
+    for person in people:
+        password = secrets.token_urlsafe(12)
+        member = await store.add(person, await passwords.hash(password), now)
+        made.append((member, password))
+    return made

@@ -70,17 +70,55 @@ departments = sa.Table(
     sa.Column("on_duty", sa.JSON, nullable=False),
 )
 
-agents = sa.Table(
-    "agents",
+STAFF_ROLES = ("agent", "supervisor", "admin")
+LANGUAGES = ("ja", "en")
+LOGIN_FAILURE_SCOPES = ("login", "address")
+
+# the people who sign in to the console (ivr.store.staff): agents, supervisors, admins
+staff = sa.Table(
+    "staff",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("login", sa.String(64), nullable=False, unique=True),
     sa.Column("display_name", sa.String(100), nullable=False),
-    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    # the phone the agent takes calls on (PJSIP/agent1); NULL for staff who take no calls
+    sa.Column("endpoint", sa.String(200), nullable=True),
     sa.Column("skills", sa.JSON, nullable=False),
-    sa.Column("password_hash", sa.String(200), nullable=True),
-    sa.Column("department_id", sa.ForeignKey("departments.id"), nullable=True),
-    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    _one_of("role", STAFF_ROLES, "role"),
+    _one_of("language", LANGUAGES, "language"),
+)
+
+# a signed-in browser: the cookie holds a random key, the row only its SHA-256 (a copy of the
+# table lets nobody sign in); deleted at log-out, expired by idle and absolute timeouts
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "staff_id", sa.ForeignKey("staff.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+)
+
+# failed console log-ins within the rate-limit window, by login id and by client address
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("scope", sa.String(8), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_login_failures_scope_key_at", "scope", "key", "at"),
+    _one_of("scope", LOGIN_FAILURE_SCOPES, "scope"),
 )
 
 accounts = sa.Table(
