@@ -1,0 +1,79 @@
+"""`create_app`: the console's aiohttp application on the engine's database and a clock.
+
+Middlewares, outermost first: error pages, aiohttp-session on our database storage, access
+(every route's declared role), CSRF. Security headers are added to every answer as it is sent.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_session import session_middleware
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.config import AppConfig
+from ivr.domain import utc_now
+from ivr.store.passwords import Passwords
+from ivr.store.staff import LoginFailures, StaffStore, WebSessions
+from ivr.web import api, login, pages
+from ivr.web.access import ACCESS, access_middleware, add_static
+from ivr.web.context import CONSOLE, Clock, Console
+from ivr.web.csrf import csrf_middleware
+from ivr.web.errors import errors_middleware
+from ivr.web.headers import STATIC_PREFIX, add_security_headers
+from ivr.web.ratelimit import LoginThrottle
+from ivr.web.sessions import DbSessionStorage
+
+HERE = Path(__file__).parent
+
+# aiohttp-session 2.12 keeps its session on the request under a str key, which aiohttp warns
+# about on every request; the library's own business (pyproject's pytest filter says the same)
+warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp_session")
+
+
+def create_app(
+    config: AppConfig,
+    db: AsyncEngine,
+    clock: Clock = utc_now,
+    *,
+    passwords: Passwords | None = None,
+) -> web.Application:
+    """The console on `db` (migrated); `clock` decides session expiry and the rate limit's
+    window; `passwords` defaults to argon2's standard parameters."""
+    cfg = config.console
+    sessions = WebSessions(db)
+    storage = DbSessionStorage(sessions, cfg, clock)
+    app = web.Application(
+        client_max_size=cfg.max_body_bytes,
+        middlewares=[
+            errors_middleware,
+            session_middleware(storage),
+            access_middleware,
+            csrf_middleware,
+        ],
+    )
+    app[ACCESS] = {}
+    app[CONSOLE] = Console(
+        config=cfg,
+        staff=StaffStore(db),
+        sessions=sessions,
+        passwords=passwords or Passwords(),
+        throttle=LoginThrottle(LoginFailures(db), cfg, clock),
+        clock=clock,
+        storage=storage,
+    )
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    add_static(app, STATIC_PREFIX, str(HERE / "static"))
+    for module in (login, pages, api):
+        module.add_routes(app)
+    app.on_response_prepare.append(add_security_headers)
+    return app

@@ -1,0 +1,118 @@
+"""The console's words in Japanese and English, and which language a page is shown in.
+
+A signed-in page follows the session's language (the member's own at sign-in, changed with the
+switch in the header); before sign-in the `lang` query parameter, else the browser's
+Accept-Language, else Japanese. Templates call `t("key")`; a key missing here is a KeyError in
+the tests, never a blank on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from ivr.web.sessions import signed_in
+
+LANGUAGES = ("ja", "en")
+DEFAULT = "ja"
+
+TEXTS: dict[str, tuple[str, str]] = {
+    # key: (ja, en)
+    "product": ("水道料金お客さまセンター", "Suido Hotline"),
+    "console": ("オペレーター画面", "Agent console"),
+    "skip": ("本文へ移動", "Skip to content"),
+    "sign_in": ("ログイン", "Sign in"),
+    "sign_out": ("ログアウト", "Sign out"),
+    "login_id": ("ログインID", "Log-in ID"),
+    "password": ("パスワード", "Password"),
+    "bad_login": (
+        "ログインIDまたはパスワードが違います。",
+        "The log-in ID or the password is wrong.",
+    ),
+    "missing_fields": (
+        "ログインIDとパスワードを入力してください。",
+        "Enter your log-in ID and password.",
+    ),
+    "too_many": (
+        "ログインの失敗が続いたため、しばらく受け付けません。{seconds}秒後にもう一度お試しください。",
+        "Too many failed log-ins. Try again in {seconds} seconds.",
+    ),
+    "signed_in_as": ("ログイン中", "Signed in as"),
+    "language": ("表示言語", "Language"),
+    "switch_to": ("English", "日本語"),
+    "you": ("担当者", "You"),
+    "name": ("氏名", "Name"),
+    "role": ("権限", "Role"),
+    "role_agent": ("オペレーター", "Agent"),
+    "role_supervisor": ("スーパーバイザー", "Supervisor"),
+    "role_admin": ("管理者", "Admin"),
+    "endpoint": ("電話機", "Phone"),
+    "no_endpoint": ("電話機の割り当てなし", "No phone assigned"),
+    "skills": ("スキル", "Skills"),
+    "none": ("なし", "none"),
+    "lang_ja": ("日本語", "Japanese"),
+    "lang_en": ("英語", "English"),
+    "your_phone": ("あなたの電話機", "Your phone"),
+    "phone_note": (
+        "着信はこの電話機に届きます。",
+        "Calls for you ring on this phone.",
+    ),
+    "pages": ("画面", "Pages"),
+    "page_agent": ("オペレーター", "Agent"),
+    "page_supervisor": ("スーパーバイザー", "Supervisor"),
+    "page_admin": ("管理", "Admin"),
+    "agents": ("オペレーター一覧", "Agents"),
+    "staff": ("職員一覧", "Staff"),
+    "disabled": ("無効", "disabled"),
+    "active": ("有効", "active"),
+    "status": ("状態", "Status"),
+    "manage_staff_note": (
+        "職員の追加・パスワード変更・無効化は hotline agents コマンドで行います。",
+        "Add staff, change passwords and disable accounts with the hotline agents command.",
+    ),
+    "error_400": ("入力が正しくありません。", "The request was not understood."),
+    "error_403": ("この画面を開く権限がありません。", "You may not open this page."),
+    "error_404": ("ページが見つかりません。", "Page not found."),
+    "error_405": ("この操作はできません。", "This method is not allowed here."),
+    "error_413": ("送信された内容が大きすぎます。", "The request is too large."),
+    "error_429": ("しばらくしてからお試しください。", "Please try again later."),
+    "error_500": (
+        "システムエラーが発生しました。",
+        "Something went wrong on our side.",
+    ),
+    "error_other": ("エラーが発生しました。", "Something went wrong."),
+    "back_home": ("トップへ戻る", "Back to the start page"),
+}
+
+Translate = Callable[[str], str]
+
+
+def translator(language: str) -> Translate:
+    index = 1 if language == "en" else 0
+
+    def t(key: str) -> str:
+        return TEXTS[key][index]
+
+    return t
+
+
+def from_header(accept_language: str) -> str:
+    """The first of our languages the browser lists, ignoring weights' order subtleties."""
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip().lower()
+        for lang in LANGUAGES:
+            if tag == lang or tag.startswith(lang + "-"):
+                return lang
+    return DEFAULT
+
+
+def language_of(request: web.Request) -> str:
+    who = signed_in(request)
+    if who is not None:
+        lang = who.data.get("lang", who.member.language)
+        return lang if lang in LANGUAGES else DEFAULT
+    asked = request.query.get("lang", "")
+    if asked in LANGUAGES:
+        return asked
+    return from_header(request.headers.get("Accept-Language", ""))
