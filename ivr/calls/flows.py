@@ -123,6 +123,7 @@ class FlowRegistry:
         self._versions: dict[tuple[str, str], FlowVersion] = {}
         self._fingerprint: tuple[tuple[str, int, int], ...] = ()
         self.status = ReloadStatus()
+        self._round_done = asyncio.Event()
 
     def _files(self) -> list[Path]:
         return sorted(self.directory.glob("*.yaml"))
@@ -157,29 +158,52 @@ class FlowRegistry:
         self.status = ReloadStatus(loaded_at=_now(), files=len(files))
 
     def reload_if_changed(self) -> bool:
-        """Reload when a file changed; returns True when a new version went live."""
+        """Reload when a file changed; returns True when a new version went live.
+
+        Never raises: whatever stops an edit from loading (a `FlowError`, or a fault of ours
+        that a strange file brings out) is a rejected edit, and the live version stays.
+        """
         if self._stamp() == self._fingerprint:
             return False
         try:
             self.load()
         except FlowError as exc:
-            # remember the bad stamp so the same broken edit is reported once
-            self._fingerprint = self._stamp()
-            self.status.errors = list(exc.errors)
-            self.status.rejected_at = _now()
-            log.error(
-                "flow change rejected; the previous version keeps serving:\n%s",
-                "\n".join(exc.errors),
+            self._reject(list(exc.errors))
+            return False
+        except Exception as exc:
+            log.exception("loading the changed flows failed")
+            self._reject(
+                [f"{self.directory}: the changed files could not be loaded ({exc!r:.200})"]
             )
             return False
         log.info("flows reloaded (%d files)", self.status.files)
         return True
 
+    def _reject(self, errors: list[str]) -> None:
+        # remember the bad stamp so the same broken edit is reported once
+        self._fingerprint = self._stamp()
+        self.status.errors = errors
+        self.status.rejected_at = _now()
+        log.error(
+            "flow change rejected; the previous version keeps serving:\n%s", "\n".join(errors)
+        )
+
     async def watch(self, poll_s: float) -> None:
-        """Poll for edits until cancelled (no inotify dependency; edits are rare)."""
+        """Poll for edits until cancelled (no inotify dependency; edits are rare). One failed
+        round (say, the directory briefly gone) is logged and the next round tries again: the
+        watcher ends only when it is cancelled."""
         while True:
             await asyncio.sleep(poll_s)
-            await asyncio.to_thread(self.reload_if_changed)
+            try:
+                await asyncio.to_thread(self.reload_if_changed)
+            except Exception:
+                log.exception("checking the flows for edits failed; trying again in %.0f s", poll_s)
+            done, self._round_done = self._round_done, asyncio.Event()
+            done.set()
+
+    async def watched(self) -> None:
+        """Wait until `watch` has finished its next look at the files."""
+        await self._round_done.wait()
 
     def live(self, flow_id: str) -> FlowVersion:
         return self._live[flow_id]

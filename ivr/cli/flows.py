@@ -56,7 +56,11 @@ DOT_TIMEOUT_S = 60.0
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = subparsers.add_parser("check", help="validate dialplan files; print every error")
-    check.add_argument("files", nargs="*", help="default: the *.yaml of flows.dir in the config")
+    check.add_argument(
+        "files",
+        nargs="*",
+        help="files or directories (their *.yaml); default: flows.dir in the config",
+    )
     _add_references(check)
     check.set_defaults(func=run_check)
 
@@ -102,9 +106,10 @@ def _config(args: argparse.Namespace) -> AppConfig:
 
 def run_check(args: argparse.Namespace) -> int:
     config = _config(args)
-    files = [Path(f) for f in args.files] or sorted(Path(config.flows.dir).glob("*.yaml"))
+    files = _flow_files([Path(f) for f in args.files] or [Path(config.flows.dir)])
     if not files:
-        print(f"no dialplan files to check in {config.flows.dir}/", file=sys.stderr)
+        named = " ".join(args.files) or f"{config.flows.dir}/"
+        print(f"no dialplan files (*.yaml) to check in {named}", file=sys.stderr)
         return 1
     try:
         refs = references_from(config, load_flow_catalog(args.catalog or config.flows.catalog))
@@ -118,6 +123,14 @@ def run_check(args: argparse.Namespace) -> int:
         return 1
     print(f"ok: {len(files)} file(s)")
     return 0
+
+
+def _flow_files(paths: list[Path]) -> list[Path]:
+    """The files named, with a directory standing for the *.yaml in it (as the engine reads it)."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+    return files
 
 
 def run_schema(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.errors import FlowError
-from ivr.flow.source import Source, parse_yaml
+from ivr.flow.source import Source, parse_yaml, read_yaml
 
 LANGUAGES = ("ja", "en")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -37,7 +37,10 @@ class Catalog:
 
 
 def parse_catalog(text: str, name: str) -> Catalog:
-    src = parse_yaml(text, name)
+    return _catalog_of(parse_yaml(text, name))
+
+
+def _catalog_of(src: Source) -> Catalog:
     texts: dict[str, dict[str, str]] = {}
     if not src.errors and not isinstance(src.data, dict):
         src.error((), "the catalog must be a mapping of prompt id to {ja: ..., en: ...}")
@@ -72,9 +75,4 @@ def _parse_entry(
 
 
 def load_catalog(path: str | Path) -> Catalog:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FlowError([f"{path}:1: cannot read: {exc.strerror}"]) from exc
-    return parse_catalog(text, str(path))
+    return _catalog_of(read_yaml(path))

@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ivr.errors import FlowError
 from ivr.flow import model as m
 from ivr.flow.catalog import Catalog
-from ivr.flow.source import Data, Source, parse_yaml
+from ivr.flow.source import Data, Source, parse_yaml, read_yaml, shown
 
 #: Prompts the interpreter plays on its own (read-back, apology); every catalog must have them.
 BUILTIN_PROMPTS = ("you-entered", "confirm-entry", "system-error")
@@ -46,7 +47,11 @@ class References:
 
 def parse_flow(text: str, name: str, refs: References | None = None) -> m.Flow:
     """Parse and check one flow; raise `FlowError` with every problem found."""
-    src = parse_yaml(text, name)
+    return _flow_of(parse_yaml(text, name), refs)
+
+
+def _flow_of(src: Source, refs: References | None) -> m.Flow:
+    """The checked flow of `src`, or `FlowError` with every problem found."""
     if src.errors:
         raise FlowError(src.errors)
     flow = _build(src)
@@ -58,12 +63,7 @@ def parse_flow(text: str, name: str, refs: References | None = None) -> m.Flow:
 
 
 def load_flow(path: str | Path, refs: References | None = None) -> m.Flow:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FlowError([f"{path}:1: cannot read: {exc.strerror}"]) from exc
-    return parse_flow(text, str(path), refs)
+    return _flow_of(read_yaml(path), refs)
 
 
 def load_flows(paths: Iterable[str | Path], refs: References | None = None) -> dict[str, m.Flow]:
@@ -74,15 +74,19 @@ def load_flows(paths: Iterable[str | Path], refs: References | None = None) -> d
     flows: dict[str, m.Flow] = {}
     ids = _flow_ids(paths) if refs.flows is None else set(refs.flows)
     with_ids = replace(refs, flows=ids)
+    sources: dict[str, Source] = {}
     for path in paths:
+        src = read_yaml(path)
         try:
-            flow = load_flow(path, with_ids)
+            flow = _flow_of(src, with_ids)
         except FlowError as exc:
             errors.extend(exc.errors)
             continue
         if flow.id in flows:
-            errors.append(f"{path}:1: flow id {flow.id!r} is used by another file")
+            errors.append(f"{path}:1: flow id {shown(flow.id)} is used by another file")
         flows[flow.id] = flow
+        sources[flow.id] = src
+    errors.extend(_subflow_loops(flows, sources))
     if errors:
         raise FlowError(errors)
     return flows
@@ -100,15 +104,34 @@ def check_files(paths: Iterable[str | Path], refs: References | None = None) -> 
 def _flow_ids(paths: list[str | Path]) -> set[str]:
     ids: set[str] = set()
     for path in paths:
-        try:
-            data = parse_yaml(Path(path).read_text(encoding="utf-8"), str(path)).data
-        except OSError:
-            continue
+        data = read_yaml(path).data
         if isinstance(data, dict) and isinstance(data.get("flow"), dict):
             flow_id = data["flow"].get("id")  # type: ignore[union-attr]
             if isinstance(flow_id, str):
                 ids.add(flow_id)
     return ids
+
+
+def _subflow_loops(flows: Mapping[str, m.Flow], sources: Mapping[str, Source]) -> list[str]:
+    """Flows that call each other as subflows in a circle: a call there would never return."""
+    calls: dict[str, list[str]] = {
+        flow_id: [n.flow for n in flow.nodes.values() if isinstance(n, m.SubflowNode)]
+        for flow_id, flow in flows.items()
+    }
+    errors: list[str] = []
+    for cycle in _cycles(calls):
+        src = sources[cycle[0]]
+        node_id = next(
+            i
+            for i, n in flows[cycle[0]].nodes.items()
+            if isinstance(n, m.SubflowNode) and n.flow in cycle
+        )
+        loop = " -> ".join([*cycle, cycle[0]])
+        errors.append(
+            f"{src.name}:{src.line(('nodes', node_id, 'flow'))}: subflows call each other in a "
+            f"loop ({loop}): a call would never come back"
+        )
+    return errors
 
 
 def _line_of(message: str) -> tuple[str, int]:
@@ -128,7 +151,7 @@ def _build(src: Source) -> m.Flow | None:
             path = _data_path(src.data, err["loc"])
             if err["type"] == "union_tag_invalid":
                 path = (*path, "kind")
-            src.error(path, _describe(err["type"], err["msg"], err["loc"], path))
+            src.error(path, _describe(err, path))
         return None
 
 
@@ -136,9 +159,14 @@ def _data_path(data: Data, loc: tuple[int | str, ...]) -> m.KeyPath:
     """Map a pydantic error location onto the data, skipping union tags and the like."""
     path: list[str] = []
     current = data
+    # a node's location names its kind (the union's tag) before its field: `queue` of a queue
+    # node's `priority` is the tag, not the node's `queue:` key
+    tag_of: object = None
     for part in loc:
         key = str(part)
-        if isinstance(current, dict) and key in current:
+        if isinstance(current, dict) and tag_of is not current and current.get("kind") == key:
+            tag_of = current
+        elif isinstance(current, dict) and key in current:
             path.append(key)
             current = current[key]
         elif isinstance(current, list) and isinstance(part, int) and part < len(current):
@@ -153,16 +181,27 @@ def _data_path(data: Data, loc: tuple[int | str, ...]) -> m.KeyPath:
 def _where(path: m.KeyPath) -> str:
     if len(path) >= 2 and path[0] == "nodes":
         rest = ".".join(path[2:])
-        return f"node {path[1]!r}" + (f", {rest}" if rest else "")
+        return f"node {shown(path[1])}" + (f", {rest}" if rest else "")
     return ".".join(path) or "file"
 
 
-def _describe(kind: str, msg: str, loc: tuple[int | str, ...], path: m.KeyPath) -> str:
+#: What each name pattern of the model allows, as an admin reads it.
+_PATTERNS = {
+    m.NAME_PATTERN: "a name is lowercase letters, digits and _, starting with a letter",
+    m.PROMPT_PATTERN: "a prompt id is lowercase letters, digits and -",
+    m.FLOW_ID_PATTERN: "a flow id is lowercase letters, digits, _ and -, starting with a letter",
+}
+
+
+def _describe(err: ErrorDetails, path: m.KeyPath) -> str:
+    kind, msg, loc = err["type"], err["msg"], err["loc"]
     last = str(loc[-1]) if loc else ""
     if kind == "extra_forbidden":
-        return f"{_where(path[:-1])}: unknown key {last!r}"
+        return f"{_where(path[:-1])}: unknown key {shown(last)}"
     if kind == "missing":
-        return f"{_where(path[:-1] if path and path[-1] == last else path)}: missing key {last!r}"
+        return (
+            f"{_where(path[:-1] if path and path[-1] == last else path)}: missing key {shown(last)}"
+        )
     if kind == "union_tag_invalid":
         return f"{_where(path[:-1])}: unknown node kind (expected one of {_kinds()})"
     if kind == "union_tag_not_found":
@@ -170,7 +209,13 @@ def _describe(kind: str, msg: str, loc: tuple[int | str, ...], path: m.KeyPath) 
     if kind == "value_error":
         return f"{_where(path)}: {msg.removeprefix('Value error, ')}"
     if kind == "string_pattern_mismatch":
-        return f"{_where(path)}: {last!r} is not a valid name (lowercase, digits, _ or -)"
+        rule = _PATTERNS.get(str((err.get("ctx") or {}).get("pattern")), "not a valid name")
+        if last == "[key]":
+            # an invalid key of `nodes:` (a node id) or of `values:`; the path ends at it
+            what = "node id" if path[:1] == ("nodes",) and len(path) == 2 else "key"
+            where = "" if what == "node id" else f"{_where(path[:-1])}: "
+            return f"{where}{what} {shown(err['input'])} is not valid ({rule})"
+        return f"{_where(path)}: {shown(err['input'])} is not valid ({rule})"
     return f"{_where(path)}: {msg}"
 
 
@@ -199,7 +244,7 @@ def _check_graph(flow: m.Flow, src: Source, refs: References) -> None:
     nodes = flow.nodes
     for head, target in (("start", flow.flow.start), ("fallback", flow.flow.fallback)):
         if target not in nodes:
-            src.error(("flow", head), f"flow {head} {target!r} is not a node")
+            src.error(("flow", head), f"flow {head} {shown(target)} is not a node")
     edges = {
         node_id: _check_node(node_id, node, flow, src, refs) for node_id, node in nodes.items()
     }
@@ -226,7 +271,8 @@ def _check_node(
             edges.append(target)
         else:
             src.error(
-                ("nodes", node_id, *keypath), f"node {node_id!r} goes to unknown node {target!r}"
+                ("nodes", node_id, *keypath),
+                f"node {shown(node_id)} goes to unknown node {shown(target)}",
             )
     _check_refs(node_id, node, src, refs)
     return edges
@@ -237,7 +283,7 @@ def _check_reachable(flow: m.Flow, full: dict[str, list[str]], src: Source) -> s
     reached = _reach(roots, full)
     for node_id in flow.nodes:
         if node_id not in reached:
-            src.error(("nodes", node_id), f"node {node_id!r} is unreachable from start")
+            src.error(("nodes", node_id), f"node {shown(node_id)} is unreachable from start")
     return reached
 
 
@@ -254,7 +300,7 @@ def _check_dead_ends(
         if node_id in reached and node_id not in ending:
             src.error(
                 ("nodes", node_id),
-                f"node {node_id!r} is a dead end: no path from it ends the call "
+                f"node {shown(node_id)} is a dead end: no path from it ends the call "
                 "(hangup, queue, transfer or emergency)",
             )
 
@@ -272,11 +318,11 @@ def _check_refs(node_id: str, node: m.Node, src: Source, refs: References) -> No
     if refs.catalog is not None:
         for keypath, prompt_id in node.prompt_refs():
             if prompt_id not in refs.catalog:
-                src.error((*base, *keypath), f"unknown prompt {prompt_id!r}")
+                src.error((*base, *keypath), f"unknown prompt {shown(prompt_id)}")
     for key, what, name, known in _named_refs(node, refs):
         if known is not None and name not in known:
             choices = ", ".join(sorted(known)) or "none configured"
-            src.error((*base, key), f"unknown {what} {name!r} (known: {choices})")
+            src.error((*base, key), f"unknown {what} {shown(name)} (known: {choices})")
     if isinstance(node, m.IntakeNode) and refs.intake is not None:
         for name, problem in refs.intake(node.request, list(node.fields)).items():
             where = (*base, "fields", name) if name in node.fields else (*base, "fields")
@@ -304,7 +350,7 @@ def _check_variables(flow: m.Flow, src: Source) -> None:
         for keypath, var in _used_variables(node):
             if var not in defined:
                 src.error(
-                    ("nodes", node_id, *keypath), f"variable {var!r} is never set in this flow"
+                    ("nodes", node_id, *keypath), f"variable {shown(var)} is never set in this flow"
                 )
 
 
@@ -348,33 +394,44 @@ def _reach(roots: Iterable[str], edges: dict[str, list[str]]) -> set[str]:
 
 
 def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
-    """Strongly connected components that contain a cycle (Tarjan), in a stable order."""
+    """Strongly connected components that contain a cycle (Tarjan), in a stable order.
+
+    Iterative: an admin's flow may chain a thousand nodes, deeper than Python's recursion limit.
+    """
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on_stack: set[str] = set()
     found: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in edges.get(v, []):
-            if w not in edges:
+    for root in edges:
+        if root in index:
+            continue
+        # (node, its next successor to look at): the recursion's frames, made explicit
+        work: list[tuple[str, int]] = [(root, 0)]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, i = work.pop()
+            successors = [w for w in edges.get(v, []) if w in edges]
+            if i < len(successors):
+                work.append((v, i + 1))
+                w = successors[i]
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, 0))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
                 continue
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = _pop_component(stack, on_stack, v)
-            if len(component) > 1 or v in edges.get(v, []):
-                found.append(list(reversed(component)))
-
-    for v in edges:
-        if v not in index:
-            visit(v)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+            if low[v] == index[v]:
+                component = _pop_component(stack, on_stack, v)
+                if len(component) > 1 or v in edges.get(v, []):
+                    found.append(list(reversed(component)))
     return found
 
 

@@ -10,15 +10,25 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from ivr.domain import RequestKind
 
 DTMF_KEYS = "0123456789*#"
 Language = Literal["ja", "en"]
 SayKind = Literal["digits", "number", "date", "money", "code"]
-_NAME = r"^[a-z][a-z0-9_]*$"
-_PROMPT = r"^[a-z0-9][a-z0-9-]*$"
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+PROMPT_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+FLOW_ID_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
 KeyPath = tuple[str, ...]
 
@@ -31,10 +41,26 @@ class Say(_Strict):
     """A value read out from a variable: `{say: date, var: moving_date}`."""
 
     say: SayKind
-    var: Annotated[str, Field(pattern=_NAME)]
+    var: Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
-PromptItem = Annotated[str, Field(pattern=_PROMPT)] | Say
+def _prompt_item_kind(value: object) -> str:
+    return "say" if isinstance(value, dict | Say) else "prompt"
+
+
+# tagged, so a bad prompt id is one error about the id, not two (one per union member)
+PromptItem = Annotated[
+    Annotated[str, Field(pattern=PROMPT_PATTERN), Tag("prompt")] | Annotated[Say, Tag("say")],
+    Discriminator(_prompt_item_kind),
+]
+
+#: What each `collect` validator accepts: (fewest, most) keys. A Japanese phone number is 10
+#: digits (fixed lines) or 11 (mobiles, 050), its leading 0 included.
+KEYED_LENGTHS: dict[str, tuple[int, int]] = {
+    "date": (8, 8),
+    "customer_number": (10, 10),
+    "phone": (10, 11),
+}
 
 
 def _dtmf_key(key: str) -> str:
@@ -110,7 +136,7 @@ class MenuNode(_Node):
 
 class CollectNode(_Node):
     kind: Literal["collect"]
-    into: Annotated[str, Field(pattern=_NAME)]
+    into: Annotated[str, Field(pattern=NAME_PATTERN)]
     prompts: Prompts
     min_len: Annotated[int, Field(ge=1, le=32)] = 1
     max_len: Annotated[int, Field(ge=1, le=32)] = 16
@@ -127,13 +153,27 @@ class CollectNode(_Node):
 
     _list = field_validator("prompts", "on_invalid", "on_timeout", mode="before")(_as_list)
 
+    @model_validator(mode="after")
+    def _lengths_can_be_keyed(self) -> CollectNode:
+        if self.min_len > self.max_len:
+            raise ValueError(f"min_len {self.min_len} is more than max_len {self.max_len}")
+        if self.validator is not None:
+            fewest, most = KEYED_LENGTHS[self.validator]
+            if most < self.min_len or fewest > self.max_len:
+                wanted = f"{fewest}" if fewest == most else f"{fewest}-{most}"
+                raise ValueError(
+                    f"validator {self.validator} takes {wanted} keys, but min_len-max_len is "
+                    f"{self.min_len}-{self.max_len}: no entry could ever pass"
+                )
+        return self
+
     def targets(self) -> list[tuple[KeyPath, str]]:
         return self._edges("next", "on_exhausted")
 
 
 class LookupAccountNode(_Node):
     kind: Literal["lookup_account"]
-    by: Annotated[str, Field(pattern=_NAME)]
+    by: Annotated[str, Field(pattern=NAME_PATTERN)]
     found: str
     several: str
     none: str
@@ -147,7 +187,7 @@ class LookupAccountNode(_Node):
 
 class SwitchNode(_Node):
     kind: Literal["switch"]
-    variable: Annotated[str, Field(pattern=_NAME)]
+    variable: Annotated[str, Field(pattern=NAME_PATTERN)]
     cases: dict[str, str] = Field(min_length=1)
     default: str
 
@@ -170,7 +210,7 @@ class HoursNode(_Node):
 
 class NoticesNode(_Node):
     kind: Literal["notices"]
-    area_var: Annotated[str, Field(pattern=_NAME)] = "account_area"
+    area_var: Annotated[str, Field(pattern=NAME_PATTERN)] = "account_area"
     next: str
     timeout_s: Annotated[float, Field(gt=0, le=30)] = 3
 
@@ -185,8 +225,8 @@ IntakeKind = RequestKind
 class IntakeNode(_Node):
     kind: Literal["intake"]
     request: IntakeKind
-    fields: dict[str, Annotated[str, Field(pattern=_NAME)]]
-    into: Annotated[str, Field(pattern=_NAME)] = "confirmation"
+    fields: dict[str, Annotated[str, Field(pattern=NAME_PATTERN)]]
+    into: Annotated[str, Field(pattern=NAME_PATTERN)] = "confirmation"
     on_created: str
     on_rejected: str
     on_error: str | None = None
@@ -238,7 +278,7 @@ class EmergencyNode(_Node):
 
 class RecordNode(_Node):
     kind: Literal["record"]
-    variable: Annotated[str, Field(pattern=_NAME)]
+    variable: Annotated[str, Field(pattern=NAME_PATTERN)]
     prompts: list[PromptItem] = Field(default_factory=list)
     max_s: Annotated[float, Field(gt=0, le=300)] = 60
     next: str
@@ -251,7 +291,7 @@ class RecordNode(_Node):
 
 class SetNode(_Node):
     kind: Literal["set"]
-    values: dict[Annotated[str, Field(pattern=_NAME)], str] = Field(min_length=1)
+    values: dict[Annotated[str, Field(pattern=NAME_PATTERN)], str] = Field(min_length=1)
     next: str
 
     def targets(self) -> list[tuple[KeyPath, str]]:
@@ -318,7 +358,7 @@ TERMINAL_KINDS = frozenset({"queue", "transfer", "emergency", "hangup", "return"
 
 
 class FlowInfo(_Strict):
-    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    id: Annotated[str, Field(pattern=FLOW_ID_PATTERN)]
     version: str | None = None
     start: str
     fallback: str
@@ -330,7 +370,7 @@ class Flow(_Strict):
     """One flow file: `flow:` header and `nodes:`."""
 
     flow: FlowInfo
-    nodes: dict[Annotated[str, Field(pattern=_NAME)], Node] = Field(min_length=1)
+    nodes: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Node] = Field(min_length=1)
 
     @property
     def id(self) -> str:

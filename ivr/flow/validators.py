@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import phonenumbers
 
 from ivr.errors import InvalidNumber
+from ivr.flow.model import KEYED_LENGTHS
 from ivr.flow.say import parse_date
 from ivr.numbers import parse_customer_number
 
@@ -33,7 +34,8 @@ def date_value(value: str, now: datetime) -> str | None:
         day = parse_date(value)
     except ValueError:
         return None
-    if len(value) != 8 or abs(day - now.date()) > DATE_WINDOW:
+    fewest, most = KEYED_LENGTHS["date"]
+    if not fewest <= len(value) <= most or abs(day - now.date()) > DATE_WINDOW:
         return None
     return day.isoformat()
 

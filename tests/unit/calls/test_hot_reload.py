@@ -5,12 +5,13 @@ finishes on the version it started with."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -322,3 +323,88 @@ async def test_a_readopted_call_resumes_on_its_own_version_after_a_reload(
     record = await rig.recorder.wait_for("c1", "completed")
     assert record.adopted
     assert {"event": "menu_choice", "node": "menu", "key": "1", "to": "lookup"} in record.trail
+
+
+def _latin1(text: str) -> bytes:
+    return text.replace("# ", "# café ", 1).encode("latin-1", "replace")
+
+
+def _cp932(text: str) -> bytes:
+    return text.encode("utf-8").replace(b"# ", "# 水道 ".encode("cp932"), 1)
+
+
+def _alias_bomb(text: str) -> bytes:
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return ("\n".join(lines) + "\n" + text).encode()
+
+
+def _deep(text: str) -> bytes:
+    return text.replace("nodes:\n", "deep: " + "[" * 500 + "]" * 500 + "\nnodes:\n", 1).encode()
+
+
+# (a broken save of the whole file, a fragment of the error it must give): files that are not
+# text the loader can read, as editors and attackers save them
+BAD_FILES = [
+    pytest.param(_latin1, "not UTF-8 at byte", id="latin-1"),
+    pytest.param(_cp932, "not UTF-8 at byte", id="cp932"),
+    pytest.param(lambda t: t.encode("utf-16"), "not UTF-8 at byte 0", id="utf-16"),
+    pytest.param(_alias_bomb, "expands to more than", id="billion-laughs"),
+    pytest.param(_deep, "nested deeper than", id="deep-nesting"),
+    pytest.param(lambda t: ("a: &a [*a]\n" + t).encode(), "refers to the value", id="alias-loop"),
+]
+
+
+@pytest.mark.parametrize(("broken", "says"), BAD_FILES)
+async def test_a_file_that_cannot_be_read_is_a_rejected_edit_and_the_watcher_goes_on(
+    flow_file: FlowFile,
+    registry: FlowRegistry,
+    broken: Callable[[str], bytes],
+    says: str,
+) -> None:
+    rig = Rig(registry)
+    before = registry.live("hotline")
+    watcher = asyncio.get_running_loop().create_task(registry.watch(1.0), name="flow-reload")
+    try:
+        flow_file.path.write_bytes(broken(flow_file.original))
+        flow_file._stamp()
+        await registry.watched()
+        assert not watcher.done()
+        [error] = registry.status.errors
+        assert error.startswith(f"{flow_file.path}:")
+        assert says in error
+        assert registry.live("hotline") == before
+        assert await rig.call("c1") == [WELCOME]
+
+        # the watcher is still there: the admin's next valid edit goes live
+        good_edit(flow_file)
+        await registry.watched()
+        assert registry.status.errors == []
+        assert registry.live("hotline").digest != before.digest
+        assert await rig.call("c2") == [MAIN_MENU]
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def test_a_fault_while_loading_is_a_rejected_edit_not_the_end_of_reloading(
+    flow_file: FlowFile, registry: FlowRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = registry.live("hotline")
+
+    def broken_load() -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    good_edit(flow_file)
+    with monkeypatch.context() as patch:
+        patch.setattr(registry, "load", broken_load)
+        assert registry.reload_if_changed() is False
+    [error] = registry.status.errors
+    assert "could not be loaded" in error
+    assert "RecursionError" in error
+    assert registry.live("hotline") == before
+    # the same files are looked at again once they change
+    good_edit(flow_file)
+    assert registry.reload_if_changed() is True
+    assert registry.status.errors == []

@@ -288,3 +288,22 @@ def test_without_queues_or_departments_the_engine_routes_nothing_and_names_are_n
 
     config = site(tmp_path, shipped_flows(), no_acd)
     assert check(config, capsys) == (0, "ok: 2 file(s)\n")
+
+
+def test_check_takes_a_directory_as_the_engine_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = site(tmp_path, shipped_flows())
+    dialplans = tmp_path / "dialplans"
+    assert check(config, capsys, str(dialplans)) == (0, "ok: 2 file(s)\n")
+    assert check(config, capsys, f"{dialplans}/") == (0, "ok: 2 file(s)\n")
+    (dialplans / "broken.yaml").write_bytes(b"flow: {id: caf\xe9}\n")
+    code, out = check(config, capsys, str(dialplans))
+    assert code == 1
+    assert f"{dialplans / 'broken.yaml'}:1: not UTF-8 at byte 14 (save the file as UTF-8)" in out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert check(config, capsys, str(empty)) == (
+        1,
+        f"no dialplan files (*.yaml) to check in {empty}\n",
+    )
