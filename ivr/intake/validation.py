@@ -17,6 +17,7 @@ done by `IntakeService` inside the transaction that writes the request.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -39,20 +40,47 @@ class BusinessDays(Protocol):
 
 def is_business_day(day: date) -> bool:
     """Weekdays that are neither a Japanese national holiday nor the Dec 29 – Jan 3 closure."""
-    if day.weekday() >= 5 or jpholiday.is_holiday(day):
-        return False
-    return not ((day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3))
+    return day.weekday() < 5 and day not in closed_weekdays(day.year)
+
+
+@functools.lru_cache(maxsize=16)
+def closed_weekdays(year: int) -> frozenset[date]:
+    """The weekdays of `year` on which the bureau is closed: national holidays and the
+    Dec 29 – Jan 3 closure. jpholiday takes ~0.3 ms a day (~0.1 s a year), so each year is
+    worked out once per process."""
+    first = date(year, 1, 1)
+    days = (first + timedelta(days=n) for n in range((date(year, 12, 31) - first).days + 1))
+    closed = {
+        day
+        for day in days
+        # date.max has no next day, which jpholiday looks at; it is in the closure anyway
+        if day.weekday() < 5
+        and (_year_end_closure(day) or (day != date.max and jpholiday.is_holiday(day)))
+    }
+    return frozenset(closed)
+
+
+def _year_end_closure(day: date) -> bool:
+    return (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3)
 
 
 def jp_business_days_between(start: date, end: date, /) -> int:
-    """Default `BusinessDays`: Mon–Fri, minus JP holidays and the year-end closure."""
-    count = 0
-    day = start + timedelta(days=1)
-    while day <= end:
-        if is_business_day(day):
-            count += 1
-        day += timedelta(days=1)
-    return count
+    """Default `BusinessDays`: Mon–Fri, minus JP holidays and the year-end closure. Weekdays
+    are counted by arithmetic and each year's closed days looked up once, so a date years
+    away costs a few set look-ups per year, not a look-up per day."""
+    if end <= start:
+        return 0
+    first = start + timedelta(days=1)
+    days = (end - first).days + 1
+    full_weeks, rest = divmod(days, 7)
+    weekdays = full_weeks * 5 + sum(1 for n in range(rest) if (first.weekday() + n) % 7 < 5)
+    closed = sum(
+        1
+        for year in range(first.year, end.year + 1)
+        for day in closed_weekdays(year)
+        if first <= day <= end
+    )
+    return weekdays - closed
 
 
 @dataclass(frozen=True)
@@ -444,8 +472,9 @@ def _booking_problem(
 ) -> str | None:
     if day < today:
         return "in_the_past"
-    if lead and business_days(today, day) < lead:
-        return "too_soon"
+    # the horizon first: business days are counted only up to a date the bureau would book
     if day > horizon:
         return "too_far"
+    if lead and business_days(today, day) < lead:
+        return "too_soon"
     return None

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 
+import jpholiday
 import pytest
 
 from ivr.domain import RequestKind
 from ivr.intake.validation import (
+    closed_weekdays,
     is_business_day,
     jp_business_days_between,
     validate_fields,
@@ -157,3 +160,60 @@ def test_default_calendar_skips_weekends_holidays_and_year_end() -> None:
     assert (
         jp_business_days_between(date(2026, 4, 28), date(2026, 5, 7)) == 3
     )  # Apr 30, May 1, May 7
+
+
+def _business_days_day_by_day(start: date, end: date) -> int:
+    """The plain definition, one day at a time, straight from jpholiday."""
+    count = 0
+    for n in range(1, (end - start).days + 1):
+        day = date.fromordinal(start.toordinal() + n)
+        year_end = (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3)
+        if day.weekday() < 5 and not year_end and not jpholiday.is_holiday(day):
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_business_days_by_arithmetic_equal_the_day_by_day_count(seed: int) -> None:
+    rnd = random.Random(seed)
+    start = date(2025, 1, 1) + timedelta(days=rnd.randrange(3 * 365))
+    end = start + timedelta(days=rnd.randrange(-10, 800))
+    assert jp_business_days_between(start, end) == _business_days_day_by_day(start, end)
+
+
+@pytest.mark.parametrize("far", ["2100-01-01", "9999-12-31", "99991231"])
+def test_a_far_future_date_is_too_far_without_counting_a_single_business_day(far: str) -> None:
+    counted: list[tuple[date, date]] = []
+
+    def counting(start: date, end: date, /) -> int:
+        counted.append((start, end))
+        return weekdays_only(start, end)
+
+    fields = {"customer_number": CUST, "stop_date": far}
+    assert validate_fields(RequestKind.STOP, fields, TODAY, counting)[1] == {"stop_date": "too_far"}
+    # stopped at the horizon: a stop years away used to be counted day by day (5-6 s for 2100,
+    # minutes and then OverflowError for 9999)
+    assert counted == []
+
+
+def test_each_years_closed_days_are_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    looked_up: list[date] = []
+    real = jpholiday.is_holiday
+
+    def counting(day: date) -> bool:
+        looked_up.append(day)
+        return bool(real(day))
+
+    monkeypatch.setattr(jpholiday, "is_holiday", counting)
+    closed_weekdays.cache_clear()
+    try:
+        jp_business_days_between(date(2031, 3, 2), date(2032, 2, 1))
+        # every weekday of the two years once, then never again
+        assert 0 < len(looked_up) <= 2 * 262
+        assert len(set(looked_up)) == len(looked_up)
+        first = len(looked_up)
+        for _ in range(50):
+            jp_business_days_between(date(2031, 3, 2), date(2032, 2, 1))
+        assert len(looked_up) == first
+    finally:
+        closed_weekdays.cache_clear()
