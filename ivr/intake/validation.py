@@ -5,7 +5,12 @@ clean typed values, or a per-field map of stable error codes:
 
     required, unknown_field, invalid, invalid_date, in_the_past, too_soon, too_far,
     in_the_future (paid_on), before_stop (transfer: start earlier than stop; the same day is
-    fine, people move in a day), invalid_phone, invalid_number, invalid_kana, too_long
+    fine, people move in a day), invalid_phone, invalid_number, invalid_kana, too_long,
+    invalid_characters (NUL or a lone surrogate: nothing a keyboard types, nothing a database
+    stores)
+
+`invalid` also stands for a value that is not text, a whole number or a date (a JSON object,
+list or boolean where a field's text belongs).
 
 `recording` is a reference to audio the IVR recorded (the caller saying the new holder name, or
 describing a leak and where it is); staff listen to it, so it stands in for the typed name of a
@@ -214,6 +219,22 @@ def parse_date(value: object) -> date:
     raise ValueError("not a date")
 
 
+# the largest id a database column holds (BIGINT): a larger one overflowed at the insert
+_MAX_ID = 2**63 - 1
+# NUL and lone surrogates: PostgreSQL's text and jsonb refuse them, and no keyboard types them
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _value_problem(value: object) -> str | None:
+    """Why `value` cannot be a field's value at all, whatever the field: only text, whole
+    numbers and dates are (a dict, list, bytes or bool was stored as its Python text)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | date):
+        return "invalid"
+    if isinstance(value, str) and _UNSTORABLE.search(value):
+        return "invalid_characters"
+    return None
+
+
 def _parse_id(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("not an id")
@@ -223,7 +244,7 @@ def _parse_id(value: object) -> int:
         n = int(value.strip())
     else:
         raise ValueError("not an id")
-    if n <= 0:
+    if not 0 < n <= _MAX_ID:
         raise ValueError("not an id")
     return n
 
@@ -297,6 +318,10 @@ def _parse_values(
     for name in sorted(accepted_fields(kind)):
         value = raw.get(name)
         if name in errors or _is_blank(value):
+            continue
+        problem = _value_problem(value)
+        if problem is not None:
+            errors[name] = problem
             continue
         try:
             clean = _PARSERS.get(name, _text)(value, rules)

@@ -142,6 +142,20 @@ async def test_transfer_is_all_or_nothing(
         ),
         (RequestKind.LEAK, {"premise_id": 999}, {"premise_id": "unknown_premise"}),
         (RequestKind.NAME_CHANGE, {"holder_kana": "abc"}, {"holder_kana": "invalid_kana"}),
+        # what PostgreSQL's jsonb and text refuse, and an id past BIGINT: field errors, not
+        # database errors
+        (
+            RequestKind.NAME_CHANGE,
+            {"holder_name": "佐藤\x00太郎"},
+            {"holder_name": "invalid_characters"},
+        ),
+        (
+            RequestKind.LEAK,
+            {"description": "水漏れ\udc80"},
+            {"description": "invalid_characters"},
+        ),
+        (RequestKind.START, {"premise_id": 2**63}, {"premise_id": "invalid"}),
+        (RequestKind.START, {"holder_name": {"a": "b"}}, {"holder_name": "invalid"}),
     ],
 )
 async def test_rejections_write_nothing_but_the_audit(
@@ -157,7 +171,13 @@ async def test_rejections_write_nothing_but_the_audit(
     assert info.value.errors == errors
     assert await counts(engine) == (0, 0)
     trail = await store.audit_trail()
-    pure_check_failed = set(errors.values()) & {"before_stop", "in_the_past", "invalid_kana"}
+    pure_check_failed = set(errors.values()) & {
+        "before_stop",
+        "in_the_past",
+        "invalid_kana",
+        "invalid_characters",
+        "invalid",
+    }
     if "customer_number" in VALID[kind] and not pure_check_failed:
         assert [a.reason for a in trail] == [f"intake:{kind}"]
     else:

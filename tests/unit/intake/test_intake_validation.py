@@ -217,3 +217,33 @@ def test_each_years_closed_days_are_looked_up_once(monkeypatch: pytest.MonkeyPat
         assert len(looked_up) == first
     finally:
         closed_weekdays.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("premise_id", 2**63, "invalid"),
+        ("premise_id", str(2**64), "invalid"),
+        ("premise_id", True, "invalid"),
+        ("premise_id", 7.5, "invalid"),
+        ("holder_name", {"first": "花子"}, "invalid"),
+        ("holder_name", ["山田"], "invalid"),
+        ("holder_name", b"\xe5\xb1\xb1", "invalid"),
+        ("holder_name", "山田\x00花子", "invalid_characters"),
+        ("holder_name", "山田\ud800", "invalid_characters"),
+        ("contact_phone", {"tel": "0312345678"}, "invalid"),
+    ],
+    ids=repr,
+)
+def test_hostile_field_values_are_field_errors_not_stored_text(
+    field: str, value: object, code: str
+) -> None:
+    fields = {**VALID[RequestKind.START], field: value}
+    clean, errors = validate_fields(RequestKind.START, fields, TODAY, weekdays_only)
+    assert clean is None
+    assert errors == {field: code}
+
+
+def test_the_largest_database_id_is_still_an_id() -> None:
+    fields = {**VALID[RequestKind.START], "premise_id": 2**63 - 1}
+    assert validate_fields(RequestKind.START, fields, TODAY, weekdays_only)[1] == {}
