@@ -35,8 +35,9 @@ class Passwords:
     def __init__(self, hasher: PasswordHasher | None = None, *, concurrency: int = 1) -> None:
         self.hasher = hasher or PasswordHasher()
         self._slots = asyncio.Semaphore(concurrency)
-        # a real hash of a random password: what an unknown id is checked against
-        self._dummy = self.hasher.hash(secrets.token_urlsafe(24))
+        # a real hash of a random password: what an unknown id is checked against (made at the
+        # first unknown id, so that the CLI's one hash costs one hash)
+        self._dummy: str | None = None
 
     @classmethod
     def for_tests(cls) -> Passwords:
@@ -65,6 +66,8 @@ class Passwords:
 
     async def check_unknown(self, password: str) -> Verdict:
         """The work of a real verification, always failing (an unknown or disabled log-in)."""
+        if self._dummy is None:
+            self._dummy = await self.hash(secrets.token_urlsafe(24))
         await self.verify(self._dummy, password)
         return Verdict(False)
 
