@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.errors import FlowError
-from ivr.flow.source import Source, parse_yaml, read_yaml
+from ivr.yamltext import Source, parse_yaml, read_yaml
 
 LANGUAGES = ("ja", "en")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")

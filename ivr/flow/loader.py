@@ -19,7 +19,7 @@ from pydantic_core import ErrorDetails
 from ivr.errors import FlowError
 from ivr.flow import model as m
 from ivr.flow.catalog import Catalog
-from ivr.flow.source import Data, Source, parse_yaml, read_yaml, shown
+from ivr.yamltext import Data, Source, parse_yaml, read_yaml, shown
 
 #: Prompts the interpreter plays on its own (read-back, apology); every catalog must have them.
 BUILTIN_PROMPTS = ("you-entered", "confirm-entry", "system-error")

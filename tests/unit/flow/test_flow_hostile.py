@@ -18,7 +18,7 @@ from ivr.config import load_config
 from ivr.errors import FlowError
 from ivr.flow.catalog import load_catalog
 from ivr.flow.loader import _cycles, check_files, load_flows, parse_flow
-from ivr.flow.source import MAX_BYTES, SHOWN_CHARS, parse_yaml_bytes
+from ivr.yamltext import MAX_BYTES, SHOWN_CHARS, parse_yaml_bytes
 
 pytestmark = pytest.mark.unit
 
