@@ -1,67 +1,114 @@
-"""Wiring only: build the ARI client, the flows, the services and the supervisor from an
-`AppConfig` and run them until cancelled. `Engine` is what `hotline run` and the integration
-tests start."""
+"""The composition root: `build(config)` opens everything the hotline runs on and returns the
+running `Engine`; leaving its block (or `stop`) takes it down again, within a bounded time.
+
+    async with await build(config) as engine:
+        await engine.serve(until=stop_requested)
+
+One `AsyncExitStack` owns every resource, opened in order and closed in reverse: the database
+(migrated to head, so `hotline run` works on a fresh checkout), the billing gateway, the account
+store, the call memory and call trail writers, the ARI client, and whatever component is added
+next (`build(config, components=[...])`: the agent console enters its web server on the same
+stack, reading `engine.db` and `engine.acd`). The long-running tasks (ari-events, flow-reload,
+status, queue-callbacks, outbox) run in one `asyncio.TaskGroup`: a task that fails ends the
+engine (`serve` raises).
+
+The router is built before the call services that carry it: the ACD on `routing:` when it
+defines queues or departments, else the dialplan router. Tests build an engine on fakes by
+passing their own `Backends` (the data side) instead of the database's.
+
+Stopping, in this order, every step bounded by its named timeout:
+1. the supervisor detaches from every call (`DETACH_S`): calls stay in Asterisk for the next
+   engine, each session writing its record on the way out;
+2. the call memory is flushed (`FLUSH_S`, shielded): what the calls kept is stored before the
+   next engine looks for it;
+3. the billing outbox is held (`billing.http.timeout_s` + `OUTBOX_GRACE_S`): a delivery in
+   flight finishes (or is cut off; its lease makes that safe, it is sent again later with the
+   same idempotency key);
+4. the task group is cancelled (`TASKS_S`);
+5. the exit stack closes: the ARI client, the trail and memory writers (what is pending is
+   written, `FLUSH_S` each, shielded), the account store, billing, and the database last.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.adapters import (
+    DbCallbackStore,
+    DbCallRecorder,
+    RoutingCalendar,
+    ServiceIntake,
+    StoreAccounts,
+    StoreNotices,
+)
 from ivr.ari.client import AriClient, Backoff
 from ivr.calls.flows import FlowRegistry
-from ivr.calls.records import CallRecorder, JsonlCallRecorder
-from ivr.calls.services import CallServices
+from ivr.calls.memory import CallMemory
+from ivr.calls.records import CallRecorder
+from ivr.calls.services import CallServices, DialplanRouter, Router, prompt_media
 from ivr.calls.supervisor import UNREAD_EVENTS, Supervisor
 from ivr.config import AppConfig
+from ivr.flow.ports import AccountDirectory, Calendar, IntakeSink, NoticeBoard
+from ivr.intake.billing import BillingGateway, DatabaseBillingGateway, HttpBillingGateway
+from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy
+from ivr.intake.service import IntakeService
+from ivr.intake.validation import IntakeRules
 from ivr.status import publish_status
+from ivr.store.accounts import AccountStore
+from ivr.store.call_memory import DbCallMemory
+from ivr.store.calls import CallLog
+from ivr.store.db import open_engine
+from ivr.store.migrate import migrate
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool
 from routing.hours import calendars_of
 from routing.ports import CallbackStore
-from routing.queues import CallbackRequest, QueueService
+from routing.queues import QueueService
 from routing.transfer import TransferService
 
 log = logging.getLogger(__name__)
 
+DETACH_S = 10.0
+"""How long the calls get to detach on stop (each session writes its record, bounded by
+`calls.record_write_timeout_s`); sessions still running then are cancelled."""
+FLUSH_S = 5.0
+"""How long one must-do write on stop (call memory, call trail) may take."""
+OUTBOX_GRACE_S = 5.0
+"""Beyond one billing request's timeout, for the delivery in flight to record its result."""
+TASKS_S = 5.0
+"""How long the long-running tasks get to end once cancelled (the status file is removed)."""
+STATUS_EVERY_S = 5.0
 
-def build_acd(
-    config: AppConfig,
-    ari: AriClient,
-    callback_store: CallbackStore | None = None,
-    recorder: CallRecorder | None = None,
-) -> AcdRouter:
-    """Queues, agents and transfers from `routing:` in config.yaml."""
-    routing = config.routing
-    calendars = calendars_of(routing)
-    pool = AgentPool(routing.agents)
-    router: AcdRouter | None = None
 
-    async def dial_back(request: CallbackRequest) -> None:
-        if router is not None:
-            await router.dial_back(request)
+# ---------------------------------------------------------------------------- the data side
 
-    queue_events = QueueEvents(recorder=recorder)
-    queues = QueueService(
-        routing,
-        pool,
-        ari,
-        calendars,
-        dial_back=dial_back,
-        on_event=queue_events.add,
-        callback_store=callback_store,
-    )
-    transfers = TransferService(routing, ari, calendars, on_event=queue_events.add)
-    router = AcdRouter(
-        queues,
-        transfers,
-        ari,
-        emergency_department=config.calls.emergency_department,
-        events=queue_events,
-    )
-    return router
+
+@dataclass(frozen=True)
+class Backends:
+    """The engine's data side: the flows, the flow's ports, where calls keep their restart
+    state (`memory`) and their trail (`recorder`), where callback places survive a restart;
+    in `hotline run` the database behind them (`db`) and its billing outbox. Tests pass fakes."""
+
+    flows: FlowRegistry
+    accounts: AccountDirectory
+    calendar: Calendar
+    notices: NoticeBoard
+    intake: IntakeSink
+    memory: CallMemory
+    recorder: CallRecorder
+    callback_store: CallbackStore | None = None
+    db: AsyncEngine | None = None
+    outbox: OutboxDispatcher | None = None
 
 
 def flow_registry(config: AppConfig, base: Path | None = None) -> FlowRegistry:
@@ -72,87 +119,361 @@ def flow_registry(config: AppConfig, base: Path | None = None) -> FlowRegistry:
     return registry
 
 
-class Engine:
-    def __init__(
-        self,
-        config: AppConfig,
-        services: CallServices,
-        recorder: CallRecorder | None = None,
-        callback_store: CallbackStore | None = None,
-    ) -> None:
-        self.config = config
-        self.ari = AriClient(
-            config.ari.url,
-            config.ari.user,
-            config.ari_password,
-            config.ari.app,
-            request_timeout_s=config.ari.request_timeout_s,
-            heartbeat_s=config.ari.heartbeat_s,
-            backoff=Backoff(config.ari.reconnect_initial_s, config.ari.reconnect_max_s),
-            disallowed_events=UNREAD_EVENTS,
-        )
-        self.recorder = recorder or JsonlCallRecorder(Path(config.records.path))
-        self.acd: AcdRouter | None = None
-        if config.routing.queues or config.routing.departments:
-            self.acd = build_acd(config, self.ari, callback_store, self.recorder)
-            services = replace(services, router=self.acd)
-        self.services = services
-        self.supervisor = Supervisor(self.ari, self.recorder, config.calls, services)
-        self._tasks: list[asyncio.Task[None]] = []
+def intake_rules(config: AppConfig) -> IntakeRules:
+    return IntakeRules(
+        lead_business_days=dict(config.intake.lead_business_days),
+        horizon_days=config.intake.horizon_days,
+    )
 
-    async def start(self) -> None:
-        """Connect to ARI and start taking calls; returns once the events socket is up."""
-        loop = asyncio.get_running_loop()
-        self._tasks.append(
-            loop.create_task(self.ari.run(self.supervisor.on_event), name="ari-events")
+
+def outbox_policy(config: AppConfig) -> OutboxPolicy:
+    outbox = config.billing.outbox
+    return OutboxPolicy(
+        max_attempts=outbox.max_attempts,
+        backoff_base_s=outbox.backoff_base_s,
+        backoff_max_s=outbox.backoff_max_s,
+    )
+
+
+async def open_billing(config: AppConfig, db: AsyncEngine, stack: AsyncExitStack) -> BillingGateway:
+    """The configured billing gateway; what it opens is closed when `stack` closes."""
+    billing = config.billing
+    if billing.adapter == "http":
+        session = aiohttp.ClientSession()
+        stack.push_async_callback(session.close)
+        return HttpBillingGateway(
+            session,
+            billing.http.url,
+            token=config.billing_token or None,
+            timeout_s=billing.http.timeout_s,
         )
-        self._tasks.append(
-            loop.create_task(
-                self.services.flows.watch(self.config.flows.reload_poll_s), name="flow-reload"
+    if billing.database_url == config.database.url:
+        gateway = DatabaseBillingGateway(db)
+    else:
+        billing_db = open_engine(billing.database_url)
+        stack.push_async_callback(billing_db.dispose)
+        gateway = DatabaseBillingGateway(billing_db)
+    await gateway.ensure_schema()
+    return gateway
+
+
+async def open_backends(
+    config: AppConfig, flows: FlowRegistry, stack: AsyncExitStack, *, migrate_db: bool = True
+) -> Backends:
+    """The database (migrated to head unless `migrate_db` is False), billing, and the real
+    services on them; each is closed when `stack` closes, the database last."""
+    url = config.database.url
+    if migrate_db:
+        revision = await migrate(url)
+        log.info("database at revision %s", revision)
+    db = open_engine(url)
+    stack.push_async_callback(db.dispose)
+    dispatcher = OutboxDispatcher(db, await open_billing(config, db, stack), outbox_policy(config))
+    store = AccountStore(db)
+    stack.push_async_callback(store.aclose)
+    memory = DbCallMemory(db, writes=store.path)
+    memory.start()
+    # closed before the database: what calls kept on the way out is written first
+    stack.push_async_callback(must, memory.aclose, FLUSH_S, "writing the call memory")
+    recorder = DbCallRecorder(CallLog(db, writes=store.path))
+    recorder.start()
+    stack.push_async_callback(must, recorder.aclose, FLUSH_S, "writing the call trail")
+    return Backends(
+        flows=flows,
+        accounts=StoreAccounts(store),
+        calendar=RoutingCalendar(calendars_of(config.routing)),
+        notices=StoreNotices(store, _catalog_has(flows)),
+        intake=ServiceIntake(IntakeService(db, rules=intake_rules(config))),
+        memory=memory,
+        recorder=recorder,
+        callback_store=DbCallbackStore(db),
+        db=db,
+        outbox=dispatcher,
+    )
+
+
+def _catalog_has(flows: FlowRegistry) -> Callable[[str], bool]:
+    def has(prompt_id: str) -> bool:
+        # the live catalog: a reload that adds notice prompts is used by the next call
+        return flows.catalog is not None and prompt_id in flows.catalog
+
+    return has
+
+
+# ---------------------------------------------------------------------------- routing
+
+
+def build_acd(
+    config: AppConfig, ari: AriClient, callback_store: CallbackStore | None, recorder: CallRecorder
+) -> AcdRouter:
+    """Queues, agents and transfers from `routing:` in config.yaml. The router dials the
+    queues' callbacks (it binds itself to them)."""
+    routing = config.routing
+    calendars = calendars_of(routing)
+    trail = QueueEvents(recorder=recorder)
+    queues = QueueService(
+        routing,
+        AgentPool(routing.agents),
+        ari,
+        calendars,
+        on_event=trail.add,
+        callback_store=callback_store,
+    )
+    transfers = TransferService(routing, ari, calendars, on_event=trail.add)
+    return AcdRouter(
+        queues,
+        transfers,
+        ari,
+        emergency_department=config.calls.emergency_department,
+        events=trail,
+    )
+
+
+# ---------------------------------------------------------------------------- the engine
+
+
+Component = Callable[["Engine"], AbstractAsyncContextManager[object]]
+"""Something started with the engine and stopped with it (the agent console): entered on the
+engine's exit stack once the engine takes calls, with the engine to read `db` and `acd` from."""
+
+
+async def build(
+    config: AppConfig,
+    *,
+    flows: FlowRegistry | None = None,
+    backends: Backends | None = None,
+    components: Sequence[Component] = (),
+) -> Engine:
+    """Open everything on one exit stack, start taking calls, then enter `components`; returns
+    once the events socket is up. `backends` None: the database's, serving `flows` (default:
+    `flow_registry(config)`). If anything fails on the way, what was opened is closed again."""
+    stack = AsyncExitStack()
+    try:
+        if backends is None:
+            backends = await open_backends(config, flows or flow_registry(config), stack)
+        engine = Engine(config, backends, stack)
+    except BaseException:
+        await stack.aclose()
+        raise
+    try:
+        await engine.start()
+        for component in components:
+            await stack.enter_async_context(component(engine))
+    except BaseException:
+        await engine.stop()
+        raise
+    return engine
+
+
+def _ari_client(config: AppConfig) -> AriClient:
+    return AriClient(
+        config.ari.url,
+        config.ari.user,
+        config.ari_password,
+        config.ari.app,
+        request_timeout_s=config.ari.request_timeout_s,
+        heartbeat_s=config.ari.heartbeat_s,
+        backoff=Backoff(config.ari.reconnect_initial_s, config.ari.reconnect_max_s),
+        disallowed_events=UNREAD_EVENTS,
+    )
+
+
+class Engine:
+    """The running hotline (made by `build`): the ARI client, the supervisor and its call
+    sessions, the ACD (`acd`, None without queues and departments), and the data side
+    (`backends`; `db` is the database in `hotline run`)."""
+
+    def __init__(self, config: AppConfig, backends: Backends, stack: AsyncExitStack) -> None:
+        self.config = config
+        self.backends = backends
+        self._stack = stack
+        self.ari = _ari_client(config)
+        stack.push_async_callback(self.ari.close)
+        self.acd: AcdRouter | None = None
+        router: Router = DialplanRouter()
+        if config.routing.queues or config.routing.departments:
+            router = self.acd = build_acd(
+                config, self.ari, backends.callback_store, backends.recorder
             )
+        self.services = CallServices(
+            flows=backends.flows,
+            accounts=backends.accounts,
+            calendar=backends.calendar,
+            notices=backends.notices,
+            intake=backends.intake,
+            router=router,
+            memory=backends.memory,
+            media=prompt_media(config.prompts.asterisk_dir),
         )
-        self._tasks.append(
-            loop.create_task(
-                publish_status(
-                    self.config.status_path, self.services.flows, self.supervisor, self.ari, 5.0
-                ),
-                name="status",
-            )
-        )
+        self.supervisor = Supervisor(self.ari, backends.recorder, config.calls, self.services)
         if self.acd is not None:
             self.acd.bind(self.supervisor.watch)
-            restored = await self.acd.queues.restore_callbacks()
-            if restored:
-                log.info("%d callback place(s) restored", restored)
-            for agent_id, agent in self.config.routing.agents.items():
-                if agent.ready_at_start:
-                    self.acd.queues.agents.log_in(agent_id)
-            # hands due callbacks to the router, once each, within the queue's hours
-            self._tasks.append(loop.create_task(self.acd.queues.run(), name="queue-callbacks"))
-        await self.ari.connected.wait()
+        self._tasks = _Tasks()
+        self._stopped: asyncio.Future[None] | None = None
+
+    @property
+    def db(self) -> AsyncEngine | None:
+        return self.backends.db
+
+    async def start(self) -> None:
+        """Start the tasks and take calls; returns once the events socket is up."""
+        await self._restore_callbacks()
+        self._tasks.start(self._long_running())
+        # Asterisk may be down at start: the client keeps reconnecting, and a task that fails
+        # meanwhile ends the wait
+        await self._tasks.until(self.ari.connected.wait())
         if self.acd is not None:
             # asks Asterisk which of them still ring: once connected
             ringing = await self.acd.recover_callbacks()
             if ringing:
                 log.info("%d callback call(s) still ringing from before the restart", ringing)
 
-    async def stop(self) -> None:
-        """Detach from calls (they stay in Asterisk for the next engine) and disconnect."""
-        await self.supervisor.stop()
-        # what the calls kept on the way out is stored before the next engine looks for it
-        await self.services.memory.flush()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        await self.ari.close()
+    async def _restore_callbacks(self) -> None:
+        if self.acd is None:
+            return
+        restored = await self.acd.queues.restore_callbacks()
+        if restored:
+            log.info("%d callback place(s) restored", restored)
+        for agent_id, agent in self.config.routing.agents.items():
+            if agent.ready_at_start:
+                self.acd.queues.agents.log_in(agent_id)
 
-    async def run_forever(self) -> None:
-        await self.start()
+    def _long_running(self) -> dict[str, Coroutine[Any, Any, None]]:
+        flows = self.services.flows
+        tasks: dict[str, Coroutine[Any, Any, None]] = {
+            "ari-events": self.ari.run(self.supervisor.on_event),
+            "flow-reload": flows.watch(self.config.flows.reload_poll_s),
+            "status": publish_status(
+                self.config.status_path, flows, self.supervisor, self.ari, STATUS_EVERY_S
+            ),
+        }
+        if self.acd is not None:
+            # hands due callbacks to the router, once each, within the queue's hours
+            tasks["queue-callbacks"] = self.acd.queues.run()
+        if self.backends.outbox is not None:
+            tasks["outbox"] = deliver_outbox(
+                self.backends.outbox, self.config.billing.outbox.interval_s
+            )
+        return tasks
+
+    async def serve(self, until: asyncio.Event | None = None) -> None:
+        """Take calls until `until` is set (None: until cancelled); raises if a task fails."""
         log.info("engine running (ARI app %s)", self.config.ari.app)
+        await self._tasks.until((until or asyncio.Event()).wait())
+
+    async def stop(self) -> None:
+        """Stop within a bounded time (see the module docstring); again: waits for the first."""
+        if self._stopped is None:
+            self._stopped = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopped)
+
+    async def _stop(self) -> None:
         try:
-            await asyncio.Event().wait()
+            async with asyncio.timeout(DETACH_S + TASKS_S):
+                await self.supervisor.stop(grace_s=DETACH_S)
+        except TimeoutError:
+            log.error("calls did not detach within %.0f s", DETACH_S + TASKS_S)
+        await must(self.backends.memory.flush, FLUSH_S, "flushing the call memory")
+        held = await self._hold_outbox()
+        try:
+            await self._tasks.aclose(TASKS_S)
         finally:
-            await self.stop()
+            if held and self.backends.outbox is not None:
+                self.backends.outbox.release()
+        await self._stack.aclose()
+        log.info("engine stopped")
+
+    async def _hold_outbox(self) -> bool:
+        """Wait for the billing delivery in flight (if any) and start no other."""
+        if self.backends.outbox is None:
+            return False
+        grace_s = self.config.billing.http.timeout_s + OUTBOX_GRACE_S
+        try:
+            async with asyncio.timeout(grace_s):
+                await self.backends.outbox.hold()
+        except TimeoutError:
+            log.warning(
+                "a billing delivery outlived shutdown; it is cancelled and sent again later"
+            )
+            return False
+        return True
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+async def deliver_outbox(dispatcher: OutboxDispatcher, interval_s: float) -> None:
+    """Deliver the billing outbox every `interval_s` until cancelled. A failed round (the
+    database or billing away) is logged and the next one tries again; the rows wait."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await dispatcher.deliver_due()
+        except Exception:
+            log.exception("billing outbox round failed; the rows wait for the next round")
+
+
+async def must(work: Callable[[], Awaitable[Any]], timeout_s: float, what: str) -> None:
+    """Cleanup that must happen: `work()` runs to its end or `timeout_s`, even if the stopping
+    task is cancelled meanwhile (the cancel is passed on once it has ended). A failure is
+    logged: the rest of the stop goes on."""
+    task = asyncio.ensure_future(asyncio.wait_for(work(), timeout_s))
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task})
+        raise
+    except TimeoutError:
+        log.error("%s did not finish within %.0f s", what, timeout_s)
+    except Exception:
+        log.exception("%s failed", what)
+
+
+class _Tasks:
+    """The engine's long-running tasks, in one `asyncio.TaskGroup` run by one owner task: a
+    task that fails cancels the others and ends the owner, which `until` reports."""
+
+    def __init__(self) -> None:
+        self._owner: asyncio.Task[None] | None = None
+
+    def start(self, tasks: dict[str, Coroutine[Any, Any, None]]) -> None:
+        async def run() -> None:
+            async with asyncio.TaskGroup() as group:
+                for name, work in tasks.items():
+                    group.create_task(work, name=name)
+
+        self._owner = asyncio.get_running_loop().create_task(run(), name="engine-tasks")
+
+    async def until(self, waiting: Awaitable[Any]) -> None:
+        """Wait for `waiting`; if the tasks end first (one failed), raise what they raised."""
+        if self._owner is None:
+            raise RuntimeError("the engine's tasks are not started")
+        wait = asyncio.ensure_future(waiting)
+        try:
+            await asyncio.wait({wait, self._owner}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            wait.cancel()
+        if self._owner.done():
+            # the tasks run until cancelled: ending on their own means one of them failed
+            await self._owner
+            raise RuntimeError("the engine's tasks ended")
+        await wait
+
+    async def aclose(self, timeout_s: float) -> None:
+        owner, self._owner = self._owner, None
+        if owner is None:
+            return
+        owner.cancel()
+        done, _ = await asyncio.wait({owner}, timeout=timeout_s)
+        if not done:
+            log.error("engine tasks still running %.0f s after they were cancelled", timeout_s)
+        elif not owner.cancelled() and owner.exception() is not None:
+            log.error("an engine task had failed", exc_info=owner.exception())

@@ -6,63 +6,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ivr.ari.client import StreamItem
 from ivr.ari.models import ChannelDestroyed
+from ivr.calls.codec import TALK, Talk
 from ivr.calls.handle import CallHandle
 from ivr.calls.records import CallRecorder
 from ivr.calls.services import HandoverOutcome, QueueOutcome, TalkKind
 from ivr.errors import AriError, AriUnavailable
 from routing.legs import talk_until_hangup
+from routing.model import CallbackRequest, QueueEvent, TransferEvent
 from routing.ports import RoutingAri
 from routing.queues import (
     Abandoned,
     Answered,
-    CallbackRequest,
     CallbackScheduled,
     Closed,
     Overflow,
-    QueueEvent,
     QueueService,
 )
 from routing.queues import QueueOutcome as AcdOutcome
-from routing.transfer import TransferEvent, TransferService
+from routing.transfer import TransferService
 
 log = logging.getLogger(__name__)
-
-TALK_VAR = "HOTLINE_TALK"
-"""Channel variable on a caller who talks to an agent or a department (JSON: queue, agent, leg,
-bridge; queue and agent empty for a department): a restarted engine follows the conversation
-instead of taking the caller back into the flow."""
 
 
 def _callback_leg(request: CallbackRequest) -> str:
     return f"{request.call_id}-callback"
-
-
-@dataclass(frozen=True, slots=True)
-class _Talk:
-    queue: str
-    agent: str
-    leg: str
-    bridge: str
-
-
-def _parse_talk(value: str) -> _Talk | None:
-    if not value:
-        return None
-    try:
-        data = json.loads(value)
-        talk = _Talk(str(data["queue"]), str(data["agent"]), str(data["leg"]), str(data["bridge"]))
-    except (ValueError, TypeError, KeyError):
-        return None
-    return talk if talk.leg and talk.bridge else None
 
 
 class QueueEvents:
@@ -112,6 +86,8 @@ class AcdRouter:
         self.outbound_caller_id = queues.config.outbound_caller_id or None
         # how long the caller's phone rings when we call back
         self.callback_ring_s = 30
+        # the router is who calls back the callers who kept a place in its queues
+        queues.bind(self.dial_back)
 
     def bind(self, watch: Callable[[str, Callable[[StreamItem], None] | None], None]) -> None:
         """Give the router the supervisor's `watch`, to learn when a callback is not answered."""
@@ -189,7 +165,7 @@ class AcdRouter:
 
     async def _after(self, call: CallHandle, outcome: AcdOutcome) -> QueueOutcome:
         if isinstance(outcome, Answered):
-            talk = _Talk(
+            talk = Talk(
                 outcome.queue, outcome.agent_id, outcome.agent_channel_id, outcome.bridge_id
             )
             await self._remember_talk(call, talk)
@@ -241,15 +217,17 @@ class AcdRouter:
         with contextlib.suppress(AriError):
             await self._ari.stop_moh(call.channel_id)
 
-    async def _remember_talk(self, call: CallHandle, talk: _Talk) -> None:
-        value = json.dumps(
-            {"queue": talk.queue, "agent": talk.agent, "leg": talk.leg, "bridge": talk.bridge}
-        )
+    async def _remember_talk(self, call: CallHandle, talk: Talk) -> None:
+        # kept on the caller (`HOTLINE_TALK`): a restarted engine follows the conversation
+        # instead of taking the caller back into the flow
         with contextlib.suppress(AriError):  # the caller hung up: the talk ends at once anyway
-            await call.remember(TALK_VAR, value)
+            await call.remember(TALK.name, TALK.encode(talk))
 
     async def resume_talk(self, call: CallHandle) -> TalkKind | None:
-        talk = _parse_talk(await call.recall(TALK_VAR))
+        kept = TALK.decode(await call.recall(TALK.name))
+        if kept.problem:
+            log.warning("kept conversation unreadable, ignored: %s", kept.problem)
+        talk = kept.value
         if talk is None:
             return None
         log.info("call re-adopted while talking; following the conversation")
@@ -273,7 +251,7 @@ class AcdRouter:
     async def _put_through(self, call: CallHandle, leg: str, bridge_id: str) -> HandoverOutcome:
         """A new conversation with a department: kept on the caller's channel for a restarted
         engine, then run to its end."""
-        await self._remember_talk(call, _Talk("", "", leg, bridge_id))
+        await self._remember_talk(call, Talk("", "", leg, bridge_id))
         self.events.add(
             QueueEvent(call.channel_id, "", datetime.now(UTC), "put_through", None, "transfer")
         )

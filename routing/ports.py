@@ -4,13 +4,11 @@ it; mypy checks that below. Unit tests extend `FakeAri` with the same methods.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ivr.ari.client import AriClient
 from ivr.ari.port import AriPort
-
-if TYPE_CHECKING:
-    from routing.queues import CallbackRequest
+from routing.model import CallbackRequest
 
 
 class RoutingAri(AriPort, Protocol):

@@ -26,6 +26,7 @@ from routing.agents import Clock
 from routing.config import RoutingConfig
 from routing.hours import Calendar
 from routing.legs import Leg, RingResult, hang_up_quietly, ring_leg
+from routing.model import TransferEvent
 from routing.ports import RoutingAri
 
 CONTEXT_VAR = "HOTLINE_CONTEXT"
@@ -78,17 +79,6 @@ class EmergencyOutcome:
     channel_id: str | None = None
     bridge_id: str | None = None
     caller_hung_up: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TransferEvent:
-    """Trail entry (ids and outcomes only, never the caller's data)."""
-
-    call_id: str
-    department: str
-    at: datetime
-    kind: str
-    detail: str = ""
 
 
 class TransferService:

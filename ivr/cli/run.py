@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
+import logging
 import signal
 import sys
 from collections.abc import Callable
 
-from ivr.adapters import DbCallbackStore
-from ivr.app import Engine, flow_registry
+from ivr.app import build, flow_registry
 from ivr.config import load_config
 from ivr.errors import FlowError
 from ivr.logs import setup_logging
-from ivr.wiring import open_services
+
+log = logging.getLogger(__name__)
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,26 +41,50 @@ def run_engine(args: argparse.Namespace) -> int:
         return 1
 
     async def main() -> None:
-        task = asyncio.current_task()
-        if task is None:  # pragma: no cover - asyncio.run always has a current task
-            raise RuntimeError("no current task")
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        async with open_services(config, flows) as wiring:
-            engine = Engine(config, wiring.services, wiring.recorder, DbCallbackStore(wiring.db))
-            # what start-up built (flows, schemas, the ORM's metadata: ~100,000 objects) lives as
-            # long as the engine: keep it out of the collector's full passes, which otherwise stop
-            # every call for tens of milliseconds now and then
-            gc.collect()
-            gc.freeze()
-            with contextlib.suppress(asyncio.CancelledError):
-                # the engine stops inside the block: sessions write their records on the way out
-                await engine.run_forever()
+        signals = _Signals()
+        engine = await build(config, flows=flows)
+        # what start-up built (flows, schemas, the ORM's metadata: ~100,000 objects) lives as
+        # long as the engine: keep it out of the collector's full passes, which otherwise stop
+        # every call for tens of milliseconds now and then
+        gc.collect()
+        gc.freeze()
+        async with engine:
+            await engine.serve(until=signals.serving())
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(main())
+        try:
+            runner.run(main())
+        except asyncio.CancelledError:
+            # stopped while starting (Asterisk may not answer yet), or stopped twice
+            return 0
     return 0
+
+
+class _Signals:
+    """SIGINT and SIGTERM: the first, once the engine serves, stops it (calls stay in
+    Asterisk for the next start; the stop is bounded, see `ivr.app`). One while the engine
+    starts (Asterisk may not answer yet), or a second one, cancels `hotline run`'s main task:
+    for an operator who will not wait."""
+
+    def __init__(self) -> None:
+        self._main = asyncio.current_task()
+        self._stop = asyncio.Event()
+        self._serving = False
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal)
+
+    def serving(self) -> asyncio.Event:
+        """The engine serves from now on; the returned event is set by the first signal."""
+        self._serving = True
+        return self._stop
+
+    def _on_signal(self) -> None:
+        log.info("stopping")
+        if self._serving and not self._stop.is_set():
+            self._stop.set()
+        elif self._main is not None:
+            self._main.cancel()
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

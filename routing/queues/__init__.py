@@ -5,23 +5,20 @@ may leave a callback instead (virtual hold), and are put through to the agent wh
 `waiting`, the PURE step of one waiting caller (offers, announcements, the callback offer and
 its keypad dialogue, overflow). `offers` rings agents and runs the conversation, `holding`
 keeps the holding bridges and plays prompts over them, `callbacks` the kept callback places
-(virtual hold), `membership` who waits where (and how a restarted engine finds out),
+(virtual hold), `membership` who waits where,
 `outcomes` what a wait ends in and the trail it leaves.
 """
 
-from routing.queues.membership import QUEUE_VAR, parse_membership
+from routing.model import CallbackRequest, QueueEvent, TrailKind
 from routing.queues.outcomes import (
     Abandoned,
     Answered,
-    CallbackRequest,
     CallbackScheduled,
     Closed,
     DialBack,
     Overflow,
-    QueueEvent,
     QueueOutcome,
     QueueTiming,
-    TrailKind,
     UnknownQueue,
 )
 from routing.queues.service import QueueService
@@ -30,7 +27,6 @@ from routing.queues.waiting import CALLBACK_ENTRY_TIMEOUT_S, PROMPTS, usable_cal
 __all__ = [
     "CALLBACK_ENTRY_TIMEOUT_S",
     "PROMPTS",
-    "QUEUE_VAR",
     "Abandoned",
     "Answered",
     "CallbackRequest",
@@ -44,6 +40,5 @@ __all__ = [
     "QueueTiming",
     "TrailKind",
     "UnknownQueue",
-    "parse_membership",
     "usable_callback_number",
 ]

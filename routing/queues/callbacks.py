@@ -1,5 +1,5 @@
 """Virtual hold: the places of callers who accepted a callback and hung up. A kept place waits in
-its queue like a caller (`Places`); when it would get an agent, the engine's `dial_back` is
+its queue like a caller (`Places`); when it would get an agent, the bound `dial_back` is
 called once (never twice, a restart included) and the place is held at the head until the call
 back is answered (`served`) or not (`failed`). With a `CallbackStore` the places survive an
 engine restart: nothing of a caller who hung up is left in Asterisk."""
@@ -11,10 +11,11 @@ import logging
 from collections.abc import Iterable
 from dataclasses import replace
 
+from routing.model import CallbackRequest
 from routing.policy import QueuedCall
 from routing.ports import CallbackStore
 from routing.queues.membership import Places
-from routing.queues.outcomes import CallbackRequest, DialBack, Trail
+from routing.queues.outcomes import DialBack, Trail
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +30,19 @@ class VirtualHold:
         trail: Trail,
         skills: dict[str, frozenset[str]],
         *,
-        dial_back: DialBack | None,
         store: CallbackStore | None,
     ) -> None:
         self._places = places
         self._trail = trail
         self._skills = skills
-        self._dial_back = dial_back
+        self._dial_back: DialBack | None = None
         self._store = store
         self._requests: dict[str, CallbackRequest] = {}
         self._dialed: set[str] = set()
         self._settling: set[asyncio.Task[None]] = set()
+
+    def bind(self, dial_back: DialBack) -> None:
+        self._dial_back = dial_back
 
     @property
     def can_dial(self) -> bool:

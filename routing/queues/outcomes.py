@@ -1,14 +1,15 @@
-"""What a queue wait ends in (`QueueOutcome`), the callback request a caller leaves behind, the
-queue's trail entries and its timing. Plain data: every other module of `routing.queues` and
-the ACD router read these."""
+"""What a queue wait ends in (`QueueOutcome`), how the queue writes its trail, and its timing.
+Plain data: every other module of `routing.queues` and the ACD router read these (the callback
+request and the trail entry are routing's shared values, `routing.model`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from routing.model import CallbackRequest, QueueEvent, TrailKind
 from routing.policy import Reason
 
 
@@ -53,20 +54,6 @@ class Abandoned:
 
 
 @dataclass(frozen=True, slots=True)
-class CallbackRequest:
-    """A caller who accepted a callback: `call_id` is the original call, `number` the one to
-    call back, `context` what the caller entered in the IVR (for the agent's screen-pop)."""
-
-    call_id: str
-    queue: str
-    number: str
-    priority: int
-    enqueued_at: datetime
-    language: str
-    context: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class CallbackScheduled:
     """The caller keeps the place and will be called back; the session should say goodbye
     (already played: `queue-callback-scheduled`) and hang up."""
@@ -77,40 +64,6 @@ class CallbackScheduled:
 
 
 QueueOutcome = Answered | Overflow | Closed | Abandoned | CallbackScheduled
-
-TrailKind = Literal[
-    "enqueued",
-    "rejoined",
-    "announced",
-    "offered",
-    "no_answer",
-    "answered",
-    "abandoned",
-    "overflow",
-    "closed",
-    # the caller heard the offer to be called back (detail: the expected wait, seconds)
-    "callback_offered",
-    "callback_scheduled",
-    "callback_dialing",
-    "callback_answered",
-    "callback_failed",
-    "call_ended",
-    "talk_resumed",
-    # a department or on-duty phone answered and the caller is put through to it
-    "put_through",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class QueueEvent:
-    """One entry of the contact's event trail (no personal data: ids and reasons only)."""
-
-    call_id: str
-    queue: str
-    at: datetime
-    kind: TrailKind
-    agent_id: str | None = None
-    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

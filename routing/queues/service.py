@@ -14,21 +14,24 @@ re-adopts waiting callers rebuilds the same order (`restore` + `rejoin`).
 
 Virtual hold (`routing.queues.callbacks`): a caller who accepts the callback offer hangs up but
 keeps the place. When that place would get an agent, `run` (one background task per engine)
-hands a `CallbackRequest` to the engine's `dial_back` (once, only while the queue's calendar is
-open); the engine calls the number and, once answered, runs `serve_callback` in the new call's
-session, which waits at the head of the queue and connects the next free agent.
+hands a `CallbackRequest` to the bound `dial_back` (the ACD router's; once, only while the
+queue's calendar is open); the router calls the number and, once answered, runs
+`serve_callback` in the new call's session, which waits at the head of the queue and connects
+the next free agent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from ivr.ari.models import ChannelDtmfReceived
+from ivr.calls.codec import QUEUE, Membership
 from ivr.calls.handle import CallHandle
 from ivr.calls.memory import CallMemory
 from ivr.domain import utc_now
@@ -37,27 +40,28 @@ from routing.agents import AgentPool, Clock
 from routing.config import QueueConfig, RoutingConfig
 from routing.hours import Calendar
 from routing.legs import is_gone
+from routing.model import CallbackRequest, QueueEvent
 from routing.policy import QueuedCall, admit, expected_wait_s, order_queue, plan_offers, position_of
 from routing.ports import CallbackStore, RoutingAri
 from routing.queues import waiting as w
 from routing.queues.callbacks import VirtualHold
 from routing.queues.holding import HoldingBridges, PromptPlayer
-from routing.queues.membership import QUEUE_VAR, Places, encode_membership, parse_membership
+from routing.queues.membership import Places
 from routing.queues.offers import AgentOffers
 from routing.queues.outcomes import (
     Abandoned,
     Answered,
-    CallbackRequest,
     CallbackScheduled,
     Closed,
     DialBack,
     Overflow,
-    QueueEvent,
     QueueOutcome,
     QueueTiming,
     Trail,
     UnknownQueue,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMING = QueueTiming()
 
@@ -73,7 +77,6 @@ class QueueService:
         clock: Clock = utc_now,
         timing: QueueTiming = DEFAULT_TIMING,
         on_event: Callable[[QueueEvent], None] | None = None,
-        dial_back: DialBack | None = None,
         callback_store: CallbackStore | None = None,
     ) -> None:
         self.config = config
@@ -85,14 +88,17 @@ class QueueService:
         self._trail = Trail(clock, on_event)
         self._waiting: Places = {name: {} for name in config.queues}
         skills = {name: frozenset(q.skills) for name, q in config.queues.items()}
-        self._callbacks = VirtualHold(
-            self._waiting, self._trail, skills, dial_back=dial_back, store=callback_store
-        )
+        self._callbacks = VirtualHold(self._waiting, self._trail, skills, store=callback_store)
         self._bridges = HoldingBridges(ari, prefix=timing.bridge_prefix, moh_class=timing.moh_class)
         self._offers = AgentOffers(
             agents, ari, self._waiting, self._trail, clock, ring_grace_s=timing.ring_grace_s
         )
         self._hold_offers_until = 0.0
+
+    def bind(self, dial_back: DialBack) -> None:
+        """Who calls back the callers who keep their place (the ACD router binds itself). Until
+        then no caller is offered a callback: nobody could place it."""
+        self._callbacks.bind(dial_back)
 
     # ------------------------------------------------------------------ reading
 
@@ -143,7 +149,7 @@ class QueueService:
             self._trail(call.channel_id, queue, "overflow", detail=admission.reason)
             return Overflow(queue, admission.reason, refused=admission.decision == "refuse")
         entry = QueuedCall(call.channel_id, now, priority, frozenset(cfg.skills))
-        await call.remember(QUEUE_VAR, encode_membership(queue, priority, now))
+        await call.remember(QUEUE.name, QUEUE.encode(Membership(queue, priority, now)))
         self._trail(call.channel_id, queue, "enqueued", detail=str(priority))
         state = w.waiting(queue, now, now, call.language, call.caller_number)
         return await self._hold(call, entry, state, context or {})
@@ -154,12 +160,14 @@ class QueueService:
         are right from the first announcement. Returns how many were restored."""
         restored = 0
         for channel_id in channel_ids:
-            membership = parse_membership(await memory.recall(channel_id, QUEUE_VAR))
-            if membership is None or membership[0] not in self._waiting:
+            membership = _membership(await memory.recall(channel_id, QUEUE.name))
+            if membership is None or membership.queue not in self._waiting:
                 continue
-            queue, priority, enqueued_at = membership
+            queue = membership.queue
             skills = frozenset(self.config.queues[queue].skills)
-            self._waiting[queue][channel_id] = QueuedCall(channel_id, enqueued_at, priority, skills)
+            self._waiting[queue][channel_id] = QueuedCall(
+                channel_id, membership.enqueued_at, membership.priority, skills
+            )
             restored += 1
         if restored:
             self._hold_offers()
@@ -170,10 +178,10 @@ class QueueService:
     ) -> QueueOutcome | None:
         """For a re-adopted call: if it was waiting in a queue, wait again with its old place
         (same priority and enqueue time). None if the call was not queued."""
-        membership = parse_membership(await call.recall(QUEUE_VAR))
+        membership = _membership(await call.recall(QUEUE.name))
         if membership is None:
             return None
-        queue, priority, enqueued_at = membership
+        queue, priority, enqueued_at = membership.queue, membership.priority, membership.enqueued_at
         cfg = self.queue_config(queue)
         entry = QueuedCall(call.channel_id, enqueued_at, priority, frozenset(cfg.skills))
         if call.channel_id not in self._waiting[queue]:
@@ -224,7 +232,7 @@ class QueueService:
             await self._bridges.leave(bridge_id, call.channel_id)
         if not isinstance(outcome, Abandoned):
             with contextlib.suppress(AriError):
-                await call.remember(QUEUE_VAR, "")
+                await call.remember(QUEUE.name, "")
 
     async def _wait_loop(
         self,
@@ -411,14 +419,21 @@ class QueueService:
         entry = QueuedCall(
             call.channel_id, request.enqueued_at, request.priority, frozenset(cfg.skills)
         )
-        await call.remember(
-            QUEUE_VAR, encode_membership(request.queue, request.priority, request.enqueued_at)
-        )
+        membership = Membership(request.queue, request.priority, request.enqueued_at)
+        await call.remember(QUEUE.name, QUEUE.encode(membership))
         self._trail(call.channel_id, request.queue, "callback_answered", detail=request.call_id)
         state = w.called_back(
             request.queue, request.enqueued_at, self._clock(), call.language, call.caller_number
         )
         return await self._hold(call, entry, state, request.context)
+
+
+def _membership(text: str) -> Membership | None:
+    """The queue place a call kept (None: none, or unreadable: the caller is not queued)."""
+    kept = QUEUE.decode(text)
+    if kept.problem:
+        log.warning("kept queue place unreadable, ignored: %s", kept.problem)
+    return kept.value
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,12 @@ from typing import Protocol
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.app import Engine
+from ivr.app import Backends, Engine, build
 from ivr.ari.client import AriClient, StreamItem
 from ivr.ari.models import StasisEnd, StasisStart
 from ivr.calls.flows import FlowRegistry
+from ivr.calls.memory import InMemoryCallMemory
 from ivr.calls.records import CallRecorder, MemoryCallRecorder
-from ivr.calls.services import CallServices
 from ivr.config import AppConfig, parse_config
 from ivr.errors import ChannelGone
 from ivr.flow.ports import AccountSummary, FakeAccounts, FakeCalendar, FakeIntake, FakeNotices
@@ -78,7 +78,7 @@ class EngineFactory(Protocol):
     async def __call__(
         self,
         recorder: CallRecorder | None = None,
-        services: CallServices | None = None,
+        backends: Backends | None = None,
         routing: Mapping[str, object] | None = None,
         callback_store: CallbackStore | None = None,
         **calls: object,
@@ -91,17 +91,23 @@ CALLER = "0935821234"
 ACCOUNT = AccountSummary(customer_number="1000000018", area="north-3", balance_yen=3240)
 
 
-def hotline_services(intake: FakeIntake | None = None) -> CallServices:
-    """The real flows from dialplans/ with in-memory accounts, an always-open calendar (the
-    tests must not depend on the wall clock) and an in-memory intake."""
-    flows = FlowRegistry(ROOT / "dialplans", ROOT / "prompts" / "catalog.yaml")
-    flows.load()
-    return CallServices(
+def hotline_backends(
+    intake: FakeIntake | None = None, flows: FlowRegistry | None = None
+) -> Backends:
+    """The real flows from dialplans/ (or `flows`) with in-memory accounts, an always-open
+    calendar (the tests must not depend on the wall clock), an in-memory intake, call memory
+    and call trail."""
+    if flows is None:
+        flows = FlowRegistry(ROOT / "dialplans", ROOT / "prompts" / "catalog.yaml")
+        flows.load()
+    return Backends(
         flows=flows,
         accounts=FakeAccounts([ACCOUNT], {CALLER: [ACCOUNT.customer_number]}),
         calendar=FakeCalendar(rule=lambda name, now: "open"),
         notices=FakeNotices(),
         intake=intake or FakeIntake(),
+        memory=InMemoryCallMemory(),
+        recorder=MemoryCallRecorder(),
     )
 
 
@@ -128,7 +134,7 @@ async def start_engine(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Engine
 
     async def start(
         recorder: CallRecorder | None = None,
-        services: CallServices | None = None,
+        backends: Backends | None = None,
         routing: Mapping[str, object] | None = None,
         callback_store: CallbackStore | None = None,
         **calls: object,
@@ -136,13 +142,19 @@ async def start_engine(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Engine
         memory = DbCallMemory(db)
         memory.start()
         memories.append(memory)
-        engine = Engine(
-            engine_config(sandbox, routing, **calls),
-            replace(services or hotline_services(), memory=memory),
-            recorder or MemoryCallRecorder(),
-            callback_store,
+        backends = backends or hotline_backends()
+        engine = await asyncio.wait_for(
+            build(
+                engine_config(sandbox, routing, **calls),
+                backends=replace(
+                    backends,
+                    memory=memory,
+                    recorder=recorder or backends.recorder,
+                    callback_store=callback_store,
+                ),
+            ),
+            10,
         )
-        await asyncio.wait_for(engine.start(), 10)
         engines.append(engine)
         return engine
 

@@ -5,7 +5,6 @@ a SIPp agent phone."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from ivr.app import flow_registry
 from ivr.calls.records import MemoryCallRecorder
 from ivr.config import FlowsConfig
-from tests.integration.conftest import ROOT, EngineFactory, engine_config, hotline_services
+from tests.integration.conftest import ROOT, EngineFactory, engine_config, hotline_backends
 from tests.integration.test_calls import choices, the_record
 from tests.integration.test_routed_calls import routing, sip_call_to_the_operator
 from tests.support.sandbox import Sandbox
@@ -56,7 +55,7 @@ async def test_a_call_is_answered_in_a_queue_the_admin_added(
     flows = flow_registry(config)
     recorder = MemoryCallRecorder()
     await start_engine(
-        recorder, services=replace(hotline_services(), flows=flows), routing=dict(admin_routing)
+        recorder, backends=hotline_backends(flows=flows), routing=dict(admin_routing)
     )
     caller_result, agent_result = await sip_call_to_the_operator(sandbox, workdir, agent_phone)
     record = await the_record(recorder)

@@ -15,7 +15,7 @@ from ivr.ari.client import Resynced
 from ivr.callerid import normalise_number
 from ivr.calls.records import CallRecord, MemoryCallRecorder
 from ivr.flow.ports import FakeIntake
-from tests.integration.conftest import CALLER, Driver, EngineFactory, hotline_services
+from tests.integration.conftest import CALLER, Driver, EngineFactory, hotline_backends
 from tests.support.sandbox import ROOT, Sandbox, sandbox_dir
 from tests.support.sipp import Sipp, SippResult, caller_args, keys_scenario
 
@@ -127,7 +127,7 @@ async def test_sip_caller_signs_up_for_bank_debit_by_keypad(
 ) -> None:
     intake = FakeIntake()
     recorder = MemoryCallRecorder()
-    await start_engine(recorder, hotline_services(intake))
+    await start_engine(recorder, hotline_backends(intake))
     # 1 Japanese, 6 bills and payment, 3 bank-debit sign-up, 1 confirm; then the flow reads
     # back the confirmation number, asks "anything else?" and says goodbye when nothing comes
     caller = Sipp(

@@ -203,8 +203,8 @@ async def test_callback_keeps_the_place_and_calls_back_once(
         calendars_of(config),
         timing=QueueTiming(tick_s=0.1, bridge_prefix=hub.bridge_prefix or "hold-"),
         on_event=trail.append,
-        dial_back=dial_back,
     )
+    svc.bind(dial_back)
     ours, call = await incoming(hub, driver)
     waiting = asyncio.create_task(svc.wait(call, "general"), name=f"call:{call.channel_id}")
 

@@ -12,7 +12,8 @@ import pytest
 from ivr.ari.models import AriEvent, ChannelEnteredBridge, StasisEnd
 from routing.config import RoutingConfig
 from routing.hours import calendars_of
-from routing.transfer import CONTEXT_VAR, Consultation, TransferEvent, TransferService
+from routing.model import TransferEvent
+from routing.transfer import CONTEXT_VAR, Consultation, TransferService
 from tests.integration.conftest import Driver
 from tests.integration.routing.conftest import APP, endpoint, incoming, phone
 from tests.integration.routing.handle import Hub, TestCall

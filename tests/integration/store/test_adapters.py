@@ -1,4 +1,5 @@
-"""The flow's ports on the real data layer (`ivr.adapters`, `ivr.wiring`), on SQLite and PostgreSQL.
+"""The flow's ports on the real data layer (`ivr.adapters`, `ivr.app.open_backends`), on SQLite
+and PostgreSQL.
 
 Every `intake` node of the shipped dialplans is submitted with the fields the flow sends, and the
 test pins down which ones the service accepts and which it rejects, and that nothing is lost:
@@ -8,6 +9,7 @@ an accepted request has its row and its outbox row, a rejected one has neither.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from ivr.adapters import (
     StoreNotices,
     UnknownCalendar,
 )
+from ivr.app import open_backends
 from ivr.calls.flows import FlowRegistry
 from ivr.calls.records import CallRecord
 from ivr.config import parse_config
@@ -38,7 +41,6 @@ from ivr.store.db import open_engine
 from ivr.store.migrate import current_revision, head_revision
 from ivr.store.models import Notice
 from ivr.store.tables import audit_log, billing_outbox, calls, notices, service_requests
-from ivr.wiring import open_services
 from routing.hours import DEFAULT_CALENDARS, calendars_from_config
 from tests.integration.store.storedata import NOW, cust, seed
 
@@ -474,35 +476,31 @@ async def test_a_number_that_matches_no_account_leaves_the_call_without_one(
     await recorder.aclose()
 
 
-# --- wiring ---------------------------------------------------------------------------------
+# --- the data side as `hotline run` opens it ------------------------------------------------------
 
 
-async def test_open_services_runs_the_real_ports(db_url: str, tmp_path: Path) -> None:
+async def test_open_backends_runs_the_real_ports(db_url: str, tmp_path: Path) -> None:
     billing_url = f"sqlite+aiosqlite:///{tmp_path / 'billing.sqlite3'}"
     config = parse_config(
-        {
-            "database": {"url": db_url},
-            "billing": {"database_url": billing_url, "outbox": {"interval_s": 0.05}},
-        },
-        {},
+        {"database": {"url": db_url}, "billing": {"database_url": billing_url}}, {}
     )
     flows = FlowRegistry(ROOT / "dialplans", ROOT / "prompts/catalog.yaml")
     flows.load()
-    async with open_services(config, flows) as wiring:
-        await seed(wiring.db)
-        services = wiring.services
-        assert wiring.scheduler.running
-        found = await services.accounts.lookup_by_phone("0935821234")
+    async with AsyncExitStack() as stack:
+        backends = await open_backends(config, flows, stack)
+        assert backends.db is not None
+        assert backends.outbox is not None
+        await seed(backends.db)
+        found = await backends.accounts.lookup_by_phone("0935821234")
         assert [a.customer_number for a in found] == [cust(1)]
-        assert await services.calendar.state_at("emergency", NOW) == "open"
-        outcome = await services.intake.create("leak", {"customer_number": cust(1)}, "w:1")
+        assert await backends.calendar.state_at("emergency", NOW) == "open"
+        outcome = await backends.intake.create("leak", {"customer_number": cust(1)}, "w:1")
         assert outcome.ok
-        for _ in range(200):  # the scheduled job delivers it
-            if not await pending(wiring.db):
-                break
-            await asyncio.sleep(0.05)
-        assert not await pending(wiring.db)
-        await wiring.recorder.write(
+        # the engine's outbox task does this every billing.outbox.interval_s
+        assert (await backends.outbox.deliver_due()).delivered == 1
+        assert not await pending(backends.db)
+        # written when the stack closes, before the database is
+        await backends.recorder.write(
             CallRecord(call_id="w", caller="", entry="main", started_at=NOW.isoformat())
         )
     billing_db = open_engine(billing_url)
@@ -520,13 +518,14 @@ async def test_open_services_runs_the_real_ports(db_url: str, tmp_path: Path) ->
         await main_db.dispose()
 
 
-async def test_open_services_creates_a_fresh_database(tmp_path: Path) -> None:
+async def test_open_backends_creates_a_fresh_database(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'new' / 'hotline.sqlite3'}"
     config = parse_config({"database": {"url": url}, "billing": {"database_url": url}}, {})
     flows = FlowRegistry(ROOT / "dialplans", ROOT / "prompts/catalog.yaml")
     flows.load()
-    async with open_services(config, flows) as wiring:
-        assert not await wiring.services.accounts.lookup_by_phone("0935821234")
+    async with AsyncExitStack() as stack:
+        backends = await open_backends(config, flows, stack)
+        assert not await backends.accounts.lookup_by_phone("0935821234")
     assert await current_revision(url) == head_revision()
 
 

@@ -19,7 +19,8 @@ from routing.acd import AcdRouter
 from routing.agents import AgentPool
 from routing.config import RoutingConfig
 from routing.hours import calendars_of
-from routing.queues import CallbackRequest, QueueService
+from routing.model import CallbackRequest
+from routing.queues import QueueService
 from routing.transfer import TransferService
 
 pytestmark = pytest.mark.integration
@@ -70,11 +71,6 @@ async def test_callbacks_left_ringing_by_a_stopped_engine(engine: AsyncEngine) -
             "agents": {"a1": {"endpoint": "PJSIP/agent1"}},
         }
     )
-    dialled: list[str] = []
-
-    async def dial_back(request: CallbackRequest) -> None:
-        dialled.append(request.call_id)
-
     ari = RoutingFake()
     ari.channels["still-ringing-callback"] = Channel(
         id="still-ringing-callback", state="Ring", caller=CallerId(number="0935821234")
@@ -85,8 +81,8 @@ async def test_callbacks_left_ringing_by_a_stopped_engine(engine: AsyncEngine) -
         ari,
         calendars_of(config),
         callback_store=store,
-        dial_back=dial_back,
     )
+    # the router dials the queues' callbacks
     router = AcdRouter(queues, TransferService(config, ari, calendars_of(config)), ari)
     watched: dict[str, Callable[[StreamItem], None] | None] = {}
     router.bind(watched.__setitem__)
@@ -105,4 +101,4 @@ async def test_callbacks_left_ringing_by_a_stopped_engine(engine: AsyncEngine) -
     assert [c.call_id for c in queues.waiting("general")] == ["still-ringing", "waiting"]
     queues.agents.log_in("a1")
     await queues.dispatch_callbacks()
-    assert dialled == ["waiting"]
+    assert [op[2] for op in ari.ops if op[0] == "originate"] == ["waiting-callback"]
