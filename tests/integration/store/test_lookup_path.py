@@ -136,3 +136,55 @@ async def test_a_failing_sqlite_caller_match_raises_sqlalchemys_error_and_writes
                 await store.match_caller("0935821234", IVR)
     finally:
         await engine.dispose()
+
+
+def _failing_write(conn: sa.Connection) -> None:
+    conn.execute(sa.insert(audit_log).values(at=NOW, actor="doomed", action="x", reason="y"))
+    raise RuntimeError("the job fails after writing")
+
+
+async def test_sqlite_jobs_queued_behind_a_writer_share_one_turn_each_in_its_own_transaction(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
+    await migrate(url)
+    engine = open_engine(url)
+    callers = [normalise_caller_id(n) for n in ("0935821234", "0935550000", "anonymous")]
+    try:
+        await seed(engine)
+        path = SqliteLookupPath(engine)
+        try:
+            async with engine.begin() as conn:
+                # a writer holds the main connection while calls ask for their look-ups
+                await conn.execute(
+                    sa.insert(audit_log).values(at=NOW, actor="writer", action="x", reason="y")
+                )
+                lookups = [
+                    asyncio.create_task(path.match_caller(c, AuditContext("ivr", "caller-id")))
+                    for c in callers
+                ]
+                doomed = asyncio.create_task(path.run(_failing_write))
+                given_up = asyncio.create_task(path.match_caller(callers[0], IVR))
+                await asyncio.sleep(0)
+                given_up.cancel()
+            matches = await asyncio.gather(*lookups)
+            with pytest.raises(RuntimeError, match="fails after writing"):
+                await doomed
+            turns = path.turns
+        finally:
+            await path.aclose()
+        assert [m.kind for m in matches] == [MatchKind.ONE, MatchKind.SEVERAL, MatchKind.WITHHELD]
+        # one wait for the writer, one hop to the database thread for all of them
+        assert turns == 1
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(audit_log.c.actor, audit_log.c.call_id).order_by(audit_log.c.id)
+                )
+            ).all()
+        # each look-up's audit rows committed with it; the failed job's row rolled back; the
+        # look-up its caller stopped waiting for never ran (and audited nothing)
+        assert [r.actor for r in rows] == ["writer", "ivr", "ivr", "ivr", "ivr"]
+        assert "call-1" not in {r.call_id for r in rows}
+    finally:
+        await engine.dispose()
