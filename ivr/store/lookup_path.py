@@ -165,6 +165,9 @@ class SqliteLookupPath:
                 finally:
                     # back to the pool as it came (the engine resets nothing on return)
                     turn.close()
+                # the pool hands a returned connection to whoever takes it first, not to the
+                # task it woke: let that task run before asking again, or it waits for ever
+                await asyncio.sleep(0)
         except BaseException as exc:
             # no turn to be had (or the loop is closing): nobody queued gets an answer
             for job in self._queue:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ivr.callerid import normalise_caller_id
 from ivr.store.accounts import AccountStore, AuditContext, match_caller
 from ivr.store.db import open_engine
-from ivr.store.lookup_path import SqliteLookupPath
+from ivr.store.lookup_path import JOBS_PER_TURN, SqliteLookupPath
 from ivr.store.migrate import migrate
 from ivr.store.models import MatchKind
 from ivr.store.tables import audit_log
@@ -186,5 +186,39 @@ async def test_sqlite_jobs_queued_behind_a_writer_share_one_turn_each_in_its_own
         # look-up its caller stopped waiting for never ran (and audited nothing)
         assert [r.actor for r in rows] == ["writer", "ivr", "ivr", "ivr", "ivr"]
         assert "call-1" not in {r.call_id for r in rows}
+    finally:
+        await engine.dispose()
+
+
+async def test_the_main_connections_other_users_get_in_between_sqlite_turns(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
+    await migrate(url)
+    engine = open_engine(url)
+    caller = normalise_caller_id("0935821234")
+    try:
+        await seed(engine)
+        path = SqliteLookupPath(engine)
+        try:
+            # a storm: more look-ups queued than one turn takes
+            lookups = [
+                asyncio.create_task(path.match_caller(caller, AuditContext("ivr", "caller-id")))
+                for _ in range(JOBS_PER_TURN * 4)
+            ]
+            # the first turn is over: the path holds on to the storm
+            await asyncio.wait(lookups, return_when=asyncio.FIRST_COMPLETED)
+
+            async def read_on_the_main_connection() -> int:
+                async with engine.connect() as conn:
+                    return len((await conn.execute(sa.select(audit_log.c.id))).all())
+
+            # an intake or the notices read on the main connection waits for one turn, not
+            # for the whole storm
+            audited_when_read = await read_on_the_main_connection()
+            await asyncio.gather(*lookups)
+        finally:
+            await path.aclose()
+        assert 0 < audited_when_read < len(lookups)
     finally:
         await engine.dispose()
