@@ -255,8 +255,26 @@ class AgentConfig(_Model):
 
     endpoint: str = Field(min_length=3)
     skills: tuple[str, ...] = ()
-    # until agents log in from the console, an agent marked so is ready when the engine starts
+    # the demo seed only (scripts/start, the call tests): ready when the engine starts, as if
+    # the agent had signed in and pressed Ready. Real agents come from the staff table and are
+    # ready only once they choose so in the console
     ready_at_start: bool = False
+
+
+class PauseReason(_Model):
+    """A reason an agent may give for a pause, as the console shows it."""
+
+    ja: str = Field(min_length=1, max_length=40)
+    en: str = Field(min_length=1, max_length=40)
+
+
+DEFAULT_PAUSE_REASONS: dict[str, dict[str, str]] = {
+    "break": {"ja": "休憩", "en": "Break"},
+    "lunch": {"ja": "昼休み", "en": "Lunch"},
+    "after_call_work": {"ja": "後処理", "en": "After-call work"},
+    "training": {"ja": "研修", "en": "Training"},
+    "meeting": {"ja": "打ち合わせ", "en": "Meeting"},
+}
 
 
 class DepartmentConfig(_Model):
@@ -289,6 +307,11 @@ class RoutingConfig(_Model):
     queues: dict[ConfigName, QueueConfig] = Field(default_factory=dict)
     agents: dict[ConfigName, AgentConfig] = Field(default_factory=dict)
     departments: dict[ConfigName, DepartmentConfig] = Field(default_factory=dict)
+    # what an agent may pause for (the console's choices, in this order); "no answer" is the
+    # ACD's own reason for an offer that rang out and is not one of them
+    pause_reasons: dict[ConfigName, PauseReason] = Field(
+        default_factory=lambda: dict(DEFAULT_PAUSE_REASONS), validate_default=True, min_length=1
+    )
     # How a department's `number` is dialled: `{number}` is replaced (a trunk in production).
     outbound_endpoint: str = Field(default="PJSIP/{number}@trunk", pattern=r"\{number\}")
     # The number a called-back resident sees (the hotline's own, so they can call it again);
