@@ -94,14 +94,20 @@ def parse_yaml_bytes(raw: bytes, name: str) -> Source:
 
 def read_yaml(path: str | PathLike[str]) -> Source:
     """`parse_yaml_bytes` on a file; one that cannot be read is an error, not an exception."""
-    name = str(path)
+    raw = read_bounded(path)
+    if isinstance(raw, str):
+        return Source(str(path), errors=[raw])
+    return parse_yaml_bytes(raw, str(path))
+
+
+def read_bounded(path: str | PathLike[str]) -> bytes | str:
+    """A file's bytes (one more than `MAX_BYTES` at most: enough to tell it is too large), or
+    the `name:1: ...` error saying why it cannot be read."""
     try:
         with open(path, "rb") as handle:
-            # one byte more than allowed: enough to tell that it is too large
-            raw = handle.read(MAX_BYTES + 1)
+            return handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        return Source(name, errors=[f"{name}:1: cannot read: {exc.strerror or exc}"])
-    return parse_yaml_bytes(raw, name)
+        return f"{path}:1: cannot read: {exc.strerror or exc}"
 
 
 def shown(value: object) -> str:

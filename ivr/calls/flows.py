@@ -16,19 +16,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from ivr.config import AppConfig
 from ivr.domain import RequestKind
 from ivr.errors import FlowError
-from ivr.flow.catalog import Catalog, load_catalog
-from ivr.flow.loader import BUILTIN_PROMPTS, References, load_flows
+from ivr.flow.catalog import Catalog, catalog_from_bytes, load_catalog
+from ivr.flow.loader import BUILTIN_PROMPTS, References, flows_from_bytes
 from ivr.flow.model import Flow
 from ivr.intake.fields import intake_fields
 from ivr.intake.validation import accepted_fields, alternatives, field_problems
+from ivr.store.flowfiles import AcceptedFile
+from ivr.yamltext import read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,10 @@ def references_from(config: AppConfig | None, catalog: Catalog) -> References:
 
 def load_flow_catalog(path: str | Path) -> Catalog:
     """The prompt catalog, which must have the prompts the engine plays on its own."""
-    catalog = load_catalog(path)
+    return _with_builtins(load_catalog(path), path)
+
+
+def _with_builtins(catalog: Catalog, path: str | Path) -> Catalog:
     missing = [p for p in BUILTIN_PROMPTS if p not in catalog]
     if missing:
         raise FlowError(
@@ -103,6 +109,17 @@ class ReloadStatus:
     files: int = 0
     errors: list[str] = field(default_factory=list)
     rejected_at: str = ""
+    # set when the files on disk did not load at start and the engine serves the version
+    # kept in the database instead: when that version went live
+    serving_accepted_from: str = ""
+
+
+class FlowKeeper(Protocol):
+    """Where the last accepted flow files are kept (`ivr.store.flowfiles`)."""
+
+    async def save(self, files: Sequence[AcceptedFile], at: datetime) -> bool: ...
+
+    async def last(self) -> tuple[list[AcceptedFile], datetime | None]: ...
 
 
 class FlowRegistry:
@@ -119,6 +136,8 @@ class FlowRegistry:
         self.catalog_path = catalog_path
         self.config = config
         self.catalog: Catalog | None = None
+        #: the files of the live version, as read (what `FlowKeeper.save` keeps)
+        self.accepted: tuple[AcceptedFile, ...] = ()
         self._live: dict[str, FlowVersion] = {}
         self._versions: dict[tuple[str, str], FlowVersion] = {}
         self._fingerprint: tuple[tuple[str, int, int], ...] = ()
@@ -142,20 +161,79 @@ class FlowRegistry:
     def load(self) -> None:
         """Load everything or raise `FlowError`; the live set changes only when all is valid."""
         stamp = self._stamp()
-        catalog = load_flow_catalog(self.catalog_path)
         files = self._files()
         if not files:
             raise FlowError([f"{self.directory}: no flow files (*.yaml)"])
-        flows = load_flows(files, references_from(self.config, catalog))
+        read = {str(p): read_bounded(p) for p in [self.catalog_path, *files]}
+        unreadable = [error for error in read.values() if isinstance(error, str)]
+        if unreadable:
+            raise FlowError(unreadable)
+        texts = {name: raw for name, raw in read.items() if isinstance(raw, bytes)}
+        catalog_name = str(self.catalog_path)
+        self._load_texts(catalog_name, texts.pop(catalog_name), texts)
+        self._fingerprint = stamp
+
+    def _load_texts(self, catalog_name: str, catalog: bytes, flows: Mapping[str, bytes]) -> None:
+        prompts = _with_builtins(catalog_from_bytes(catalog, catalog_name), catalog_name)
+        loaded = flows_from_bytes(flows, references_from(self.config, prompts))
         versions: dict[str, FlowVersion] = {}
-        for flow_id, flow in flows.items():
+        for flow_id, flow in loaded.items():
             digest = hashlib.sha256(flow.model_dump_json().encode()).hexdigest()[:16]
             versions[flow_id] = FlowVersion(flow, digest)
             self._versions[(flow_id, digest)] = versions[flow_id]
-        self.catalog = catalog
+        self.catalog = prompts
         self._live = versions
-        self._fingerprint = stamp
-        self.status = ReloadStatus(loaded_at=_now(), files=len(files))
+        # loaded, so valid UTF-8
+        self.accepted = (
+            AcceptedFile(catalog_name, "catalog", catalog.decode()),
+            *(AcceptedFile(name, "flow", raw.decode()) for name, raw in sorted(flows.items())),
+        )
+        self.status = ReloadStatus(loaded_at=_now(), files=len(flows))
+
+    async def start(self, keeper: FlowKeeper | None = None) -> None:
+        """Load at engine start, and keep what went live in `keeper`. When the files on disk do
+        not load, serve the version `keeper` kept (the rejection shown in status and the log),
+        so a broken edit saved while the engine was down does not keep the hotline down; with
+        nothing kept, raise `FlowError` as `load` does."""
+        try:
+            await asyncio.to_thread(self.load)
+        except FlowError as exc:
+            kept, accepted_at = ([], None) if keeper is None else await keeper.last()
+            if not kept or not self._serve_kept(kept):
+                raise
+            self._fingerprint = self._stamp()
+            self.status.errors = list(exc.errors)
+            self.status.rejected_at = _now()
+            self.status.serving_accepted_from = (
+                accepted_at.isoformat(timespec="seconds") if accepted_at else ""
+            )
+            log.error(
+                "the flow files do not load; serving the version accepted at %s:\n%s",
+                self.status.serving_accepted_from,
+                "\n".join(exc.errors),
+            )
+            return
+        await self.keep(keeper)
+
+    def _serve_kept(self, kept: Sequence[AcceptedFile]) -> bool:
+        catalogs = [f for f in kept if f.kind == "catalog"]
+        flows = {f.name: f.text.encode() for f in kept if f.kind == "flow"}
+        if len(catalogs) != 1 or not flows:
+            return False
+        try:
+            self._load_texts(catalogs[0].name, catalogs[0].text.encode(), flows)
+        except FlowError as kept_error:
+            # e.g. config.yaml no longer has a queue the kept version uses
+            log.error(
+                "the kept flow version does not load either:\n%s", "\n".join(kept_error.errors)
+            )
+            return False
+        return True
+
+    async def keep(self, keeper: FlowKeeper | None) -> None:
+        """Save the live version's files in `keeper` (nothing when unchanged)."""
+        if keeper is not None and self.accepted:
+            await keeper.save(self.accepted, datetime.now(UTC))
 
     def reload_if_changed(self) -> bool:
         """Reload when a file changed; returns True when a new version went live.
@@ -188,14 +266,16 @@ class FlowRegistry:
             "flow change rejected; the previous version keeps serving:\n%s", "\n".join(errors)
         )
 
-    async def watch(self, poll_s: float) -> None:
-        """Poll for edits until cancelled (no inotify dependency; edits are rare). One failed
-        round (say, the directory briefly gone) is logged and the next round tries again: the
-        watcher ends only when it is cancelled."""
+    async def watch(self, poll_s: float, keeper: FlowKeeper | None = None) -> None:
+        """Poll for edits until cancelled (no inotify dependency; edits are rare); each version
+        that goes live is kept in `keeper`. One failed round (say, the directory briefly gone,
+        or the database) is logged and the next round tries again: the watcher ends only when
+        it is cancelled."""
         while True:
             await asyncio.sleep(poll_s)
             try:
-                await asyncio.to_thread(self.reload_if_changed)
+                if await asyncio.to_thread(self.reload_if_changed):
+                    await self.keep(keeper)
             except Exception:
                 log.exception("checking the flows for edits failed; trying again in %.0f s", poll_s)
             done, self._round_done = self._round_done, asyncio.Event()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.errors import FlowError
-from ivr.yamltext import Source, parse_yaml, read_yaml
+from ivr.yamltext import Source, parse_yaml, parse_yaml_bytes, read_yaml
 
 LANGUAGES = ("ja", "en")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -76,3 +76,7 @@ def _parse_entry(
 
 def load_catalog(path: str | Path) -> Catalog:
     return _catalog_of(read_yaml(path))
+
+
+def catalog_from_bytes(raw: bytes, name: str) -> Catalog:
+    return _catalog_of(parse_yaml_bytes(raw, name))

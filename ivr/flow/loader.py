@@ -19,7 +19,15 @@ from pydantic_core import ErrorDetails
 from ivr.errors import FlowError
 from ivr.flow import model as m
 from ivr.flow.catalog import Catalog
-from ivr.yamltext import Data, Source, parse_yaml, read_yaml, shown
+from ivr.yamltext import (
+    Data,
+    Source,
+    parse_yaml,
+    parse_yaml_bytes,
+    read_bounded,
+    read_yaml,
+    shown,
+)
 
 #: Prompts the interpreter plays on its own (read-back, apology); every catalog must have them.
 BUILTIN_PROMPTS = ("you-entered", "confirm-entry", "system-error")
@@ -68,25 +76,46 @@ def load_flow(path: str | Path, refs: References | None = None) -> m.Flow:
 
 def load_flows(paths: Iterable[str | Path], refs: References | None = None) -> dict[str, m.Flow]:
     """Load several flows that may call each other as subflows; all errors of all files at once."""
-    paths = list(paths)
+    files: dict[str, bytes] = {}
+    unreadable: list[str] = []
+    for path in paths:
+        raw = read_bounded(path)
+        if isinstance(raw, str):
+            unreadable.append(raw)
+        else:
+            files[str(path)] = raw
+    try:
+        flows = flows_from_bytes(files, refs)
+    except FlowError as exc:
+        raise FlowError([*unreadable, *exc.errors]) from None
+    if unreadable:
+        raise FlowError(unreadable)
+    return flows
+
+
+def flows_from_bytes(
+    files: Mapping[str, bytes], refs: References | None = None
+) -> dict[str, m.Flow]:
+    """`load_flows` on file contents already read, by file name (the engine keeps the bytes it
+    accepted, and serves them again when a later start finds a broken file)."""
     refs = refs or References()
     errors: list[str] = []
     flows: dict[str, m.Flow] = {}
-    ids = _flow_ids(paths) if refs.flows is None else set(refs.flows)
+    sources = {name: parse_yaml_bytes(raw, name) for name, raw in files.items()}
+    ids = _flow_ids(sources.values()) if refs.flows is None else set(refs.flows)
     with_ids = replace(refs, flows=ids)
-    sources: dict[str, Source] = {}
-    for path in paths:
-        src = read_yaml(path)
+    by_id: dict[str, Source] = {}
+    for name, src in sources.items():
         try:
             flow = _flow_of(src, with_ids)
         except FlowError as exc:
             errors.extend(exc.errors)
             continue
         if flow.id in flows:
-            errors.append(f"{path}:1: flow id {shown(flow.id)} is used by another file")
+            errors.append(f"{name}:1: flow id {shown(flow.id)} is used by another file")
         flows[flow.id] = flow
-        sources[flow.id] = src
-    errors.extend(_subflow_loops(flows, sources))
+        by_id[flow.id] = src
+    errors.extend(_subflow_loops(flows, by_id))
     if errors:
         raise FlowError(errors)
     return flows
@@ -101,10 +130,10 @@ def check_files(paths: Iterable[str | Path], refs: References | None = None) -> 
     return []
 
 
-def _flow_ids(paths: list[str | Path]) -> set[str]:
+def _flow_ids(sources: Iterable[Source]) -> set[str]:
     ids: set[str] = set()
-    for path in paths:
-        data = read_yaml(path).data
+    for src in sources:
+        data = src.data
         if isinstance(data, dict) and isinstance(data.get("flow"), dict):
             flow_id = data["flow"].get("id")  # type: ignore[union-attr]
             if isinstance(flow_id, str):

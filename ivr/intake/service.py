@@ -9,6 +9,8 @@ number: both rows or neither.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -119,7 +121,7 @@ class IntakeService:
         if errors or clean is None:
             # a retry gets its receipt even if its fields no longer pass (the day has turned);
             # a valid one finds its key inside `_write`, in the request's transaction
-            earlier = None if key is None else await self.receipt_for_key(key)
+            earlier = None if key is None else await self.receipt_for_key(key, request)
             if earlier is not None:
                 return earlier
             raise IntakeRejected(errors)
@@ -130,7 +132,7 @@ class IntakeService:
         except IntegrityError:
             # the same key committed by a concurrent submission (PostgreSQL; SQLite writers are
             # serialised and find the key inside `_write`): that one is the request
-            earlier = None if key is None else await self.receipt_for_key(key)
+            earlier = None if key is None else await self.receipt_for_key(key, request)
             if earlier is None:
                 raise
             return earlier
@@ -150,7 +152,7 @@ class IntakeService:
         self, conn: AsyncConnection, request: IntakeRequest, clean: CleanFields, now: datetime
     ) -> IntakeReceipt:
         if request.idempotency_key is not None:
-            earlier = await _receipt_for_key_in(conn, request.idempotency_key)
+            earlier = await _receipt_for_key_in(conn, request.idempotency_key, request)
             if earlier is not None:
                 return earlier
         target = await _target_in(conn, request, clean)
@@ -195,7 +197,10 @@ class IntakeService:
             # in the request's own transaction: no crash can leave a request without its key
             await conn.execute(
                 sa.insert(intake_keys).values(
-                    key=request.idempotency_key, request_id=ids[0], created_at=now
+                    key=request.idempotency_key,
+                    request_id=ids[0],
+                    created_at=now,
+                    digest=request_digest(request),
                 )
             )
         return IntakeReceipt(request.kind, confirmation, ids)
@@ -227,10 +232,14 @@ class IntakeService:
         )
         return int(result.scalar_one())
 
-    async def receipt_for_key(self, key: str) -> IntakeReceipt | None:
-        """The receipt of the request submitted with idempotency key `key`, if any."""
+    async def receipt_for_key(
+        self, key: str, request: IntakeRequest | None = None
+    ) -> IntakeReceipt | None:
+        """The receipt of the request submitted with idempotency key `key`, if any; with
+        `request`, `IntakeRejected` (idempotency_key: conflict) if the key was first used
+        for a different request."""
         async with self._engine.connect() as conn:
-            return await _receipt_for_key_in(conn, key)
+            return await _receipt_for_key_in(conn, key, request)
 
     async def get(self, confirmation: str) -> tuple[ServiceRequest, ...]:
         """The request row(s) behind a confirmation number (two for a transfer)."""
@@ -427,16 +436,38 @@ async def _apply_to_account(
         await write_audit_in(conn, ctx, "update_holder", [account.id], now)
 
 
-async def _receipt_for_key_in(conn: AsyncConnection, key: str) -> IntakeReceipt | None:
-    first = (
+def request_digest(request: IntakeRequest) -> str:
+    """What a submission asked for, as a digest: its kind, channel and fields exactly as sent
+    (a retry sends the same again; anything else under the same key is another request)."""
+    content = json.dumps(
+        [
+            str(request.kind),
+            request.channel,
+            {k: request.fields[k] for k in sorted(request.fields)},
+        ],
+        ensure_ascii=False,
+        default=repr,
+    )
+    return hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def _receipt_for_key_in(
+    conn: AsyncConnection, key: str, request: IntakeRequest | None = None
+) -> IntakeReceipt | None:
+    found = (
         await conn.execute(
-            sa.select(service_requests.c.confirmation)
+            sa.select(service_requests.c.confirmation, intake_keys.c.digest)
             .join(intake_keys, intake_keys.c.request_id == service_requests.c.id)
             .where(intake_keys.c.key == key)
         )
-    ).scalar_one_or_none()
-    if first is None:
+    ).one_or_none()
+    if found is None:
         return None
+    first, digest = found
+    if request is not None and digest is not None and digest != request_digest(request):
+        # the same key with other content: returning the first receipt would drop this request
+        # without a word (a bank-debit sign-up got a leak report's receipt)
+        raise IntakeRejected({"idempotency_key": "conflict"})
     rows = (
         await conn.execute(
             sa.select(service_requests.c.id, service_requests.c.kind)

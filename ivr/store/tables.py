@@ -188,6 +188,23 @@ intake_keys = sa.Table(
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("request_id", sa.ForeignKey("service_requests.id"), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # what the key was first used for (`ivr.intake.service.request_digest`); null before 0006
+    sa.Column("digest", sa.String(64)),
+)
+
+FLOW_FILE_KINDS = ("flow", "catalog")
+
+# the dialplan files and the prompt catalog as they last went live together: what an engine
+# started with a broken file on disk serves (`ivr.calls.flows.FlowRegistry.start`)
+accepted_flow_files = sa.Table(
+    "accepted_flow_files",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("accepted_at", UtcDateTime, nullable=False),
+    _one_of("kind", FLOW_FILE_KINDS, "kind"),
 )
 
 # a caller who chose a callback has hung up: their queue place lives only here until called back

@@ -14,7 +14,7 @@ from ivr.errors import IntakeRejected
 from ivr.intake.service import IntakeRequest, IntakeService
 from ivr.numbers import parse_confirmation_number
 from ivr.store.accounts import AccountStore, AuditContext
-from ivr.store.tables import audit_log, billing_outbox, service_requests
+from ivr.store.tables import audit_log, billing_outbox, intake_keys, service_requests
 from tests.integration.store.storedata import NOW, cust, seed
 
 pytestmark = pytest.mark.integration
@@ -245,6 +245,35 @@ async def test_concurrent_submissions_of_one_key_make_one_request(engine: AsyncE
     )
     assert len({r.confirmation for r in receipts}) == 1
     assert await counts(engine) == (1, 1)
+
+
+async def test_a_key_reused_for_another_request_is_a_conflict_and_writes_nothing(
+    engine: AsyncEngine,
+) -> None:
+    await seed(engine)
+    intake = service(engine)
+    first = await intake.submit(keyed(RequestKind.LEAK, "form-9"))
+    for other in (
+        keyed(RequestKind.BANK_DEBIT, "form-9"),
+        keyed(RequestKind.LEAK, "form-9", description="別の場所で漏水"),
+        # invalid as well: still a conflict, not the first receipt
+        keyed(RequestKind.STOP, "form-9", stop_date="2026-02-01"),
+    ):
+        with pytest.raises(IntakeRejected) as info:
+            await intake.submit(other)
+        assert info.value.errors == {"idempotency_key": "conflict"}
+    assert await counts(engine) == (1, 1)
+    # the genuine retry still gets its receipt
+    assert await intake.submit(keyed(RequestKind.LEAK, "form-9")) == first
+
+
+async def test_a_key_kept_before_digests_were_kept_is_not_compared(engine: AsyncEngine) -> None:
+    await seed(engine)
+    intake = service(engine)
+    first = await intake.submit(keyed(RequestKind.LEAK, "form-old"))
+    async with engine.begin() as conn:
+        await conn.execute(sa.update(intake_keys).values(digest=None))
+    assert await intake.submit(keyed(RequestKind.BANK_DEBIT, "form-old")) == first
 
 
 async def test_a_rejected_submission_leaves_its_key_free(engine: AsyncEngine) -> None:
