@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import count
 from typing import Any
@@ -38,6 +37,7 @@ from ivr.ari.models import (
 )
 from ivr.ari.port import AriPort
 from ivr.callerid import normalise_caller_id
+from ivr.calls.codec import STATE, RecordSoFar, SavedFlow
 from ivr.calls.flows import FlowVersion
 from ivr.calls.records import CallRecord, CallRecorder
 from ivr.calls.services import CallServices, HandoverOutcome, QueueOutcome
@@ -50,7 +50,7 @@ from ivr.logs import bind_call_id
 
 log = logging.getLogger(__name__)
 
-STATE_VARIABLE = "HOTLINE_STATE"
+STATE_VARIABLE = STATE.name
 # the apology after an internal error is short; do not hold the line longer than this for it
 APOLOGY_MAX_S = 15.0
 # how long a service (account look-up, intake) may take before the flow treats it as failed;
@@ -252,30 +252,32 @@ class CallSession:
                 # answered before the state was saved: do not answer twice
                 self._ari = _NoAnswer(self._ari)
             return await self._begin()
-        state = self._adopt(*restored)
+        state = self._adopt(restored)
         self.state = state
         log.info("call re-adopted at node %s", state.node)
         return await self._wake(state)
 
-    async def _saved_state(self) -> tuple[i.CallState, str, str, dict[str, Any]] | None:
-        saved = await self.recall(STATE_VARIABLE)
+    async def _saved_state(self) -> SavedFlow | None:
+        saved = await self.recall(STATE.name)
         if not saved:
             # a call re-adopted from an engine of before the call memory, which kept what a call
             # must remember on its channel: read all of it from there
-            saved = await self._ari.get_variable(self.call_id, STATE_VARIABLE)
+            saved = await self._ari.get_variable(self.call_id, STATE.name)
             self._on_channel = bool(saved)
-        return _load_state(saved) if saved else None
+        kept = STATE.decode(saved)
+        if kept.problem:
+            log.warning("saved call state unreadable (%s); the call starts again", kept.problem)
+        return kept.value
 
-    def _adopt(
-        self, state: i.CallState, flow_id: str, digest: str, record: dict[str, Any]
-    ) -> i.CallState:
+    def _adopt(self, saved: SavedFlow) -> i.CallState:
         """Take over the saved record and flow version; the state to go on from."""
-        self.record.started_at = record.get("started_at", self.record.started_at)
-        self.record.digits = list(record.get("digits", []))
-        self._version = self.services.flows.version(flow_id, digest)
+        state = saved.state
+        self.record.started_at = saved.record.started_at or self.record.started_at
+        self.record.digits = list(saved.record.digits)
+        self._version = self.services.flows.version(saved.flow, saved.digest)
         if self._version is None:
             # the engine restarted after the flow file changed: same node on the live version
-            self._version = self.services.flows.live(flow_id)
+            self._version = self.services.flows.live(saved.flow)
             if state.node not in self._version.flow.nodes:
                 state = replace(state, node=self._version.flow.flow.start, phase="idle")
         return state
@@ -532,15 +534,13 @@ class CallSession:
         other calls' states in the memory's next batch)."""
         if self.state is None or self._version is None:
             return
-        payload = {
-            "flow": self._version.flow.id,
-            "digest": self._version.digest,
-            "state": _state_dict(self.state),
-            "record": {"started_at": self.record.started_at, "digits": self.record.digits},
-        }
-        self.services.memory.keep(
-            self.call_id, STATE_VARIABLE, json.dumps(payload, ensure_ascii=False)
+        saved = SavedFlow(
+            self._version.flow.id,
+            self._version.digest,
+            self.state,
+            RecordSoFar(self.record.started_at, tuple(self.record.digits)),
         )
+        self.services.memory.keep(self.call_id, STATE.name, STATE.encode(saved))
 
     async def _write_record(self) -> None:
         try:
@@ -618,24 +618,3 @@ _CARRY_OUT: dict[type, Callable[[CallSession, Any], Awaitable[i.FlowEvent | None
     i.Emergency: CallSession._escalate,
     i.Record: CallSession._start_recording,
 }
-
-
-def _state_dict(state: i.CallState) -> dict[str, Any]:
-    """`dataclasses.asdict(state)`, without its deep copy of every value (done after each step:
-    the values are strings, numbers and one dict of strings; only the frames are dataclasses)."""
-    values = dict(state.__dict__)
-    values["variables"] = dict(state.variables)
-    values["stack"] = tuple(asdict(frame) for frame in state.stack)
-    return values
-
-
-def _load_state(saved: str) -> tuple[i.CallState, str, str, dict[str, Any]] | None:
-    try:
-        data = json.loads(saved)
-        raw = dict(data["state"])
-        raw["stack"] = tuple(i.Frame(**f) for f in raw.get("stack", ()))
-        state = i.CallState(**raw)
-        return state, str(data["flow"]), str(data["digest"]), dict(data.get("record", {}))
-    except (ValueError, KeyError, TypeError):
-        log.warning("saved call state unreadable; the call starts its flow again")
-        return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,9 @@ from ivr.calls.flows import FlowRegistry
 from ivr.calls.memory import InMemoryCallMemory
 from ivr.calls.records import MemoryCallRecorder
 from ivr.calls.services import CallServices
-from ivr.calls.session import SERVICE_TIMEOUT_S, STATE_VARIABLE, _state_dict
+from ivr.calls.session import SERVICE_TIMEOUT_S, STATE_VARIABLE
 from ivr.calls.supervisor import Supervisor
 from ivr.config import CallsConfig
-from ivr.flow import interpreter as i
 from ivr.flow.ports import (
     AccountDirectory,
     AccountSummary,
@@ -349,24 +347,6 @@ async def test_a_staff_phone_answering_an_offer_from_before_a_restart_is_hung_up
     await settle()
     assert rig.sup.sessions == {}
     assert rig.ari.ops == [("hangup", "old-agent-leg")]
-
-
-def test_the_kept_state_is_the_states_asdict() -> None:
-    # `_state_dict` is a cheaper `asdict` for the state kept after every step
-    state = i.CallState(
-        flow_id="hotline",
-        flow_version=None,
-        node="main_menu",
-        call_id="c1",
-        variables={"caller_id": "0312345678"},
-        counter=3,
-        playback="c1-pb-2",
-        stack=(i.Frame("hotline", "7", "after"),),
-    )
-    kept = _state_dict(state)
-    assert kept == asdict(state)
-    assert list(kept) == list(asdict(state))
-    assert json.dumps(kept) == json.dumps(asdict(state))
 
 
 def test_session_ids_are_ours() -> None:
