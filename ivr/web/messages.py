@@ -249,11 +249,13 @@ async def pop_for(
     ctx = AuditContext(f"agent:{agent}", POP_REASON, call_id)
     record = await read_pop(db, call_id, ctx, now)
     if record is None:
-        return _bare_offer(call_id, now)
+        return bare_offer(call_id, now)
     return offer_from(record, now, ivr or {})
 
 
-def _bare_offer(call_id: str, now: datetime) -> Offer:
+def bare_offer(call_id: str, now: datetime) -> Offer:
+    """A pop with only the call's id and offer time: for a call not stored yet, or to push at
+    once when the database does not answer in time (the phone rings all the same)."""
     return Offer(
         call_id=call_id,
         offered_at=now,
