@@ -9,13 +9,14 @@ API token comes only from `HOTLINE_BILLING_TOKEN`.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ivr.domain import RequestKind
 from ivr.errors import ConfigError
@@ -80,12 +81,41 @@ class BillingHttpConfig(_Section):
     timeout_s: float = Field(10.0, gt=0, lt=120)
 
 
+def tries_to_span(horizon_s: float, backoff_base_s: float, backoff_max_s: float) -> int:
+    """How many tries the backoff (base · 2^(n-1), capped at max) needs before its waits add up
+    to `horizon_s`: a request failing that often has been retried for the whole horizon."""
+    tries, waited, delay = 1, 0.0, backoff_base_s
+    # the doubling phase is a few dozen steps at most; the capped rest is counted, not walked
+    while waited < horizon_s and delay < backoff_max_s:
+        waited += delay
+        delay *= 2
+        tries += 1
+    if waited < horizon_s:
+        tries += math.ceil((horizon_s - waited) / backoff_max_s)
+    return tries
+
+
 class OutboxConfig(_Section):
     interval_s: float = Field(5.0, gt=0)
-    # failures before a request is dead-lettered (`hotline billing retry` revives it)
-    max_attempts: int = Field(10, ge=1)
+    # how long billing may stay unreachable before a request is dead-lettered (`hotline billing
+    # retry` revives it): 3 days, past an overnight maintenance window and a long weekend
+    retry_horizon_s: float = Field(259200.0, gt=0, le=30 * 86400)
     backoff_base_s: float = Field(30.0, gt=0)
     backoff_max_s: float = Field(3600.0, gt=0)
+    # tries before a request is dead-lettered; by default as many as the backoff needs to span
+    # retry_horizon_s (79 with the defaults); fewer would give up before the horizon
+    max_attempts: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _attempts_span_the_horizon(self) -> OutboxConfig:
+        needed = tries_to_span(self.retry_horizon_s, self.backoff_base_s, self.backoff_max_s)
+        if self.max_attempts is not None and self.max_attempts < needed:
+            raise ValueError(
+                f"max_attempts {self.max_attempts} gives up before retry_horizon_s "
+                f"({self.retry_horizon_s:g} s takes {needed} tries with this backoff): "
+                "raise it or leave it out"
+            )
+        return self
 
 
 class BillingConfig(_Section):

@@ -2,9 +2,11 @@
 
 The engine rewrites a small JSON file every few seconds (`publish_status`): the live flows with
 their versions and digests, the last rejected dialplan edit with its `file:line` errors, the
-calls in progress and whether ARI is connected. Each write replaces the file atomically (a temp
-file renamed over it), so a reader never sees half a file. When the publisher stops it removes
-the file; a file whose `stale_after_s` has passed means the engine died without cleaning up.
+calls in progress, whether ARI is connected, and the billing outbox's pending and dead-lettered
+requests (billing may be down for hours; nothing is lost, but the admin should see it). Each
+write replaces the file atomically (a temp file renamed over it), so a reader never sees half a
+file. When the publisher stops it removes the file; a file whose `stale_after_s` has passed
+means the engine died without cleaning up.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import sqlalchemy as sa
+
 from ivr.ari.client import RequestStats
 from ivr.calls.flows import FlowRegistry
+from ivr.intake.outbox import Backlog
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,12 @@ class HasConnected(Protocol):
     def stats(self) -> RequestStats: ...
 
 
+class HasBacklog(Protocol):
+    """The billing outbox, as far as the status needs it."""
+
+    async def backlog(self) -> Backlog: ...
+
+
 def requests_summary(stats: RequestStats) -> dict[str, Any]:
     """The ARI requests since the engine started, Asterisk's time apart from our pool's."""
     asterisk, pool = stats.asterisk, stats.pool
@@ -70,6 +81,7 @@ def status_snapshot(
     now: datetime,
     stale_after_s: float | None = None,
     ari_requests: RequestStats | None = None,
+    billing: Backlog | None = None,
 ) -> dict[str, Any]:
     """The status as a JSON-ready dict (`now` must be timezone-aware)."""
     if now.tzinfo is None:
@@ -92,6 +104,7 @@ def status_snapshot(
         "calls": calls,
         "ari_connected": ari_connected,
         "ari_requests": requests_summary(ari_requests) if ari_requests is not None else None,
+        "billing_outbox": billing.to_json() if billing is not None else None,
     }
 
 
@@ -104,6 +117,7 @@ def write_status(
     now: datetime,
     stale_after_s: float | None = None,
     ari_requests: RequestStats | None = None,
+    billing: Backlog | None = None,
 ) -> None:
     """Write the status file atomically (temp file in the same directory, then rename)."""
     data = status_snapshot(
@@ -113,6 +127,7 @@ def write_status(
         now=now,
         stale_after_s=stale_after_s,
         ari_requests=ari_requests,
+        billing=billing,
     )
     _write_json(Path(path), data)
 
@@ -147,15 +162,18 @@ async def publish_status(
     supervisor: HasSessions,
     ari: HasConnected,
     every_s: float,
+    outbox: HasBacklog | None = None,
 ) -> None:
     """Rewrite the status file now and every `every_s` until cancelled, then remove it.
 
     Run it as an engine task. A failed write (disk full, permissions) is logged once and retried
-    on the next round; it never stops the engine.
+    on the next round; it never stops the engine. Neither does a database that cannot count the
+    outbox: the status then says nothing of billing.
     """
     target = Path(path)
     failing = False
     write: asyncio.Future[None] | None = None
+    counter = _BacklogCounter(outbox)
     try:
         while True:
             data = status_snapshot(
@@ -165,6 +183,7 @@ async def publish_status(
                 now=datetime.now(UTC),
                 stale_after_s=3 * every_s,
                 ari_requests=ari.stats,
+                billing=await counter.count(),
             )
             write = asyncio.ensure_future(asyncio.to_thread(_write_json, target, data))
             try:
@@ -186,3 +205,24 @@ async def publish_status(
                 await write
         with contextlib.suppress(OSError):
             await asyncio.to_thread(target.unlink, missing_ok=True)
+
+
+class _BacklogCounter:
+    """The outbox's counts for each status round; a failure is logged once, not each round."""
+
+    def __init__(self, outbox: HasBacklog | None) -> None:
+        self._outbox = outbox
+        self._failing = False
+
+    async def count(self) -> Backlog | None:
+        if self._outbox is None:
+            return None
+        try:
+            found = await self._outbox.backlog()
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            if not self._failing:
+                log.warning("cannot count the billing outbox: %s", type(exc).__name__)
+            self._failing = True
+            return None
+        self._failing = False
+        return found

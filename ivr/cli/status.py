@@ -105,7 +105,24 @@ def summary(data: dict[str, Any], now: datetime) -> tuple[list[str], bool]:
             f"{requests.get('pool_waits', '?')} (at worst {requests.get('pool_wait_max_ms', '?')}"
             " ms)"
         )
+    lines.extend(_billing_lines(data.get("billing_outbox")))
     return lines, fresh
+
+
+def _billing_lines(outbox: object) -> list[str]:
+    """The billing outbox: requests waiting for billing and dead-lettered ones."""
+    if not isinstance(outbox, dict):
+        return []
+    line = f"billing outbox: {outbox.get('pending', '?')} pending"
+    if outbox.get("oldest_pending_at"):
+        line += f" (oldest written {outbox['oldest_pending_at']})"
+    line += f", {outbox.get('dead', '?')} dead"
+    if outbox.get("billing_reachable") is False:
+        line += "; billing is NOT answering (requests wait, nothing is lost)"
+    lines = [line]
+    if outbox.get("dead"):
+        lines.append("  dead requests: hotline billing pending; revive: hotline billing retry")
+    return lines
 
 
 def _age_s(written: str, now: datetime) -> float | None:

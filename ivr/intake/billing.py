@@ -8,12 +8,20 @@ crash between billing's answer and our commit, and billing records it once.
 Adapters:
 - `DatabaseBillingGateway` — writes into billing tables in a configured database (the embedded
   default is a SQLite file), upserting on the idempotency key.
-- `HttpBillingGateway` — JSON POST with an ``Idempotency-Key`` header.
+- `HttpBillingGateway` — JSON POST with an ``Idempotency-Key`` header. Its answers, the contract
+  billing's API implements (docs/billing-api.md):
+  - 2xx: billing has the request (a replay of a known key may answer 200 as well);
+  - 409 naming the same key (``Idempotency-Key`` response header, or ``idempotency_key`` in a
+    JSON body): "already have it", a replay of a request billing recorded earlier. Delivered.
+  - 409 without it (a request with this key is still being processed), 408, 425, 429, 5xx,
+    connection errors and timeouts: try again later;
+  - any other status: rejected, never going to work (dead letter at once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,12 +116,26 @@ class DatabaseBillingGateway:
 
 # statuses worth retrying even though they are 4xx
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+# billing's "already have it": the request with this key was recorded earlier
+_DUPLICATE = 409
+
+
+def _names_key(headers: Mapping[str, str], body: bytes, key: str) -> bool:
+    """True if a 409 answer says it is about `key`: its header, or `idempotency_key` in JSON."""
+    if headers.get("Idempotency-Key", "").strip() == key:
+        return True
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and value.get("idempotency_key") == key
 
 
 class HttpBillingGateway:
     """POST each request as JSON to `url` with an ``Idempotency-Key`` header.
 
-    2xx is success. Connection errors, timeouts, 5xx, 408/409/425/429 are transient
+    2xx is success, and so is a 409 that names the same key (billing already has the request).
+    Connection errors, timeouts, 5xx, 408/425/429 and any other 409 are transient
     (`BillingUnavailable`); other statuses are permanent (`BillingRejected`). The session is
     owned by the caller (one per process, closed on shutdown).
     """
@@ -140,10 +162,13 @@ class HttpBillingGateway:
                 self._url, json=dict(delivery.payload), headers=headers, timeout=self._timeout
             ) as resp:
                 status = resp.status
-                await resp.read()
+                body = await resp.read()
+                duplicate = status == _DUPLICATE and _names_key(
+                    resp.headers, body, delivery.idempotency_key
+                )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise BillingUnavailable(type(exc).__name__) from exc
-        if 200 <= status < 300:
+        if 200 <= status < 300 or duplicate:
             return
         if status >= 500 or status in _RETRYABLE_4XX:
             raise BillingUnavailable(f"HTTP {status}")

@@ -74,7 +74,7 @@ def test_data_sections_have_working_defaults() -> None:
     cfg = parse_config({}, {})
     assert cfg.database.url == "sqlite+aiosqlite:///var/hotline.sqlite3"
     assert cfg.billing.adapter == "database"
-    assert cfg.billing.outbox.max_attempts == 10
+    assert cfg.billing.outbox.retry_horizon_s == 3 * 86400
     assert cfg.intake.horizon_days == 90
     assert set(cfg.routing.calendars) >= {"phone", "emergency"}
 

@@ -29,7 +29,7 @@ from tests.support.pgcluster import free_port
 
 pytestmark = pytest.mark.integration
 
-POLICY = OutboxPolicy(max_attempts=5, backoff_base_s=10, backoff_max_s=60, lease_s=30)
+POLICY = OutboxPolicy(backoff_base_s=10, backoff_max_s=60, lease_s=30)
 
 
 class Billing:
@@ -223,19 +223,23 @@ async def test_dead_letter_and_retry(
     await submit_mix(engine, leaks=1, transfers=0)
     billing.mode = 503
     await billing.start()
-    policy = OutboxPolicy(max_attempts=3, backoff_base_s=1, backoff_max_s=5)
+    # tries 1, 2, 4, 5 s apart span the 10 s horizon: the fifth failure is the last
+    policy = OutboxPolicy(retry_horizon_s=10, backoff_base_s=1, backoff_max_s=5)
     dispatcher = OutboxDispatcher(engine, HttpBillingGateway(http, billing.url), policy)
-    reports = [await dispatcher.deliver_due(NOW + timedelta(minutes=m)) for m in range(4)]
-    assert [(r.failed, r.dead) for r in reports] == [(1, 0), (1, 0), (0, 1), (0, 0)]
+    reports = [await dispatcher.deliver_due(NOW + timedelta(minutes=m)) for m in range(6)]
+    assert [(r.failed, r.dead) for r in reports] == [(1, 0)] * 4 + [(0, 1), (0, 0)]
     (dead,) = await pending(engine)
-    assert (dead.state, dead.attempts, dead.last_error) == ("dead", 3, "HTTP 503")
+    assert (dead.state, dead.attempts) == ("dead", 5)
+    assert dead.last_error == (
+        "gave up after 5 tries over 0.1 h (billing.outbox.retry_horizon_s 10): HTTP 503"
+    )
     assert await pending(engine, include_dead=False) == []
     async with engine.connect() as conn:
         assert (await conn.execute(sa.select(service_requests.c.status))).scalar() == "failed"
 
     billing.mode = "ok"
-    assert await retry(engine, now=NOW + timedelta(minutes=5)) == 1
-    assert (await dispatcher.deliver_due(NOW + timedelta(minutes=5))).delivered == 1
+    assert await retry(engine, now=NOW + timedelta(minutes=7)) == 1
+    assert (await dispatcher.deliver_due(NOW + timedelta(minutes=7))).delivered == 1
     assert await retry(engine, [dead.id]) == 0  # delivered rows are never re-sent
     assert len(billing.stored) == 1
     async with engine.connect() as conn:
