@@ -121,6 +121,39 @@ login_failures = sa.Table(
     _one_of("scope", LOGIN_FAILURE_SCOPES, "scope"),
 )
 
+PRESENCE_STATUSES = ("ready", "paused", "logged_out")
+AGENT_STATUSES = ("logged_out", "ready", "paused", "offered", "on_call", "wrap_up")
+
+# each agent's chosen availability, what an engine restart restores (ivr.store.presence): ready,
+# paused with a reason, or logged out, since when, and the phone they took calls on
+agent_presence = sa.Table(
+    "agent_presence",
+    metadata,
+    sa.Column("login", sa.ForeignKey("staff.login"), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=True),
+    sa.Column("since", UtcDateTime, nullable=False),
+    sa.Column("endpoint", sa.String(200), nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    _one_of("status", PRESENCE_STATUSES, "status"),
+)
+
+# the agent trail, append-only: every state change of every agent (the wallboard and reports)
+agent_events = sa.Table(
+    "agent_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("login", sa.ForeignKey("staff.login"), nullable=False, index=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("before", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=True),
+    sa.Column("call_id", sa.String(64), nullable=True),
+    _one_of("before", AGENT_STATUSES, "before"),
+    _one_of("status", AGENT_STATUSES, "status"),
+)
+
 accounts = sa.Table(
     "accounts",
     metadata,

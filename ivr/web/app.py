@@ -15,11 +15,12 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.adapters.agents import DbAgentTrail
 from ivr.config import AppConfig
 from ivr.domain import utc_now
 from ivr.store.passwords import Passwords
 from ivr.store.staff import LoginFailures, StaffStore, WebSessions
-from ivr.web import api, login, pages
+from ivr.web import api, desk, login, pages
 from ivr.web.access import ACCESS, access_middleware, add_static
 from ivr.web.context import CONSOLE, Clock, Console
 from ivr.web.csrf import csrf_middleware
@@ -27,6 +28,7 @@ from ivr.web.errors import errors_middleware
 from ivr.web.headers import STATIC_PREFIX, add_security_headers
 from ivr.web.ratelimit import LoginThrottle
 from ivr.web.sessions import DbSessionStorage
+from routing.agents import AgentPool
 
 HERE = Path(__file__).parent
 
@@ -41,9 +43,13 @@ def create_app(
     clock: Clock = utc_now,
     *,
     passwords: Passwords | None = None,
+    agents: AgentPool | None = None,
+    agent_trail: DbAgentTrail | None = None,
 ) -> web.Application:
     """The console on `db` (migrated); `clock` decides session expiry and the rate limit's
-    window; `passwords` defaults to argon2's standard parameters."""
+    window; `passwords` defaults to argon2's standard parameters. `agents` is the engine's agent
+    pool and `agent_trail` what writes its changes (`ivr.adapters.agents.open_agent_pool`);
+    without them the console keeps a pool of its own on the database (`ivr.web.desk`)."""
     cfg = config.console
     sessions = WebSessions(db)
     storage = DbSessionStorage(sessions, cfg, clock)
@@ -75,5 +81,6 @@ def create_app(
     add_static(app, STATIC_PREFIX, str(HERE / "static"))
     for module in (login, pages, api):
         module.add_routes(app)
+    desk.setup(app, config.routing.pause_reasons, db, clock, pool=agents, trail=agent_trail)
     app.on_response_prepare.append(add_security_headers)
     return app

@@ -83,6 +83,29 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "error_other": ("エラーが発生しました。", "Something went wrong."),
     "back_home": ("トップへ戻る", "Back to the start page"),
+    "agent_state": ("受付状態", "Your state"),
+    "state_ready": ("受付可", "Ready"),
+    "state_paused": ("離席中", "Paused"),
+    "state_logged_out": ("受付停止（キューからログアウト）", "Logged out of the queue"),
+    "state_offered": ("着信中", "Call ringing"),
+    "state_on_call": ("通話中", "On a call"),
+    "state_wrap_up": ("後処理中", "Wrap-up"),
+    "time_in_state": ("この状態の経過時間", "Time in this state"),
+    "reason": ("理由", "Reason"),
+    "reason_no_answer": ("応答なし", "No answer"),
+    "pending_after_call": ("通話の後: {state}", "After this call: {state}"),
+    "go_ready": ("受付開始", "Ready"),
+    "go_pause": ("離席", "Pause"),
+    "go_log_out": ("キューからログアウト", "Log out of the queue"),
+    "access_key": ("ショートカット", "Shortcut"),
+    "takes_no_calls": (
+        "電話機が割り当てられていないため、着信を受けません。",
+        "You have no phone assigned, so no calls are offered to you.",
+    ),
+    "state_saving_failed": (
+        "状態を変更できませんでした。もう一度お試しください。",
+        "The state could not be changed. Please try again.",
+    ),
 }
 
 Translate = Callable[[str], str]

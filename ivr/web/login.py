@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ivr.store.passwords import MAX_PASSWORD_CHARS
 from ivr.store.staff import Role, StaffMember, normalise_login
+from ivr.web import desk
 from ivr.web.access import PUBLIC, add_route
 from ivr.web.context import console_of
 from ivr.web.csrf import form_token, set_pre_session_token
@@ -97,6 +98,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     await console.throttle.purge()
     await console.storage.purge_expired()
     await begin_session(request, console.storage, member)
+    await desk.signed_in_hook(request, member)
     log.info("console log-in: staff id %d", member.id)
     raise web.HTTPSeeOther(next_path or landing(member))
 
@@ -117,6 +119,7 @@ async def _check(request: web.Request, login: str, password: str) -> StaffMember
 
 
 async def sign_out(request: web.Request) -> web.StreamResponse:
+    await desk.signing_out_hook(request)
     await end_session(request)
     raise web.HTTPSeeOther("/login")
 

@@ -1,9 +1,9 @@
 """The landing pages: `/agent` (every role), `/supervisor` (supervisors and admins), `/admin`
 (admins), `/` (the member's own landing page) and the language switch (`POST /language`).
 
-They show what exists today: who is signed in, their role, phone endpoint, skills and language,
-and for supervisors and admins the staff. The agent's ready / paused state gets its section when
-it moves to the database (the next step of the console): nothing on these pages is made up.
+They show who is signed in, their role, phone endpoint, skills and language, the agent's state
+in the queue (ready / paused / logged out, `ivr.web.desk`), and for supervisors and admins the
+staff.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from aiohttp_session import get_session
 from ivr.store.staff import Role, StaffMember
 from ivr.web.access import add_route
 from ivr.web.context import console_of
+from ivr.web.desk import page_context
 from ivr.web.forms import read_form, text_field
 from ivr.web.i18n import LANGUAGES
 from ivr.web.login import landing, safe_next
@@ -33,7 +34,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 async def agent_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "agent.html", {"member": me(request).member})
+    return render(request, "agent.html", {"member": me(request).member, **page_context(request)})
 
 
 async def supervisor_page(request: web.Request) -> web.StreamResponse:

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.adapters.agents import DbAgentTrail
 from ivr.config import AppConfig
 from ivr.domain import utc_now
 from ivr.store.passwords import Passwords
 from ivr.web.app import create_app
 from ivr.web.context import Clock
+from routing.agents import AgentPool
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,11 @@ async def serve_console(
     *,
     clock: Clock = utc_now,
     passwords: Passwords | None = None,
+    agents: AgentPool | None = None,
+    agent_trail: DbAgentTrail | None = None,
 ) -> AsyncIterator[ConsoleSite]:
     cfg = config.console
-    app = create_app(config, db, clock, passwords=passwords)
+    app = create_app(config, db, clock, passwords=passwords, agents=agents, agent_trail=agent_trail)
     # no access log: a request line may carry a search (a customer number, a name) in its query
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=cfg.shutdown_timeout_s)
     await runner.setup()
