@@ -52,7 +52,7 @@ from ivr.adapters import (
     StoreNotices,
 )
 from ivr.ari.client import AriClient, Backoff
-from ivr.calls.flows import FlowRegistry
+from ivr.calls.flows import FlowKeeper, FlowRegistry
 from ivr.calls.memory import CallMemory
 from ivr.calls.records import CallRecorder
 from ivr.calls.services import CallServices, DialplanRouter, Router, prompt_media
@@ -68,6 +68,7 @@ from ivr.store.accounts import AccountStore
 from ivr.store.call_memory import DbCallMemory
 from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
+from ivr.store.flowfiles import AcceptedFlowFiles
 from ivr.store.migrate import migrate
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool
@@ -109,13 +110,20 @@ class Backends:
     callback_store: CallbackStore | None = None
     db: AsyncEngine | None = None
     outbox: OutboxDispatcher | None = None
+    # where the last accepted flow files are kept (the database's): what a start with a broken
+    # file on disk serves
+    flow_keeper: FlowKeeper | None = None
 
 
-def flow_registry(config: AppConfig, base: Path | None = None) -> FlowRegistry:
-    """The flows, loaded and checked against `config` (`FlowError`: the engine must not start)."""
+def flow_registry(
+    config: AppConfig, base: Path | None = None, *, load: bool = True
+) -> FlowRegistry:
+    """The flows, checked against `config`: loaded now (`FlowError`: the engine must not start),
+    or with `load=False` when the engine starts them on its database (`FlowRegistry.start`)."""
     base = base or Path.cwd()
     registry = FlowRegistry(base / config.flows.dir, base / config.flows.catalog, config)
-    registry.load()
+    if load:
+        registry.load()
     return registry
 
 
@@ -168,6 +176,12 @@ async def open_backends(
         log.info("database at revision %s", revision)
     db = open_engine(url)
     stack.push_async_callback(db.dispose)
+    keeper = AcceptedFlowFiles(db)
+    if flows.accepted:
+        await flows.keep(keeper)
+    else:
+        # not loaded yet: a broken file on disk then serves the version kept last time
+        await flows.start(keeper)
     dispatcher = OutboxDispatcher(db, await open_billing(config, db, stack), outbox_policy(config))
     store = AccountStore(db)
     stack.push_async_callback(store.aclose)
@@ -189,6 +203,7 @@ async def open_backends(
         callback_store=DbCallbackStore(db),
         db=db,
         outbox=dispatcher,
+        flow_keeper=keeper,
     )
 
 
@@ -250,7 +265,8 @@ async def build(
     stack = AsyncExitStack()
     try:
         if backends is None:
-            backends = await open_backends(config, flows or flow_registry(config), stack)
+            flows = flows or flow_registry(config, load=False)
+            backends = await open_backends(config, flows, stack)
         engine = Engine(config, backends, stack)
     except BaseException:
         await stack.aclose()
@@ -342,7 +358,7 @@ class Engine:
         flows = self.services.flows
         tasks: dict[str, Coroutine[Any, Any, None]] = {
             "ari-events": self.ari.run(self.supervisor.on_event),
-            "flow-reload": flows.watch(self.config.flows.reload_poll_s),
+            "flow-reload": flows.watch(self.config.flows.reload_poll_s, self.backends.flow_keeper),
             "status": publish_status(
                 self.config.status_path, flows, self.supervisor, self.ari, STATUS_EVERY_S
             ),

@@ -34,15 +34,18 @@ def run_engine(args: argparse.Namespace) -> int:
         )
         return 2
 
-    try:
-        flows = flow_registry(config)
-    except FlowError as exc:
-        print("hotline: the call flows are invalid:\n" + "\n".join(exc.errors), file=sys.stderr)
-        return 1
+    # loaded by the engine once its database is open: a broken file on disk then serves the
+    # version accepted last time (and says so), rather than keeping the hotline down
+    flows = flow_registry(config, load=False)
+    invalid: list[str] = []
 
     async def main() -> None:
         signals = _Signals()
-        engine = await build(config, flows=flows)
+        try:
+            engine = await build(config, flows=flows)
+        except FlowError as exc:
+            invalid.extend(exc.errors)
+            return
         # what start-up built (flows, schemas, the ORM's metadata: ~100,000 objects) lives as
         # long as the engine: keep it out of the collector's full passes, which otherwise stop
         # every call for tens of milliseconds now and then
@@ -57,6 +60,9 @@ def run_engine(args: argparse.Namespace) -> int:
         except asyncio.CancelledError:
             # stopped while starting (Asterisk may not answer yet), or stopped twice
             return 0
+    if invalid:
+        print("hotline: the call flows are invalid:\n" + "\n".join(invalid), file=sys.stderr)
+        return 1
     return 0
 
 

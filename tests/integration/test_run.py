@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.calls.codec import STATE
@@ -95,4 +97,66 @@ async def test_a_signal_stops_the_engine_and_leaves_the_call_for_the_next(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+        await hang_up_leftovers(sandbox)
+
+
+async def test_a_start_with_a_broken_flow_on_disk_serves_the_version_accepted_last(
+    sandbox: Sandbox, driver: Driver, tmp_path: Path, sqlite_db: AsyncEngine
+) -> None:
+    """An admin saves a broken edit while the engine is down (here: Latin-1, as some editors
+    do): the next start serves the flows accepted last time instead of leaving the hotline to
+    the dialplan fallback, and says so."""
+    await hang_up_leftovers(sandbox)
+    config = engine_config_file(sandbox, tmp_path)
+    dialplans = tmp_path / "dialplans"
+    shutil.copytree(ROOT / "dialplans", dialplans)
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["flows"]["dir"] = str(dialplans)
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    env = {
+        **os.environ,
+        "HOTLINE_ARI_URL": sandbox.ari_url,
+        "HOTLINE_ARI_USER": sandbox.ari_user,
+        "HOTLINE_ARI_PASSWORD": sandbox.ari_password,
+    }
+
+    async def start(log_path: Path) -> asyncio.subprocess.Process:
+        with log_path.open("wb") as log_file:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *("-m", "ivr", "--config", str(config), "run"),
+                cwd=ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=log_file,
+            )
+        await wait_for_line(log_path, "engine running", proc)
+        return proc
+
+    async def stop(proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(STOP_S):
+                await proc.wait()
+
+    first = await start(tmp_path / "first.log")
+    await stop(first)
+    hotline = dialplans / "hotline.yaml"
+    hotline.write_bytes(hotline.read_bytes().replace(b"# ", b"# caf\xe9 ", 1))
+
+    second_log = tmp_path / "second.log"
+    second = await start(second_log)
+    try:
+        log_text = read_log(second_log)
+        assert "serving the version accepted at" in log_text
+        assert f"{hotline}:1: not UTF-8 at byte" in log_text
+        ours, theirs = await driver.call("1000", caller_id=CALLER)
+        await driver.answered(ours)
+        # the kept hotline flow greets the caller
+        await at_node(sqlite_db, theirs, "greeting")
+    finally:
+        await stop(second)
+        if second.returncode is None:
+            second.kill()
+            await second.wait()
         await hang_up_leftovers(sandbox)
