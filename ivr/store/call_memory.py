@@ -14,7 +14,9 @@ every `RETRY_S`, keeping the newest values; callers never wait on it longer than
 
 from __future__ import annotations
 
+import functools
 import logging
+import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.store.batching import CLOSE_TIMEOUT_S, BatchLoop
+from ivr.store.driver import DriverStatement, sqlite_driver
 from ivr.store.tables import call_memory
 
 if TYPE_CHECKING:
@@ -162,10 +165,36 @@ class DbCallMemory:
 
 def _write_rows(conn: sa.Connection, forgotten: set[str], rows: list[dict[str, Any]]) -> None:
     """One batch in the caller's transaction: the forgotten calls' rows go before the upserts."""
+    driver = sqlite_driver(conn)
+    if driver is not None:
+        _write_on_driver(driver.cursor(), forgotten, rows)
+        return
     if forgotten:
         conn.execute(sa.delete(call_memory).where(call_memory.c.call_id.in_(sorted(forgotten))))
     if rows:
         conn.execute(_upsert(conn.dialect.name), rows)
+
+
+def _write_on_driver(
+    cursor: sqlite3.Cursor, forgotten: set[str], rows: list[dict[str, Any]]
+) -> None:
+    """`_write_rows` on the sqlite3 cursor: the same statements and rows (ivr.store.driver)."""
+    delete, upsert = _sqlite_statements()
+    try:
+        if forgotten:
+            delete.execute(cursor, {"ids": sorted(forgotten)})
+        if rows:
+            upsert.executemany(cursor, rows)
+    finally:
+        cursor.close()
+
+
+@functools.cache
+def _sqlite_statements() -> tuple[DriverStatement, DriverStatement]:
+    dialect = sqlite.dialect()
+    ids = sa.func.json_each(sa.bindparam("ids", type_=sa.JSON)).table_valued("value")
+    delete = sa.delete(call_memory).where(call_memory.c.call_id.in_(sa.select(ids.c.value)))
+    return DriverStatement(delete, dialect), DriverStatement(_upsert("sqlite"), dialect)
 
 
 def _upsert(dialect: str) -> Any:

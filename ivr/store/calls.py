@@ -9,15 +9,19 @@ calls, in one transaction, in the order they were handed over.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.callerid import CallerId
+from ivr.store.driver import DriverStatement, sqlite_driver
 from ivr.store.tables import accounts, call_events, calls
 
 KIND_MAX = 32
@@ -118,6 +122,10 @@ class CallLog:
 def _append_entries(conn: sa.Connection, entries: Sequence[TrailEntry]) -> None:
     """`CallLog.append_many` in the caller's transaction."""
     ids = sorted({e.call_id for e in entries})
+    driver = sqlite_driver(conn)
+    if driver is not None:
+        _append_on_driver(driver.cursor(), ids, entries)
+        return
     known = set((conn.execute(sa.select(calls.c.id).where(calls.c.id.in_(ids)))).scalars())
     rows = _TrailRows()
     for e in entries:
@@ -130,6 +138,52 @@ def _append_entries(conn: sa.Connection, entries: Sequence[TrailEntry]) -> None:
         _write_matches(conn, rows.matches)
     if rows.closes:
         _write_closes(conn, rows.closes)
+
+
+def _append_on_driver(
+    cursor: sqlite3.Cursor, ids: list[str], entries: Sequence[TrailEntry]
+) -> None:
+    """`_append_entries` on the sqlite3 cursor: the same statements and rows (ivr.store.driver)."""
+    sql = _sqlite_trail()
+    try:
+        known = {row[0] for row in sql.known.execute(cursor, {"ids": ids})}
+        rows = _TrailRows()
+        for e in entries:
+            rows.add(e, known)
+        if rows.new_calls:
+            sql.new_call.executemany(cursor, rows.new_calls)
+        if rows.events:
+            sql.event.executemany(cursor, rows.events)
+        if rows.matches:
+            sql.match.executemany(cursor, rows.matches)
+        if rows.closes:
+            sql.close.executemany(cursor, rows.closes)
+    finally:
+        cursor.close()
+
+
+@dataclass(frozen=True)
+class _TrailStatements:
+    known: DriverStatement
+    new_call: DriverStatement
+    event: DriverStatement
+    match: DriverStatement
+    close: DriverStatement
+
+
+@functools.cache
+def _sqlite_trail() -> _TrailStatements:
+    dialect = sqlite.dialect()
+    ids = sa.func.json_each(sa.bindparam("ids", type_=sa.JSON)).table_valued("value")
+    return _TrailStatements(
+        known=DriverStatement(
+            sa.select(calls.c.id).where(calls.c.id.in_(sa.select(ids.c.value))), dialect
+        ),
+        new_call=DriverStatement(sa.insert(calls), dialect, _CALL_COLUMNS),
+        event=DriverStatement(sa.insert(call_events), dialect, _EVENT_COLUMNS),
+        match=DriverStatement(_MATCH, dialect),
+        close=DriverStatement(_CLOSE, dialect),
+    )
 
 
 @dataclass
@@ -163,32 +217,38 @@ class _TrailRows:
             )
 
 
+_MATCHED_ACCOUNT = (
+    sa.select(accounts.c.id)
+    .where(accounts.c.customer_number == sa.bindparam("number"))
+    .scalar_subquery()
+)
+_MATCH = (
+    sa.update(calls)
+    .where(calls.c.id == sa.bindparam("call"))
+    # a number that matches no account leaves what was there
+    .values(account_id=sa.func.coalesce(_MATCHED_ACCOUNT, calls.c.account_id))
+)
+_CLOSE = (
+    sa.update(calls)
+    .where(calls.c.id == sa.bindparam("call"))
+    .values(
+        ended_at=sa.bindparam("ended", type_=calls.c.ended_at.type),
+        # a session without an outcome keeps what an earlier engine wrote
+        reason_code=sa.func.coalesce(
+            sa.bindparam("reason", type_=calls.c.reason_code.type), calls.c.reason_code
+        ),
+    )
+)
+_CALL_COLUMNS = ("id", "caller_e164", "caller_kind", "started_at")
+_EVENT_COLUMNS = ("call_id", "at", "kind", "data")
+
+
 def _write_matches(conn: sa.Connection, matches: list[dict[str, Any]]) -> None:
-    account = (
-        sa.select(accounts.c.id)
-        .where(accounts.c.customer_number == sa.bindparam("number"))
-        .scalar_subquery()
-    )
-    conn.execute(
-        sa.update(calls)
-        .where(calls.c.id == sa.bindparam("call"))
-        # a number that matches no account leaves what was there
-        .values(account_id=sa.func.coalesce(account, calls.c.account_id)),
-        matches,
-    )
+    conn.execute(_MATCH, matches)
 
 
 def _write_closes(conn: sa.Connection, closes: list[dict[str, Any]]) -> None:
-    conn.execute(
-        sa.update(calls)
-        .where(calls.c.id == sa.bindparam("call"))
-        .values(
-            ended_at=sa.bindparam("ended"),
-            # a session without an outcome keeps what an earlier engine wrote
-            reason_code=sa.func.coalesce(sa.bindparam("reason"), calls.c.reason_code),
-        ),
-        closes,
-    )
+    conn.execute(_CLOSE, closes)
 
 
 def _call_row(entry: TrailEntry) -> dict[str, Any]:
