@@ -34,8 +34,24 @@ CALLBACK_ENTRY = "callback"
 # legs the engine rings for a call: an agent's phone, a department or on-duty phone
 STAFF_ENTRIES = frozenset({"agent", "department"})
 # ARI events no session or routing code reads: Asterisk is asked not to send them (a call in the
-# IVR gets 5 ChannelVarset, 2 PlaybackStarted and a ChannelStateChange among its 14 events)
-UNREAD_EVENTS = ("ChannelVarset", "PlaybackStarted", "ChannelStateChange")
+# IVR got 5 ChannelVarset, 2 PlaybackStarted and a ChannelStateChange among its 14 events; a
+# queue's callers bring the bridge and dial events, a prompt of several files PlaybackContinuing
+# between them). ChannelHangupRequest stays although StasisEnd follows: it comes before the
+# PlaybackFinished ("failed") of the prompt the caller hung up on, so the session ends there.
+UNREAD_EVENTS = (
+    "ChannelVarset",
+    "PlaybackStarted",
+    "ChannelStateChange",
+    "PlaybackContinuing",
+    "ChannelEnteredBridge",
+    "ChannelLeftBridge",
+    "BridgeCreated",
+    "BridgeDestroyed",
+    "Dial",
+    "ChannelDialplan",
+    "ChannelCallerId",
+    "ChannelConnectedLine",
+)
 
 
 class Supervisor:
