@@ -5,8 +5,11 @@ welcome`, no extension), so a `PromptLibrary` knows two directories: `output_dir
 process writes the files (inside the sandbox chroot in development), and `asterisk_dir`, the same
 place seen by Asterisk. `build()` fills in what is missing: a studio recording dropped into
 `prompts/<lang>/<id>.wav` wins, otherwise the catalog text is synthesised (Open JTalk for
-Japanese, espeak-ng for English; espeak-ng reads kanji as "Chinese letter"). Every file ends up as
-the 8 kHz mono 16-bit WAV Asterisk plays without transcoding, and appears by atomic rename only.
+Japanese, espeak-ng for English; espeak-ng reads kanji as "Chinese letter"). A Japanese line with
+an English phrase in it (`choose-language`: "…は1を、For English, press 2.") is rendered per script:
+the Japanese runs by Open JTalk, the English phrase by espeak-ng, joined into one file, so the one
+sentence meant for English speakers is English. Every file ends up as the 8 kHz mono 16-bit WAV
+Asterisk plays without transcoding, and appears by atomic rename only.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -116,6 +120,43 @@ def playable(path: Path) -> bool:
 def duration_s(path: Path) -> float:
     with wave.open(str(path), "rb") as w:
         return w.getnframes() / w.getframerate()
+
+
+# a run of Latin text: letters first, then letters, digits, spaces and ASCII punctuation
+_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9 ,.'!?;:()/-]*")
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def language_runs(text: str) -> list[tuple[str, str]]:
+    """A Japanese line as (language, text) runs to render one by one: an English phrase (two or
+    more Latin words with a space between) is "en", everything else "ja". A lone Latin token
+    (an address such as suido.example.jp, a letter code) stays in the Japanese run."""
+    runs: list[tuple[str, str]] = []
+    pos = 0
+    for match in _LATIN_RUN.finditer(text):
+        phrase = match.group().strip()
+        if " " not in phrase or len(_WORD.findall(phrase)) < 2:
+            continue
+        if text[pos : match.start()].strip():
+            runs.append(("ja", text[pos : match.start()]))
+        runs.append(("en", phrase))
+        pos = match.end()
+    if text[pos:].strip():
+        runs.append(("ja", text[pos:]))
+    return runs
+
+
+def join_wavs(parts: Sequence[Path], dest: Path) -> None:
+    """One WAV of the parts' audio in order (all 8 kHz mono 16-bit, as `_resample` makes them)."""
+    with wave.open(str(dest), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        for part in parts:
+            with wave.open(str(part), "rb") as w:
+                if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
+                    raise PromptError(f"{part.name}: not 8 kHz mono 16-bit audio")
+                out.writeframes(w.readframes(w.getnframes()))
 
 
 def sandbox_root(project_root: Path, env: Mapping[str, str] | None = None) -> Path:
@@ -223,7 +264,7 @@ class PromptLibrary:
         if self.tts is None:
             raise TtsUnavailable("no speech engine configured for the prompt build")
         tts = self.tts
-        tts.check({lang for p, lang in todo if self.studio(p, lang) is None})
+        tts.check(self._voices(todo))
 
         results: list[Rendered | Failed] = []
         limit = asyncio.Semaphore(self.jobs)
@@ -246,6 +287,17 @@ class PromptLibrary:
             kept=kept,
             elapsed_s=time.monotonic() - started,
         )
+
+    def _voices(self, todo: Iterable[tuple[str, str]]) -> set[str]:
+        """The synthesisers the renders need: a Japanese line with an English phrase needs both."""
+        voices: set[str] = set()
+        for prompt_id, lang in todo:
+            if self.studio(prompt_id, lang) is not None:
+                continue
+            if lang == "ja":
+                voices |= {voice for voice, _ in language_runs(self.catalog.text(prompt_id, lang))}
+            voices.add(lang)
+        return voices
 
     async def _render(self, tts: TtsEngine, prompt_id: str, lang: str) -> Rendered | Failed:
         final = self.path(prompt_id, lang)
@@ -355,32 +407,48 @@ class CommandTts:
             raise PromptError(f"{args[0]} failed (exit {proc.returncode}): {tail}")
 
     async def _resample(self, source: str, scratch: str, host_scratch: Path, dest: Path) -> None:
+        # -D: no dither, so the same text always renders the same samples (a joined line is
+        # exactly its parts; a rebuild changes nothing)
         await self._run(
-            "sox", source, "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e", "signed-integer",
+            "sox", "-D", source,
+            "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e", "signed-integer",
             f"{scratch}/out.wav",
         )  # fmt: skip
         await asyncio.to_thread(shutil.copyfile, host_scratch / "out.wav", dest)
 
     async def synthesize(self, text: str, lang: str, dest: Path) -> None:
+        if lang not in ("ja", "en"):
+            raise PromptError(f"no speech engine for language {lang!r}")
+        runs = language_runs(text) if lang == "ja" else [("en", text)]
         host, inside = await asyncio.to_thread(self._scratch)
         try:
-            # Open JTalk reads its text from a file, and only UTF-8 (per its dictionary)
-            await asyncio.to_thread((host / "text.txt").write_text, text + "\n", "utf-8")
-            if lang == "ja":
-                await self._run(
-                    "open_jtalk", "-x", self.dictionary, "-m", self.voice,
-                    "-ow", f"{inside}/raw.wav", f"{inside}/text.txt",
-                )  # fmt: skip
-            elif lang == "en":
-                await self._run(
-                    "espeak-ng", "-v", self.espeak_voice, "-b", "1",
-                    "-f", f"{inside}/text.txt", "-w", f"{inside}/raw.wav",
-                )  # fmt: skip
+            parts = []
+            for n, (voice, words) in enumerate(runs or [(lang, text)]):
+                part = host / f"part{n}.wav"
+                await self._voice(voice, words, host, inside, part)
+                parts.append(part)
+            if len(parts) == 1:
+                await asyncio.to_thread(shutil.copyfile, parts[0], dest)
             else:
-                raise PromptError(f"no speech engine for language {lang!r}")
-            await self._resample(f"{inside}/raw.wav", inside, host, dest)
+                await asyncio.to_thread(join_wavs, parts, dest)
         finally:
             await asyncio.shield(asyncio.to_thread(shutil.rmtree, host, True))
+
+    async def _voice(self, lang: str, text: str, host: Path, inside: str, dest: Path) -> None:
+        """One run of text in one voice, as 8 kHz mono 16-bit audio at `dest` (in the scratch)."""
+        # Open JTalk reads its text from a file, and only UTF-8 (per its dictionary)
+        await asyncio.to_thread((host / "text.txt").write_text, text + "\n", "utf-8")
+        if lang == "ja":
+            await self._run(
+                "open_jtalk", "-x", self.dictionary, "-m", self.voice,
+                "-ow", f"{inside}/raw.wav", f"{inside}/text.txt",
+            )  # fmt: skip
+        else:
+            await self._run(
+                "espeak-ng", "-v", self.espeak_voice, "-b", "1",
+                "-f", f"{inside}/text.txt", "-w", f"{inside}/raw.wav",
+            )  # fmt: skip
+        await self._resample(f"{inside}/raw.wav", inside, host, dest)
 
     async def convert(self, source: Path, dest: Path) -> None:
         host, inside = await asyncio.to_thread(self._scratch)
