@@ -109,6 +109,20 @@ web_sessions = sa.Table(
     sa.Column("last_seen_at", UtcDateTime, nullable=False),
 )
 
+# a member's token for the REST API (ivr.store.tokens): only its SHA-256, one per member (a new
+# one replaces the old)
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "staff_id", sa.ForeignKey("staff.id", ondelete="CASCADE"), nullable=False, unique=True
+    ),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+)
+
 # failed console log-ins within the rate-limit window, by login id and by client address
 login_failures = sa.Table(
     "login_failures",
@@ -168,6 +182,13 @@ accounts = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     _one_of("status", ACCOUNT_STATUSES, "status"),
     _one_of("payment_method", PAYMENT_METHODS, "payment_method"),
+    # agents search by the reading's prefix (ivr.store.search); PostgreSQL's LIKE 'x%' needs the
+    # pattern operator class to use an index under a non-C collation
+    sa.Index(
+        "ix_accounts_holder_kana",
+        "holder_kana",
+        postgresql_ops={"holder_kana": "varchar_pattern_ops"},
+    ),
 )
 
 premises = sa.Table(
@@ -329,4 +350,63 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("reason", sa.String(200), nullable=False),
     sa.Column("call_id", sa.String(64), nullable=True),
+)
+
+# --- the reports' roll-up (ivr.reports.rollup): derived from the trail, rebuilt at will -----------
+# one row per call, what the reports count (queue outcome, waits, talk, transfer, intake), with
+# its Tokyo day and minute of day so that intervals group alike on SQLite and PostgreSQL
+report_contacts = sa.Table(
+    "report_contacts",
+    metadata,
+    sa.Column("call_id", sa.String(64), primary_key=True),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("epoch_s", sa.BigInteger, nullable=False, index=True),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("minute", sa.SmallInteger, nullable=False),
+    sa.Column("in_hours", sa.Boolean, nullable=False),
+    sa.Column("queue", sa.String(64), nullable=True),
+    sa.Column("callback_of", sa.String(64), nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("wait_s", sa.Float, nullable=True),
+    sa.Column("agent", sa.String(64), nullable=True),
+    sa.Column("talk_s", sa.Float, nullable=False),
+    sa.Column("hold_s", sa.Float, nullable=False),
+    sa.Column("callback_requested", sa.Boolean, nullable=False),
+    sa.Column("callback_dialled", sa.Boolean, nullable=False),
+    sa.Column("callback_failed", sa.Boolean, nullable=False),
+    sa.Column("closed", sa.Boolean, nullable=False),
+    sa.Column("self_served", sa.Boolean, nullable=False),
+    sa.Column("intakes", sa.Integer, nullable=False),
+    sa.Column("department", sa.String(32), nullable=True),
+    sa.Column("transferred", sa.Boolean, nullable=False),
+    sa.Column("emergency", sa.Boolean, nullable=False),
+    sa.Column("reason_code", sa.String(32), nullable=True),
+    sa.Column("wrap_reason", sa.String(64), nullable=True),
+    sa.Column("account_id", sa.Integer, nullable=True),
+    sa.Column("ended", sa.Boolean, nullable=False),
+    sa.Index("ix_report_contacts_account_id_epoch_s", "account_id", "epoch_s"),
+)
+
+# the agent trail as spans (a state from one agent event to the next), cut at Tokyo midnight;
+# `duration_s` NULL while the span is still open
+report_agent_spans = sa.Table(
+    "report_agent_spans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("login", sa.String(64), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=True),
+    sa.Column("call_id", sa.String(64), nullable=True, index=True),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("epoch_s", sa.BigInteger, nullable=False, index=True),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("duration_s", sa.Float, nullable=True),
+)
+
+# how far the roll-up has read each trail (`call_events.id`, `agent_events.id`)
+report_progress = sa.Table(
+    "report_progress",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("last_id", sa.BigInteger, nullable=False),
 )
