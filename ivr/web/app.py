@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.adapters.agents import DbAgentTrail
 from ivr.config import AppConfig
 from ivr.domain import utc_now
+from ivr.intake.service import IntakeService
 from ivr.store.passwords import Passwords
 from ivr.store.staff import LoginFailures, StaffStore, WebSessions
-from ivr.web import api, desk, login, pages
+from ivr.web import api, desk, intake_forms, login, openapi, pages, search
 from ivr.web.access import ACCESS, access_middleware, add_static
 from ivr.web.context import CONSOLE, Clock, Console
 from ivr.web.csrf import csrf_middleware
@@ -45,6 +46,7 @@ def create_app(
     passwords: Passwords | None = None,
     agents: AgentPool | None = None,
     agent_trail: DbAgentTrail | None = None,
+    intake: IntakeService | None = None,
 ) -> web.Application:
     """The console on `db` (migrated); `clock` decides session expiry and the rate limit's
     window; `passwords` defaults to argon2's standard parameters. `agents` is the engine's agent
@@ -82,5 +84,8 @@ def create_app(
     for module in (login, pages, api):
         module.add_routes(app)
     desk.setup(app, config.routing.pause_reasons, db, clock, pool=agents, trail=agent_trail)
+    search.setup(app, db, clock)
+    intake_forms.setup(app, db, clock, intake=intake)
+    openapi.setup(app)
     app.on_response_prepare.append(add_security_headers)
     return app

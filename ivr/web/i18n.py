@@ -106,6 +106,42 @@ TEXTS: dict[str, tuple[str, str]] = {
         "状態を変更できませんでした。もう一度お試しください。",
         "The state could not be changed. Please try again.",
     ),
+    # the account search (ivr.web.search) and the intake forms (ivr.web.intake_forms)
+    "account_search": ("お客さま検索", "Find an account"),
+    "search_by": ("検索の方法", "Search by"),
+    "search_by_kana": ("フリガナ（前方一致）", "Name in kana (starts with)"),
+    "search_by_phone": ("電話番号", "Phone number"),
+    "search_by_customer_number": ("お客さま番号", "Customer number"),
+    "search_term": ("検索語", "Search for"),
+    "search": ("検索", "Search"),
+    "search_found": ("{count}件", "{count} found"),
+    "search_more": (
+        "ほかにも該当があります。検索語を長くしてください。",
+        "More match: narrow the search.",
+    ),
+    "customer_number": ("お客さま番号", "Customer number"),
+    "balance": ("未払い額", "Balance"),
+    "yen": ("円", "yen"),
+    "overdue_since": ("期限超過", "overdue since"),
+    "payment": ("支払い方法", "Payment"),
+    "premise": ("使用場所", "Premise"),
+    "meter": ("メーター", "meter"),
+    "phones": ("電話番号", "Phones"),
+    "new_request": ("受付", "New request"),
+    "intake_on_call": (
+        "受付内容は対応中の通話に記録されます。",
+        "The request is recorded with the call you are on.",
+    ),
+    "intake_fix": ("入力内容を確認してください。", "Please check the marked fields."),
+    "needed": ("必須", "required"),
+    "intake_submit": ("受け付ける", "Submit"),
+    "intake_accepted": ("受け付けました", "accepted"),
+    "confirmation_number": ("受付番号", "Confirmation number"),
+    "read_to_caller": (
+        "お客さまに受付番号をお伝えください。",
+        "Read the confirmation number to the caller.",
+    ),
+    "intake_another": ("同じ種類の受付をもう一件", "Another request of this kind"),
 }
 
 Translate = Callable[[str], str]
