@@ -109,6 +109,20 @@ web_sessions = sa.Table(
     sa.Column("last_seen_at", UtcDateTime, nullable=False),
 )
 
+# a member's token for the REST API (ivr.store.tokens): only its SHA-256, one per member (a new
+# one replaces the old)
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "staff_id", sa.ForeignKey("staff.id", ondelete="CASCADE"), nullable=False, unique=True
+    ),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+)
+
 # failed console log-ins within the rate-limit window, by login id and by client address
 login_failures = sa.Table(
     "login_failures",
@@ -168,6 +182,13 @@ accounts = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     _one_of("status", ACCOUNT_STATUSES, "status"),
     _one_of("payment_method", PAYMENT_METHODS, "payment_method"),
+    # agents search by the reading's prefix (ivr.store.search); PostgreSQL's LIKE 'x%' needs the
+    # pattern operator class to use an index under a non-C collation
+    sa.Index(
+        "ix_accounts_holder_kana",
+        "holder_kana",
+        postgresql_ops={"holder_kana": "varchar_pattern_ops"},
+    ),
 )
 
 premises = sa.Table(
