@@ -168,6 +168,46 @@ class ConsoleConfig(_Section):
     shutdown_timeout_s: float = Field(5.0, gt=0)
 
 
+ServiceLevelName = Literal[
+    "answered_only", "abandons_ignored", "abandons_against", "abandons_in_favour", "of_offered"
+]
+
+
+class DailyReportConfig(_Section):
+    """The report file written every day after closing time (`ivr.reports.daily`)."""
+
+    enabled: bool = True
+    dir: str = "var/reports"
+    # Tokyo wall-clock time of the run; from 12:00 on it reports that day, before 12:00 the
+    # day before (a run at 01:00 reports the evening that just ended)
+    at: str = Field("19:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    format: Literal["html", "csv", "json"] = "html"
+    # report files older than this many days are deleted
+    keep_days: int = Field(90, ge=1)
+    # days before today whose missing file is written at the next run (an engine that was down)
+    catch_up_days: int = Field(3, ge=0, le=31)
+
+
+class ReportsConfig(_Section):
+    """Statistics and staffing (`hotline report`, `hotline staffing`, the daily report)."""
+
+    # the service level's answer threshold T, and which definition is the headline figure
+    answer_s: float = Field(20.0, gt=0)
+    headline: ServiceLevelName = "abandons_against"
+    # callers who hang up within this long are short abandons, reported apart
+    short_abandon_s: float = Field(6.0, ge=0)
+    # a call of an account that called within this many days before is a repeat contact
+    repeat_days: int = Field(7, ge=1)
+    # the calendar (routing.calendars) that says whether a call came within opening hours
+    calendar: str = "phone"
+    # a call not ended and silent this long (an engine killed, never re-adopted) is counted
+    stale_after_s: float = Field(21600.0, gt=0)
+    # staffing: the target share answered within answer_s, and the share of paid time off-phone
+    target_service_level: float = Field(0.8, gt=0, lt=1)
+    shrinkage: float = Field(0.3, ge=0, lt=1)
+    daily: DailyReportConfig = DailyReportConfig()
+
+
 class AppConfig(_Section):
     ari: AriConfig = AriConfig()
     calls: CallsConfig = CallsConfig()
@@ -182,6 +222,7 @@ class AppConfig(_Section):
     intake: IntakeConfig = IntakeConfig()
     routing: RoutingConfig = RoutingConfig()
     console: ConsoleConfig = ConsoleConfig()
+    reports: ReportsConfig = ReportsConfig()
     # filled from the environment / password file, never from config.yaml
     ari_password: str = Field("", exclude=True)
     billing_token: str = Field("", exclude=True)

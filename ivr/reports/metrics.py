@@ -36,6 +36,8 @@ class QueueFigures:
     talk_s: float = 0.0
     hold_s: float = 0.0
     wrap_s: float = 0.0
+    # every queue contact's wait, answered or not (the callers' patience is estimated from it)
+    wait_all_s: float = 0.0
 
     def add(self, other: QueueFigures) -> None:
         for f in fields(self):
@@ -54,6 +56,13 @@ class QueueFigures:
     @property
     def aht_s(self) -> float | None:
         return _ratio(self.talk_s + self.hold_s + self.wrap_s, self.answered)
+
+    @property
+    def patience_s(self) -> float | None:
+        """Mean patience, if exponential: time all callers waited / abandons (the estimate
+        that counts the callers answered before they gave up as waiting at least so long)."""
+        abandons = self.abandoned + self.short_abandons
+        return self.wait_all_s / abandons if abandons else None
 
     @property
     def abandon_rate(self) -> float | None:
@@ -112,6 +121,13 @@ SERVICE_LEVELS = (
     ),
 )
 SERVICE_LEVEL_KEYS = tuple(v.key for v in SERVICE_LEVELS)
+
+LEGEND = """Q  = calls that entered the queue (callback calls are counted under callbacks)
+S  = short abandons: abandoned after waiting less than the short-abandon threshold
+A  = answered; A_T = answered within the answer threshold T
+B  = abandoned (long: S left out); B_T = abandoned within T
+F  = flow-outs: callback requested, overflowed, queue closed while waiting
+O  = offered = Q − S = A + B + F"""
 
 FORMULAS: tuple[tuple[str, str], ...] = (
     ("offered", "O = Q − S = A + B + F (short abandons S reported apart)"),

@@ -192,6 +192,7 @@ def _queue_columns(spec: ReportSpec, wrap: Any) -> list[Any]:
         _seconds(answered, c.c.talk_s),
         _seconds(answered, c.c.hold_s),
         _seconds(answered, sa.func.coalesce(wrap, 0.0)),
+        sa.func.sum(wait),
     ]
 
 
@@ -380,6 +381,31 @@ async def _agents(conn: Any, spec: ReportSpec, now: datetime) -> dict[str, Agent
         if status == "wrap_up":
             figures.wrap_s += max(0.0, float(seconds or 0))
     return dict(sorted(agents.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One interval of the day (`start_minute`, Tokyo) over a period: its figures summed over
+    the `days` that had calls in it."""
+
+    start_minute: int
+    days: int
+    figures: QueueFigures
+
+
+async def slots_of_day(engine: AsyncEngine, spec: ReportSpec, minutes: int) -> list[Slot]:
+    """The period's queue figures per `minutes`-long interval of the day (staffing input)."""
+    slot = c.c.minute // minutes
+    async with engine.connect() as conn:
+        sums = await _queue_sums(conn, spec, (slot,))
+        where = [*_where(spec), c.c.queue.is_not(None), c.c.callback_of.is_(None)]
+        if spec.queue is not None:
+            where.append(c.c.queue == spec.queue)
+        days_query = (
+            sa.select(slot, sa.func.count(sa.distinct(c.c.day))).where(*where).group_by(slot)
+        )
+        days = {int(k): int(n) for k, n in (await conn.execute(days_query)).all()}
+    return [Slot(int(k[0]) * minutes, days.get(int(k[0]), 1), f) for k, f in sums]
 
 
 async def build_report(engine: AsyncEngine, spec: ReportSpec, now: datetime) -> Report:

@@ -1,0 +1,431 @@
+"""A `Report` as JSON, CSV or one self-contained HTML page (inline CSS and SVG charts, no
+script, nothing fetched). The formulas are printed with the figures. The list of abandoned
+calls carries callers' numbers (for calling them back): supervisor-only data, marked so on the
+page; `callers=False` leaves the numbers out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from datetime import date, timedelta
+from html import escape
+from typing import Any
+
+from ivr.reports import charts
+from ivr.reports.metrics import FORMULAS, LEGEND, SERVICE_LEVELS, QueueFigures
+from ivr.reports.queries import TOTAL, Report
+
+FORMATS = ("csv", "html", "json")
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f} %"
+
+
+def _secs(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def queue_row(f: QueueFigures, headline: str) -> dict[str, Any]:
+    """One interval × queue line of figures, as numbers (rates 0–1, seconds)."""
+    levels = f.service_levels()
+    return {
+        "queued": f.queued,
+        "short_abandons": f.short_abandons,
+        "offered": f.offered,
+        "answered": f.answered,
+        "answered_within": f.answered_within,
+        "abandoned": f.abandoned,
+        "abandoned_within": f.abandoned_within,
+        "callbacks": f.callbacks,
+        "overflows": f.overflows,
+        "closed": f.closed,
+        "service_level": levels[headline],
+        **{f"sl_{k}": v for k, v in levels.items()},
+        "abandon_rate": f.abandon_rate,
+        "abandon_rate_with_short": f.abandon_rate_with_short,
+        "asa_s": f.asa_s,
+        "aht_s": f.aht_s,
+        "talk_s": f.talk_s,
+        "hold_s": f.hold_s,
+        "wrap_s": f.wrap_s,
+        "longest_wait_s": f.longest_wait_s,
+    }
+
+
+def to_json(report: Report, *, callers: bool = True) -> str:
+    return json.dumps(_data(report, callers), ensure_ascii=False, indent=2) + "\n"
+
+
+def _data(report: Report, callers: bool) -> dict[str, Any]:
+    spec = report.spec
+    headline = spec.headline
+    return {
+        "period": {"from": spec.first.isoformat(), "to": spec.last.isoformat()},
+        "interval": spec.interval,
+        "queue": spec.queue,
+        "hours": spec.hours,
+        "answer_s": spec.answer_s,
+        "short_abandon_s": spec.short_abandon_s,
+        "headline_service_level": headline,
+        "generated_at": report.generated_at.isoformat(),
+        "formulas": {
+            **{f"sl_{v.key}": f"{v.label}: {v.formula}" for v in SERVICE_LEVELS},
+            **dict(FORMULAS),
+        },
+        "total": queue_row(report.total, headline),
+        "queues": {q: queue_row(f, headline) for q, f in report.queues.items()},
+        "intervals": [
+            {"interval": label, "queue": q, **queue_row(f, headline)}
+            for (label, q), f in report.intervals.items()
+        ],
+        "calls": _slots(report.calls),
+        "calls_by_interval": {k: _slots(v) for k, v in report.call_intervals.items()},
+        "self_service_rate": report.self_service_rate,
+        "departments": {
+            d: {"attempted": n, "put_through": ok} for d, (n, ok) in report.departments.items()
+        },
+        "outcomes": report.outcomes,
+        "wrap_up_reasons": report.wrap_reasons,
+        "request_kinds": [
+            {"kind": k, "channel": ch, "requests": n} for (k, ch), n in report.request_kinds.items()
+        ],
+        "repeats": {
+            "identified": report.repeats.identified,
+            "repeats": report.repeats.repeats,
+            "accounts": report.repeats.accounts,
+            "rate": report.repeats.rate,
+            "window_days": spec.repeat_days,
+        },
+        "abandoned_calls": [
+            {
+                "at": a.at.isoformat(),
+                "queue": a.queue,
+                "wait_s": a.wait_s,
+                "short": a.short,
+                "called_back": a.callback_requested,
+                **({"caller": a.caller} if callers else {}),
+            }
+            for a in report.abandons
+        ],
+        "agents": {
+            login: {
+                "handled": a.handled,
+                "aht_s": a.aht_s,
+                "talk_s": a.talk_s,
+                "hold_s": a.hold_s,
+                "wrap_s": a.wrap_s,
+                "time_s": a.state_s,
+            }
+            for login, a in report.agents.items()
+        },
+    }
+
+
+def _slots(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+def to_csv(report: Report, *, callers: bool = True) -> str:
+    """The interval table, then one block per other table, each with a title line."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    data = _data(report, callers)
+    _block(w, "intervals", data["intervals"])
+    _block(w, "calls", [{"interval": k, **v} for k, v in data["calls_by_interval"].items()])
+    _block(w, "abandoned calls", data["abandoned_calls"])
+    agents = [
+        {"agent": login, **{k: v for k, v in a.items() if k != "time_s"}, **a["time_s"]}
+        for login, a in data["agents"].items()
+    ]
+    _block(w, "agents", agents)
+    _block(w, "request kinds", data["request_kinds"])
+    _block(
+        w,
+        "departments",
+        [{"department": d, **v} for d, v in data["departments"].items()],
+    )
+    _block(w, "formulas", [{"figure": k, "formula": v} for k, v in data["formulas"].items()])
+    return out.getvalue()
+
+
+def _block(w: Any, title: str, rows: list[dict[str, Any]]) -> None:
+    w.writerow([f"# {title}"])
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    w.writerow(columns)
+    for row in rows:
+        w.writerow(["" if row.get(k) is None else row.get(k) for k in columns])
+    w.writerow([])
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:sans-serif;margin:2em;color:#2d3748;max-width:1100px}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #cbd5e0}
+table{border-collapse:collapse;margin:.5em 0;font-size:.85em}
+td,th{border:1px solid #cbd5e0;padding:.2em .5em;text-align:right}
+th{background:#edf2f7}td.l,th.l{text-align:left}
+.headline{font-size:2em;font-weight:bold}.kpis td{font-size:1.05em}
+.formula{font-family:monospace}.supervisor{border:2px solid #c53030;padding:.5em 1em}
+.supervisor .mark{color:#c53030;font-weight:bold}.note{color:#718096;font-size:.85em}
+"""
+
+
+def _table(head: list[str], rows: Iterable[list[Any]], cls: str = "") -> str:
+    first = "".join(f'<th class="l">{escape(head[0])}</th>' if head else "")
+    th = first + "".join(f"<th>{escape(h)}</th>" for h in head[1:])
+    body = []
+    for row in rows:
+        cells = [f'<td class="l">{escape(str(row[0]))}</td>'] + [
+            f"<td>{escape(str(v))}</td>" for v in row[1:]
+        ]
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    klass = f' class="{cls}"' if cls else ""
+    return f"<table{klass}><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+_QUEUE_HEAD = [
+    "",
+    "offered",
+    "answered",
+    "≤ T",
+    "abandoned",
+    "short",
+    "callbacks",
+    "SL",
+    "ASA s",
+    "AHT s",
+    "longest s",
+    "abandon %",
+]
+
+
+def _queue_cells(name: str, f: QueueFigures, headline: str) -> list[Any]:
+    return [
+        name,
+        f.offered,
+        f.answered,
+        f.answered_within,
+        f.abandoned,
+        f.short_abandons,
+        f.callbacks,
+        _pct(f.service_levels()[headline]),
+        _secs(f.asa_s),
+        _secs(f.aht_s),
+        _secs(f.longest_wait_s),
+        _pct(f.abandon_rate),
+    ]
+
+
+def to_html(report: Report, *, callers: bool = True) -> str:
+    spec = report.spec
+    headline = next(v for v in SERVICE_LEVELS if v.key == spec.headline)
+    title = f"Hotline report {spec.first.isoformat()} – {spec.last.isoformat()}"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        _summary(report, headline.label),
+        _charts(report),
+        _service_levels(report),
+        _intervals(report),
+        _calls(report),
+        _classification(report),
+        _abandons(report, callers),
+        _agents(report),
+        _formulas(report),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _summary(report: Report, headline_label: str) -> str:
+    spec, total = report.spec, report.total
+    sl = total.service_levels()[spec.headline]
+    scope = f"queue {spec.queue}" if spec.queue else "all queues"
+    hours = {"all": "all hours", "in": "within opening hours", "out": "outside opening hours"}
+    rows = [_queue_cells(q, f, spec.headline) for q, f in report.queues.items()]
+    rows.append(_queue_cells("total", total, spec.headline))
+    return (
+        f'<p class="note">{escape(scope)}, {hours[spec.hours]}; Tokyo time; intervals: '
+        f"{escape(spec.interval)}; answer threshold T = {spec.answer_s:g} s; short abandons "
+        f"under {spec.short_abandon_s:g} s reported apart; made "
+        f"{escape(report.generated_at.isoformat(timespec='seconds'))}</p>"
+        f'<p>Service level ({escape(headline_label)}): <span class="headline">{_pct(sl) or "–"}'
+        f"</span></p>{_table(_QUEUE_HEAD, rows, 'kpis')}"
+    )
+
+
+def _charts(report: Report) -> str:
+    hours = list(range(24))
+    offered = [report.by_hour[h].offered if h in report.by_hour else 0 for h in hours]
+    levels = [
+        report.by_hour[h].service_levels()[report.spec.headline] if h in report.by_hour else None
+        for h in hours
+    ]
+    spec = report.spec
+    days = period_days(spec.first, spec.last)
+    per_day = [report.offered_by_day.get(d.isoformat(), 0) for d in days]
+    kinds: dict[str, int] = {}
+    for (kind, _), n in report.request_kinds.items():
+        kinds[kind] = kinds.get(kind, 0) + n
+    reasons = report.wrap_reasons or report.outcomes
+    reason_title = "Wrap-up reasons" if report.wrap_reasons else "Call outcomes (reason codes)"
+    return (
+        "<h2>Charts</h2>"
+        + charts.hourly(hours, offered, levels)
+        + "<h3>Offered by day</h3>"
+        + charts.daily(days, per_day)
+        + "<h3>Requests by kind</h3>"
+        + charts.shares(sorted(kinds.items(), key=lambda kv: -kv[1]), "Requests by kind")
+        + f"<h3>{reason_title}</h3>"
+        + charts.shares(sorted(reasons.items(), key=lambda kv: -kv[1]), reason_title)
+    )
+
+
+def _service_levels(report: Report) -> str:
+    rows = []
+    for v in SERVICE_LEVELS:
+        mark = " (headline)" if v.key == report.spec.headline else ""
+        rows.append([v.label + mark, v.formula, _pct(v.value(report.total))])
+    return "<h2>Service level, the common definitions</h2>" + _table(
+        ["definition", "formula", "value"], rows
+    )
+
+
+def _intervals(report: Report) -> str:
+    rows = [
+        _queue_cells(f"{label} {q if q != TOTAL else '(all)'}", f, report.spec.headline)
+        for (label, q), f in report.intervals.items()
+    ]
+    return "<h2>By interval</h2>" + _table(["interval, queue", *_QUEUE_HEAD[1:]], rows)
+
+
+def _calls(report: Report) -> str:
+    c = report.calls
+    rows: list[list[Any]] = [
+        ["calls", c.calls],
+        ["within opening hours", c.in_hours],
+        ["outside opening hours", c.calls - c.in_hours],
+        ["calls while closed", c.while_closed],
+        ["completed in the IVR", c.ivr_completed],
+        ["emergency", c.emergency],
+        ["transferred to a department", c.transferred],
+        ["callbacks requested", c.callbacks_requested],
+        ["callbacks dialled", c.callbacks_dialled],
+        ["callbacks completed", c.callbacks_completed],
+        ["callbacks failed", c.callbacks_failed],
+        ["self-service rate", _pct(report.self_service_rate)],
+        [
+            f"repeat contacts within {report.spec.repeat_days} days",
+            f"{report.repeats.repeats} of {report.repeats.identified} "
+            f"({_pct(report.repeats.rate)})",
+        ],
+    ]
+    departments: list[list[Any]] = [[d, n, ok] for d, (n, ok) in report.departments.items()]
+    return (
+        "<h2>Calls</h2>"
+        + _table(["", "count"], rows)
+        + "<h3>Transfers by department</h3>"
+        + _table(["department", "attempted", "put through"], departments)
+    )
+
+
+def _classification(report: Report) -> str:
+    kinds = [[k, ch, n] for (k, ch), n in report.request_kinds.items()]
+    outcomes = sorted(report.outcomes.items(), key=lambda kv: -kv[1])
+    wrap = sorted(report.wrap_reasons.items(), key=lambda kv: -kv[1])
+    note = (
+        ""
+        if wrap
+        else '<p class="note">No wrap-up reasons in the period: they appear here once the agent '
+        "console records them (a <code>wrap_up</code> event with a <code>reason</code>).</p>"
+    )
+    return (
+        "<h2>Contacts by request kind and reason</h2>"
+        + _table(["request kind", "channel", "requests"], kinds)
+        + _table(["call outcome (reason code)", "calls"], [list(o) for o in outcomes])
+        + _table(["wrap-up reason", "calls"], [list(o) for o in wrap])
+        + note
+    )
+
+
+def _abandons(report: Report, callers: bool) -> str:
+    head = ["time (Tokyo)", "queue", "wait s", "short", "called back"]
+    if callers:
+        head.append("caller (for a callback)")
+    rows = []
+    for a in report.abandons:
+        row: list[Any] = [
+            a.at.strftime("%Y-%m-%d %H:%M:%S"),
+            a.queue,
+            f"{a.wait_s:.0f}",
+            "yes" if a.short else "",
+            "yes" if a.callback_requested else "",
+        ]
+        if callers:
+            row.append(a.caller or "withheld")
+        rows.append(row)
+    mark = (
+        '<p class="mark">Supervisor only: callers\' phone numbers. Do not forward.</p>'
+        if callers
+        else ""
+    )
+    return (
+        f'<section class="supervisor" id="abandoned"><h2>Abandoned calls</h2>{mark}'
+        f"{_table(head, rows)}</section>"
+    )
+
+
+def _agents(report: Report) -> str:
+    states = sorted({s for a in report.agents.values() for s in a.state_s})
+    head = [
+        "agent",
+        "handled",
+        "AHT s",
+        "talk s",
+        "hold s",
+        "wrap-up s",
+        *(f"{s} s" for s in states),
+    ]
+    rows = [
+        [
+            login,
+            a.handled,
+            _secs(a.aht_s),
+            f"{a.talk_s:.0f}",
+            f"{a.hold_s:.0f}",
+            f"{a.wrap_s:.0f}",
+            *(f"{a.state_s.get(s, 0):.0f}" for s in states),
+        ]
+        for login, a in report.agents.items()
+    ]
+    return "<h2>Agents</h2>" + _table(head, rows)
+
+
+def _formulas(report: Report) -> str:
+    rows = [[name, text] for name, text in FORMULAS]
+    rows += [[f"SL: {v.label}", v.formula] for v in SERVICE_LEVELS]
+    return f'<h2>Formulas</h2><pre class="formula">{escape(LEGEND)}</pre>' + _table(
+        ["figure", "formula"], rows
+    )
+
+
+def render(report: Report, fmt: str, *, callers: bool = True) -> str:
+    if fmt == "json":
+        return to_json(report, callers=callers)
+    if fmt == "csv":
+        return to_csv(report, callers=callers)
+    if fmt == "html":
+        return to_html(report, callers=callers)
+    raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+def period_days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
