@@ -246,7 +246,19 @@ class IntakeBody(BaseModel):
     dates as ISO 2027-04-01, phone numbers as typed); the same `idempotency_key` again returns
     the first receipt and writes nothing."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "leak",
+                    "fields": {"address": "若葉市中央区本町1丁目5番", "description": "道路に水"},
+                },
+                {"kind": "stop", "fields": {"customer_number": "0000000013", "stop_date": ""}},
+            ]
+        },
+    )
 
     kind: RequestKind
     fields: dict[FieldName, FieldValue] = Field(max_length=MAX_API_FIELDS)

@@ -50,9 +50,9 @@ class AccountsQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    customer_number: str | None = Field(None, max_length=MAX_TERM)
-    phone: str | None = Field(None, max_length=MAX_TERM)
-    kana: str | None = Field(None, max_length=MAX_TERM)
+    customer_number: str | None = Field(None, max_length=MAX_TERM, examples=["0000000013"])
+    phone: str | None = Field(None, max_length=MAX_TERM, examples=["093-582-1234"])
+    kana: str | None = Field(None, max_length=MAX_TERM, examples=["シケン", "すいどう"])
 
 
 class PremiseFound(BaseModel):

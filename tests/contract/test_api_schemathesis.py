@@ -1,0 +1,176 @@
+"""The REST API against its own OpenAPI document, by schemathesis: the console served on a free
+port (a migrated SQLite file with the store tests' accounts, a virtual clock), signed in as an
+agent with the session's CSRF header; every operation of /api/v1/openapi.json gets a bounded
+number of generated requests, valid and invalid, and every answer must be no server error, a
+documented status, of the documented content type and conforming to its schema.
+
+schemathesis drives `requests` (blocking), so the console runs on an event loop of its own in a
+thread; the test waits for it to be up and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from aiohttp import web
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from ivr.store.db import open_engine
+from ivr.store.passwords import Passwords
+from ivr.store.staff import Role
+from ivr.web.app import create_app
+from tests.integration.store.storedata import seed
+from tests.support.console import (
+    PASSWORD,
+    VirtualClock,
+    add_member,
+    console_config,
+    copy_database,
+    make_template,
+)
+
+pytestmark = pytest.mark.contract
+
+EXAMPLES = 15  # per operation and generation mode: the run stays well under a minute
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class LiveConsole:
+    url: str
+    stop: threading.Event
+
+
+async def _serve(db_path: Path, started: Future[str], stop: threading.Event) -> None:
+    engine = open_engine(copy_database(db_path, db_path.parent / "live"))
+    passwords = Passwords.for_tests()
+    await seed(engine)
+    await add_member(engine, passwords, "agent1", Role.AGENT, endpoint="PJSIP/agent1")
+    app = create_app(console_config(), engine, VirtualClock(), passwords=passwords)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        started.set_result(f"http://127.0.0.1:{port}")
+        while not stop.is_set():  # noqa: ASYNC110 — the stop comes from another thread
+            await asyncio.sleep(0.05)
+    finally:
+        await runner.cleanup()
+        await engine.dispose()
+
+
+@pytest.fixture
+def live_console(tmp_path: Path) -> Iterator[LiveConsole]:
+    (tmp_path / "live").mkdir()
+    template = make_template(tmp_path)
+    started: Future[str] = Future()
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            asyncio.run(_serve(template, started, stop))
+        except BaseException as exc:  # the test must hear of a console that did not start
+            if not started.done():
+                started.set_exception(exc)
+            raise
+
+    thread = threading.Thread(target=run, name="live-console", daemon=True)
+    thread.start()
+    try:
+        yield LiveConsole(started.result(timeout=30), stop)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def signed_in(console: LiveConsole) -> tuple[requests.Session, str]:
+    session = requests.Session()
+    page = session.get(console.url + "/login", timeout=10)
+    token = TOKEN.search(page.text)
+    assert token
+    answer = session.post(
+        console.url + "/login",
+        data={"login": "agent1", "password": PASSWORD, "csrf_token": token.group(1)},
+        timeout=10,
+    )
+    assert answer.status_code == 200  # followed to the agent page
+    me = session.get(console.url + "/api/v1/me", timeout=10).json()
+    return session, str(me["csrf_token"])
+
+
+def test_every_operation_answers_by_its_document_and_never_a_5xx(
+    live_console: LiveConsole,
+) -> None:
+    session, csrf = signed_in(live_console)
+    document: dict[str, Any] = session.get(
+        live_console.url + "/api/v1/openapi.json", timeout=10
+    ).json()
+    assert document["openapi"] == "3.1.0"
+    schema = schemathesis.openapi.from_dict(document)
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result  # the document is one schemathesis can read
+        operations.append(result.ok())
+    labels = sorted(op.label for op in operations)
+    assert labels == [
+        "GET /api/v1/accounts",
+        "GET /api/v1/agent/state",
+        "GET /api/v1/me",
+        "POST /api/v1/intake",
+        "PUT /api/v1/agent/state",
+    ]
+    seen: dict[str, set[int]] = {}
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+            def run(case: schemathesis.Case[Any]) -> None:
+                response = case.call(
+                    base_url=live_console.url,
+                    session=session,
+                    headers={"X-CSRF-Token": csrf},
+                    timeout=10,
+                )
+                seen.setdefault(case.operation.label, set()).add(response.status_code)
+                case.validate_response(response, checks=CHECKS)
+
+            run()
+    # the runs reached the operations themselves (the documents' examples do), not only refusals
+    assert {200, 422} <= seen["GET /api/v1/accounts"]
+    assert {201, 422} <= seen["POST /api/v1/intake"]
+    assert 200 in seen["PUT /api/v1/agent/state"]
+    assert 200 in seen["GET /api/v1/me"]
