@@ -119,11 +119,12 @@ def daily(
                 f'<line x1="{x:.1f}" y1="{top + plot_h}" x2="{x:.1f}" y2="{top + plot_h + 4}" '
                 f'stroke="{TEXT}"/>'
             )
-    for i, n in enumerate(offered):
+    for i, (day, n) in enumerate(zip(days, offered, strict=True)):
         h = plot_h * n / peak
         body.append(
-            f'<rect class="bar" x="{left + i * slot:.2f}" y="{top + plot_h - h:.2f}" '
-            f'width="{max(slot * 0.8, 0.6):.2f}" height="{h:.2f}" fill="{BAR}"/>'
+            f'<rect class="bar" data-day="{day.isoformat()}" x="{left + i * slot:.2f}" '
+            f'y="{top + plot_h - h:.2f}" width="{max(slot * 0.8, 0.6):.2f}" height="{h:.2f}" '
+            f'fill="{BAR}"><title>{day.isoformat()}: {n}</title></rect>'
         )
     body.append(_legend(left, 11, [("offered", BAR), ("March–April season", "#ecc94b")]))
     return _svg(height, body, label)

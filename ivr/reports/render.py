@@ -279,14 +279,24 @@ def _charts(report: Report) -> str:
     reason_title = "Wrap-up reasons" if report.wrap_reasons else "Call outcomes (reason codes)"
     return (
         "<h2>Charts</h2>"
-        + charts.hourly(hours, offered, levels)
+        + _figure("chart-hourly", charts.hourly(hours, offered, levels))
         + "<h3>Offered by day</h3>"
-        + charts.daily(days, per_day)
+        + _figure("chart-daily", charts.daily(days, per_day))
         + "<h3>Requests by kind</h3>"
-        + charts.shares(sorted(kinds.items(), key=lambda kv: -kv[1]), "Requests by kind")
+        + _figure(
+            "chart-kinds",
+            charts.shares(sorted(kinds.items(), key=lambda kv: -kv[1]), "Requests by kind"),
+        )
         + f"<h3>{reason_title}</h3>"
-        + charts.shares(sorted(reasons.items(), key=lambda kv: -kv[1]), reason_title)
+        + _figure(
+            "chart-reasons",
+            charts.shares(sorted(reasons.items(), key=lambda kv: -kv[1]), reason_title),
+        )
     )
+
+
+def _figure(name: str, svg: str) -> str:
+    return f'<figure id="{name}">{svg}</figure>'
 
 
 def _service_levels(report: Report) -> str:
