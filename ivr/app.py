@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +51,7 @@ from ivr.adapters import (
     StoreAccounts,
     StoreNotices,
 )
+from ivr.adapters.agents import DbAgentTrail, open_agent_pool
 from ivr.ari.client import AriClient, Backoff
 from ivr.calls.flows import FlowKeeper, FlowRegistry
 from ivr.calls.memory import CallMemory
@@ -58,6 +59,7 @@ from ivr.calls.records import CallRecorder
 from ivr.calls.services import CallServices, DialplanRouter, Router, prompt_media
 from ivr.calls.supervisor import UNREAD_EVENTS, Supervisor
 from ivr.config import AppConfig
+from ivr.domain import utc_now
 from ivr.flow.ports import AccountDirectory, Calendar, IntakeSink, NoticeBoard
 from ivr.intake.billing import BillingGateway, DatabaseBillingGateway, HttpBillingGateway
 from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy
@@ -70,6 +72,9 @@ from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
 from ivr.store.flowfiles import AcceptedFlowFiles
 from ivr.store.migrate import migrate
+from ivr.web.feed import ConsoleFeed
+from ivr.web.hub import Hub
+from ivr.web.server import ConsoleSite, serve_console
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool
 from routing.hours import calendars_of
@@ -113,6 +118,10 @@ class Backends:
     # where the last accepted flow files are kept (the database's): what a start with a broken
     # file on disk serves
     flow_keeper: FlowKeeper | None = None
+    # the staff who take calls, in the presence stored for them, and what writes their changes
+    # (None: the agents of config.yaml's `routing.agents`, for engines on fakes)
+    agents: AgentPool | None = None
+    agent_trail: DbAgentTrail | None = None
 
 
 def flow_registry(
@@ -192,6 +201,8 @@ async def open_backends(
     recorder = DbCallRecorder(CallLog(db, writes=store.path))
     recorder.start()
     stack.push_async_callback(must, recorder.aclose, FLUSH_S, "writing the call trail")
+    agents, agent_trail = await open_agent_pool(db, seed=config.routing.agents)
+    stack.push_async_callback(must, agent_trail.aclose, FLUSH_S, "writing the agent trail")
     return Backends(
         flows=flows,
         accounts=StoreAccounts(store),
@@ -204,6 +215,8 @@ async def open_backends(
         db=db,
         outbox=dispatcher,
         flow_keeper=keeper,
+        agents=agents,
+        agent_trail=agent_trail,
     )
 
 
@@ -219,16 +232,21 @@ def _catalog_has(flows: FlowRegistry) -> Callable[[str], bool]:
 
 
 def build_acd(
-    config: AppConfig, ari: AriClient, callback_store: CallbackStore | None, recorder: CallRecorder
+    config: AppConfig,
+    ari: AriClient,
+    callback_store: CallbackStore | None,
+    recorder: CallRecorder,
+    agents: AgentPool | None = None,
 ) -> AcdRouter:
-    """Queues, agents and transfers from `routing:` in config.yaml. The router dials the
-    queues' callbacks (it binds itself to them)."""
+    """Queues, agents and transfers from `routing:` in config.yaml; `agents` the pool of the
+    staff who take calls (None: config's `routing.agents`). The router dials the queues'
+    callbacks (it binds itself to them)."""
     routing = config.routing
     calendars = calendars_of(routing)
     trail = QueueEvents(recorder=recorder)
     queues = QueueService(
         routing,
-        AgentPool(routing.agents),
+        agents if agents is not None else AgentPool(routing.agents),
         ari,
         calendars,
         on_event=trail.add,
@@ -274,7 +292,7 @@ async def build(
     try:
         await engine.start()
         for component in components:
-            await stack.enter_async_context(component(engine))
+            engine.components.append(await stack.enter_async_context(component(engine)))
     except BaseException:
         await engine.stop()
         raise
@@ -309,7 +327,7 @@ class Engine:
         router: Router = DialplanRouter()
         if config.routing.queues or config.routing.departments:
             router = self.acd = build_acd(
-                config, self.ari, backends.callback_store, backends.recorder
+                config, self.ari, backends.callback_store, backends.recorder, backends.agents
             )
         self.services = CallServices(
             flows=backends.flows,
@@ -326,6 +344,8 @@ class Engine:
             self.acd.bind(self.supervisor.watch)
         self._tasks = _Tasks()
         self._stopped: asyncio.Future[None] | None = None
+        #: what each of `build`'s components gave when entered (the console's site), in order
+        self.components: list[object] = []
 
     @property
     def db(self) -> AsyncEngine | None:
@@ -350,6 +370,9 @@ class Engine:
         restored = await self.acd.queues.restore_callbacks()
         if restored:
             log.info("%d callback place(s) restored", restored)
+        if self.backends.agents is not None:
+            return  # the staff's own choices, restored by `open_agent_pool`
+        # an engine on fakes: config.yaml's agents, the ones marked so ready at once
         for agent_id, agent in self.config.routing.agents.items():
             if agent.ready_at_start:
                 self.acd.queues.agents.log_in(agent_id)
@@ -424,6 +447,58 @@ class Engine:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+@asynccontextmanager
+async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
+    """The agent console on the engine: its database, its agent pool, and a live feed of what
+    the queues and agents do to every agent's page (the screen-pop at the offer). A `Component`
+    of `build` (`hotline run` starts it)."""
+    db, pool = engine.db, engine.backends.agents
+    if db is None or pool is None:
+        raise ValueError("the console needs the engine's database and its agent pool")
+    config = engine.config
+    hub = Hub(utc_now)
+    recorder = engine.backends.recorder
+    sessions = engine.supervisor.sessions
+
+    def context_of(call_id: str) -> Mapping[str, str] | None:
+        session = sessions.get(call_id)
+        return None if session is None else session.context
+
+    def wrap_up_s(queue: str) -> float:
+        known = config.routing.queues.get(queue)
+        return 0.0 if known is None else float(known.wrap_up_s)
+
+    feed = ConsoleFeed(
+        hub,
+        db,
+        flush_trail=recorder.flush if isinstance(recorder, DbCallRecorder) else None,
+        context_of=context_of,
+        wrap_up_s=wrap_up_s,
+    )
+    if engine.acd is not None:
+        engine.acd.events.subscribe(feed.queue_event)
+    pool.listen(feed.agent_change)
+    cfg = config.console
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(feed.aclose)
+        site: ConsoleSite | None = None
+        try:
+            site = await stack.enter_async_context(
+                serve_console(
+                    config, db, agents=pool, agent_trail=engine.backends.agent_trail, hub=hub
+                )
+            )
+        except OSError as exc:
+            # the hotline takes calls all the same: the console is not what callers need
+            log.error(
+                "the agent console cannot listen on %s:%d (%s); calls are taken without it",
+                cfg.host,
+                cfg.port,
+                exc.strerror or exc,
+            )
+        yield site
 
 
 async def deliver_outbox(dispatcher: OutboxDispatcher, interval_s: float) -> None:

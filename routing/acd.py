@@ -48,9 +48,21 @@ class QueueEvents:
         self.recent: deque[QueueEvent | TransferEvent] = deque(maxlen=keep)
         self._recorder = recorder
         self._change = asyncio.Event()
+        self._listeners: list[Callable[[QueueEvent | TransferEvent], None]] = []
+
+    def subscribe(self, listener: Callable[[QueueEvent | TransferEvent], None]) -> None:
+        """Hand every later event to `listener` too (the agent console's feed); it must not
+        block: it runs on the call's own path."""
+        self._listeners.append(listener)
 
     def add(self, event: QueueEvent | TransferEvent) -> None:
         self.recent.append(event)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                # a listener's fault must not cost the caller their place
+                log.exception("a queue event listener failed")
         if self._recorder is not None:
             if isinstance(event, QueueEvent):
                 data = {"queue": event.queue, "agent": event.agent_id or ""}

@@ -22,6 +22,7 @@ the offer that is ringing goes on, the agent may still answer it or let it ring 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,8 @@ from routing.policy import (
     staffing,
     transition,
 )
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
@@ -125,6 +128,7 @@ class AgentPool:
         }
         self._clock = clock
         self.on_event = on_event
+        self._listeners: list[Callable[[AgentChange], None]] = []
         start = clock()
         self._states = {agent_id: AgentState("logged_out", start) for agent_id in self._config}
         self._presence = dict(self._states)
@@ -277,20 +281,29 @@ class AgentPool:
         self._emit(AgentChange(agent_id, now, type(event).__name__, before.status, after))
         return after
 
+    def listen(self, listener: Callable[[AgentChange], None]) -> None:
+        """Hand every later change to `listener` too, after `on_event` (the trail) has it (the
+        console's live feed); it must not block."""
+        self._listeners.append(listener)
+
     def _emit(self, change: AgentChange) -> None:
-        presence = self.presence(change.agent_id)
+        full = AgentChange(
+            change.agent_id,
+            change.at,
+            change.event,
+            change.before,
+            change.state,
+            self.presence(change.agent_id),
+            self._config[change.agent_id].endpoint,
+        )
         if self.on_event is not None:
-            self.on_event(
-                AgentChange(
-                    change.agent_id,
-                    change.at,
-                    change.event,
-                    change.before,
-                    change.state,
-                    presence,
-                    self._config[change.agent_id].endpoint,
-                )
-            )
+            self.on_event(full)
+        for listener in self._listeners:
+            try:
+                listener(full)
+            except Exception:
+                # a page that cannot be told must not stop the agent's change
+                log.exception("an agent change listener failed")
         self._wake()
 
     def _wake(self) -> None:

@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from ivr.app import build, flow_registry
+from ivr.app import build, engine_console, flow_registry
 from ivr.config import load_config
 from ivr.errors import FlowError
 from ivr.logs import setup_logging
@@ -42,7 +42,7 @@ def run_engine(args: argparse.Namespace) -> int:
     async def main() -> None:
         signals = _Signals()
         try:
-            engine = await build(config, flows=flows)
+            engine = await build(config, flows=flows, components=[engine_console])
         except FlowError as exc:
             invalid.extend(exc.errors)
             return

@@ -27,6 +27,7 @@ from ivr.web.context import CONSOLE, Clock, Console
 from ivr.web.csrf import csrf_middleware
 from ivr.web.errors import errors_middleware
 from ivr.web.headers import STATIC_PREFIX, add_security_headers
+from ivr.web.hub import Hub, add_pop_routes
 from ivr.web.ratelimit import LoginThrottle
 from ivr.web.sessions import DbSessionStorage
 from routing.agents import AgentPool
@@ -47,11 +48,14 @@ def create_app(
     agents: AgentPool | None = None,
     agent_trail: DbAgentTrail | None = None,
     intake: IntakeService | None = None,
+    hub: Hub | None = None,
 ) -> web.Application:
     """The console on `db` (migrated); `clock` decides session expiry and the rate limit's
     window; `passwords` defaults to argon2's standard parameters. `agents` is the engine's agent
     pool and `agent_trail` what writes its changes (`ivr.adapters.agents.open_agent_pool`);
-    without them the console keeps a pool of its own on the database (`ivr.web.desk`)."""
+    without them the console keeps a pool of its own on the database (`ivr.web.desk`). `hub`
+    is where the engine pushes the agents' live messages (`ivr.web.feed`); without one the
+    pages' live channel is open but nothing is pushed on it."""
     cfg = config.console
     sessions = WebSessions(db)
     storage = DbSessionStorage(sessions, cfg, clock)
@@ -87,5 +91,6 @@ def create_app(
     search.setup(app, db, clock)
     intake_forms.setup(app, db, clock, intake=intake)
     openapi.setup(app)
+    add_pop_routes(app, hub or Hub(clock))
     app.on_response_prepare.append(add_security_headers)
     return app

@@ -24,6 +24,7 @@ from ivr.domain import utc_now
 from ivr.store.passwords import Passwords
 from ivr.web.app import create_app
 from ivr.web.context import Clock
+from ivr.web.hub import Hub
 from routing.agents import AgentPool
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,12 @@ async def serve_console(
     passwords: Passwords | None = None,
     agents: AgentPool | None = None,
     agent_trail: DbAgentTrail | None = None,
+    hub: Hub | None = None,
 ) -> AsyncIterator[ConsoleSite]:
     cfg = config.console
-    app = create_app(config, db, clock, passwords=passwords, agents=agents, agent_trail=agent_trail)
+    app = create_app(
+        config, db, clock, passwords=passwords, agents=agents, agent_trail=agent_trail, hub=hub
+    )
     # no access log: a request line may carry a search (a customer number, a name) in its query
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=cfg.shutdown_timeout_s)
     await runner.setup()

@@ -83,6 +83,8 @@ def engine_config_file(sandbox: Sandbox, tmp_path: Path) -> Path:
     data["database"] = {"url": sqlite_url(tmp_path)}
     data["billing"]["database_url"] = f"sqlite+aiosqlite:///{tmp_path / 'billing.sqlite3'}"
     data["status_path"] = str(tmp_path / "status.json")
+    # any free port: another engine (or scripts/start) may have the shipped one
+    data["console"] = {**data.get("console", {}), "port": 0}
     data["records"] = {"path": str(tmp_path / "calls.jsonl")}
     data["flows"] = {
         "dir": str(ROOT / "dialplans"),

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.store.passwords import Passwords
 from ivr.web.app import create_app
-from ivr.web.hub import QUEUE_SIZE, Hub, add_pop_routes
+from ivr.web.hub import QUEUE_SIZE, Hub
 from ivr.web.messages import (
     AgentStateChanged,
     CallAnswered,
@@ -206,9 +206,8 @@ async def test_disconnect_closes_every_tab_of_the_agent() -> None:
 async def live(
     engine: AsyncEngine, clock: VirtualClock, passwords: Passwords
 ) -> AsyncIterator[tuple[Client, Hub]]:
-    app = create_app(console_config(), engine, clock, passwords=passwords)
     hub = Hub(clock)
-    add_pop_routes(app, hub)
+    app = create_app(console_config(), engine, clock, passwords=passwords, hub=hub)
     await add_member(engine, passwords, "agent1", endpoint="PJSIP/agent1")
     async with TestClient(TestServer(app)) as client:
         yield client, hub
@@ -298,9 +297,8 @@ async def test_a_plain_get_is_not_an_upgrade(live: tuple[Client, Hub]) -> None:
 async def test_the_console_stopping_closes_the_connections(
     engine: AsyncEngine, clock: VirtualClock, passwords: Passwords
 ) -> None:
-    app = create_app(console_config(), engine, clock, passwords=passwords)
     hub = Hub(clock)
-    add_pop_routes(app, hub)
+    app = create_app(console_config(), engine, clock, passwords=passwords, hub=hub)
     await add_member(engine, passwords, "agent1")
     client: Client = TestClient(TestServer(app))
     await client.start_server()
@@ -318,7 +316,6 @@ async def test_the_console_stopping_closes_the_connections(
 
 
 def test_the_route_is_the_agents_and_named(engine: AsyncEngine, clock: VirtualClock) -> None:
-    app = create_app(console_config(), engine, clock)
-    add_pop_routes(app, Hub(clock))
+    app = create_app(console_config(), engine, clock, hub=Hub(clock))
     assert isinstance(app.router["agent_ws"], web.AbstractResource)
     assert app.router["agent_ws"].canonical == "/agent/ws"

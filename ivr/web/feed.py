@@ -1,0 +1,140 @@
+"""What the queues and the agent pool do, pushed to the agents' pages as it happens.
+
+`ConsoleFeed.queue_event` hears every queue trail entry (`routing.acd.QueueEvents.subscribe`)
+and `agent_change` every agent state change (the pool's `on_event`). An offer pushes the
+screen-pop while the agent's phone still rings: the call's trail written so far is flushed
+(the key presses of the last moment are in the batch not yet written), the pop is read from
+the database (`pop_for`, which audits every account shown) with the values the caller keyed
+(`context_of(call_id)`, the flow's hand-over), and pushed; if the database does not answer
+within `POP_TIMEOUT_S` a pop with the call's id and time goes out instead, so the page always
+shows the offer. Answers, withdrawn offers, ended calls and state changes are pushed at once.
+
+Pushing never waits on a page (`Hub.push` queues or drops); the pops are tasks this feed owns
+and cancels on `aclose`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.domain import utc_now
+from ivr.web.hub import Hub
+from ivr.web.messages import (
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    OfferWithdrawn,
+    bare_offer,
+    pop_for,
+)
+from routing.agents import AgentChange
+from routing.model import QueueEvent, TransferEvent
+
+log = logging.getLogger(__name__)
+
+POP_TIMEOUT_S = 2.0
+"""How long the pop may take to read (flush of the trail included) before the bare offer goes
+out instead: the phone rings for `ring_timeout_s` (20 s); the pop must come well within it."""
+
+Clock = Callable[[], datetime]
+
+# the queue trail's end of an offer that was not answered, as the page words it
+_WITHDRAWN = {"abandoned": "caller_hung_up", "no_answer": "timed_out"}
+
+
+class ConsoleFeed:
+    def __init__(
+        self,
+        hub: Hub,
+        db: AsyncEngine,
+        *,
+        flush_trail: Callable[[], Awaitable[object]] | None = None,
+        context_of: Callable[[str], Mapping[str, str] | None] = lambda _call_id: None,
+        wrap_up_s: Callable[[str], float] = lambda _queue: 0.0,
+        clock: Clock = utc_now,
+        pop_timeout_s: float = POP_TIMEOUT_S,
+    ) -> None:
+        self._hub = hub
+        self._db = db
+        self._flush_trail = flush_trail
+        self._context_of = context_of
+        self._wrap_up_s = wrap_up_s
+        self._clock = clock
+        self._pop_timeout_s = pop_timeout_s
+        self._pops: set[asyncio.Task[None]] = set()
+        # the agent each call was offered to (ended calls name no agent in the trail)
+        self._agent_of: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ the queues
+
+    def queue_event(self, event: QueueEvent | TransferEvent) -> None:
+        if not isinstance(event, QueueEvent):
+            return
+        call_id = event.call_id
+        if event.kind == "offered" and event.agent_id:
+            self._agent_of[call_id] = event.agent_id
+            self._pop(event.agent_id, call_id, event.at)
+            return
+        agent = event.agent_id or self._agent_of.get(call_id)
+        if agent is None:
+            return
+        if event.kind == "answered":
+            self._hub.push(agent, CallAnswered(call_id=call_id, at=event.at))
+        elif event.kind in _WITHDRAWN:
+            self._agent_of.pop(call_id, None)
+            self._hub.push(
+                agent,
+                OfferWithdrawn(call_id=call_id, at=event.at, reason=_WITHDRAWN[event.kind]),
+            )
+        elif event.kind == "call_ended":
+            self._agent_of.pop(call_id, None)
+            wrap_up = self._wrap_up_s(event.queue)
+            until = event.at + timedelta(seconds=wrap_up) if wrap_up > 0 else None
+            self._hub.push(agent, CallEnded(call_id=call_id, at=event.at, wrap_up_until=until))
+
+    def _pop(self, agent: str, call_id: str, offered_at: datetime) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._push_pop(agent, call_id, offered_at), name=f"pop:{call_id}"
+        )
+        self._pops.add(task)
+        task.add_done_callback(self._pops.discard)
+
+    async def _push_pop(self, agent: str, call_id: str, offered_at: datetime) -> None:
+        try:
+            async with asyncio.timeout(self._pop_timeout_s):
+                if self._flush_trail is not None:
+                    await self._flush_trail()
+                pop = await pop_for(self._db, call_id, agent, offered_at, self._context_of(call_id))
+        except Exception as exc:
+            # TimeoutError or the database away: the agent still sees that a call is offered
+            log.warning(
+                "screen-pop not read in time (%s); the bare offer is shown", type(exc).__name__
+            )
+            pop = bare_offer(call_id, offered_at)
+        if self._agent_of.get(call_id) == agent:
+            self._hub.push(agent, pop)
+
+    # ------------------------------------------------------------------ the agents
+
+    def agent_change(self, change: AgentChange) -> None:
+        state = change.state
+        self._hub.push(
+            change.agent_id,
+            AgentStateChanged(
+                status=state.status, since=state.since, reason=state.reason, call_id=state.call_id
+            ),
+        )
+
+    async def aclose(self) -> None:
+        for task in list(self._pops):
+            task.cancel()
+        for task in list(self._pops):
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
