@@ -144,12 +144,7 @@ def intake_rules(config: AppConfig) -> IntakeRules:
 
 
 def outbox_policy(config: AppConfig) -> OutboxPolicy:
-    outbox = config.billing.outbox
-    return OutboxPolicy(
-        max_attempts=outbox.max_attempts,
-        backoff_base_s=outbox.backoff_base_s,
-        backoff_max_s=outbox.backoff_max_s,
-    )
+    return OutboxPolicy.from_config(config.billing.outbox)
 
 
 async def open_billing(config: AppConfig, db: AsyncEngine, stack: AsyncExitStack) -> BillingGateway:
@@ -383,7 +378,12 @@ class Engine:
             "ari-events": self.ari.run(self.supervisor.on_event),
             "flow-reload": flows.watch(self.config.flows.reload_poll_s, self.backends.flow_keeper),
             "status": publish_status(
-                self.config.status_path, flows, self.supervisor, self.ari, STATUS_EVERY_S
+                self.config.status_path,
+                flows,
+                self.supervisor,
+                self.ari,
+                STATUS_EVERY_S,
+                outbox=self.backends.outbox,
             ),
         }
         if self.acd is not None:
