@@ -176,7 +176,7 @@ async def read_json(request: web.Request, model: type[M], *, maps: Collection[st
 
 _ERRORS: dict[int, tuple[str, type[BaseModel]]] = {
     400: ("The request could not be read", ApiError),
-    401: ("Not signed in (no session, no valid token)", ApiError),
+    401: ("Not signed in (no session, or an expired one)", ApiError),
     403: ("The member's role may not do this, or the CSRF token is missing or wrong", ApiError),
 }
 _BODY_ERRORS: dict[int, tuple[str, type[BaseModel]]] = {
@@ -240,9 +240,10 @@ def _parameters(model: type[BaseModel], defs: Mapping[str, Any]) -> list[dict[st
 
 
 def _security(op: Operation) -> list[dict[str, list[str]]]:
+    # per-member API tokens (Authorization: Bearer; table api_tokens) are not accepted yet
     if op.method in STATE_CHANGING:
-        return [{"session": [], "csrf": []}, {"bearer": []}]
-    return [{"session": []}, {"bearer": []}]
+        return [{"session": [], "csrf": []}]
+    return [{"session": []}]
 
 
 def _operation(op: Operation, refs: Refs, defs: Mapping[str, Any]) -> dict[str, Any]:
@@ -284,9 +285,8 @@ def openapi_document(operations: list[Operation]) -> dict[str, Any]:
             "title": "Suido Hotline console API",
             "version": VERSION,
             "description": (
-                "The agent console's operations. Sign in on the console (a session cookie; "
-                f"state changes send the session's CSRF token in {CSRF_HEADER}) or send a "
-                "member's API token as Authorization: Bearer (made with hotline agents token)."
+                "The agent console's operations. Sign in on the console (a session cookie); "
+                f"state changes send the session's CSRF token (GET /api/v1/me) in {CSRF_HEADER}."
             ),
         },
         "servers": [{"url": "/"}],
@@ -296,7 +296,6 @@ def openapi_document(operations: list[Operation]) -> dict[str, Any]:
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": COOKIE_NAME},
                 "csrf": {"type": "apiKey", "in": "header", "name": CSRF_HEADER},
-                "bearer": {"type": "http", "scheme": "bearer"},
             },
         },
     }
