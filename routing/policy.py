@@ -70,6 +70,13 @@ class NoAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class Reject:
+    """The agent declined the offer on the console while the phone rang: back to ready at once
+    (the agent chose to stay available; `QueuedCall.declined_by` keeps this call away from
+    them). Unlike `NoAnswer`, no pause: the agent did answer the console, just not the call."""
+
+
+@dataclass(frozen=True, slots=True)
 class OfferWithdrawn:
     """The caller hung up (or was taken by overflow) while the agent's phone rang."""
 
@@ -92,6 +99,7 @@ AgentEvent: TypeAlias = (
     | Offer
     | Answer
     | NoAnswer
+    | Reject
     | OfferWithdrawn
     | CallEnded
     | WrapUpDone
@@ -114,7 +122,7 @@ ALLOWED_EVENTS: dict[AgentStatus, frozenset[str]] = {
     "logged_out": frozenset({"LogIn"}),
     "ready": frozenset({"LogOut", "Pause", "Offer"}),
     "paused": frozenset({"LogOut", "Pause", "Resume"}),
-    "offered": frozenset({"Answer", "NoAnswer", "OfferWithdrawn"}),
+    "offered": frozenset({"Answer", "NoAnswer", "OfferWithdrawn", "Reject"}),
     "on_call": frozenset({"CallEnded"}),
     "wrap_up": frozenset({"LogOut", "Pause", "WrapUpDone"}),
 }
@@ -134,7 +142,7 @@ def transition(state: AgentState, event: AgentEvent, now: datetime) -> AgentStat
         case Pause(reason=reason):
             since = state.since if state.status == "paused" else now
             return AgentState("paused", since, reason=reason)
-        case Resume() | WrapUpDone() | OfferWithdrawn():
+        case Resume() | WrapUpDone() | OfferWithdrawn() | Reject():
             return AgentState("ready", now)
         case Offer(call_id=call_id):
             return AgentState("offered", now, call_id=call_id)
@@ -165,13 +173,15 @@ class Agent:
 @dataclass(frozen=True, slots=True)
 class QueuedCall:
     """A caller waiting in a queue. Higher `priority` is served first (as in app_queue); equal
-    priorities in enqueue order. `offered_to` is set while an agent's phone rings for it."""
+    priorities in enqueue order. `offered_to` is set while an agent's phone rings for it;
+    `declined_by` are the agents who rejected it during this wait (never offered it again)."""
 
     call_id: str
     enqueued_at: datetime
     priority: int = 0
     skills: frozenset[str] = frozenset()
     offered_to: str | None = None
+    declined_by: frozenset[str] = frozenset()
 
 
 def select_agent(agents: Iterable[Agent], skills: Collection[str] = ()) -> Agent | None:
@@ -205,14 +215,16 @@ def position_of(calls: Iterable[QueuedCall], call_id: str) -> int:
 
 def plan_offers(calls: Iterable[QueuedCall], agents: Iterable[Agent]) -> list[tuple[str, str]]:
     """(call_id, agent_id) offers to make now: calls in service order, each to the longest-idle
-    ready agent with its skills. Calls already ringing an agent are skipped; a call no agent can
-    take does not block the calls behind it that need other skills."""
+    ready agent with its skills who has not declined it. Calls already ringing an agent are
+    skipped; a call no agent can take does not block the calls behind it that need other skills
+    (or that other agents may take)."""
     free = [a for a in agents if a.state.status == "ready"]
     offers: list[tuple[str, str]] = []
     for call in order_queue(calls):
         if call.offered_to is not None:
             continue
-        agent = select_agent(free, call.skills)
+        willing = [a for a in free if a.id not in call.declined_by] if call.declined_by else free
+        agent = select_agent(willing, call.skills)
         if agent is not None:
             offers.append((call.call_id, agent.id))
             free.remove(agent)

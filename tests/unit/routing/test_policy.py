@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import get_args
 
@@ -27,6 +28,7 @@ from routing.policy import (
     OfferWithdrawn,
     Pause,
     QueuedCall,
+    Reject,
     Resume,
     WrapUpDone,
     admit,
@@ -66,7 +68,7 @@ def agent(id_: str, status: AgentStatus, since: float, *skills: str) -> Agent:
 
 ONE_OF_EACH: list[AgentEvent] = [
     LogIn(), LogOut(), Pause("lunch"), Resume(), Offer("c1"), Answer(), NoAnswer(),
-    OfferWithdrawn(), CallEnded(), WrapUpDone(),
+    OfferWithdrawn(), Reject(), CallEnded(), WrapUpDone(),
 ]  # fmt: skip
 STATUSES: tuple[AgentStatus, ...] = get_args(AgentStatus)
 
@@ -84,6 +86,8 @@ STATUSES: tuple[AgentStatus, ...] = get_args(AgentStatus)
         (state("offered", call_id="c1"), Answer(), AgentState("on_call", at(5), call_id="c1")),
         (state("offered", call_id="c1"), NoAnswer(), AgentState("paused", at(5), reason=NO_ANSWER)),
         (state("offered", call_id="c1"), OfferWithdrawn(), AgentState("ready", at(5))),
+        # a reject on the console: ready at once, not paused like a phone left ringing
+        (state("offered", call_id="c1"), Reject(), AgentState("ready", at(5))),
         (state("on_call", call_id="c1"), CallEnded(), AgentState("wrap_up", at(5), call_id="c1")),
         (state("wrap_up", call_id="c1"), WrapUpDone(), AgentState("ready", at(5))),
         (
@@ -109,7 +113,7 @@ INVALID = [
 def test_the_invalid_table_covers_every_other_pair() -> None:
     allowed = sum(len(events) for events in ALLOWED_EVENTS.values())
     assert len(INVALID) + allowed == len(STATUSES) * len(ONE_OF_EACH)
-    assert len(INVALID) == 46
+    assert len(INVALID) == 51
 
 
 @pytest.mark.parametrize(
@@ -196,6 +200,20 @@ def test_plan_offers_skips_ringing_calls_and_unmatched_skills() -> None:
     ]
     # a2 (en) is taken by the English caller; a1 then a3 serve the others in order
     assert plan_offers(calls, AGENTS) == [("english", "a2"), ("first", "a1"), ("second", "a3")]
+
+
+def test_a_call_is_not_planned_for_an_agent_who_rejected_it() -> None:
+    calls = [
+        QueuedCall("first", at(2), skills=frozenset({"start_stop"}), declined_by=frozenset({"a1"})),
+        QueuedCall("second", at(3), skills=frozenset({"start_stop"})),
+    ]
+    # a1 (longest idle) declined the first caller: it goes to a2, and a1 takes the second
+    assert plan_offers(calls, AGENTS) == [("first", "a2"), ("second", "a1")]
+    everyone = frozenset({"a1", "a2", "a3"})
+    # everyone who could take it declined it: it waits, and does not hold up the call behind
+    assert plan_offers([replace(calls[0], declined_by=everyone), calls[1]], AGENTS) == [
+        ("second", "a1")
+    ]
 
 
 # --- expected wait ----------------------------------------------------------------------------
