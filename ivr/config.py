@@ -15,11 +15,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from ivr.domain import RequestKind
 from ivr.errors import ConfigError
+from ivr.yamltext import Source, read_yaml
 from routing.config import RoutingConfig
 
 
@@ -39,6 +49,15 @@ class AriConfig(_Section):
     heartbeat_s: float = Field(10.0, gt=0)
     reconnect_initial_s: float = Field(0.25, gt=0)
     reconnect_max_s: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _backoff_grows(self) -> AriConfig:
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError(
+                f"reconnect_max_s {self.reconnect_max_s:g} is less than reconnect_initial_s "
+                f"{self.reconnect_initial_s:g}"
+            )
+        return self
 
 
 class CallsConfig(_Section):
@@ -66,13 +85,40 @@ class RecordsConfig(_Section):
 
 
 class LogConfig(_Section):
-    level: str = "info"
+    level: Literal["debug", "info", "warning", "error"] = "info"
     json_lines: bool = False
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+def _database_url(value: str) -> str:
+    """A URL the engine can open: SQLite through aiosqlite or PostgreSQL through asyncpg. The
+    message never repeats the URL (it may carry a password)."""
+    try:
+        drivername = make_url(value).drivername
+    except ArgumentError:
+        raise ValueError(f"not a database URL (use {_SQLITE_URL} or {_POSTGRES_URL})") from None
+    if drivername not in DATABASE_DRIVERS:
+        raise ValueError(
+            f"the engine opens {' or '.join(DATABASE_DRIVERS)} databases, not {drivername!r} "
+            f"(use {_SQLITE_URL} or {_POSTGRES_URL})"
+        )
+    return value
+
+
+#: The async drivers the engine runs on (the store is SQLAlchemy's async API).
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+_SQLITE_URL = "sqlite+aiosqlite:///var/hotline.sqlite3"
+_POSTGRES_URL = "postgresql+asyncpg://user@host/db"
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 
 
 class DatabaseConfig(_Section):
     # SQLite is the embedded default; production uses postgresql+asyncpg://user@host/db
-    url: str = "sqlite+aiosqlite:///var/hotline.sqlite3"
+    url: DatabaseUrl = _SQLITE_URL
 
 
 class BillingHttpConfig(_Section):
@@ -108,6 +154,11 @@ class OutboxConfig(_Section):
 
     @model_validator(mode="after")
     def _attempts_span_the_horizon(self) -> OutboxConfig:
+        if self.backoff_max_s < self.backoff_base_s:
+            raise ValueError(
+                f"backoff_max_s {self.backoff_max_s:g} is less than backoff_base_s "
+                f"{self.backoff_base_s:g}"
+            )
         needed = tries_to_span(self.retry_horizon_s, self.backoff_base_s, self.backoff_max_s)
         if self.max_attempts is not None and self.max_attempts < needed:
             raise ValueError(
@@ -121,7 +172,7 @@ class OutboxConfig(_Section):
 class BillingConfig(_Section):
     adapter: Literal["database", "http"] = "database"
     # billing's own tables (adapter: database); may be the engine's database
-    database_url: str = "sqlite+aiosqlite:///var/billing.sqlite3"
+    database_url: DatabaseUrl = "sqlite+aiosqlite:///var/billing.sqlite3"
     http: BillingHttpConfig = BillingHttpConfig()
     outbox: OutboxConfig = OutboxConfig()
 
@@ -227,15 +278,37 @@ class AppConfig(_Section):
     ari_password: str = Field("", exclude=True)
     billing_token: str = Field("", exclude=True)
 
+    @model_validator(mode="after")
+    def _emergency_department_exists(self) -> AppConfig:
+        # with queues or departments the engine routes calls itself: the leak line's on-duty
+        # list must be one it has, or every leak call would end in an apology
+        routing = self.routing
+        name = self.calls.emergency_department
+        if (routing.queues or routing.departments) and name not in routing.departments:
+            known = ", ".join(sorted(routing.departments)) or "none configured"
+            raise ValueError(
+                f"calls.emergency_department: unknown department {name!r} (routing.departments: "
+                f"{known}); every leak call would be dropped"
+            )
+        return self
 
-def _describe(errors: list[Any], source: str) -> str:
+
+def _describe(errors: list[Any], source: str, src: Source | None = None) -> str:
+    """Pydantic's errors as `file:line: key.path: message` lines (`file: ...` without `src`)."""
     lines = []
     for err in errors:
-        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = tuple(str(p) for p in err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        named, _, rest = message.partition(": ")
+        if not loc and rest and "." in named and " " not in named:
+            # a check across sections names its key itself
+            loc, message = tuple(named.split(".")), rest
+        path = ".".join(loc) or "(top level)"
+        where = f"{source}:{src.line(loc)}" if src is not None else source
         if err["type"] == "extra_forbidden":
-            lines.append(f"{source}: {path}: unknown key")
+            lines.append(f"{where}: {path}: unknown key")
         else:
-            lines.append(f"{source}: {path}: {err['msg']}")
+            lines.append(f"{where}: {path}: {message}")
     return "\n".join(lines)
 
 
@@ -244,6 +317,7 @@ def parse_config(
     env: Mapping[str, str],
     source: str = "config.yaml",
     base_dir: Path | None = None,
+    src: Source | None = None,
 ) -> AppConfig:
     """Validate config data and merge in environment overrides and the ARI password."""
     if "ari_password" in data:
@@ -259,7 +333,7 @@ def parse_config(
     try:
         cfg = AppConfig.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(_describe(exc.errors(), source)) from None
+        raise ConfigError(_describe(exc.errors(), source, src)) from None
     ari = cfg.ari.model_copy(
         update={
             k: v
@@ -289,17 +363,30 @@ def parse_config(
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> AppConfig:
-    """Read config.yaml (a missing default file means all defaults) and the environment."""
+    """Read config.yaml and the environment. Only the default file may be missing (all
+    defaults); a file named by `--config` or `HOTLINE_CONFIG` must exist.
+
+    The file is read as the flows are (`ivr.yamltext`): UTF-8, no duplicate keys (a second
+    `billing:` silently replaced the first), no tags or alias bombs, every value kept as the
+    text written (YAML 1.1 reads `08:30` as 510 and `0312345678` as a number); pydantic then
+    types each value, and every error names its `file:line` and key.
+    """
     env = os.environ if env is None else env
-    cfg_path = Path(path) if path else Path(env.get("HOTLINE_CONFIG", "config.yaml"))
-    data: Any = {}
-    if cfg_path.exists():
-        try:
-            data = yaml.safe_load(cfg_path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{cfg_path}: not valid YAML: {exc}") from None
-    elif path:
-        raise ConfigError(f"{cfg_path}: no such file")
+    named = path or env.get("HOTLINE_CONFIG")
+    cfg_path = Path(named) if named else Path("config.yaml")
+    if cfg_path.is_dir():
+        raise ConfigError(f"{cfg_path}: is a directory, not a config file")
+    if not cfg_path.exists():
+        if named:
+            via = "--config" if path else "HOTLINE_CONFIG"
+            raise ConfigError(f"{cfg_path}: no such file (named by {via})")
+        return parse_config({}, env, str(cfg_path), base_dir=Path.cwd())
+    src = read_yaml(cfg_path)
+    if src.errors:
+        raise ConfigError("\n".join(src.errors))
+    data = src.data
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{cfg_path}: the top level must be a mapping of sections")
-    return parse_config(data, env, str(cfg_path), base_dir=cfg_path.resolve().parent)
+        raise ConfigError(f"{cfg_path}:1: the top level must be a mapping of sections")
+    return parse_config(data, env, str(cfg_path), base_dir=cfg_path.resolve().parent, src=src)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ivr.cli.db import database_url, with_engine
+from ivr.cli.db import existing_database, with_engine
 from ivr.cli.output import write_document
 from ivr.intake.outbox import pending, retry
 from ivr.intake.payload import billing_request_schema_json
@@ -29,7 +29,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def run_billing_pending(args: argparse.Namespace) -> int:
-    url = database_url(args)
+    url = existing_database(args)
     rows = with_engine(url, lambda engine: pending(engine, include_dead=not args.no_dead))
     if not rows:
         print("nothing pending: billing has every request")
@@ -52,7 +52,7 @@ def run_billing_pending(args: argparse.Namespace) -> int:
 
 
 def run_billing_retry(args: argparse.Namespace) -> int:
-    url = database_url(args)
+    url = existing_database(args)
     ids: list[int] | None = list(args.ids) if args.ids else None
     count = with_engine(url, lambda engine: retry(engine, ids))
     print(f"{count} outbox row(s) due again now")

@@ -12,13 +12,18 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TextIO, TypeVar
 
 import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import load_config
-from ivr.store.db import open_engine
+from ivr.errors import ConfigError
+from ivr.store.db import is_sqlite, open_engine
 from ivr.store.demo import demo
 from ivr.store.migrate import head_revision, migrate
 from ivr.store.tables import premises
@@ -54,6 +59,27 @@ def database_url(args: argparse.Namespace) -> str:
     return load_config(getattr(args, "config", None)).database.url
 
 
+def existing_database(args: argparse.Namespace) -> str:
+    """The configured database's URL for a command that reads what the engine wrote; a
+    `ConfigError` (exit 2, one line) if there is none yet: never creates the file."""
+    url = database_url(args)
+    parsed = make_url(url)
+    if is_sqlite(url) and parsed.database and parsed.database != ":memory:":
+        if not Path(parsed.database).is_file():
+            raise ConfigError(
+                f"database.url: no database at {parsed.database} yet "
+                "(`hotline db migrate` or scripts/start creates it)"
+            )
+    if with_engine(url, _revision) is None:
+        raise ConfigError("database.url: the database has no tables yet (run `hotline db migrate`)")
+    return url
+
+
+async def _revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
 def with_engine(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     async def main() -> T:
         engine = open_engine(url)
@@ -62,7 +88,14 @@ def with_engine(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
         finally:
             await engine.dispose()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except (OperationalError, InterfaceError, OSError) as exc:
+        # the server down, a wrong password, a folder that cannot be written: one line, no URL
+        # (it may carry the password) and no SQL parameters
+        raise ConfigError(
+            f"database.url: cannot open the database ({type(exc).__name__})"
+        ) from None
 
 
 def run_db_init(args: argparse.Namespace) -> int:
