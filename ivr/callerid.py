@@ -57,11 +57,29 @@ _UNAVAILABLE = {"unavailable", "unknown", "not available", "out of area", "表�
 _PAYPHONE = {"公衆電話", "payphone", "coin line", "c"}
 
 
-@functools.lru_cache(maxsize=4096)
+_OWN_E164_LIMIT = 4096
+_own_e164: dict[str, None] = {}
+"""E.164 strings this module has produced lately. Re-normalising one gives the same string (a
+valid number's E.164 form parses back to itself), so they skip the parse: the session normalises
+the presented number, the flow looks its E.164 form up, and the store normalises that again."""
+
+
 def normalise_number(raw: str, region: str = DEFAULT_REGION) -> str | None:
     """The E.164 form of a phone number typed or presented in `region`, or None if not valid.
     Remembered for recent numbers: each call's number is normalised for the look-up and again for
     its record, and phonenumbers' parse is the dearest step of either."""
+    if raw in _own_e164:
+        return raw
+    e164 = _parse_number(raw, region)
+    if e164 is not None and e164 not in _own_e164:
+        if len(_own_e164) >= _OWN_E164_LIMIT:
+            _own_e164.clear()
+        _own_e164[e164] = None
+    return e164
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_number(raw: str, region: str) -> str | None:
     text = raw.strip()
     if not text or len(text) > 32:
         return None

@@ -83,3 +83,31 @@ def test_normalise_number_rejects_garbage() -> None:
     assert normalise_number("") is None
     assert normalise_number("not a number") is None
     assert normalise_number("09012345678") == "+819012345678"
+
+
+@pytest.mark.parametrize(
+    "raw", ["093-582-1234", "0935821234", "+81935821234", "81935821234", "anonymous", "withheld"]
+)
+def test_normalising_the_e164_form_again_gives_the_same_caller(raw: str) -> None:
+    first = normalise_caller_id(raw)
+    again = normalise_caller_id(first.e164) if first.e164 is not None else first
+    assert again == first
+
+
+def test_own_e164_output_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import phonenumbers
+
+    parses: list[str] = []
+    real_parse = phonenumbers.parse
+
+    def counting_parse(text: str, region: str | None = None) -> phonenumbers.PhoneNumber:
+        parses.append(text)
+        return real_parse(text, region)
+
+    monkeypatch.setattr(phonenumbers, "parse", counting_parse)
+    presented = "093-582-7788"  # a number no other test normalises, so no cache holds it
+    e164 = normalise_caller_id(presented).e164
+    assert e164 == "+81935827788"
+    assert normalise_caller_id(e164).e164 == e164
+    assert normalise_number(e164) == e164
+    assert parses == [presented]
