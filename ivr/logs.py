@@ -68,10 +68,19 @@ def setup_logging(level: str = "info", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiohttp's access log would print request paths that can hold ids; keep it quiet
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    # APScheduler logs every run of the outbox job at INFO: one line per 5 s says nothing
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    quiet_data_loggers()
+
+
+#: Libraries whose debug and info lines carry personal data or ids: SQL parameters (aiosqlite
+#: logs every statement with its values at DEBUG, SQLAlchemy's engine logger at INFO), request
+#: paths (aiohttp's access log); and APScheduler's line per job run says nothing.
+DATA_LOGGERS = ("aiosqlite", "sqlalchemy", "asyncpg", "aiohttp.access", "apscheduler")
+
+
+def quiet_data_loggers() -> None:
+    """Keep `DATA_LOGGERS` at WARNING whatever `log.level` says."""
+    for name in DATA_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def call_id_filter() -> logging.Filter:

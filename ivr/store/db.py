@@ -41,7 +41,9 @@ def is_sqlite(url: str) -> bool:
 
 
 def open_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine for `url`; for a SQLite file its folder is created."""
+    """An async engine for `url`; for a SQLite file its folder is created. Its errors never
+    carry the statement's values (`hide_parameters`): an intake's insert holds names,
+    addresses and customer numbers, and an error's text ends up in a log line."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -51,6 +53,7 @@ def open_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             pool_size=1,
             max_overflow=0,
             pool_timeout=60,
@@ -65,4 +68,6 @@ def open_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     # no ROLLBACK when a connection goes back to the pool: every use here is a `begin()` or
     # `connect()` block, which ends its transaction itself; the reset was one more round trip
     # after every batch of call state and call records
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_reset_on_return=None)
+    return create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_reset_on_return=None
+    )

@@ -64,7 +64,8 @@ class DriverStatement:
 def _wrapped(sql: str, params: Any, exc: sqlite3.Error) -> Exception:
     # a driver error comes out as SQLAlchemy's wrapper of it, as through `sa.Connection`, so
     # callers catch one family (`SQLAlchemyError`) whichever way the rows went
-    return DBAPIError.instance(sql, params, exc, sqlite3.Error)
+    # the values stay out of the error's text, as with our engines' `hide_parameters`
+    return DBAPIError.instance(sql, params, exc, sqlite3.Error, hide_parameters=True)
 
 
 def sqlite_driver(conn: sa.Connection) -> sqlite3.Connection | None:

@@ -296,7 +296,9 @@ class SqliteCallerMatch:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise DBAPIError.instance(statement, params, exc, sqlite3.Error) from exc
+                raise DBAPIError.instance(
+                    statement, params, exc, sqlite3.Error, hide_parameters=True
+                ) from exc
             raise
         finally:
             cursor.close()
@@ -361,7 +363,7 @@ class PostgresLookupPath:
     def __init__(self, engine: AsyncEngine) -> None:
         self._main = engine
         self._fast = create_async_engine(
-            engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False
+            engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, hide_parameters=True
         )
 
     async def _once_more_if_dropped(self, attempt: Callable[[], Awaitable[T]]) -> T:
