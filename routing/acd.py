@@ -1,6 +1,12 @@
 """`AcdRouter`: the call session's `Router` on our own ACD (`routing.queues`) and transfers
 (`routing.transfer`). It runs inside the caller's session task: waiting in a queue, talking to
-the agent, being put through to a department or the on-duty line, until the call ends."""
+the agent (`routing.queues.conversation`), being put through to a department or the on-duty line,
+until the call ends. A caller the agent hands over goes on from there in the same task: to the
+department's line, or waiting again in a queue (another, or theirs when a blind transfer found
+nobody), offered to the next agent as the same call (the same pop).
+
+The router also owns what the console reaches the calls through: `desk` (reject, transfer,
+complete, cancel: `routing.commands`) and `wrap_ups` (the wrap-up codes: `routing.wrapup`)."""
 
 from __future__ import annotations
 
@@ -14,12 +20,13 @@ from datetime import UTC, datetime
 from ivr.ari.client import StreamItem
 from ivr.ari.models import ChannelDestroyed
 from ivr.calls.codec import TALK, Talk
-from ivr.calls.handle import CallHandle
+from ivr.calls.handle import CallCommand, CallHandle
 from ivr.calls.records import CallRecorder
 from ivr.calls.services import HandoverOutcome, QueueOutcome, TalkKind
 from ivr.errors import AriError, AriUnavailable
+from routing.commands import CallDesk
 from routing.legs import talk_until_hangup
-from routing.model import CallbackRequest, QueueEvent, TransferEvent
+from routing.model import CallbackRequest, QueueEvent, TransferEvent, WrapUpEvent
 from routing.ports import RoutingAri
 from routing.queues import (
     Abandoned,
@@ -30,7 +37,13 @@ from routing.queues import (
     QueueService,
 )
 from routing.queues import QueueOutcome as AcdOutcome
+from routing.queues.conversation import Conversation, Ended, TalkEnd, ToDepartment
+from routing.queues.outcomes import Trail
 from routing.transfer import TransferService
+from routing.wrapup import WrapUps
+
+RoutingEvent = QueueEvent | TransferEvent | WrapUpEvent
+"""What the trail of the queues, transfers and wrap-ups carries."""
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +58,17 @@ class QueueEvents:
     with each event's own time, kept here for a while, and awaitable for whoever watches."""
 
     def __init__(self, keep: int = 1000, recorder: CallRecorder | None = None) -> None:
-        self.recent: deque[QueueEvent | TransferEvent] = deque(maxlen=keep)
+        self.recent: deque[RoutingEvent] = deque(maxlen=keep)
         self._recorder = recorder
         self._change = asyncio.Event()
-        self._listeners: list[Callable[[QueueEvent | TransferEvent], None]] = []
+        self._listeners: list[Callable[[RoutingEvent], None]] = []
 
-    def subscribe(self, listener: Callable[[QueueEvent | TransferEvent], None]) -> None:
+    def subscribe(self, listener: Callable[[RoutingEvent], None]) -> None:
         """Hand every later event to `listener` too (the agent console's feed); it must not
         block: it runs on the call's own path."""
         self._listeners.append(listener)
 
-    def add(self, event: QueueEvent | TransferEvent) -> None:
+    def add(self, event: RoutingEvent) -> None:
         self.recent.append(event)
         for listener in self._listeners:
             try:
@@ -64,18 +77,32 @@ class QueueEvents:
                 # a listener's fault must not cost the caller their place
                 log.exception("a queue event listener failed")
         if self._recorder is not None:
-            if isinstance(event, QueueEvent):
-                data = {"queue": event.queue, "agent": event.agent_id or ""}
-            else:
-                data = {"department": event.department}
-            if event.detail:
-                data["detail"] = event.detail
-            self._recorder.event(event.call_id, event.kind, event.at, data)
+            self._recorder.event(event.call_id, event.kind, event.at, _data(event))
         self._change.set()
         self._change = asyncio.Event()
 
     async def next(self) -> None:
         await self._change.wait()
+
+
+def _data(event: RoutingEvent) -> dict[str, str]:
+    """The trail row's data (ids, codes, and a wrap-up's notes: the trail is where they live)."""
+    if isinstance(event, WrapUpEvent):
+        return {
+            "queue": event.queue,
+            "agent": event.agent_id,
+            "reason": event.reason,
+            "notes": event.notes,
+            "ended_by": event.ended_by,
+            "started_at": event.started_at.isoformat(),
+        }
+    if isinstance(event, QueueEvent):
+        data = {"queue": event.queue, "agent": event.agent_id or ""}
+    else:
+        data = {"department": event.department}
+    if event.detail:
+        data["detail"] = event.detail
+    return data
 
 
 class AcdRouter:
@@ -100,6 +127,26 @@ class AcdRouter:
         self.callback_ring_s = 30
         # the router is who calls back the callers who kept a place in its queues
         queues.bind(self.dial_back)
+        self.desk = CallDesk(queues.agents)
+        self.wrap_ups = WrapUps(
+            queues.agents,
+            queues.config.wrap_up_codes,
+            self.events.add,
+            clock=queues.clock,
+        )
+        self._conversation = Conversation(
+            ari,
+            queues.agents,
+            Trail(queues.clock, self.events.add),
+            self.wrap_ups.begin,
+            transfers=transfers,
+            desk=self.desk,
+            queue_takes=queues.takes,
+        )
+
+    def bind_commands(self, post: Callable[[str, CallCommand], bool]) -> None:
+        """Give the console's desk the supervisor's `post` (into a call's inbox)."""
+        self.desk.bind(post)
 
     def bind(self, watch: Callable[[str, Callable[[StreamItem], None] | None], None]) -> None:
         """Give the router the supervisor's `watch`, to learn when a callback is not answered."""
@@ -177,12 +224,7 @@ class AcdRouter:
 
     async def _after(self, call: CallHandle, outcome: AcdOutcome) -> QueueOutcome:
         if isinstance(outcome, Answered):
-            talk = Talk(
-                outcome.queue, outcome.agent_id, outcome.agent_channel_id, outcome.bridge_id
-            )
-            await self._remember_talk(call, talk)
-            await self.queues.talk(call, outcome)
-            return "answered"
+            return await self._served(call, outcome)
         if isinstance(outcome, CallbackScheduled):
             # the caller heard the callback confirmation and keeps the place; end this call
             with contextlib.suppress(AriError):
@@ -195,6 +237,32 @@ class AcdRouter:
         if isinstance(outcome, Overflow):
             return "overflow"
         raise TypeError(outcome)
+
+    async def _served(
+        self, call: CallHandle, answered: Answered, *, agent_up: bool = True
+    ) -> QueueOutcome:
+        """The caller talks to the agent, then goes where the agent handed them (if anywhere)."""
+        talk = Talk(
+            answered.queue, answered.agent_id, answered.agent_channel_id, answered.bridge_id
+        )
+        await self._remember_talk(call, talk)
+        wrap_up_s = self.queues.queue_config(answered.queue).wrap_up_s
+        end = await self._conversation.run(call, answered, wrap_up_s, agent_up=agent_up)
+        return await self._handed(call, answered, end)
+
+    async def _handed(self, call: CallHandle, answered: Answered, end: TalkEnd) -> QueueOutcome:
+        if isinstance(end, Ended):
+            return "answered"
+        if isinstance(end, ToDepartment):
+            await self._put_through(call, end.channel_id, end.bridge_id)
+            return "answered"
+        # the old conversation is over: a restarted engine must not follow it again
+        await self._remember_talk(call, None)
+        # another queue (ToQueue) or theirs again (BackToQueue): with the wait they had
+        outcome = await self.queues.wait(
+            call, end.queue, answered.priority, call.context, since=answered.enqueued_at
+        )
+        return await self._after(call, outcome)
 
     async def transfer(
         self, call: CallHandle, department: str, context: Mapping[str, str]
@@ -229,11 +297,11 @@ class AcdRouter:
         with contextlib.suppress(AriError):
             await self._ari.stop_moh(call.channel_id)
 
-    async def _remember_talk(self, call: CallHandle, talk: Talk) -> None:
+    async def _remember_talk(self, call: CallHandle, talk: Talk | None) -> None:
         # kept on the caller (`HOTLINE_TALK`): a restarted engine follows the conversation
         # instead of taking the caller back into the flow
         with contextlib.suppress(AriError):  # the caller hung up: the talk ends at once anyway
-            await call.remember(TALK.name, TALK.encode(talk))
+            await call.remember(TALK.name, TALK.encode(talk) if talk is not None else "")
 
     async def resume_talk(self, call: CallHandle) -> TalkKind | None:
         kept = TALK.decode(await call.recall(TALK.name))
@@ -246,7 +314,7 @@ class AcdRouter:
         if talk.queue and talk.queue in self.queues.config.queues:
             answered = Answered(talk.queue, talk.agent, talk.leg, talk.bridge)
             agent_up = await self.queues.resume_talk(call, answered)
-            await self.queues.talk(call, answered, agent_up=agent_up)
+            await self._served(call, answered, agent_up=agent_up)
             return "answered"
         call.claim(talk.leg)
         try:

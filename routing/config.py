@@ -268,6 +268,20 @@ class PauseReason(_Model):
     en: str = Field(min_length=1, max_length=40)
 
 
+UNCLASSIFIED = "unclassified"
+"""The wrap-up code of a call whose wrap-up ended without the agent giving one (the timer ran
+out, or the agent went ready / paused / logged out first): the reports count it as such."""
+
+DEFAULT_WRAP_UP_CODES: dict[str, dict[str, str]] = {
+    "start_stop": {"ja": "開始・中止", "en": "Start / stop"},
+    "moving": {"ja": "転居", "en": "Moving"},
+    "billing": {"ja": "料金・支払い", "en": "Bill / payment"},
+    "leak": {"ja": "漏水・断水", "en": "Leak / outage"},
+    "complaint": {"ja": "苦情・要望", "en": "Complaint / request"},
+    "enquiry": {"ja": "問い合わせ", "en": "Enquiry"},
+    "other": {"ja": "その他", "en": "Other"},
+}
+
 DEFAULT_PAUSE_REASONS: dict[str, dict[str, str]] = {
     "break": {"ja": "休憩", "en": "Break"},
     "lunch": {"ja": "昼休み", "en": "Lunch"},
@@ -312,6 +326,11 @@ class RoutingConfig(_Model):
     pause_reasons: dict[ConfigName, PauseReason] = Field(
         default_factory=lambda: dict(DEFAULT_PAUSE_REASONS), validate_default=True, min_length=1
     )
+    # how an agent classifies a call in wrap-up (required; the reports group by it), in this
+    # order on the console; "unclassified" is the engine's own for a wrap-up ended without one
+    wrap_up_codes: dict[ConfigName, PauseReason] = Field(
+        default_factory=lambda: dict(DEFAULT_WRAP_UP_CODES), validate_default=True, min_length=1
+    )
     # How a department's `number` is dialled: `{number}` is replaced (a trunk in production).
     outbound_endpoint: str = Field(default="PJSIP/{number}@trunk", pattern=r"\{number\}")
     # The number a called-back resident sees (the hotline's own, so they can call it again);
@@ -320,6 +339,11 @@ class RoutingConfig(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> Self:
+        if UNCLASSIFIED in self.wrap_up_codes:
+            raise ValueError(
+                f"wrap_up_codes: {UNCLASSIFIED!r} is the engine's own code for a call left "
+                "without one; choose another name"
+            )
         known = ", ".join(sorted(self.calendars))
         for name, queue in self.queues.items():
             if queue.calendar not in self.calendars:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,7 +28,12 @@ HANGUP_EVENTS = (StasisEnd, ChannelDestroyed, ChannelHangupRequest)
 # event, the poll only bounds each wait on the inbox
 TALK_POLL_S = 30.0
 
-RingResult = Literal["answered", "no_answer", "caller_gone"]
+RingResult = Literal["answered", "no_answer", "caller_gone", "stopped"]
+"""How ringing a leg ended; `stopped`: the `stop` the caller of `ring_leg` gave said so (the
+agent rejected the offer, or cancelled the consultation), the leg was hung up."""
+
+Stop = Callable[[object], bool]
+"""Looks at each other item of the call's inbox while a leg rings; True ends the ringing."""
 Side = Literal["caller", "leg"]
 
 
@@ -51,11 +56,15 @@ class Leg:
     variables: Mapping[str, str] = field(default_factory=dict)
 
 
-async def ring_leg(call: CallHandle, ari: RoutingAri, leg: Leg, *, grace_s: float) -> RingResult:
+async def ring_leg(
+    call: CallHandle, ari: RoutingAri, leg: Leg, *, grace_s: float, stop: Stop | None = None
+) -> RingResult:
     """Ring `leg` for `call` (its events come to the call's inbox while it rings) and wait for
     it to answer. `grace_s` is added to the leg's own timeout before we hang it up ourselves
-    (Asterisk's originate timeout normally ends it first). On anything but `answered` the leg
-    is hung up if it still rings and no longer claimed; an answered leg stays claimed."""
+    (Asterisk's originate timeout normally ends it first). `stop` sees every other inbox item
+    meanwhile (a console command, another leg's hangup) and may end the ringing. On anything
+    but `answered` the leg is hung up if it still rings and no longer claimed; an answered
+    leg stays claimed."""
     call.claim(leg.channel_id)
     answered = False
     try:
@@ -72,7 +81,7 @@ async def ring_leg(call: CallHandle, ari: RoutingAri, leg: Leg, *, grace_s: floa
         except AriError:
             log.warning("could not ring %s", leg.label)
             return "no_answer"
-        ended = await _until_answered(call, leg, leg.timeout_s + grace_s)
+        ended = await _until_answered(call, leg, leg.timeout_s + grace_s, stop)
         answered = ended == "answered"
         if ended == "leg_gone":
             return "no_answer"
@@ -86,8 +95,8 @@ async def ring_leg(call: CallHandle, ari: RoutingAri, leg: Leg, *, grace_s: floa
 
 
 async def _until_answered(
-    call: CallHandle, leg: Leg, timeout_s: float
-) -> Literal["answered", "leg_gone", "caller_gone"] | None:
+    call: CallHandle, leg: Leg, timeout_s: float, stop: Stop | None
+) -> Literal["answered", "leg_gone", "caller_gone", "stopped"] | None:
     """How the ringing ended; None when the wait ran out with the leg still ringing."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -101,6 +110,8 @@ async def _until_answered(
             return "leg_gone"  # rang out or refused: Asterisk ended it
         if is_gone(event, call.channel_id):
             return "caller_gone"
+        if stop is not None and stop(event):
+            return "stopped"
     return None
 
 

@@ -44,6 +44,13 @@ TrailKind = Literal[
     "talk_resumed",
     # a department or on-duty phone answered and the caller is put through to it
     "put_through",
+    # the agent declined the offer on the console: the caller keeps the place (agent: who)
+    "rejected",
+    # the agent asked to transfer the call (detail: "blind|attended department:<name>" or
+    # "blind queue:<name>")
+    "transfer_requested",
+    # the caller left the agent for another queue (detail: "queue:<name>")
+    "transferred",
 ]
 
 
@@ -58,6 +65,24 @@ class QueueEvent:
     kind: TrailKind
     agent_id: str | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpEvent:
+    """The agent's classification of a call after it (`reason`, one of `routing.wrap_up_codes`,
+    or `unclassified` when wrap-up ended without one: `ended_by` says how — `agent` submitted,
+    `timeout`, or the state the agent chose instead). `notes` are the agent's free text: they go
+    to the call's trail data and nowhere else (never a log line)."""
+
+    call_id: str
+    queue: str
+    agent_id: str
+    at: datetime
+    reason: str
+    started_at: datetime
+    ended_by: str
+    notes: str = ""
+    kind: Literal["wrap_up"] = "wrap_up"
 
 
 @dataclass(frozen=True, slots=True)

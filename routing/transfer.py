@@ -25,7 +25,7 @@ from ivr.errors import AriError
 from routing.agents import Clock
 from routing.config import RoutingConfig
 from routing.hours import Calendar
-from routing.legs import Leg, RingResult, hang_up_quietly, ring_leg
+from routing.legs import Leg, RingResult, Stop, hang_up_quietly, ring_leg
 from routing.model import TransferEvent
 from routing.ports import RoutingAri
 
@@ -109,6 +109,14 @@ class TransferService:
         calendar = self.config.departments[department].calendar
         return calendar is None or self._calendars[calendar].is_open(self._clock())
 
+    def reachable(self, department: str) -> Literal["ok", "unknown_target", "closed"]:
+        """Whether a transfer to `department` may start now (a department with only an on-duty
+        list takes emergencies, not transfers)."""
+        dept = self.config.departments.get(department)
+        if dept is None or (dept.endpoint is None and dept.number is None):
+            return "unknown_target"
+        return "ok" if self._open(department) else "closed"
+
     # ------------------------------------------------------------------ ringing a leg
 
     async def _ring(
@@ -119,6 +127,7 @@ class TransferService:
         department: str,
         timeout_s: int,
         context: Mapping[str, str],
+        stop: Stop | None = None,
     ) -> RingResult:
         """Ring `endpoint` as `leg` with the call's context on it; an answered leg stays
         claimed for this call."""
@@ -128,7 +137,7 @@ class TransferService:
         }
         label = f"department {department}"
         spec = Leg(endpoint, leg, f"department,{department}", timeout_s, label, variables)
-        return await ring_leg(call, self._ari, spec, grace_s=self._ring_grace_s)
+        return await ring_leg(call, self._ari, spec, grace_s=self._ring_grace_s, stop=stop)
 
     async def _hangup(self, channel_id: str) -> None:
         await hang_up_quietly(self._ari, channel_id)
@@ -179,7 +188,7 @@ class TransferService:
         )
         if ring != "answered":
             self._trail(call, department, "transfer_failed", ring)
-            return TransferResult(department, "blind", ring)
+            return TransferResult(department, "blind", "no_answer" if ring == "stopped" else ring)
         new_bridge = await self._connect(call, leg)
         self._trail(call, department, "transfer_connected")
         return TransferResult(department, "blind", "connected", leg, new_bridge)
@@ -194,12 +203,15 @@ class TransferService:
         agent_channel_id: str,
         bridge_id: str,
         context: Mapping[str, str] | None = None,
+        stop: Stop | None = None,
+        agent_left: Callable[[], bool] = lambda: False,
     ) -> Consultation | TransferResult:
         """Start an attended transfer: the caller goes on hold, the department rings, and the
         agent is moved into a consultation bridge with it. Returns a `Consultation` to
-        `complete` or `cancel`, or a `TransferResult` (no answer / closed: caller back with the
-        agent; caller gone)."""
-        dept = self.config.departments[department]
+        `complete` or `cancel`, or a `TransferResult`: `cancelled` (`stop` said so while it
+        rang) / `no_answer` / `closed` with the caller back with the agent; `caller_gone`; or,
+        when the agent hung up while it rang (`agent_left`), `connected` (the department took
+        the caller, as a blind transfer would) or the ring's result with the caller on hold."""
         if not self._open(department):
             self._trail(call, department, "closed")
             return TransferResult(department, "attended", "closed")
@@ -210,19 +222,54 @@ class TransferService:
         leg = call.new_id("dept")
         self._trail(call, department, "transfer_consult")
         ring = await self._ring(
-            call, endpoint, leg, department, dept.ring_timeout_s, context or call.context
+            call,
+            endpoint,
+            leg,
+            department,
+            self.config.departments[department].ring_timeout_s,
+            context or call.context,
+            stop,
         )
-        if ring != "answered":
-            if ring != "caller_gone":
-                await self._back_to_agent(call, bridge_id)
-            self._trail(call, department, "transfer_failed", ring)
-            return TransferResult(department, "attended", ring)
-        consult_bridge = call.new_id("bridge")
-        await self._ari.create_bridge(consult_bridge, "mixing", "consultation")
-        # adding the agent to another bridge moves it out of the caller's (now empty) bridge
-        await self._ari.add_to_bridge(consult_bridge, agent_channel_id)
-        await self._ari.add_to_bridge(consult_bridge, leg)
-        return Consultation(department, agent_channel_id, leg, consult_bridge, bridge_id)
+        left = agent_left()
+        if ring == "answered" and not left:
+            consult_bridge = call.new_id("bridge")
+            await self._ari.create_bridge(consult_bridge, "mixing", "consultation")
+            await self._ari.add_to_bridge(consult_bridge, leg)
+            try:
+                # adding the agent to another bridge moves it out of the caller's (now empty)
+                await self._ari.add_to_bridge(consult_bridge, agent_channel_id)
+            except AriError:
+                await self._destroy(consult_bridge)  # the agent hung up in that instant
+                left = True
+            else:
+                self._trail(call, department, "consult_started")
+                return Consultation(department, agent_channel_id, leg, consult_bridge, bridge_id)
+        return await self._not_consulted(call, department, ring, leg, bridge_id, left)
+
+    async def _not_consulted(
+        self,
+        call: CallHandle,
+        department: str,
+        ring: RingResult,
+        leg: str,
+        bridge_id: str,
+        agent_left: bool,
+    ) -> TransferResult:
+        if ring == "answered":
+            # the agent let go while the department rang (the only way an answered leg gets
+            # here): the department takes the caller
+            await self._destroy(bridge_id)
+            new_bridge = await self._connect(call, leg)
+            self._trail(call, department, "transfer_connected", "agent_left")
+            return TransferResult(department, "attended", "connected", leg, new_bridge)
+        if ring == "stopped":
+            await self._back_to_agent(call, bridge_id)
+            self._trail(call, department, "transfer_cancelled")
+            return TransferResult(department, "attended", "cancelled")
+        if ring == "no_answer" and not agent_left:
+            await self._back_to_agent(call, bridge_id)
+        self._trail(call, department, "transfer_failed", ring)
+        return TransferResult(department, "attended", ring)
 
     async def complete(self, call: CallHandle, consultation: Consultation) -> TransferResult:
         """The agent hands over: the caller joins the department, the agent leg is hung up."""
@@ -241,8 +288,11 @@ class TransferService:
             consultation.bridge_id,
         )
 
-    async def cancel(self, call: CallHandle, consultation: Consultation) -> TransferResult:
-        """The department leg is hung up and the caller is back with the agent."""
+    async def cancel(
+        self, call: CallHandle, consultation: Consultation, why: str = ""
+    ) -> TransferResult:
+        """The department leg is hung up and the caller is back with the agent (`why`:
+        the department hung up first, say; empty: the agent cancelled)."""
         call.release(consultation.department_channel_id)
         await self._hangup(consultation.department_channel_id)
         with contextlib.suppress(AriError):
@@ -251,8 +301,21 @@ class TransferService:
             )
         await self._destroy(consultation.bridge_id)
         await self._back_to_agent(call, consultation.caller_bridge_id)
-        self._trail(call, consultation.department, "transfer_cancelled")
+        if why:
+            self._trail(call, consultation.department, "transfer_failed", why)
+        else:
+            self._trail(call, consultation.department, "transfer_cancelled")
         return TransferResult(consultation.department, "attended", "cancelled")
+
+    async def abandon(self, call: CallHandle, consultation: Consultation) -> None:
+        """The caller hung up during the consultation: nobody is left to hand over, the agent's
+        and the department's legs end with both bridges."""
+        call.release(consultation.department_channel_id)
+        await self._hangup(consultation.department_channel_id)
+        await self._hangup(consultation.agent_channel_id)
+        await self._destroy(consultation.bridge_id)
+        await self._destroy(consultation.caller_bridge_id)
+        self._trail(call, consultation.department, "transfer_cancelled", "caller_gone")
 
     async def _back_to_agent(self, call: CallHandle, bridge_id: str) -> None:
         with contextlib.suppress(AriError):

@@ -21,6 +21,13 @@ CALLER_OF_LEG_VAR = "HOTLINE_CALL"
 phone): the caller's channel id, so a restarted engine knows whose leg it finds."""
 
 
+class CallCommand:
+    """A request for the routing code that holds a call, from outside its ARI events (the agent
+    console's reject or transfer): posted into the call's inbox (`Supervisor.post`) and read
+    through `next_event` like an event, so the one task of the call carries it out. Code that
+    reads the inbox and expects none ignores it."""
+
+
 class CallHandle(Protocol):
     @property
     def channel_id(self) -> str:
@@ -50,8 +57,9 @@ class CallHandle(Protocol):
     def release(self, channel_id: str) -> None:
         """Stop routing a claimed channel's events here."""
 
-    async def next_event(self, timeout_s: float) -> AriEvent | None:
-        """The call's next ARI event, or None after `timeout_s` (virtual time in tests).
+    async def next_event(self, timeout_s: float) -> AriEvent | CallCommand | None:
+        """The call's next ARI event (or a posted `CallCommand`), or None after `timeout_s`
+        (virtual time in tests).
         Raises `ivr.errors.Detached` when the engine stops: leave the call as it is."""
 
     async def remember(self, key: str, value: str) -> None:

@@ -39,6 +39,7 @@ from ivr.ari.port import AriPort
 from ivr.callerid import normalise_caller_id
 from ivr.calls.codec import STATE, RecordSoFar, SavedFlow
 from ivr.calls.flows import FlowVersion
+from ivr.calls.handle import CallCommand
 from ivr.calls.records import CallRecord, CallRecorder
 from ivr.calls.services import CallServices, HandoverOutcome, QueueOutcome
 from ivr.config import CallsConfig
@@ -69,7 +70,7 @@ class FlowTimer:
         self.name = name
 
 
-SessionInput = AriEvent | Resynced | FlowTimer | Stop
+SessionInput = AriEvent | Resynced | FlowTimer | Stop | CallCommand
 
 
 class _CallEnded(Exception):
@@ -151,7 +152,7 @@ class CallSession:
         if self._claim is not None:
             self._claim(channel_id, None)
 
-    async def next_event(self, timeout_s: float) -> AriEvent | None:
+    async def next_event(self, timeout_s: float) -> AriEvent | CallCommand | None:
         try:
             async with asyncio.timeout(timeout_s):
                 while True:

@@ -18,7 +18,7 @@ from typing import Any
 from ivr.ari.client import Disconnected, Resynced, StreamItem
 from ivr.ari.models import Channel, StasisStart, event_channel_id
 from ivr.ari.port import AriPort
-from ivr.calls.handle import CALLER_OF_LEG_VAR
+from ivr.calls.handle import CALLER_OF_LEG_VAR, CallCommand
 from ivr.calls.records import CallRecorder
 from ivr.calls.services import CallServices
 from ivr.calls.session import CallSession, Stop
@@ -128,6 +128,14 @@ class Supervisor:
             self._watchers.pop(channel_id, None)
         else:
             self._watchers[channel_id] = watcher
+
+    def post(self, call_id: str, command: CallCommand) -> bool:
+        """Put `command` into the inbox of the call `call_id` (False: no such call here)."""
+        session = self.sessions.get(call_id)
+        if session is None:
+            return False
+        session.inbox.put_nowait(command)
+        return True
 
     def changed(self) -> None:
         """A session moved on (or started, or ended): wake whoever waits in `next_change`."""

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 
-from ivr.ari.models import AriEvent, PlaybackFinished
+from ivr.ari.models import PlaybackFinished
 from ivr.calls.handle import CallHandle
 from ivr.errors import AriError
 from routing.legs import is_gone
@@ -97,7 +97,7 @@ class PromptPlayer:
                 await self._ari.stop_playback(self._playing)
             self._playing = None
 
-    def finished(self, event: AriEvent) -> bool:
+    def finished(self, event: object) -> bool:
         """`event` is the end of the prompt playing now."""
         if isinstance(event, PlaybackFinished) and event.playback.id == self._playing:
             self._playing = None

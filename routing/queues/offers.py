@@ -1,20 +1,31 @@
 """Putting a waiting caller through to an agent: ring the agent's phone (`routing.legs`), keep
-the agent's state right whatever happens (answered, rang out, the caller hung up, the session
-was cancelled), move the caller from the holding bridge into a fresh mixing bridge with the
-agent, and run that conversation to its end (then the agent's wrap-up starts)."""
+the agent's state right whatever happens (answered, rang out, rejected on the console, the
+caller hung up, the session was cancelled), move the caller from the holding bridge into a
+fresh mixing bridge with the agent, and run that conversation to its end (then the agent's
+wrap-up starts).
+
+Reject: the agent's `Decline` (`routing.commands`) arrives in the caller's inbox while the phone
+rings; the ringing leg is hung up, the agent is ready again at once (no pause: they chose to
+stay available) and the caller keeps their place, offered to the next ready agent. The agent is
+not offered this call again for the rest of its wait (`QueuedCall.declined_by`), so a reject
+really passes the call on; other calls reach them as usual. If every agent declines it, the
+call waits for the next agent to become free (or the queue's own overflow)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Literal
 
 from ivr.calls.handle import CallHandle
-from ivr.errors import AriError, Detached
+from ivr.errors import AriError
 from routing.agents import AgentPool, Clock
+from routing.commands import Decline, StaffCommand
 from routing.config import QueueConfig
-from routing.legs import Leg, RingResult, end_quietly, ring_leg, talk_until_hangup
-from routing.policy import NoAnswer, OfferWithdrawn, QueuedCall
+from routing.legs import Leg, RingResult, end_quietly, ring_leg
+from routing.policy import NoAnswer, OfferWithdrawn, QueuedCall, Reject
 from routing.ports import RoutingAri
+from routing.queues.conversation import Conversation, Ended
 from routing.queues.membership import Places
 from routing.queues.outcomes import Abandoned, Answered, Trail
 
@@ -41,8 +52,11 @@ class AgentOffers:
         self, call: CallHandle, cfg: QueueConfig, queue: str, agent_id: str, entry: QueuedCall
     ) -> Answered | Abandoned | None:
         """Ring `agent_id` for this call. An answered offer bridges caller and agent; None means
-        it rang out (the agent is paused "no answer", the caller keeps the place)."""
+        it rang out (the agent is paused "no answer") or the agent rejected it (ready again);
+        either way the caller keeps the place."""
         call_id = call.channel_id
+        # the place as it is now: it carries who declined this call already
+        entry = self._places[queue].get(call_id, entry)
         self._agents.offer(agent_id, call_id)
         self._places[queue][call_id] = replace(entry, offered_to=agent_id)
         self._trail(call_id, queue, "offered", agent_id=agent_id)
@@ -56,7 +70,9 @@ class AgentOffers:
                 cfg.ring_timeout_s,
                 f"agent {agent_id}",
             )
-            result = await ring_leg(call, self._ari, spec, grace_s=self._ring_grace_s)
+            result = await ring_leg(
+                call, self._ari, spec, grace_s=self._ring_grace_s, stop=_declined_by(agent_id)
+            )
         finally:
             if result != "answered":
                 self._withdraw(queue, entry, agent_id, result)
@@ -64,19 +80,24 @@ class AgentOffers:
         if result == "caller_gone":
             self._trail(call_id, queue, "abandoned", agent_id=agent_id)
             return Abandoned(queue, waited)
+        if result == "stopped":
+            self._trail(call_id, queue, "rejected", agent_id=agent_id)
+            return None
         if result == "no_answer":
             self._trail(call_id, queue, "no_answer", agent_id=agent_id)
             return None
-        return await self._bridge(call, queue, agent_id, leg, waited)
+        answered = await self._bridge(call, queue, agent_id, leg, waited)
+        if isinstance(answered, Answered):
+            return replace(answered, enqueued_at=entry.enqueued_at, priority=entry.priority)
+        return answered
 
     def _withdraw(self, queue: str, entry: QueuedCall, agent_id: str, result: RingResult) -> None:
         if entry.call_id in self._places[queue]:
-            self._places[queue][entry.call_id] = entry
+            declined = entry.declined_by | {agent_id} if result == "stopped" else entry.declined_by
+            self._places[queue][entry.call_id] = replace(entry, declined_by=declined)
         if self._agents.state(agent_id).status == "offered":
             # also on cancellation: never leave an agent stuck as offered
-            self._agents.apply(
-                agent_id, OfferWithdrawn() if result == "caller_gone" else NoAnswer()
-            )
+            self._agents.apply(agent_id, _withdrawal(result))
 
     async def _bridge(
         self, call: CallHandle, queue: str, agent_id: str, leg: str, waited: float
@@ -101,24 +122,16 @@ class AgentOffers:
     async def talk(
         self, call: CallHandle, answered: Answered, wrap_up_s: int, *, agent_up: bool = True
     ) -> Literal["caller", "agent"]:
-        """Run an answered call to its end (see `QueueService.talk`)."""
-        first: Literal["caller", "agent"] = "caller" if agent_up else "agent"
-        detached = False
-        try:
-            side = await talk_until_hangup(
-                call, self._ari, answered.agent_channel_id, answered.bridge_id, leg_up=agent_up
-            )
-            first = "caller" if side == "caller" else "agent"
-        except Detached:
-            detached = True
-            raise
-        finally:
-            if not detached:
-                agent_id = answered.agent_id
-                if agent_id in self._agents and self._agents.state(agent_id).status == "on_call":
-                    self._agents.call_ended(agent_id, wrap_up_s)
-                self._trail(call.channel_id, answered.queue, "call_ended", detail=first)
-        return first
+        """Run an answered call to its end (see `QueueService.talk`): a plain conversation,
+        no hand-overs (the ACD router's `Conversation` has them)."""
+        conversation = Conversation(
+            self._ari, self._agents, self._trail, lambda agent, _c, _q, s: self._wrap(agent, s)
+        )
+        end = await conversation.run(call, answered, wrap_up_s, agent_up=agent_up)
+        return end.first if isinstance(end, Ended) else "agent"
+
+    def _wrap(self, agent_id: str, wrap_up_s: float) -> None:
+        self._agents.call_ended(agent_id, wrap_up_s)
 
     async def resume_talk(self, call: CallHandle, answered: Answered) -> bool:
         """Follow a conversation found after a restart (see `QueueService.resume_talk`)."""
@@ -133,3 +146,25 @@ class AgentOffers:
             self._agents.answered(agent_id)
         self._trail(call.channel_id, answered.queue, "talk_resumed", agent_id=agent_id)
         return True
+
+
+def _declined_by(agent_id: str) -> Callable[[object], bool]:
+    """While the phone rings: the agent's own reject ends it; other console commands are
+    answered (the agent is not on the call yet)."""
+
+    def stop(item: object) -> bool:
+        if not isinstance(item, StaffCommand):
+            return False
+        mine = isinstance(item, Decline) and item.agent_id == agent_id
+        item.answer("ok" if mine else "not_on_call")
+        return mine
+
+    return stop
+
+
+def _withdrawal(result: RingResult) -> NoAnswer | OfferWithdrawn | Reject:
+    if result == "caller_gone":
+        return OfferWithdrawn()
+    if result == "stopped":
+        return Reject()
+    return NoAnswer()

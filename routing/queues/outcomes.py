@@ -23,6 +23,10 @@ class Answered:
     agent_channel_id: str
     bridge_id: str
     kind: Literal["answered"] = "answered"
+    # the caller's place before the answer (None: not known, after a restart): a caller the
+    # agent's transfer could not place goes back to the queue with it
+    enqueued_at: datetime | None = None
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from ivr.calls.memory import CallMemory
 from ivr.domain import utc_now
 from ivr.errors import AriError
 from routing.agents import AgentPool, Clock
+from routing.commands import StaffCommand
 from routing.config import QueueConfig, RoutingConfig
 from routing.hours import Calendar
 from routing.legs import is_gone
@@ -84,6 +85,7 @@ class QueueService:
         self._ari = ari
         self._calendars = calendars
         self._clock = clock
+        self.clock = clock
         self.timing = timing
         self._trail = Trail(clock, on_event)
         self._waiting: Places = {name: {} for name in config.queues}
@@ -133,9 +135,12 @@ class QueueService:
         queue: str,
         priority: int = 0,
         context: Mapping[str, str] | None = None,
+        *,
+        since: datetime | None = None,
     ) -> QueueOutcome:
         """Queue the caller until an agent answers, or another outcome. The caller must be
-        answered and not in a bridge. Run inside the caller's session task."""
+        answered and not in a bridge. Run inside the caller's session task. `since`: the caller
+        comes from an agent (a transfer) and keeps the wait they had (their place in order)."""
         cfg = self.queue_config(queue)
         now = self._clock()
         if not self._open(cfg, now):
@@ -148,11 +153,25 @@ class QueueService:
         if admission.decision != "join":
             self._trail(call.channel_id, queue, "overflow", detail=admission.reason)
             return Overflow(queue, admission.reason, refused=admission.decision == "refuse")
-        entry = QueuedCall(call.channel_id, now, priority, frozenset(cfg.skills))
-        await call.remember(QUEUE.name, QUEUE.encode(Membership(queue, priority, now)))
+        joined = since or now
+        entry = QueuedCall(call.channel_id, joined, priority, frozenset(cfg.skills))
+        await call.remember(QUEUE.name, QUEUE.encode(Membership(queue, priority, joined)))
         self._trail(call.channel_id, queue, "enqueued", detail=str(priority))
-        state = w.waiting(queue, now, now, call.language, call.caller_number)
+        state = w.waiting(queue, joined, now, call.language, call.caller_number)
         return await self._hold(call, entry, state, context or {})
+
+    def takes(self, queue: str) -> Literal["ok", "unknown_target", "closed", "full"]:
+        """Whether a caller an agent transfers may join `queue` now (as `wait` would admit)."""
+        cfg = self.config.queues.get(queue)
+        if cfg is None:
+            return "unknown_target"
+        if not self._open(cfg, self._clock()):
+            return "closed"
+        staffed, ready = self.agents.staffing(cfg.skills)
+        waiting = len(self._waiting[queue])
+        ewt = expected_wait_s(waiting + 1, staffed, ready, cfg.average_handle_s)
+        admission = admit(cfg, waiting=waiting, staffed=staffed, expected_wait=ewt)
+        return "ok" if admission.decision == "join" else "full"
 
     async def restore(self, channel_ids: list[str], memory: CallMemory) -> int:
         """After an engine restart, before sessions resume: put every re-adopted caller that
@@ -283,6 +302,9 @@ class QueueService:
             return w.PlaybackDone()
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == call.channel_id:
             return w.Key(event.digit)
+        if isinstance(event, StaffCommand):
+            # the offer it was meant for ended in that instant
+            event.answer("too_late")
         return w.Tick()
 
     async def _carry_out(
