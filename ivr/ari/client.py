@@ -3,11 +3,12 @@
 Why our own: ../shared/research/ari-clients.md — every library froze the loop, died, or went
 deaf when the WebSocket dropped. What this one guarantees:
 
-- REST errors become `AriError` subclasses (404 → `ChannelGone`); nothing is retried, because a
-  repeated POST (originate) could place a second call (an idempotent request found a kept-alive
-  connection closed is the one exception). Callers choose every id. REST goes over our own
-  keep-alive connection pool (`ivr.ari.rest`: half the CPU per request of aiohttp), the events
-  WebSocket over aiohttp.
+- REST errors become `AriError` subclasses (404 → `ChannelGone`). A request is sent a second time
+  only when Asterisk closed its connection before a byte of the answer, and only if repeating it
+  is harmless: GET, DELETE, answer, channel variable sets; a play asks first whether the playback
+  is there. Anything else never is: a repeated originate could ring a second phone. Callers
+  choose every id. REST goes over our own keep-alive connection pool (`ivr.ari.rest`: half the
+  CPU per request of aiohttp), the events WebSocket over aiohttp.
 - `run(on_event)` keeps one events WebSocket open, with a heartbeat, reconnecting with capped
   exponential backoff. After every (re)connect it lists the channels (`GET /channels`) and hands
   on a `Resynced` snapshot before any further event, so calls that sat in Stasis while we were
@@ -39,7 +40,7 @@ from ivr.ari.models import (
     parse_event_json,
 )
 from ivr.ari.port import AriPort
-from ivr.ari.rest import RestConnections, StaleConnection
+from ivr.ari.rest import ClosedUnanswered, RestConnections
 from ivr.errors import AriError, AriUnavailable, ChannelGone, ari_error
 
 log = logging.getLogger(__name__)
@@ -191,12 +192,12 @@ class AriClient:
         subclasses for error statuses and `AriUnavailable` when Asterisk cannot be reached.
 
         An idempotent request (GET, DELETE, or one flagged so) is sent once more if the server
-        closed a reused connection before answering; anything else (an originate) never is."""
+        closed the connection before a byte of its answer; anything else (an originate) never is."""
         again = (method in ("GET", "DELETE")) if idempotent is None else idempotent
         try:
             return await self._request_once(method, path, params, body, timeout_s)
         except AriUnavailable as exc:
-            if not again or not isinstance(exc.__cause__, StaleConnection):
+            if not again or not closed_unanswered(exc):
                 raise
         return await self._request_once(method, path, params, body, timeout_s)
 
@@ -291,7 +292,8 @@ class AriClient:
         return Channel.model_validate(data)
 
     async def answer(self, channel_id: str) -> None:
-        await self.request("POST", f"/channels/{channel_id}/answer")
+        # answering an answered channel is a no-op (204): safe to send again
+        await self.request("POST", f"/channels/{channel_id}/answer", idempotent=True)
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         await self.request("DELETE", f"/channels/{channel_id}", {"reason": reason})
@@ -305,12 +307,25 @@ class AriClient:
     async def play(
         self, channel_id: str, media: str | list[str], playback_id: str, lang: str | None = None
     ) -> Playback:
+        """Start (or queue) `media` on the channel under our `playback_id`.
+
+        Not simply sent again when the connection closed unanswered: Asterisk 22 does not refuse
+        a second playback with the same id, it queues it behind the first (the caller hears the
+        prompt twice, and one DELETE stops only one of them). So the client asks whether the
+        playback exists, and plays only if it does not (a prompt that already played to its end
+        in that moment would be heard again; one that failed fails again)."""
         medias = media if isinstance(media, str) else ",".join(media)
-        data = await self.request(
-            "POST",
-            f"/channels/{channel_id}/play/{playback_id}",
-            {"media": medias, "lang": lang},
-        )
+        path = f"/channels/{channel_id}/play/{playback_id}"
+        query = {"media": medias, "lang": lang}
+        try:
+            data = await self.request("POST", path, query)
+        except AriUnavailable as exc:
+            if not closed_unanswered(exc):
+                raise
+            try:
+                data = await self.request("GET", f"/playbacks/{playback_id}")
+            except ChannelGone:
+                data = await self.request("POST", path, query)
         return Playback.model_validate(data)
 
     async def stop_playback(self, playback_id: str) -> None:
@@ -505,6 +520,11 @@ class AriClient:
                     on_event(event)
             elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                 break
+
+
+def closed_unanswered(exc: AriUnavailable) -> bool:
+    """Asterisk closed the connection before a byte of its answer came."""
+    return isinstance(exc.__cause__, ClosedUnanswered)
 
 
 def _param(value: str | int | bool) -> str:

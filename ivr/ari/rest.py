@@ -10,10 +10,11 @@ unless it says `Connection: close`. Anything else (no length, a chunked body, a 
 line) is refused as `RestProtocolError` and that connection is dropped.
 
 A connection that sat idle is reused only within `keepalive_s` (Asterisk closes idle ones at 15 s,
-http.conf session_keep_alive). If the server closed a reused connection before answering,
-`StaleConnection` says so: the request never reached Asterisk's handler and an idempotent one may
-be sent again. At most `limit` connections are open; a request that finds them all busy waits
-for one, and that wait is reported apart from Asterisk's own time (`RequestStats`).
+http.conf session_keep_alive). If the server closed the connection before a byte of its answer,
+`ClosedUnanswered` says so (a kept-alive one closed as our request crossed its idle timeout; under
+overload a fresh one too): the request may not have reached Asterisk's handler, and an idempotent
+one may be sent again. At most `limit` connections are open; a request that finds them all busy
+waits for one, and that wait is reported apart from Asterisk's own time (`RequestStats`).
 """
 
 from __future__ import annotations
@@ -33,8 +34,13 @@ class RestProtocolError(ConnectionError):
     """The server answered something that is not the HTTP this client speaks."""
 
 
-class StaleConnection(ConnectionError):
-    """A reused keep-alive connection was closed by the server before it answered."""
+class ClosedUnanswered(ConnectionError):
+    """The server closed the connection before a byte of its answer (`reused`: a kept-alive
+    connection, which almost surely never reached Asterisk's handler)."""
+
+    def __init__(self, message: str, *, reused: bool) -> None:
+        super().__init__(message)
+        self.reused = reused
 
 
 class _Connection:
@@ -111,11 +117,13 @@ class RestConnections:
             conn.writer.write(data)
             try:
                 answer = await conn.reader.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
-                nothing = not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial
-                if reused and nothing:
-                    raise StaleConnection("the server closed a kept-alive connection") from exc
-                raise
+            except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as exc:
+                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                    raise  # part of an answer came: whatever it was, it is not sent again
+                kind = "a kept-alive" if reused else "a new"
+                raise ClosedUnanswered(
+                    f"the server closed {kind} connection unanswered", reused=reused
+                ) from exc
             except asyncio.LimitOverrunError as exc:
                 raise RestProtocolError("answer head too long") from exc
             status, length, keep_alive = _parse_head(answer)

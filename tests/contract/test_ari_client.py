@@ -274,6 +274,88 @@ async def test_a_kept_alive_connection_closed_by_the_server_is_retried_only_when
         await server.stop()
 
 
+def sent(server: FakeAriServer) -> list[str]:
+    return [f"{r.method} {r.path}" for r in server.requests]
+
+
+async def test_idempotent_requests_closed_unanswered_are_sent_once_more(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.add_channel("c-8", "hotline")
+    server.close_unanswered("POST /ari/channels/c-8/answer")
+    server.close_unanswered("POST /ari/channels/c-8/variable", handled=True)
+    server.close_unanswered("DELETE /ari/channels/c-8")
+    async with client_for(test_server) as ari:
+        await ari.answer("c-8")
+        await ari.set_variable("c-8", "HOTLINE_STATE", "x")
+        await ari.hangup("c-8")
+    assert sent(server) == [
+        "POST /ari/channels/c-8/answer",
+        "POST /ari/channels/c-8/answer",
+        "POST /ari/channels/c-8/variable",
+        "POST /ari/channels/c-8/variable",
+        "DELETE /ari/channels/c-8",
+        "DELETE /ari/channels/c-8",
+    ]
+    assert server.channels == {}
+
+
+async def test_a_play_closed_unanswered_is_not_played_twice(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.add_channel("c-9", "hotline")
+    # Asterisk started the first playback and then dropped the connection: asked, not re-sent
+    server.close_unanswered("POST /ari/channels/c-9/play/pb-1", handled=True)
+    # this one never reached Asterisk: asked, then sent again
+    server.close_unanswered("POST /ari/channels/c-9/play/pb-2")
+    async with client_for(test_server) as ari:
+        first = await ari.play("c-9", "sound:hello", "pb-1")
+        second = await ari.play("c-9", "sound:hello", "pb-2")
+    assert (first.id, second.id) == ("pb-1", "pb-2")
+    assert server.plays == ["pb-1", "pb-2"]
+    assert sent(server) == [
+        "POST /ari/channels/c-9/play/pb-1",
+        "GET /ari/playbacks/pb-1",
+        "POST /ari/channels/c-9/play/pb-2",
+        "GET /ari/playbacks/pb-2",
+        "POST /ari/channels/c-9/play/pb-2",
+    ]
+
+
+async def test_an_originate_closed_unanswered_on_a_new_connection_is_not_sent_again(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.close_unanswered("POST /ari/channels")
+    async with client_for(test_server) as ari:
+        with pytest.raises(AriUnavailable, match="ClosedUnanswered"):
+            await ari.originate("PJSIP/agent1", channel_id="c-10")
+    assert sent(server) == ["POST /ari/channels"]
+
+
+async def test_a_connection_closed_after_part_of_an_answer_is_not_sent_again() -> None:
+    heads: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 20")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with AriClient(f"http://127.0.0.1:{port}/ari", "hotline", "pw", "hotline") as ari:
+            with pytest.raises(AriUnavailable, match="IncompleteReadError"):
+                await ari.answer("c-11")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(heads) == 1
+
+
 async def test_an_answer_that_is_not_aris_http_is_unavailable_not_a_crash() -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")

@@ -2,9 +2,10 @@
 
 It speaks the small part of ARI our client uses — channels, playbacks, variables, the events
 WebSocket with Basic auth — records every REST request, and can misbehave on demand: drop every
-events socket (`drop_events`) and refuse the next N connection attempts (`refuse_next`), as an
-Asterisk restart would. It is for contract and unit tests only; integration tests use a real
-Asterisk."""
+events socket (`drop_events`), refuse the next N connection attempts (`refuse_next`), as an
+Asterisk restart would, and close a REST connection without a word of answer, before or after
+handling the request (`close_unanswered`), as an overloaded Asterisk does. It is for contract and
+unit tests only; integration tests use a real Asterisk."""
 
 from __future__ import annotations
 
@@ -40,9 +41,16 @@ class FakeAriServer:
     variable_held: asyncio.Event = field(default_factory=asyncio.Event)
     # event types the application asked not to get (PUT .../eventFilter)
     disallowed: set[str] = field(default_factory=set)
+    # playbacks by id, and every play request's id in order (a repeated id is queued, as by
+    # Asterisk 22, which does not refuse it)
+    playbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plays: list[str] = field(default_factory=list)
+    # "METHOD /ari/path" → how often its connection is closed unanswered: (before, after) the
+    # request is handled
+    closing: dict[str, list[bool]] = field(default_factory=dict)
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._auth, self._record])
+        app = web.Application(middlewares=[self._auth, self._record, self._close])
         r = app.router
         r.add_get("/ari/events", self._events)
         r.add_get("/ari/channels", self._list_channels)
@@ -51,6 +59,8 @@ class FakeAriServer:
         r.add_delete("/ari/channels/{id}", self._hangup)
         r.add_post("/ari/channels/{id}/answer", self._answer)
         r.add_post("/ari/channels/{id}/play/{pb}", self._play)
+        r.add_get("/ari/playbacks/{pb}", self._get_playback)
+        r.add_delete("/ari/playbacks/{pb}", self._stop_playback)
         r.add_get("/ari/channels/{id}/variable", self._get_var)
         r.add_post("/ari/channels/{id}/variable", self._set_var)
         r.add_post("/ari/channels/{id}/continue", self._continue)
@@ -89,6 +99,11 @@ class FakeAriServer:
     def refuse_next(self, attempts: int) -> None:
         self.refuse = attempts
 
+    def close_unanswered(self, request: str, *, handled: bool = False, times: int = 1) -> None:
+        """Close the connection of the next `times` requests `request` ("POST /ari/...")
+        without answering; `handled`: after the request took effect."""
+        self.closing.setdefault(request, []).extend([handled] * times)
+
     # ------------------------------------------------------------ middleware
 
     @web.middleware
@@ -105,6 +120,18 @@ class FakeAriServer:
         self.requests.append(Recorded(request.method, request.path, dict(request.query), body))
         response: web.StreamResponse = await handler(request)
         return response
+
+    @web.middleware
+    async def _close(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        pending = self.closing.get(f"{request.method} {request.path}")
+        if not pending:
+            response: web.StreamResponse = await handler(request)
+            return response
+        if pending.pop(0):
+            await handler(request)
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response(status=204)  # never reaches the client: the connection is gone
 
     # ------------------------------------------------------------ handlers
 
@@ -164,7 +191,24 @@ class FakeAriServer:
             "target_uri": f"channel:{channel['id']}",
             "state": "queued",
         }
+        self.plays.append(playback["id"])
+        self.playbacks.setdefault(playback["id"], playback)
         return web.json_response(playback, status=201)
+
+    def _playback(self, request: web.Request) -> dict[str, Any]:
+        playback = self.playbacks.get(request.match_info["pb"])
+        if playback is None:
+            raise web.HTTPNotFound(
+                text=json.dumps({"message": "Playback not found"}), content_type="application/json"
+            )
+        return playback
+
+    async def _get_playback(self, request: web.Request) -> web.Response:
+        return web.json_response(self._playback(request))
+
+    async def _stop_playback(self, request: web.Request) -> web.Response:
+        del self.playbacks[self._playback(request)["id"]]
+        return web.Response(status=204)
 
     async def _get_var(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
