@@ -3,9 +3,8 @@ created behind their back, never the URL (it may carry a password)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import asyncio
+from pathlib import Path
 
 import pytest
 
