@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,21 @@ def test_the_one_pass_parse_refuses_what_is_not_json_and_skips_what_is_not_an_ob
     with pytest.raises(ValueError, match="."):
         parse_event_json("{not json")
     assert parse_event_json("[1, 2]") is None
+
+
+RECORDED = Path(__file__).parent / "data" / "ari_events_call.json"
+
+
+def test_every_event_of_a_recorded_sandbox_call_is_typed() -> None:
+    """One real call on Asterisk 22 (answer, prompt, key press, hang-up), as Asterisk sent it:
+    each event becomes its own model, none is kept raw as unknown."""
+    events = json.loads(RECORDED.read_text())
+    parsed = [parse_event_json(json.dumps(event)) for event in events]
+    assert [type(p).__name__ for p in parsed] == [event["type"] for event in events]
+    start = parsed[0]
+    assert isinstance(start, StasisStart)
+    assert (start.args, start.channel.stasis_app) == (["main"], "hotline")
+    [key] = [p for p in parsed if isinstance(p, ChannelDtmfReceived)]
+    assert (key.digit, event_channel_id(key)) == ("1", start.channel.id)
+    finished = [p for p in parsed if isinstance(p, PlaybackFinished)]
+    assert {event_channel_id(p) for p in finished} == {start.channel.id}
