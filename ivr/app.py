@@ -72,6 +72,7 @@ from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
 from ivr.store.flowfiles import AcceptedFlowFiles
 from ivr.store.migrate import migrate
+from ivr.web.calls import CallControls
 from ivr.web.feed import ConsoleFeed
 from ivr.web.hub import Hub
 from ivr.web.server import ConsoleSite, serve_console
@@ -337,6 +338,7 @@ class Engine:
         self.supervisor = Supervisor(self.ari, backends.recorder, config.calls, self.services)
         if self.acd is not None:
             self.acd.bind(self.supervisor.watch)
+            self.acd.bind_commands(self.supervisor.post)
         self._tasks = _Tasks()
         self._stopped: asyncio.Future[None] | None = None
         #: what each of `build`'s components gave when entered (the console's site), in order
@@ -477,8 +479,10 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
         context_of=context_of,
         wrap_up_s=wrap_up_s,
     )
+    controls = CallControls()
     if engine.acd is not None:
         engine.acd.events.subscribe(feed.queue_event)
+        controls = CallControls(engine.acd.desk, engine.acd.wrap_ups)
     pool.listen(feed.agent_change)
     cfg = config.console
     async with AsyncExitStack() as stack:
@@ -487,7 +491,12 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
         try:
             site = await stack.enter_async_context(
                 serve_console(
-                    config, db, agents=pool, agent_trail=engine.backends.agent_trail, hub=hub
+                    config,
+                    db,
+                    agents=pool,
+                    agent_trail=engine.backends.agent_trail,
+                    hub=hub,
+                    controls=controls,
                 )
             )
         except OSError as exc:

@@ -21,7 +21,7 @@ from ivr.domain import utc_now
 from ivr.intake.service import IntakeService
 from ivr.store.passwords import Passwords
 from ivr.store.staff import LoginFailures, StaffStore, WebSessions
-from ivr.web import api, desk, intake_forms, login, openapi, pages, search
+from ivr.web import api, calls, desk, intake_forms, login, openapi, pages, search
 from ivr.web.access import ACCESS, access_middleware, add_static
 from ivr.web.context import CONSOLE, Clock, Console
 from ivr.web.csrf import csrf_middleware
@@ -49,6 +49,7 @@ def create_app(
     agent_trail: DbAgentTrail | None = None,
     intake: IntakeService | None = None,
     hub: Hub | None = None,
+    controls: calls.CallControls | None = None,
 ) -> web.Application:
     """The console on `db` (migrated); `clock` decides session expiry and the rate limit's
     window; `passwords` defaults to argon2's standard parameters. `agents` is the engine's agent
@@ -90,6 +91,7 @@ def create_app(
     desk.setup(app, config.routing.pause_reasons, db, clock, pool=agents, trail=agent_trail)
     search.setup(app, db, clock)
     intake_forms.setup(app, db, clock, intake=intake)
+    calls.setup(app, config.routing, controls)
     openapi.setup(app)
     add_pop_routes(app, hub or Hub(clock))
     app.on_response_prepare.append(add_security_headers)

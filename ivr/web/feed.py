@@ -29,11 +29,14 @@ from ivr.web.messages import (
     CallAnswered,
     CallEnded,
     OfferWithdrawn,
+    TransferStep,
+    TransferStepName,
+    WrapUpRecorded,
     bare_offer,
     pop_for,
 )
 from routing.agents import AgentChange
-from routing.model import QueueEvent, TransferEvent
+from routing.model import QueueEvent, TransferEvent, WrapUpEvent
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,19 @@ out instead: the phone rings for `ring_timeout_s` (20 s); the pop must come well
 Clock = Callable[[], datetime]
 
 # the queue trail's end of an offer that was not answered, as the page words it
-_WITHDRAWN = {"abandoned": "caller_hung_up", "no_answer": "timed_out"}
+_WITHDRAWN = {"abandoned": "caller_hung_up", "no_answer": "timed_out", "rejected": "passed_on"}
+# the trail's transfer steps as the page shows them
+_STEPS: dict[str, TransferStepName] = {
+    "transfer_requested": "requested",
+    "transferred": "transferred",
+    "transfer_blind": "ringing",
+    "transfer_consult": "ringing",
+    "consult_started": "consulting",
+    "transfer_connected": "connected",
+    "transfer_failed": "failed",
+    "transfer_cancelled": "cancelled",
+    "closed": "failed",
+}
 
 
 class ConsoleFeed:
@@ -72,8 +87,13 @@ class ConsoleFeed:
 
     # ------------------------------------------------------------------ the queues
 
-    def queue_event(self, event: QueueEvent | TransferEvent) -> None:
-        if not isinstance(event, QueueEvent):
+    def queue_event(self, event: QueueEvent | TransferEvent | WrapUpEvent) -> None:
+        if isinstance(event, WrapUpEvent):
+            wrap = WrapUpRecorded(call_id=event.call_id, at=event.at, reason=event.reason)
+            self._hub.push(event.agent_id, wrap)
+            return
+        if isinstance(event, TransferEvent) or event.kind in ("transfer_requested", "transferred"):
+            self._transfer_step(event)
             return
         call_id = event.call_id
         if event.kind == "offered" and event.agent_id:
@@ -96,6 +116,20 @@ class ConsoleFeed:
             wrap_up = self._wrap_up_s(event.queue)
             until = event.at + timedelta(seconds=wrap_up) if wrap_up > 0 else None
             self._hub.push(agent, CallEnded(call_id=call_id, at=event.at, wrap_up_until=until))
+
+    def _transfer_step(self, event: QueueEvent | TransferEvent) -> None:
+        agent = self._agent_of.get(event.call_id)
+        step = _STEPS.get(event.kind)
+        if agent is None or step is None:
+            return  # a transfer of the IVR's (no agent), or the agent has left the call
+        if isinstance(event, TransferEvent):
+            target, detail = event.department, event.detail
+        else:
+            target, detail = event.detail.partition(" ")[2] or event.detail, ""
+        message = TransferStep(
+            call_id=event.call_id, at=event.at, step=step, target=target, detail=detail
+        )
+        self._hub.push(agent, message)
 
     def _pop(self, agent: str, call_id: str, offered_at: datetime) -> None:
         task = asyncio.get_running_loop().create_task(

@@ -187,13 +187,49 @@ class AgentStateChanged(_Model):
     call_id: str | None
 
 
+TransferStepName = Literal[
+    "requested", "ringing", "consulting", "connected", "transferred", "failed", "cancelled"
+]
+
+
+class TransferStep(_Model):
+    """A step of a transfer the agent asked for: `requested`, the department `ringing`, the
+    agent `consulting` it (attended: Complete or Cancel now), the caller `connected` to it or
+    `transferred` to another queue, or `failed` / `cancelled` (the caller is back with the
+    agent, or back in the queue after a blind transfer: `detail` says why)."""
+
+    type: Literal["transfer"] = "transfer"
+    call_id: str
+    at: AwareDatetime
+    step: TransferStepName
+    target: str
+    """The department, or the queue (``queue:<name>``)."""
+    detail: str
+
+
+class WrapUpRecorded(_Model):
+    """The call's wrap-up code is on its trail (`unclassified`: wrap-up ended without one)."""
+
+    type: Literal["wrap_up"] = "wrap_up"
+    call_id: str
+    at: AwareDatetime
+    reason: str
+
+
 class Heartbeat(_Model):
     type: Literal["heartbeat"] = "heartbeat"
     at: AwareDatetime
 
 
 ConsoleMessage = Annotated[
-    Offer | OfferWithdrawn | CallAnswered | CallEnded | AgentStateChanged | Heartbeat,
+    Offer
+    | OfferWithdrawn
+    | CallAnswered
+    | CallEnded
+    | AgentStateChanged
+    | TransferStep
+    | WrapUpRecorded
+    | Heartbeat,
     Field(discriminator="type"),
 ]
 MESSAGE = TypeAdapter[ConsoleMessage](ConsoleMessage)

@@ -14,6 +14,7 @@ codes (`ivr.web.intake_texts` has a message for each), never a 500.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -256,8 +257,14 @@ def _operation(op: Operation, refs: Refs, defs: Mapping[str, Any]) -> dict[str, 
     }
     if op.description:
         doc["description"] = op.description
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"\{(\w+)\}", op.path)
+    ]
     if op.query is not None:
-        doc["parameters"] = _parameters(op.query, defs)
+        parameters += _parameters(op.query, defs)
+    if parameters:
+        doc["parameters"] = parameters
     if op.body is not None:
         doc["requestBody"] = {
             "required": True,

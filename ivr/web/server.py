@@ -23,6 +23,7 @@ from ivr.config import AppConfig
 from ivr.domain import utc_now
 from ivr.store.passwords import Passwords
 from ivr.web.app import create_app
+from ivr.web.calls import CallControls
 from ivr.web.context import Clock
 from ivr.web.hub import Hub
 from routing.agents import AgentPool
@@ -51,10 +52,18 @@ async def serve_console(
     agents: AgentPool | None = None,
     agent_trail: DbAgentTrail | None = None,
     hub: Hub | None = None,
+    controls: CallControls | None = None,
 ) -> AsyncIterator[ConsoleSite]:
     cfg = config.console
     app = create_app(
-        config, db, clock, passwords=passwords, agents=agents, agent_trail=agent_trail, hub=hub
+        config,
+        db,
+        clock,
+        passwords=passwords,
+        agents=agents,
+        agent_trail=agent_trail,
+        hub=hub,
+        controls=controls,
     )
     # no access log: a request line may carry a search (a customer number, a name) in its query
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=cfg.shutdown_timeout_s)

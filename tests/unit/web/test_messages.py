@@ -23,6 +23,8 @@ from ivr.web.messages import (
     Heartbeat,
     Offer,
     OfferWithdrawn,
+    TransferStep,
+    WrapUpRecorded,
     console_message_schema,
     console_message_schema_json,
     message_json,
@@ -69,6 +71,8 @@ EVERY_TYPE: list[ConsoleMessage] = [
     CallAnswered(call_id="call-1", at=T0),
     CallEnded(call_id="call-1", at=T0, wrap_up_until=at(60)),
     AgentStateChanged(status="paused", since=T0, reason="break", call_id=None),
+    TransferStep(call_id="call-1", at=T0, step="consulting", target="works", detail=""),
+    WrapUpRecorded(call_id="call-1", at=T0, reason="billing"),
     Heartbeat(at=T0),
 ]
 
@@ -87,6 +91,8 @@ def test_the_types_are_the_ones_the_page_knows() -> None:
         "call_answered",
         "call_ended",
         "agent_state",
+        "transfer",
+        "wrap_up",
         "heartbeat",
     ]
     mapping = console_message_schema()["discriminator"]["mapping"]

@@ -1,0 +1,112 @@
+// The call's controls on the agent page (templates/_call_controls.html): Reject while the
+// phone rings (Alt+J), Transfer while on the call (Alt+T; attended: Complete / Cancel once
+// the department talks to the agent), and the wrap-up form after the call (Alt+W submits; a
+// code is required). Follows the live messages of agent-live.js ("console-message" events)
+// and posts to /api/v1 with the session's CSRF header. Text only through textContent.
+(function () {
+  "use strict";
+  var box = document.getElementById("call-controls");
+  if (!box) { return; }
+  var csrf = box.dataset.csrf;
+  var el = function (id) { return document.getElementById(id); };
+  var ringing = el("ringing-controls"), transfer = el("transfer-form"), wrap = el("wrap-up-form");
+  var status = el("call-status"), left = el("wrap-up-left"), error = el("wrap-up-error");
+  var callId = null, wrapCall = null, until = null, timer = null;
+
+  function post(path, body) {
+    return fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, Accept: "application/json" },
+      body: JSON.stringify(body || {})
+    }).then(function (r) {
+      return r.json().then(function (data) {
+        if (!r.ok) { throw new Error(data.error || (data.fields ? Object.values(data.fields).join(", ") : r.status)); }
+        return data;
+      });
+    });
+  }
+
+  function say(text) { status.textContent = text; }
+  function failed(e) { say(box.dataset.failed + ": " + e.message); }
+
+  function consulting(on) {
+    el("transfer-complete").hidden = !on;
+    el("transfer-cancel").hidden = !on;
+    el("transfer-go").hidden = on;
+    box.dataset.transfer = on ? "consulting" : "";
+  }
+
+  function tick() {
+    if (!until) { left.textContent = ""; return; }
+    var s = Math.max(0, Math.round((until - Date.now()) / 1000));
+    left.textContent = s + " s";
+  }
+
+  function showWrapUp(id, untilIso) {
+    wrapCall = id;
+    until = untilIso ? Date.parse(untilIso) : null;
+    wrap.hidden = false;
+    error.hidden = true;
+    box.dataset.phase = "wrap_up";
+    clearInterval(timer);
+    timer = setInterval(tick, 1000);
+    tick();
+    el("wrap-up-reason").focus();
+  }
+
+  function hideWrapUp() {
+    wrap.hidden = true;
+    clearInterval(timer);
+    until = null;
+  }
+
+  document.addEventListener("console-message", function (event) {
+    var m = event.detail;
+    switch (m.type) {
+      case "offer": callId = m.call_id; ringing.hidden = false; transfer.hidden = true; box.dataset.phase = "ringing"; break;
+      case "offer_withdrawn": ringing.hidden = true; box.dataset.phase = ""; break;
+      case "call_answered": ringing.hidden = true; transfer.hidden = false; consulting(false); box.dataset.phase = "talking"; break;
+      case "call_ended": transfer.hidden = true; consulting(false); showWrapUp(m.call_id, m.wrap_up_until); break;
+      case "transfer": say(m.step + " " + m.target + (m.detail ? " (" + m.detail + ")" : "")); box.dataset.transferStep = m.step;
+        consulting(m.step === "consulting"); break;
+      case "wrap_up": if (m.call_id === wrapCall) { hideWrapUp(); box.dataset.wrapUp = m.reason; box.dataset.phase = ""; } break;
+      default: break;
+    }
+  });
+
+  el("pop-reject").addEventListener("click", function () {
+    post("/api/v1/agent/reject").then(function () { ringing.hidden = true; }, failed);
+  });
+
+  transfer.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var target = el("transfer-target").value.split(":");
+    var body = { mode: el("transfer-attended").checked ? "attended" : "blind" };
+    body[target[0] === "queue" ? "to_queue" : "to_department"] = target[1];
+    post("/api/v1/calls/" + encodeURIComponent(callId) + "/transfer", body).catch(failed);
+  });
+  el("transfer-complete").addEventListener("click", function () {
+    post("/api/v1/calls/" + encodeURIComponent(callId) + "/transfer/complete").catch(failed);
+  });
+  el("transfer-cancel").addEventListener("click", function () {
+    post("/api/v1/calls/" + encodeURIComponent(callId) + "/transfer/cancel").then(function () { consulting(false); }, failed);
+  });
+
+  wrap.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var reason = el("wrap-up-reason").value;
+    if (!reason) { el("wrap-up-reason").focus(); return; }
+    post("/api/v1/agent/wrap-up", { call_id: wrapCall, reason: reason, notes: el("wrap-up-notes").value })
+      .then(function () { hideWrapUp(); el("wrap-up-notes").value = ""; el("wrap-up-reason").value = ""; },
+            function (err) { error.textContent = err.message; error.hidden = false; });
+  });
+
+  document.addEventListener("keydown", function (e) {
+    if (!e.altKey) { return; }
+    var key = e.key.toLowerCase();
+    if (key === "j" && !ringing.hidden) { e.preventDefault(); el("pop-reject").click(); }
+    if (key === "w" && !wrap.hidden) { e.preventDefault(); wrap.requestSubmit(); }
+    if (key === "t" && !transfer.hidden) { e.preventDefault(); el("transfer-target").focus(); }
+  });
+}());

@@ -1,0 +1,141 @@
+"""The call controls' REST routes: reject, wrap-up and transfers reach the engine's desk and
+wrap-ups; bad input is a 422 with the field, a call not in that state a 409 with its code, no
+CSRF header a 403, and without an engine a 409 `no_engine`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.calls.handle import CallCommand
+from ivr.store.passwords import Passwords
+from ivr.store.staff import Role
+from ivr.web.app import create_app
+from ivr.web.calls import CallControls
+from routing.agents import AgentPool, AgentProfile
+from routing.commands import CallDesk, StaffCommand, Transfer
+from routing.model import WrapUpEvent
+from routing.wrapup import WrapUps
+from tests.support.console import VirtualClock, add_member, console_config
+from tests.unit.web.conftest import Client, page_token, sign_in
+
+pytestmark = pytest.mark.unit
+
+
+class Engine:
+    def __init__(self, clock: VirtualClock) -> None:
+        self.pool = AgentPool({"agent1": AgentProfile("PJSIP/agent1")}, clock=clock)
+        self.trail: list[WrapUpEvent] = []
+        self.posted: list[tuple[str, CallCommand]] = []
+        self.desk = CallDesk(self.pool)
+        self.desk.bind(self.post)
+        codes = console_config().routing.wrap_up_codes
+        self.wrap_ups = WrapUps(self.pool, codes, self.trail.append, clock=clock)
+
+    def post(self, call_id: str, command: CallCommand) -> bool:
+        self.posted.append((call_id, command))
+        assert isinstance(command, StaffCommand)
+        command.answer("ok")
+        return True
+
+
+@pytest.fixture
+async def rig(
+    engine: AsyncEngine, clock: VirtualClock, passwords: Passwords
+) -> AsyncIterator[tuple[Client, Engine, str]]:
+    await add_member(engine, passwords, "agent1", Role.AGENT, endpoint="PJSIP/agent1")
+    fake = Engine(clock)
+    app = create_app(
+        console_config(),
+        engine,
+        clock,
+        passwords=passwords,
+        agents=fake.pool,
+        controls=CallControls(fake.desk, fake.wrap_ups),
+    )
+    async with TestClient(TestServer(app)) as client:
+        assert (await sign_in(client, "agent1")).status == 303
+        yield client, fake, await page_token(client)
+
+
+async def post(client: Client, path: str, token: str | None, body: object) -> tuple[int, object]:
+    headers = {"X-CSRF-Token": token} if token else {}
+    answer = await client.post(path, json=body, headers=headers)
+    return answer.status, await answer.json()
+
+
+async def test_a_wrap_up_code_is_recorded_with_its_notes_and_ends_wrap_up(
+    rig: tuple[Client, Engine, str],
+) -> None:
+    client, fake, token = rig
+    pool = fake.pool
+    pool.log_in("agent1")
+    pool.offer("agent1", "c1")
+    pool.answered("agent1")
+    fake.wrap_ups.begin("agent1", "c1", "general", 30)
+    path = "/api/v1/agent/wrap-up"
+    assert (await post(client, path, None, {"call_id": "c1", "reason": "billing"}))[0] == 403
+    assert await post(client, path, token, {"call_id": "c1"}) == (
+        422,
+        {"error": "invalid", "fields": {"reason": "required"}},
+    )
+    status, data = await post(client, path, token, {"call_id": "c1", "reason": "nope"})
+    assert (status, data) == (422, {"error": "invalid", "fields": {"reason": "invalid"}})
+    assert pool.state("agent1").status == "wrap_up"
+    assert fake.trail == []
+    body = {"call_id": "c1", "reason": "billing", "notes": "bill of April"}
+    assert await post(client, path, token, body) == (200, {"result": "ok"})
+    assert pool.state("agent1").status == "ready"
+    assert [(w.reason, w.notes, w.agent_id) for w in fake.trail] == [
+        ("billing", "bill of April", "agent1")
+    ]
+    # another call than the agent's last is refused
+    assert await post(client, path, token, {"call_id": "c9", "reason": "billing"}) == (
+        409,
+        {"error": "no_call"},
+    )
+
+
+async def test_transfers_reach_the_call_and_bad_input_does_not(
+    rig: tuple[Client, Engine, str],
+) -> None:
+    client, fake, token = rig
+    path = "/api/v1/calls/c1/transfer"
+    both = {"to_department": "works", "to_queue": "general"}
+    status, data = await post(client, path, token, both)
+    assert status == 422
+    assert fake.posted == []
+    assert await post(client, path, token, {"to_department": "works"}) == (
+        409,
+        {"error": "not_on_call"},
+    )
+    fake.pool.log_in("agent1")
+    fake.pool.offer("agent1", "c1")
+    fake.pool.answered("agent1")
+    body = {"to_department": "works", "mode": "attended"}
+    assert await post(client, path, token, body) == (200, {"result": "ok"})
+    [(call_id, command)] = fake.posted
+    assert isinstance(command, Transfer)
+    assert (call_id, command.kind, command.target, command.mode) == (
+        "c1",
+        "department",
+        "works",
+        "attended",
+    )
+    assert await post(client, path + "/complete", token, {}) == (
+        409,
+        {"error": "no_consultation"},
+    )
+    assert await post(client, "/api/v1/agent/reject", token, {}) == (409, {"error": "not_ringing"})
+
+
+async def test_without_an_engine_the_call_controls_say_so(
+    client: Client, engine: AsyncEngine, passwords: Passwords
+) -> None:
+    await add_member(engine, passwords, "agent1", Role.AGENT, endpoint="PJSIP/agent1")
+    assert (await sign_in(client, "agent1")).status == 303
+    token = await page_token(client)
+    assert await post(client, "/api/v1/agent/reject", token, {}) == (409, {"error": "no_engine"})
