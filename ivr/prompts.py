@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -23,7 +24,7 @@ import tempfile
 import time
 import uuid
 import wave
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -300,27 +301,103 @@ class PromptLibrary:
         return voices
 
     async def _render(self, tts: TtsEngine, prompt_id: str, lang: str) -> Rendered | Failed:
-        final = self.path(prompt_id, lang)
-        # a dot name Asterisk never picks up as `<id>.wav`, in the same directory for the rename
-        tmp = final.with_name(f".{prompt_id}.{uuid.uuid4().hex[:8]}.tmp.wav")
         studio = self.studio(prompt_id, lang)
-        origin: Origin = "studio" if studio is not None else "tts"
+        if studio is not None:
+            return await make_wav(
+                self.path(prompt_id, lang), lang, "studio", lambda tmp: tts.convert(studio, tmp)
+            )
+        text = self.catalog.text(prompt_id, lang)
+        return await make_wav(
+            self.path(prompt_id, lang), lang, "tts", lambda tmp: tts.synthesize(text, lang, tmp)
+        )
+
+
+async def make_wav(
+    final: Path, lang: str, origin: Origin, make: Callable[[Path], Awaitable[None]]
+) -> Rendered | Failed:
+    """Run `make` on a temporary name next to `final`, check the result is playable and rename
+    it into place (Asterisk never sees half a file); the outcome names the file's stem."""
+    name = final.stem
+    # a dot name Asterisk never picks up as `<id>.wav`, in the same directory for the rename
+    tmp = final.with_name(f".{name}.{uuid.uuid4().hex[:8]}.tmp.wav")
+    try:
+        await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
+        await make(tmp)
+        if not await asyncio.to_thread(playable, tmp):
+            return Failed(name, lang, f"{origin} output is not 8 kHz mono 16-bit audio")
+        length = await asyncio.to_thread(duration_s, tmp)
+        await asyncio.to_thread(os.replace, tmp, final)
+    except (PromptError, OSError) as exc:
+        return Failed(name, lang, str(exc))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.shield(asyncio.to_thread(tmp.unlink))
+    return Rendered(name, lang, origin, final, length)
+
+
+class NoticeVoices:
+    """The audio of admins' notices, made with the prompts' speech engine into the directory
+    Asterisk reads prompts from: `<output_dir>/<lang>/<name>.wav`, played as
+    `sound:<asterisk_dir>/<lang>/<name>` like any prompt (`name` is ``notice-<id>``).
+
+    A Japanese text with English phrases in it is rendered per script, as prompts are. A blank
+    text in a language is spoken with the Japanese audio (a copy), so every caller hears the
+    notice. The speech tools run as subprocesses (`CommandTts`): rendering never blocks the
+    event loop."""
+
+    def __init__(
+        self,
+        output_dir: Path,
+        tts: TtsEngine | None,
+        asterisk_dir: str = DEFAULT_ASTERISK_DIR,
+    ) -> None:
+        self.output_dir = output_dir
+        self.tts = tts
+        self.asterisk_dir = asterisk_dir.rstrip("/")
+
+    def path(self, name: str, lang: str) -> Path:
+        return self.output_dir / lang / f"{name}.wav"
+
+    def media(self, name: str, lang: str) -> str:
+        return f"sound:{self.asterisk_dir}/{lang}/{name}"
+
+    async def render(self, name: str, texts: Mapping[str, str]) -> dict[str, Rendered | Failed]:
+        """Render `texts` (language → text; Japanese first, it is the others' fallback)."""
+        spoken = {lang: text for lang, text in texts.items() if text.strip()}
+        if "ja" not in spoken:
+            return {lang: Failed(name, lang, "no Japanese text to speak") for lang in texts}
+        tts = self.tts
         try:
-            await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
-            if studio is not None:
-                await tts.convert(studio, tmp)
-            else:
-                await tts.synthesize(self.catalog.text(prompt_id, lang), lang, tmp)
-            if not await asyncio.to_thread(playable, tmp):
-                return Failed(prompt_id, lang, f"{origin} output is not 8 kHz mono 16-bit audio")
-            length = await asyncio.to_thread(duration_s, tmp)
-            await asyncio.to_thread(os.replace, tmp, final)
-        except (PromptError, OSError) as exc:
-            return Failed(prompt_id, lang, str(exc))
-        finally:
+            if tts is None:
+                raise TtsUnavailable("no speech engine configured for notices")
+            voices = {voice for voice, _ in language_runs(spoken["ja"])} | set(spoken)
+            tts.check(voices)
+        except TtsUnavailable as exc:
+            return {lang: Failed(name, lang, str(exc)) for lang in texts}
+        out: dict[str, Rendered | Failed] = {}
+        for lang, text in spoken.items():
+            speak = functools.partial(tts.synthesize, text, lang)
+            out[lang] = await make_wav(self.path(name, lang), lang, "tts", speak)
+        for lang in texts:
+            if lang not in spoken:
+                out[lang] = await self._copy_of_ja(name, lang, out["ja"])
+        return out
+
+    async def _copy_of_ja(self, name: str, lang: str, ja: Rendered | Failed) -> Rendered | Failed:
+        if isinstance(ja, Failed):
+            return Failed(name, lang, f"no text; the Japanese audio failed: {ja.reason}")
+        source = ja.path
+
+        async def copy(tmp: Path) -> None:
+            await asyncio.to_thread(shutil.copyfile, source, tmp)
+
+        return await make_wav(self.path(name, lang), lang, "tts", copy)
+
+    async def remove(self, name: str, langs: Iterable[str] = LANGUAGES) -> None:
+        """Delete a notice's files (an ended notice is never played again)."""
+        for lang in langs:
             with contextlib.suppress(FileNotFoundError):
-                await asyncio.shield(asyncio.to_thread(tmp.unlink))
-        return Rendered(prompt_id, lang, origin, final, length)
+                await asyncio.to_thread(self.path(name, lang).unlink)
 
 
 @dataclass

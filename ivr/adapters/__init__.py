@@ -12,20 +12,20 @@ from ivr.adapters.calendars import RoutingCalendar, UnknownCalendar
 from ivr.adapters.callbacks import DbCallbackStore
 from ivr.adapters.intake import ServiceIntake
 from ivr.adapters.notices import (
-    GENERIC_NOTICE_PROMPT,
-    NOTICE_PROMPTS,
     NOTICES_REFRESH_S,
+    NoticeDesk,
+    NoticeRejected,
     StoreNotices,
 )
 from ivr.adapters.records import DbCallRecorder
 
 __all__ = [
-    "GENERIC_NOTICE_PROMPT",
     "IVR_ACTOR",
     "NOTICES_REFRESH_S",
-    "NOTICE_PROMPTS",
     "DbCallRecorder",
     "DbCallbackStore",
+    "NoticeDesk",
+    "NoticeRejected",
     "RoutingCalendar",
     "ServiceIntake",
     "StoreAccounts",

@@ -22,7 +22,8 @@ from ivr.domain import utc_now
 from ivr.errors import InvalidNumber
 from ivr.numbers import parse_customer_number
 from ivr.store.models import Account, AuditEntry, CallerMatch, MatchKind, Notice, Premise
-from ivr.store.tables import accounts, audit_log, notices, phones, premises
+from ivr.store.notices import notice_of, select_in_force, select_live_not_ended
+from ivr.store.tables import accounts, audit_log, phones, premises
 
 if TYPE_CHECKING:
     from ivr.store.lookup_path import LookupPath
@@ -301,35 +302,21 @@ class AccountStore:
         return await self._lookups.run(account_by_number, number, ctx)
 
     async def notices_for(self, area_codes: Iterable[str], at: datetime) -> tuple[Notice, ...]:
-        """Notices in force at `at` for any of the areas (a caller's premises)."""
+        """Notices in force at `at` for any of the areas (a caller's premises), one per
+        (notice, area) matched; "in force" is `ivr.store.notices.in_force`."""
         codes = sorted(set(area_codes))
         if not codes:
             return ()
         async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(notices)
-                    .where(
-                        notices.c.area_code.in_(codes),
-                        notices.c.valid_from <= at,
-                        notices.c.valid_until > at,
-                    )
-                    .order_by(notices.c.valid_from, notices.c.id)
-                )
-            ).mappings()
-            return tuple(Notice(**dict(r)) for r in rows)
+            rows = (await conn.execute(select_in_force(codes, at))).mappings()
+            return tuple(notice_of(r) for r in rows)
 
     async def notices_not_ended(self, at: datetime) -> tuple[Notice, ...]:
-        """Every notice in force at `at` or starting later (all areas), oldest first."""
+        """Every live notice (audio ready) in force at `at` or starting later, one per
+        (notice, area), oldest first."""
         async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(notices)
-                    .where(notices.c.valid_until > at)
-                    .order_by(notices.c.valid_from, notices.c.id)
-                )
-            ).mappings()
-            return tuple(Notice(**dict(r)) for r in rows)
+            rows = (await conn.execute(select_live_not_ended(at))).mappings()
+            return tuple(notice_of(r) for r in rows)
 
     async def audit_trail(
         self, account_id: int | None = None, limit: int = 100

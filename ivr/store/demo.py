@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ivr.numbers import customer_number
 from ivr.store.passwords import Passwords
 from ivr.store.staff import NewStaff, Role, StaffMember, StaffStore
-from ivr.store.tables import accounts, departments, notices, phones, premises
+from ivr.store.tables import accounts, departments, notice_areas, notices, phones, premises
 
 Progress = Callable[[int, int], None]
 """Called with (accounts written so far, total)."""
@@ -344,20 +344,27 @@ async def _seed_notices(conn: AsyncConnection, rnd: random.Random, now: datetime
         "planned_outage": ("断水を予定しています。", "A planned water outage is scheduled."),
         "discoloured_water": ("濁り水が出る場合があります。", "Tap water may be discoloured."),
     }
-    rows = []
     for kind, (ja, en) in texts.items():
         w, t = rnd.randrange(len(WARDS)), rnd.randrange(len(TOWNS))
-        rows.append(
-            {
-                "area_code": area_code(w, t),
-                "kind": kind,
-                "text_ja": ja,
-                "text_en": en,
-                "valid_from": now - timedelta(days=1),
-                "valid_until": now + timedelta(days=14),
-            }
+        # audio pending: the engine renders it as it does an admin's new notice
+        notice_id = (
+            await conn.execute(
+                sa.insert(notices)
+                .values(
+                    kind=kind,
+                    text_ja=ja,
+                    text_en=en,
+                    valid_from=now - timedelta(days=1),
+                    valid_until=now + timedelta(days=14),
+                    created_at=now,
+                    created_by="demo",
+                )
+                .returning(notices.c.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            sa.insert(notice_areas).values(notice_id=notice_id, area_code=area_code(w, t))
         )
-    await conn.execute(sa.insert(notices), rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,11 +27,11 @@ from ivr.store.accounts import (
 )
 from ivr.store.calls import CallEvent
 from ivr.store.models import Account, Notice, ServiceRequest
+from ivr.store.notices import notice_of, select_in_force
 from ivr.store.tables import (
     accounts,
     call_events,
     calls,
-    notices,
     phones,
     premises,
     service_requests,
@@ -166,16 +166,8 @@ def _accounts(conn: sa.Connection, call: PopCall) -> tuple[Account, ...]:
 def _notices(conn: sa.Connection, areas: list[str], now: datetime) -> tuple[Notice, ...]:
     if not areas:
         return ()
-    rows = conn.execute(
-        sa.select(notices)
-        .where(
-            notices.c.area_code.in_(areas),
-            notices.c.valid_from <= now,
-            notices.c.valid_until > now,
-        )
-        .order_by(notices.c.valid_from, notices.c.id)
-    ).mappings()
-    return tuple(Notice(**dict(r)) for r in rows)
+    rows = conn.execute(select_in_force(areas, now)).mappings()
+    return tuple(notice_of(r) for r in rows)
 
 
 def _requests_of_call(conn: sa.Connection, call_id: str) -> tuple[ServiceRequest, ...]:

@@ -288,17 +288,39 @@ call_memory = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
+# a notice's audio per language (ivr.adapters.notices renders it when the notice is saved): it
+# is played only once every language is "ready"; "failed" keeps the reason for the admin
+NOTICE_AUDIO_STATES = ("pending", "ready", "failed")
+
 notices = sa.Table(
     "notices",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("area_code", sa.String(16), nullable=False, index=True),
     sa.Column("kind", sa.String(24), nullable=False),
     sa.Column("text_ja", sa.Text, nullable=False),
     sa.Column("text_en", sa.Text, nullable=False),
     sa.Column("valid_from", UtcDateTime, nullable=False),
-    sa.Column("valid_until", UtcDateTime, nullable=False),
+    # ending a notice early moves its end to that moment (ended_at / ended_by say who)
+    sa.Column("valid_until", UtcDateTime, nullable=False, index=True),
+    sa.Column("audio_ja", sa.String(8), nullable=False, server_default="pending"),
+    sa.Column("audio_ja_reason", sa.String(300), nullable=True),
+    sa.Column("audio_en", sa.String(8), nullable=False, server_default="pending"),
+    sa.Column("audio_en_reason", sa.String(300), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=True),
+    sa.Column("created_by", sa.String(100), nullable=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("ended_by", sa.String(100), nullable=True),
     _one_of("kind", NOTICE_KINDS, "kind"),
+    _one_of("audio_ja", NOTICE_AUDIO_STATES, "audio_ja"),
+    _one_of("audio_en", NOTICE_AUDIO_STATES, "audio_en"),
+)
+
+# the areas (premises' area codes) a notice is for: one row per area
+notice_areas = sa.Table(
+    "notice_areas",
+    metadata,
+    sa.Column("notice_id", sa.ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("area_code", sa.String(16), primary_key=True, index=True),
 )
 
 calls = sa.Table(

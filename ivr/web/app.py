@@ -16,12 +16,13 @@ from aiohttp_session import session_middleware
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.adapters.agents import DbAgentTrail
+from ivr.adapters.notices import NoticeDesk
 from ivr.config import AppConfig
 from ivr.domain import utc_now
 from ivr.intake.service import IntakeService
 from ivr.store.passwords import Passwords
 from ivr.store.staff import LoginFailures, StaffStore, WebSessions
-from ivr.web import api, calls, desk, intake_forms, login, openapi, pages, search
+from ivr.web import api, calls, desk, intake_forms, login, notices, openapi, pages, search
 from ivr.web.access import ACCESS, access_middleware, add_static
 from ivr.web.context import CONSOLE, Clock, Console
 from ivr.web.csrf import csrf_middleware
@@ -50,13 +51,16 @@ def create_app(
     intake: IntakeService | None = None,
     hub: Hub | None = None,
     controls: calls.CallControls | None = None,
+    notice_desk: NoticeDesk | None = None,
 ) -> web.Application:
     """The console on `db` (migrated); `clock` decides session expiry and the rate limit's
     window; `passwords` defaults to argon2's standard parameters. `agents` is the engine's agent
     pool and `agent_trail` what writes its changes (`ivr.adapters.agents.open_agent_pool`);
     without them the console keeps a pool of its own on the database (`ivr.web.desk`). `hub`
     is where the engine pushes the agents' live messages (`ivr.web.feed`); without one the
-    pages' live channel is open but nothing is pushed on it."""
+    pages' live channel is open but nothing is pushed on it. `notice_desk` is the engine's
+    (`ivr.adapters.notices`; it tells the engine's notice board of a change at once); without
+    one the admin's notices page renders with a desk of its own."""
     cfg = config.console
     sessions = WebSessions(db)
     storage = DbSessionStorage(sessions, cfg, clock)
@@ -91,6 +95,7 @@ def create_app(
     desk.setup(app, config.routing.pause_reasons, db, clock, pool=agents, trail=agent_trail)
     search.setup(app, db, clock)
     intake_forms.setup(app, db, clock, intake=intake)
+    notices.setup(app, config, db, clock, desk=notice_desk)
     calls.setup(app, config.routing, controls)
     openapi.setup(app)
     add_pop_routes(app, hub or Hub(clock))

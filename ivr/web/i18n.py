@@ -160,6 +160,84 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Read the confirmation number to the caller.",
     ),
     "intake_another": ("同じ種類の受付をもう一件", "Another request of this kind"),
+    # --- notices (ivr/web/notices.py)
+    "page_notices": ("お知らせ（自動音声）", "Notices callers hear"),
+    "admin_tools": ("管理の仕事", "Admin tools"),
+    "notices_note": (
+        "登録したお知らせは、対象地区にお住まいのお客さまが電話をかけたときに、自動音声で"
+        "流れます。保存すると日本語と英語の音声を作成し、作成できたものだけを流します。",
+        "A notice is played to callers whose account's premises are in its areas. When you "
+        "save it, its Japanese and English audio is made; only a notice whose audio was made "
+        "is played.",
+    ),
+    "notices_in_force": ("放送中", "In force"),
+    "notices_upcoming": ("予定", "Upcoming"),
+    "notices_not_live": ("放送されないお知らせ", "Not played"),
+    "notices_not_live_note": (
+        "音声を作成できなかった（または作成中の）お知らせです。理由を確認して、登録し直して"
+        "ください。",
+        "Their audio could not be made (or is still being made). Check the reason and enter "
+        "the notice again.",
+    ),
+    "notices_ended": ("終了したお知らせ", "Ended"),
+    "notice_none": ("ありません。", "None."),
+    "notice_new": ("お知らせを登録", "New notice"),
+    "notice_id": ("番号", "No."),
+    "notice_kind": ("種類", "Kind"),
+    "notice_kind_construction": ("工事", "Construction"),
+    "notice_kind_planned_outage": ("断水", "Planned outage"),
+    "notice_kind_discoloured_water": ("にごり水", "Discoloured water"),
+    "notice_kind_other": ("その他", "Other"),
+    "notice_areas": ("対象地区（地区コード）", "Areas (area codes)"),
+    "notice_areas_hint": (
+        "お客さまの住所の地区コードを、カンマか空白で区切って入力します（例: chuo-01, chuo-02）。",
+        "The premises' area codes, separated by commas or spaces (e.g. chuo-01, chuo-02).",
+    ),
+    "notice_period": ("期間", "Period"),
+    "notice_valid_from": ("開始日時", "From"),
+    "notice_valid_until": ("終了日時", "Until"),
+    "notice_time_hint": ("日時は日本時間です。", "Times are Tokyo time."),
+    "notice_text": ("放送する文", "Text spoken"),
+    "notice_text_ja": ("日本語の文", "Japanese text"),
+    "notice_text_ja_hint": (
+        "そのまま読み上げます。日時・時間帯・地区を具体的に書いてください。",
+        "Read out as written: give the date, the hours and the district.",
+    ),
+    "notice_text_en": ("英語の文", "English text"),
+    "notice_text_en_hint": (
+        "空欄の場合、英語を選んだお客さまにも日本語の音声を流します。",
+        "If left blank, callers who chose English hear the Japanese audio.",
+    ),
+    "notice_save": ("保存して音声を作成", "Save and make the audio"),
+    "notice_end": ("今すぐ終了", "End now"),
+    "notice_ended_by": ("終了", "ended by"),
+    "notice_by": ("登録者", "Entered by"),
+    "notice_audio": ("音声", "Audio"),
+    "audio_ready": ("作成済み", "ready"),
+    "audio_pending": ("作成中", "being made"),
+    "audio_failed": ("作成できませんでした", "could not be made"),
+    "notice_saved_live": (
+        "お知らせ {id} を保存しました。音声を作成し、期間中は対象地区のお客さまに流れます。",
+        "Notice {id} is saved. Its audio is ready: callers in its areas hear it during its period.",
+    ),
+    "notice_saved_failed": (
+        "お知らせ {id} は保存しましたが、音声を作成できなかったため流れません。理由:",
+        "Notice {id} is saved but is not played: its audio could not be made. Why:",
+    ),
+    "notice_err_required": ("入力してください。", "Required."),
+    "notice_err_unknown": ("一覧から選んでください。", "Choose one of the list."),
+    "notice_err_too_long": ("長すぎます（1000文字まで）。", "Too long (1000 characters at most)."),
+    "notice_err_too_many": ("地区が多すぎます（50まで）。", "Too many areas (50 at most)."),
+    "notice_err_invalid": (
+        "地区コードは英数字・ハイフン・下線の16文字までです。",
+        "Area codes are up to 16 letters, digits, hyphens or underscores.",
+    ),
+    "notice_err_bad_time": ("日時を正しく入力してください。", "Enter a date and time."),
+    "notice_err_not_after_start": (
+        "開始日時より後にしてください。",
+        "Must be after the start.",
+    ),
+    "notice_err_in_the_past": ("すでに過ぎた日時です。", "This time has already passed."),
 }
 
 Translate = Callable[[str], str]

@@ -40,9 +40,10 @@ from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
 from ivr.store.migrate import current_revision, head_revision
 from ivr.store.models import Notice
-from ivr.store.tables import audit_log, billing_outbox, calls, notices, service_requests
+from ivr.store.tables import audit_log, billing_outbox, calls, service_requests
 from routing.hours import DEFAULT_CALENDARS, calendars_from_config
 from tests.integration.store.storedata import NOW, cust, seed
+from tests.support.notices import insert_notice
 
 pytestmark = pytest.mark.integration
 
@@ -243,42 +244,21 @@ async def test_bank_debit_needs_an_account(engine: AsyncEngine) -> None:
 # --- notices, calendars, call records -------------------------------------------------------
 
 
-async def test_notices_play_one_prompt_per_kind(engine: AsyncEngine, store: AccountStore) -> None:
+async def test_a_caller_hears_the_live_notices_of_their_area_by_their_own_audio(
+    engine: AsyncEngine, store: AccountStore
+) -> None:
     await seed(engine)
     day = timedelta(days=1)
     async with engine.begin() as conn:
-        await conn.execute(
-            sa.insert(notices),
-            [
-                {
-                    "area_code": area,
-                    "kind": kind,
-                    "text_ja": "お知らせ",
-                    "text_en": "notice",
-                    "valid_from": NOW - day + shift,
-                    "valid_until": NOW + day,
-                }
-                for area, kind, shift in [
-                    ("chuo-01", "planned_outage", timedelta(0)),
-                    ("chuo-01", "construction", timedelta(hours=1)),
-                    ("chuo-01", "planned_outage", timedelta(hours=2)),
-                    ("chuo-01", "other", 3 * day),  # not yet in force
-                    ("chuo-02", "discoloured_water", timedelta(0)),
-                ]
-            ],
-        )
-    assert await StoreNotices(store).active_for("chuo-01", NOW) == [
-        "notice-planned-outage",
-        "notice-construction",
-    ]
-    flows = FlowRegistry(ROOT / "dialplans", ROOT / "prompts/catalog.yaml")
-    flows.load()
-    catalog = flows.catalog
-    assert catalog is not None
-    board = StoreNotices(store, lambda prompt_id: prompt_id in catalog)
-    played = [*await board.active_for("chuo-01", NOW), *await board.active_for("chuo-02", NOW)]
-    assert played
-    assert all(prompt_id in catalog for prompt_id in played)
+        outage = await insert_notice(conn, ["chuo-01", "chuo-02"], NOW - day, NOW + day)
+        works = await insert_notice(conn, ["chuo-01"], NOW - day + timedelta(hours=1), NOW + day)
+        await insert_notice(conn, ["chuo-01"], NOW + 3 * day, NOW + 4 * day)  # not yet
+        await insert_notice(conn, ["chuo-01"], NOW - day, NOW + day, audio="failed")
+        await insert_notice(conn, ["chuo-01"], NOW - day, NOW + day, audio="pending")
+        await insert_notice(conn, ["chuo-01"], NOW - day, NOW - timedelta(minutes=1))  # over
+    board = StoreNotices(store)
+    assert await board.active_for("chuo-01", NOW) == [f"notice-{outage}", f"notice-{works}"]
+    assert await board.active_for("chuo-02", NOW) == [f"notice-{outage}"]
     assert await board.active_for("kita-09", NOW) == []
 
 
@@ -288,21 +268,12 @@ async def test_notices_are_read_once_for_many_calls_and_start_and_end_on_time(
     await seed(engine)
     hour = timedelta(hours=1)
 
-    async def add_notice(kind: str, start: datetime, end: datetime) -> None:
+    async def add_notice(start: datetime, end: datetime) -> int:
         async with engine.begin() as conn:
-            await conn.execute(
-                sa.insert(notices).values(
-                    area_code="chuo-01",
-                    kind=kind,
-                    text_ja="お知らせ",
-                    text_en="notice",
-                    valid_from=start,
-                    valid_until=end,
-                )
-            )
+            return await insert_notice(conn, ["chuo-01"], start, end)
 
-    await add_notice("planned_outage", NOW - hour, NOW + hour)
-    await add_notice("construction", NOW + hour, NOW + 2 * hour)
+    first = await add_notice(NOW - hour, NOW + hour)
+    later = await add_notice(NOW + hour, NOW + 2 * hour)
     seconds = [0.0]
     reads = 0
     real_read = store.notices_not_ended
@@ -315,20 +286,22 @@ async def test_notices_are_read_once_for_many_calls_and_start_and_end_on_time(
     monkeypatch.setattr(store, "notices_not_ended", counted_read)
     board = StoreNotices(store, refresh_s=10, clock=lambda: seconds[0])
     heard = await asyncio.gather(*(board.active_for("chuo-01", NOW) for _ in range(20)))
-    assert heard == [["notice-planned-outage"]] * 20
+    assert heard == [[f"notice-{first}"]] * 20
     assert reads == 1  # twenty callers, one query
-    # the construction starts, the outage ends: at their times, with no new read
-    assert await board.active_for("chuo-01", NOW + hour) == ["notice-construction"]
+    # the second starts, the first ends: at their times, with no new read
+    assert await board.active_for("chuo-01", NOW + hour) == [f"notice-{later}"]
     assert reads == 1
-    # an admin's new notice is heard once the board reads again
-    await add_notice("discoloured_water", NOW - hour, NOW + hour)
-    assert await board.active_for("chuo-01", NOW) == ["notice-planned-outage"]
+    # a notice added by another process is heard once the board reads again
+    third = await add_notice(NOW - hour, NOW + hour)
+    assert await board.active_for("chuo-01", NOW) == [f"notice-{first}"]
     seconds[0] = 10.0
-    assert await board.active_for("chuo-01", NOW) == [
-        "notice-planned-outage",
-        "notice-discoloured-water",
-    ]
+    assert await board.active_for("chuo-01", NOW) == [f"notice-{first}", f"notice-{third}"]
     assert reads == 2
+    # one added or ended through the engine's own desk is heard by the next call
+    fourth = await add_notice(NOW - hour, NOW + hour)
+    board.invalidate()
+    assert f"notice-{fourth}" in await board.active_for("chuo-01", NOW)
+    assert reads == 3
 
 
 async def test_routing_calendar() -> None:

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.callerid import CallerId, CallerIdKind
 from ivr.store.calls import AccountMatched, CallClosed, CallLog, CallOpened, TrailEntry, TrailEvent
 from ivr.store.pop import POP_STATEMENTS
-from ivr.store.tables import audit_log, notices, service_requests
+from ivr.store.tables import audit_log, service_requests
 from ivr.web.messages import pop_for
 from tests.integration.store.storedata import NOW, cust, seed
+from tests.support.notices import insert_notice
 
 pytestmark = pytest.mark.integration
 
@@ -83,17 +84,6 @@ def request_row(call_id: str | None, seconds: float, kind: str, confirmation: st
     }
 
 
-def notice(area: str, text: str, from_s: float, until_s: float) -> dict[str, Any]:
-    return {
-        "area_code": area,
-        "kind": "construction",
-        "text_ja": text,
-        "text_en": text,
-        "valid_from": at(from_s),
-        "valid_until": at(until_s),
-    }
-
-
 DAY = 86400.0
 
 
@@ -117,13 +107,15 @@ async def db(engine: AsyncEngine) -> AsyncEngine:
                 request_row("call-3d", -3 * DAY + 60, "bank_debit", "40000021"),
             ],
         )
-        await conn.execute(
-            sa.insert(notices),
-            [
-                notice("chuo-01", "本町1丁目 断水工事", -DAY, DAY),
-                notice("chuo-01", "終わった工事", -3 * DAY, -DAY),
-                notice("chuo-02", "ほかの地区", -DAY, DAY),
-            ],
+        for area, text, from_s, until_s in (
+            ("chuo-01", "本町1丁目 断水工事", -DAY, DAY),
+            ("chuo-01", "終わった工事", -3 * DAY, -DAY),
+            ("chuo-02", "ほかの地区", -DAY, DAY),
+        ):
+            await insert_notice(conn, [area], at(from_s), at(until_s), text_ja=text)
+        # its audio could not be made: callers do not hear it, agents are not told of it
+        await insert_notice(
+            conn, ["chuo-01"], at(-DAY), at(DAY), text_ja="音声なし", audio="failed"
         )
     return engine
 

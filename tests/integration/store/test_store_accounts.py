@@ -13,8 +13,9 @@ from ivr.store.accounts import AccountStore, AuditContext
 from ivr.store.demo import demo
 from ivr.store.migrate import current_revision, head_revision, migrate
 from ivr.store.models import MatchKind
-from ivr.store.tables import accounts, audit_log, metadata, notices, phones, premises
+from ivr.store.tables import accounts, audit_log, metadata, phones, premises
 from tests.integration.store.storedata import NOW, cust, seed
+from tests.support.notices import insert_notice
 
 pytestmark = pytest.mark.integration
 
@@ -97,22 +98,16 @@ async def test_lookup_by_customer_number_is_audited(
 async def test_notices_for_an_area(engine: AsyncEngine, store: AccountStore) -> None:
     await seed(engine)
     async with engine.begin() as conn:
-        await conn.execute(
-            sa.insert(notices),
-            [
-                {
-                    "area_code": area,
-                    "kind": "planned_outage",
-                    "text_ja": "断水",
-                    "text_en": "outage",
-                    "valid_from": NOW - timedelta(hours=1),
-                    "valid_until": NOW + timedelta(hours=until),
-                }
-                for area, until in (("chuo-01", 5), ("chuo-01", -0.5), ("chuo-02", 5))
-            ],
-        )
+        for areas, until in ((["chuo-01", "chuo-03"], 5), (["chuo-01"], -0.5), (["chuo-02"], 5)):
+            await insert_notice(conn, areas, NOW - timedelta(hours=1), NOW + timedelta(hours=until))
     found = await store.notices_for(["chuo-01"], NOW)
+    # the notice of two areas is in force in both; the one that ended is not
     assert [(n.area_code, n.valid_until > NOW) for n in found] == [("chuo-01", True)]
+    both = await store.notices_for(["chuo-01", "chuo-03"], NOW)
+    assert [(n.id, n.area_code) for n in both] == [
+        (found[0].id, "chuo-01"),
+        (found[0].id, "chuo-03"),
+    ]
     assert found[0].valid_from.tzinfo is not None
 
 
