@@ -136,8 +136,10 @@ async def test_attended_transfer_cancel_then_complete(
     await hub.ari.destroy_bridge(second.bridge_id)
     assert [e.kind for e in trail] == [
         "transfer_consult",
+        "consult_started",
         "transfer_cancelled",
         "transfer_consult",
+        "consult_started",
         "transfer_connected",
     ]
 
