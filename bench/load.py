@@ -36,11 +36,12 @@ transaction control apart) per call, and `--statements` lists them statement by 
 SQLite these are not measured.
 
 Everything runs in its own sandbox (HOTLINE_SANDBOX_DIR, own ARI/SIP/RTP/trunk ports) with a
-temporary database of demo accounts (migrated with `ivr.store.migrate.migrate` and filled by
-`hotline db demo`, both from the engine's checkout); callers use demo numbers that match one
-account in an area without notices, each caller group its own numbers (so the capture and the
-calls table tell the groups apart). The phone calendar is made always open so every call reaches
-the main menu whatever the hour. `--engine-src DIR` runs the engine from another checkout
+temporary database of demo accounts and staff (migrated with `ivr.store.migrate.migrate` and
+filled by `hotline db demo` and `hotline agents demo`, all from the engine's checkout: the ACD's
+agents are staff rows, one per agent phone of the bench config); callers use demo numbers that
+match one account in an area without notices, each caller group its own numbers (so the capture
+and the calls table tell the groups apart). The phone calendar is made always open so every call
+reaches the main menu whatever the hour. `--engine-src DIR` runs the engine from another checkout
 (PYTHONPATH), to compare before and after. Needs root (chroot, tcpdump); prints numbers, asserts
 nothing.
 
@@ -320,6 +321,9 @@ def sandbox_env(sandbox: Path, ports: Ports) -> dict[str, str]:
         HOTLINE_TRUNK_PORT=str(ports.trunk),
         HOTLINE_RTP_START=str(ports.rtp_start),
         HOTLINE_RTP_END=str(ports.rtp_end),
+        # the bench's SIPp callers send no RTP: Asterisk must not hang them up for silence
+        HOTLINE_CALLER_RTP_TIMEOUT_S="0",
+        HOTLINE_CALLER_RTP_TIMEOUT_HOLD_S="0",
     )
     return env
 
@@ -380,6 +384,8 @@ def write_config(
     for queue in (routing.get("queues") or {}).values():
         queue["wrap_up_s"] = wrap_up_s
     cfg["routing"] = _agent_endpoint(routing)
+    # `hotline run` serves the agent console too: on a free port, not the shipped 8080
+    cfg.setdefault("console", {})["port"] = 0
     path = work / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False))
     return path
@@ -412,26 +418,43 @@ def migrate(src: Path, url: str, work: Path) -> None:
 
 
 def demo_data(src: Path, config: Path, work: Path, accounts: int) -> None:
-    subprocess.run(
-        hotline(config, "db", "demo", "--accounts", str(accounts)),
-        cwd=work,
-        env=engine_env(src),
-        check=True,
-        stdout=(work / "demo.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    """Demo accounts, and demo staff: the ACD's agents are the staff table's, one per agent phone
+    of the bench config's routing.agents (pointed at the bench's SIPp agent phones)."""
+    for step in (("db", "demo", "--accounts", str(accounts)), ("agents", "demo")):
+        subprocess.run(
+            hotline(config, *step),
+            cwd=work,
+            env=engine_env(src),
+            check=True,
+            stdout=(work / f"demo-{step[0]}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+
+_TABLES = {
+    "sqlite+aiosqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+    "postgresql+asyncpg": "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
+}
+
+
+_CALLERS = {
+    areas: f"""
+        SELECT p.e164 FROM phones p
+        WHERE p.e164 IN (SELECT e164 FROM phones GROUP BY e164 HAVING count(*) = 1)
+          AND EXISTS (SELECT 1 FROM premises pr WHERE pr.account_id = p.account_id)
+          AND NOT EXISTS (SELECT 1 FROM premises pr JOIN {areas} n ON n.area_code = pr.area_code
+                          WHERE pr.account_id = p.account_id)
+        ORDER BY p.id LIMIT :limit"""  # noqa: S608 (two fixed table names)
+    for areas in ("notices", "notice_areas")
+}
 
 
 def caller_numbers(db: Db, limit: int) -> list[str]:
     """National numbers of demo phones that match exactly one account, one with a home in an
     area without notices: the caller-ID look-up finds it and the flow goes on to the menu."""
-    query = """
-        SELECT p.e164 FROM phones p
-        WHERE p.e164 IN (SELECT e164 FROM phones GROUP BY e164 HAVING count(*) = 1)
-          AND EXISTS (SELECT 1 FROM premises pr WHERE pr.account_id = p.account_id)
-          AND NOT EXISTS (SELECT 1 FROM premises pr JOIN notices n ON n.area_code = pr.area_code
-                          WHERE pr.account_id = p.account_id)
-        ORDER BY p.id LIMIT :limit"""
+    # a notice's areas: its own column up to migration 0009, the notice_areas table from 0010
+    tables = {str(name) for (name,) in db.rows(_TABLES[db.url.split(":", 1)[0]])}
+    query = _CALLERS["notice_areas" if "notice_areas" in tables else "notices"]
     return ["0" + str(e164).removeprefix("+81") for (e164,) in db.rows(query, limit=limit)]
 
 
