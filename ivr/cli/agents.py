@@ -22,6 +22,7 @@ from ivr.store.demo import DemoPhone, demo_staff
 from ivr.store.migrate import migrate
 from ivr.store.passwords import Passwords, password_problem
 from ivr.store.staff import NewStaff, Role, StaffError, StaffMember, StaffStore, normalise_login
+from ivr.store.tokens import ApiTokens
 
 
 def passwords() -> Passwords:
@@ -55,6 +56,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     ls.set_defaults(func=run_list)
     demo = sub.add_parser("demo", help="demo staff for scripts/start, passwords printed once")
     demo.set_defaults(func=run_demo)
+    token = sub.add_parser(
+        "token", help="a new API token for the member (printed once; replaces the old one)"
+    )
+    token.add_argument("login")
+    token.add_argument("--revoke", action="store_true", help="remove the member's token")
+    token.set_defaults(func=run_token)
 
 
 def _password_source(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +149,24 @@ def _set_disabled(args: argparse.Namespace, disabled: bool, what: str) -> int:
         _prepared(args), lambda e: StaffStore(e).set_disabled(login, disabled, utc_now())
     )
     return _report(done, login, what)
+
+
+def run_token(args: argparse.Namespace) -> int:
+    login = _known(args.login)
+    if login is None:
+        return 1
+    url = _prepared(args)
+    if args.revoke:
+        gone = with_engine(url, lambda e: ApiTokens(e).revoke(login))
+        print(f"{login}: API token revoked" if gone else f"{login}: had no API token")
+        return 0
+    token = with_engine(url, lambda e: ApiTokens(e).issue(login, utc_now()))
+    if token is None:
+        return _report(False, login, "")
+    # the one time it is shown: only its hash is kept
+    print(token)
+    print(f"{login}: send it as 'Authorization: Bearer <token>' to /api/v1", file=sys.stderr)
+    return 0
 
 
 def _report(done: bool, login: str, what: str) -> int:

@@ -6,6 +6,11 @@ declares nothing is refused to everyone (deny by default).
 a page redirects to `/login?next=...`, an `/api/` route answers 401 JSON; a role below the
 route's → 403 (roles rank agent < supervisor < admin). Requests that match no route fall
 through to aiohttp's 404 / 405.
+
+An `/api/` request may instead carry a member's API token (`Authorization: Bearer ...`,
+`ivr.store.tokens`): then it is that member's, whatever cookie it has, and a wrong token is 401.
+A browser never sends such a header by itself, so these requests need no CSRF token
+(`BEARER` marks them for the CSRF middleware).
 """
 
 from __future__ import annotations
@@ -20,13 +25,17 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import AbstractRoute
 
 from ivr.store.staff import Role
-from ivr.web.sessions import load_signed_in
+from ivr.store.tokens import ApiTokens
+from ivr.web.context import console_of
+from ivr.web.sessions import SIGNED_IN, SignedIn, load_signed_in
 
 log = logging.getLogger(__name__)
 
 Access = Role | Literal["public"]
 PUBLIC: Literal["public"] = "public"
 ACCESS = web.AppKey("access", dict[AbstractRoute, Access])
+TOKENS = web.AppKey("api_tokens", ApiTokens)
+BEARER = web.RequestKey("bearer", bool)
 
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -56,6 +65,11 @@ def add_static(app: web.Application, prefix: str, path: str) -> None:
         declare(app, route, PUBLIC)
 
 
+def bearer_token(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def is_api(request: web.Request) -> bool:
     return request.path.startswith("/api/")
 
@@ -83,6 +97,18 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         log.error("route %s %s has no declared role: refused", route.method, route.resource)
         raise web.HTTPForbidden()
     if access == PUBLIC:
+        return await handler(request)
+    bearer = bearer_token(request)
+    if bearer is not None and is_api(request):
+        member = await request.app[TOKENS].member_of(bearer, console_of(request).clock())
+        if member is None:
+            raise web.HTTPUnauthorized(
+                text='{"error": "unknown or revoked API token"}', content_type="application/json"
+            )
+        request[SIGNED_IN] = SignedIn(member, "", {})
+        request[BEARER] = True
+        if not member.role.allows(access):
+            raise web.HTTPForbidden()
         return await handler(request)
     who = await load_signed_in(request)
     if who is None:

@@ -22,8 +22,9 @@ from ivr.domain import utc_now
 from ivr.intake.service import IntakeService
 from ivr.store.passwords import Passwords
 from ivr.store.staff import LoginFailures, StaffStore, WebSessions
+from ivr.store.tokens import ApiTokens
 from ivr.web import api, calls, desk, intake_forms, login, notices, openapi, pages, search
-from ivr.web.access import ACCESS, access_middleware, add_static
+from ivr.web.access import ACCESS, TOKENS, access_middleware, add_static
 from ivr.web.context import CONSOLE, Clock, Console
 from ivr.web.csrf import csrf_middleware
 from ivr.web.errors import errors_middleware
@@ -74,6 +75,7 @@ def create_app(
         ],
     )
     app[ACCESS] = {}
+    app[TOKENS] = ApiTokens(db)
     app[CONSOLE] = Console(
         config=cfg,
         staff=StaffStore(db),

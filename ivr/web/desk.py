@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.adapters.agents import DbAgentTrail, open_agent_pool, refresh_agent
 from ivr.store.staff import Role, StaffMember
-from ivr.web.access import add_route
+from ivr.web.access import BEARER, add_route
 from ivr.web.context import Clock
 from ivr.web.forms import read_form, text_field
 from ivr.web.i18n import language_of, translator
@@ -163,7 +163,13 @@ def my_view(request: web.Request) -> AgentView | None:
     """The signed-in member's pool entry, None when they take no calls (or no engine)."""
     who = signed_in(request)
     pool = desk_of(request).pool
-    if who is None or pool is None or who.member.login not in pool:
+    if who is None or pool is None:
+        return None
+    if request.get(BEARER) and who.member.login not in pool:
+        # an API token does not sign in: its first call puts its member in the pool as a
+        # sign-in does (logged out, or where they were)
+        refresh_agent(pool, who.member)
+    if who.member.login not in pool:
         return None
     return pool.view(who.member.login)
 

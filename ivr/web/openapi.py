@@ -241,10 +241,10 @@ def _parameters(model: type[BaseModel], defs: Mapping[str, Any]) -> list[dict[st
 
 
 def _security(op: Operation) -> list[dict[str, list[str]]]:
-    # per-member API tokens (Authorization: Bearer; table api_tokens) are not accepted yet
+    # a browser session (state changes with its CSRF token), or a member's API token
     if op.method in STATE_CHANGING:
-        return [{"session": [], "csrf": []}]
-    return [{"session": []}]
+        return [{"session": [], "csrf": []}, {"token": []}]
+    return [{"session": []}, {"token": []}]
 
 
 def _operation(op: Operation, refs: Refs, defs: Mapping[str, Any]) -> dict[str, Any]:
@@ -293,7 +293,9 @@ def openapi_document(operations: list[Operation]) -> dict[str, Any]:
             "version": VERSION,
             "description": (
                 "The agent console's operations. Sign in on the console (a session cookie); "
-                f"state changes send the session's CSRF token (GET /api/v1/me) in {CSRF_HEADER}."
+                f"state changes send the session's CSRF token (GET /api/v1/me) in {CSRF_HEADER}. "
+                "Or send a member's API token (`hotline agents token <login>`) as "
+                "`Authorization: Bearer <token>`: no cookie and no CSRF token then."
             ),
         },
         "servers": [{"url": "/"}],
@@ -303,6 +305,7 @@ def openapi_document(operations: list[Operation]) -> dict[str, Any]:
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": COOKIE_NAME},
                 "csrf": {"type": "apiKey", "in": "header", "name": CSRF_HEADER},
+                "token": {"type": "http", "scheme": "bearer"},
             },
         },
     }

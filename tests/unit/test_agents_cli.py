@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from ivr.cli import agents
+from ivr.domain import utc_now
 from ivr.store.db import open_engine
 from ivr.store.passwords import Passwords
 from ivr.store.staff import Credentials, StaffStore
+from ivr.store.tokens import ApiTokens
 
 pytestmark = pytest.mark.unit
 
@@ -137,3 +139,37 @@ async def test_demo_prints_working_passwords_once(
     assert (await Passwords.for_tests().verify(creds.password_hash, lines["agent1"])).ok
     assert await run(hotline, monkeypatch, "demo") == 0
     assert "password:" not in capsys.readouterr().out
+
+
+async def test_token_is_printed_once_and_only_its_hash_is_kept(
+    hotline: Hotline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = hotline[2]
+    assert (
+        await run(
+            hotline,
+            monkeypatch,
+            "add",
+            "bot",
+            "--name",
+            "Bot",
+            "--password-stdin",
+            stdin="a long enough secret\n",
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert await run(hotline, monkeypatch, "token", "bot") == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("hlt_")
+    engine = open_engine(url)
+    try:
+        tokens = ApiTokens(engine)
+        member = await tokens.member_of(token, utc_now())
+        assert member is not None
+        assert member.login == "bot"
+        assert await run(hotline, monkeypatch, "token", "bot", "--revoke") == 0
+        assert await tokens.member_of(token, utc_now()) is None
+    finally:
+        await engine.dispose()
+    assert await run(hotline, monkeypatch, "token", "nobody") == 1
