@@ -216,6 +216,36 @@ async def test_a_request_held_by_asterisk_makes_the_next_wait_for_the_pool_and_i
     assert ari.stats.in_flight_max == 2
 
 
+async def test_a_request_past_its_timeout_is_unavailable_and_the_connection_not_reused(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.add_channel("c-12", "hotline")
+    server.hold_variables = asyncio.Event()
+    async with client_for(test_server) as ari:
+        with pytest.raises(AriUnavailable, match="TimeoutError"):
+            await ari.set_variable("c-12", "X", "1", timeout_s=0.05)
+        server.hold_variables.set()
+        # the client goes on: the next request is answered (on a new connection)
+        await ari.answer("c-12")
+    assert server.channels["c-12"]["state"] == "Up"
+
+
+async def test_cancelling_a_request_is_a_cancellation_not_a_timeout(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.add_channel("c-13", "hotline")
+    server.hold_variables = asyncio.Event()
+    async with client_for(test_server) as ari:
+        held = asyncio.create_task(ari.set_variable("c-13", "X", "1", timeout_s=30))
+        await asyncio.wait_for(server.variable_held.wait(), EVENT_WAIT_S)
+        held.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await held
+        server.hold_variables.set()
+
+
 class OneAnswerPerConnection:
     """A bare HTTP server that answers the first request on each connection (keep-alive) and
     closes the connection, without a word, when a second request arrives on it — as Asterisk
