@@ -29,9 +29,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("accepted_at", sa.DateTime(), nullable=False),
-        sa.CheckConstraint(
-            "kind IN ('flow', 'catalog')", name=op.f("ck_accepted_flow_files_kind")
-        ),
+        sa.CheckConstraint("kind IN ('flow', 'catalog')", name=op.f("ck_accepted_flow_files_kind")),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_accepted_flow_files")),
     )
     with op.batch_alter_table("intake_keys", schema=None) as batch_op:
