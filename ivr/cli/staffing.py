@@ -23,7 +23,7 @@ from ivr.domain import utc_now
 from ivr.errors import ConfigError
 from ivr.reports.builder import reader, spec_for
 from ivr.reports.queries import Slot, slots_of_day
-from ivr.reports.rollup import refresh
+from ivr.reports.rollup import Thresholds, refresh
 from ivr.reports.staffing import Interval, Staffing, Target, agents_needed
 
 HEAD = (
@@ -110,7 +110,11 @@ def _measured(args: argparse.Namespace, config: AppConfig, target: Target) -> in
     minutes = int(args.interval)
 
     async def measure(engine: AsyncEngine) -> list[Slot]:
-        await refresh(engine, is_open, utc_now(), stale_after_s=config.reports.stale_after_s)
+        r = config.reports
+        thresholds = Thresholds(r.answer_s, r.short_abandon_s)
+        await refresh(
+            engine, is_open, utc_now(), stale_after_s=r.stale_after_s, thresholds=thresholds
+        )
         async with reader(engine) as read:
             return await slots_of_day(read, spec, minutes)
 

@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from ivr.config import ReportsConfig
 from ivr.reports.queries import HoursFilter, IntervalName, Report, ReportSpec, build_report
-from ivr.reports.rollup import refresh
+from ivr.reports.rollup import Thresholds, refresh
 
 
 def spec_for(
@@ -66,6 +66,7 @@ async def make_report(
     now: datetime,
 ) -> Report:
     """Refresh the roll-up from the trail, then build the report for `spec`."""
-    await refresh(engine, is_open, now, stale_after_s=config.stale_after_s)
+    thresholds = Thresholds(config.answer_s, config.short_abandon_s)
+    await refresh(engine, is_open, now, stale_after_s=config.stale_after_s, thresholds=thresholds)
     async with reader(engine) as read:
         return await build_report(read, spec, now)

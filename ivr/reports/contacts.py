@@ -62,6 +62,7 @@ class Contact:
     agent: str | None = None
     talk_s: float = 0.0
     hold_s: float = 0.0
+    wrap_s: float = 0.0
     callback_requested: bool = False
     callback_dialled: bool = False
     callback_failed: bool = False
@@ -137,10 +138,14 @@ _LEAVE = {
 
 
 def contact_of(
-    call: CallRow, trail: Sequence[TrailItem], is_open: Callable[[datetime], bool]
+    call: CallRow,
+    trail: Sequence[TrailItem],
+    is_open: Callable[[datetime], bool],
+    wrap_s: float = 0.0,
 ) -> Contact:
     """Reduce `call`'s trail (in the order written) to its `Contact`; `is_open` is the
-    calendar that says whether the call came within opening hours."""
+    calendar that says whether the call came within opening hours, `wrap_s` the agent's
+    wrap-up after it (from the agent trail)."""
     q = _Queue()
     facts: dict[str, Any] = {"intakes": 0, "hold_s": 0.0}
     hold_from: datetime | None = None
@@ -159,6 +164,7 @@ def contact_of(
             hold_from = None
         else:
             _note(facts, item)
+    facts["wrap_s"] = wrap_s
     return _contact(call, q, facts, is_open)
 
 
@@ -213,6 +219,7 @@ def _contact(
         agent=q.agent,
         talk_s=talk_s,
         hold_s=facts["hold_s"],
+        wrap_s=facts["wrap_s"],
         callback_requested=outcome == "callback",
         callback_dialled=facts.get("callback_dialing", False),
         callback_failed=facts.get("callback_failed", False),

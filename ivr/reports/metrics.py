@@ -40,10 +40,9 @@ class QueueFigures:
     wait_all_s: float = 0.0
 
     def add(self, other: QueueFigures) -> None:
-        for f in fields(self):
-            mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            merged = max(mine, theirs) if f.name == "longest_wait_s" else mine + theirs
-            setattr(self, f.name, merged)
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.longest_wait_s = max(self.longest_wait_s, other.longest_wait_s)
 
     @property
     def offered(self) -> int:
@@ -74,6 +73,10 @@ class QueueFigures:
 
     def service_levels(self) -> dict[str, float | None]:
         return {v.key: v.value(self) for v in SERVICE_LEVELS}
+
+
+QUEUE_FIELDS = tuple(f.name for f in fields(QueueFigures))
+_SUMMED = tuple(name for name in QUEUE_FIELDS if name != "longest_wait_s")
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

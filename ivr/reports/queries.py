@@ -1,5 +1,5 @@
 """The report over a period, from the database: sums grouped in SQL over the roll-up
-(`report_contacts`, `report_agent_spans`), the service requests and the call rows, turned into
+(`report_contacts`, `report_agent_time`), the service requests and the call rows, turned into
 figures by `ivr.reports.metrics`. The same statements run on SQLite and PostgreSQL: intervals
 group on the Tokyo day and minute of day that the roll-up stores.
 
@@ -16,8 +16,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.domain import TOKYO
-from ivr.reports.metrics import SERVICE_LEVEL_KEYS, QueueFigures
-from ivr.store.tables import calls, report_agent_spans, report_contacts, service_requests
+from ivr.reports import sums
+from ivr.reports.metrics import QUEUE_FIELDS, SERVICE_LEVEL_KEYS, QueueFigures
+from ivr.reports.rollup import Thresholds, day_pieces, stored_thresholds
+from ivr.store.tables import (
+    calls,
+    report_agent_open,
+    report_agent_time,
+    report_contacts,
+    report_intervals,
+    service_requests,
+)
 
 IntervalName = Literal["15", "30", "60", "day", "month"]
 INTERVALS: tuple[IntervalName, ...] = ("15", "30", "60", "day", "month")
@@ -80,7 +89,6 @@ class Abandon:
     wait_s: float
     short: bool
     caller: str | None
-    callback_requested: bool
 
 
 @dataclass(slots=True)
@@ -137,19 +145,14 @@ class Report:
         return ivr / phone if phone else None
 
 
-def _bucket(interval: IntervalName) -> tuple[sa.ColumnElement[Any], ...]:
+def _label(interval: IntervalName, day: str, minute: int) -> str:
+    """The interval a contact of Tokyo `day`, `minute` of the day, is reported in."""
     if interval == "day":
-        return (c.c.day,)
+        return day
     if interval == "month":
-        return (sa.func.substr(c.c.day, 1, 7),)
-    return (c.c.day, c.c.minute // int(interval))
-
-
-def _label(interval: IntervalName, key: tuple[Any, ...]) -> str:
-    if interval in ("day", "month"):
-        return str(key[0])
-    minutes = int(key[1]) * int(interval)
-    return f"{key[0]} {minutes // 60:02d}:{minutes % 60:02d}"
+        return day[:7]
+    start = minute - minute % int(interval)
+    return f"{day} {start // 60:02d}:{start % 60:02d}"
 
 
 def _where(spec: ReportSpec) -> list[sa.ColumnElement[bool]]:
@@ -162,38 +165,16 @@ def _where(spec: ReportSpec) -> list[sa.ColumnElement[bool]]:
     return where
 
 
+def _inbound(spec: ReportSpec) -> sa.ColumnElement[bool]:
+    return sums.inbound(spec.queue)
+
+
+def _queue_columns(spec: ReportSpec, inbound: sa.ColumnElement[bool]) -> list[Any]:
+    return sums.queue_sums(spec.answer_s, spec.short_abandon_s, inbound)
+
+
 def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
-    return sa.func.sum(sa.case((condition, 1), else_=0))
-
-
-def _seconds(condition: sa.ColumnElement[bool], value: sa.ColumnElement[Any]) -> Any:
-    return sa.func.sum(sa.case((condition, value), else_=0.0))
-
-
-def _queue_columns(spec: ReportSpec, wrap: Any) -> list[Any]:
-    wait = sa.func.coalesce(c.c.wait_s, 0.0)
-    answered = c.c.outcome == "answered"
-    abandoned = c.c.outcome == "abandoned"
-    short = sa.and_(abandoned, wait < spec.short_abandon_s)
-    long = sa.and_(abandoned, wait >= spec.short_abandon_s)
-    return [
-        sa.func.count(),
-        _count(short),
-        _count(answered),
-        _count(sa.and_(answered, wait <= spec.answer_s)),
-        _count(long),
-        _count(sa.and_(long, wait <= spec.answer_s)),
-        _count(c.c.outcome == "callback"),
-        _count(c.c.outcome == "overflow"),
-        _count(c.c.outcome == "closed"),
-        _count(c.c.outcome == "unfinished"),
-        _seconds(answered, wait),
-        sa.func.max(wait),
-        _seconds(answered, c.c.talk_s),
-        _seconds(answered, c.c.hold_s),
-        _seconds(answered, sa.func.coalesce(wrap, 0.0)),
-        sa.func.sum(wait),
-    ]
+    return sums.count(condition)
 
 
 def _figures(values: sa.Row[Any] | tuple[Any, ...]) -> QueueFigures:
@@ -201,33 +182,14 @@ def _figures(values: sa.Row[Any] | tuple[Any, ...]) -> QueueFigures:
     return QueueFigures(*[int(x) for x in v[:10]], *[float(x) for x in v[10:]])
 
 
-def _wraps(spec: ReportSpec) -> sa.Subquery:
-    s = report_agent_spans
-    return (
-        sa.select(s.c.call_id, sa.func.sum(s.c.duration_s).label("wrap_s"))
-        .where(
-            s.c.status == "wrap_up",
-            s.c.call_id.is_not(None),
-            s.c.epoch_s >= int(spec.start.timestamp()),
-            # a call's wrap-up begins after it ends: up to a day after the period
-            s.c.epoch_s < int(spec.end.timestamp()) + 86400,
-        )
-        .group_by(s.c.call_id)
-        .subquery()
-    )
-
-
 async def _queue_sums(
     conn: Any, spec: ReportSpec, keys: tuple[sa.ColumnElement[Any], ...]
 ) -> list[tuple[tuple[Any, ...], QueueFigures]]:
-    wraps = _wraps(spec)
-    where = [*_where(spec), c.c.queue.is_not(None), c.c.callback_of.is_(None)]
-    if spec.queue is not None:
-        where.append(c.c.queue == spec.queue)
+    """Queue figures grouped by `keys` (the queue contacts only)."""
+    inbound = _inbound(spec)
     query = (
-        sa.select(*keys, *_queue_columns(spec, wraps.c.wrap_s))
-        .select_from(c.outerjoin(wraps, wraps.c.call_id == c.c.call_id))
-        .where(*where)
+        sa.select(*keys, *_queue_columns(spec, inbound))
+        .where(*_where(spec), inbound)
         .group_by(*keys)
         .order_by(*keys)
     )
@@ -236,50 +198,139 @@ async def _queue_sums(
     return [(tuple(r[:n]), _figures(tuple(r[n:]))) for r in rows]
 
 
-async def _call_sums(
-    conn: Any, spec: ReportSpec, keys: tuple[sa.ColumnElement[Any], ...]
-) -> list[tuple[tuple[Any, ...], CallFigures]]:
+@dataclass(slots=True)
+class _Totals:
+    """The main scan's rows folded into the report's tables."""
+
+    spec: ReportSpec
+    intervals: dict[tuple[str, str], QueueFigures] = field(default_factory=dict)
+    queues: dict[str, QueueFigures] = field(default_factory=dict)
+    total: QueueFigures = field(default_factory=QueueFigures)
+    call_intervals: dict[str, CallFigures] = field(default_factory=dict)
+    calls: CallFigures = field(default_factory=CallFigures)
+    by_hour: dict[int, QueueFigures] = field(default_factory=dict)
+    offered_by_day: dict[str, int] = field(default_factory=dict)
+
+    def add(
+        self, day: str, minute: int, queue: str | None, q: QueueFigures, cf: CallFigures
+    ) -> None:
+        label = _label(self.spec.interval, day, minute)
+        _add_calls(self.call_intervals.setdefault(label, CallFigures()), cf)
+        _add_calls(self.calls, cf)
+        if queue is None or not q.queued:
+            return
+        self.intervals.setdefault((label, TOTAL), QueueFigures()).add(q)
+        self.intervals.setdefault((label, queue), QueueFigures()).add(q)
+        self.queues.setdefault(queue, QueueFigures()).add(q)
+        self.total.add(q)
+        self.by_hour.setdefault(minute // 60, QueueFigures()).add(q)
+        self.offered_by_day[day] = self.offered_by_day.get(day, 0) + q.offered
+
+
+def _add_calls(into: CallFigures, more: CallFigures) -> None:
+    for name in CallFigures.__slots__:
+        setattr(into, name, getattr(into, name) + getattr(more, name))
+
+
+def _grain(spec: ReportSpec) -> int:
+    """The finest interval the report needs: its own, or an hour (the hourly chart)."""
+    return int(spec.interval) if spec.interval in ("15", "30", "60") else 60
+
+
+async def _main_scan(conn: Any, spec: ReportSpec) -> _Totals:
+    """The intervals, queues, totals and charts: from `report_intervals` when it is summed
+    for the report's thresholds, else from the contacts themselves."""
+    stored = await conn.run_sync(stored_thresholds)
+    if stored == Thresholds(spec.answer_s, spec.short_abandon_s):
+        return await _interval_scan(conn, spec)
+    return await _contact_scan(conn, spec)
+
+
+async def _interval_scan(conn: Any, spec: ReportSpec) -> _Totals:
+    """ONE pass over the period's quarter-hour sums, grouped by day, the report's grain and
+    queue."""
+    i = report_intervals.c
+    grain = _grain(spec)
+    slot = i.slot // (grain // 15)
+    where = [i.day >= spec.first.isoformat(), i.day <= spec.last.isoformat()]
+    if spec.hours != "all":
+        where.append(i.in_hours.is_(spec.hours == "in"))
+    summed = [
+        sa.func.max(i.longest_wait_s) if name == "longest_wait_s" else sa.func.sum(i[name])
+        for name in (*sums.QUEUE_SUMS, *sums.CALL_SUMS)
+    ]
+    query = (
+        sa.select(i.day, slot, i.queue, *summed)
+        .where(*where)
+        .group_by(i.day, slot, i.queue)
+        .order_by(i.day, slot, i.queue)
+    )
+    totals = _Totals(spec)
+    n = len(QUEUE_FIELDS)
+    for r in (await conn.execute(query)).all():
+        queue = str(r[2]) or None
+        figures = _figures(tuple(r[3 : 3 + n]))
+        if spec.queue is not None and queue != spec.queue:
+            figures = QueueFigures()
+        cf = CallFigures(*[int(x or 0) for x in r[3 + n :]])
+        totals.add(str(r[0]), int(r[1]) * grain, queue, figures, cf)
+    return totals
+
+
+async def _contact_scan(conn: Any, spec: ReportSpec) -> _Totals:
+    """ONE pass over the period's contacts, grouped by Tokyo day, the report's grain and
+    queue."""
+    grain = _grain(spec)
+    slot = c.c.minute // grain
     query = (
         sa.select(
-            *keys,
-            sa.func.count(),
-            _count(c.c.in_hours.is_(True)),
-            _count(c.c.closed.is_(True)),
-            _count(c.c.self_served.is_(True)),
-            sa.func.sum(c.c.intakes),
-            _count(c.c.transferred.is_(True)),
-            _count(c.c.emergency.is_(True)),
-            _count(c.c.callback_requested.is_(True)),
-            _count(c.c.callback_dialled.is_(True)),
-            _count(sa.and_(c.c.callback_of.is_not(None), c.c.outcome == "answered")),
-            _count(c.c.callback_failed.is_(True)),
+            c.c.day, slot, c.c.queue, *_queue_columns(spec, _inbound(spec)), *sums.call_sums()
         )
         .where(*_where(spec))
-        .group_by(*keys)
-        .order_by(*keys)
+        .group_by(c.c.day, slot, c.c.queue)
+        .order_by(c.c.day, slot, c.c.queue)
     )
-    rows = (await conn.execute(query)).all()
-    n = len(keys)
-    return [(tuple(r[:n]), CallFigures(*[int(x or 0) for x in r[n:]])) for r in rows]
+    totals = _Totals(spec)
+    n = len(QUEUE_FIELDS)
+    for r in (await conn.execute(query)).all():
+        figures = _figures(tuple(r[3 : 3 + n]))
+        cf = CallFigures(*[int(x or 0) for x in r[3 + n :]])
+        totals.add(str(r[0]), int(r[1]) * grain, r[2], figures, cf)
+    return totals
 
 
-async def _grouped(conn: Any, spec: ReportSpec, column: Any, *extra: Any) -> dict[Any, int]:
+@dataclass(slots=True)
+class _Classes:
+    departments: dict[str, tuple[int, int]] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    wrap_reasons: dict[str, int] = field(default_factory=dict)
+
+
+async def _classes(conn: Any, spec: ReportSpec) -> _Classes:
+    """ONE pass for the contacts by outcome (reason code), wrap-up reason and department."""
     query = (
-        sa.select(column, sa.func.count())
-        .where(*_where(spec), column.is_not(None), *extra)
-        .group_by(column)
+        sa.select(
+            c.c.reason_code,
+            c.c.wrap_reason,
+            c.c.department,
+            sa.func.count(),
+            _count(c.c.transferred.is_(True)),
+        )
+        .where(*_where(spec))
+        .group_by(c.c.reason_code, c.c.wrap_reason, c.c.department)
     )
-    return {k: int(n) for k, n in (await conn.execute(query)).all()}
-
-
-async def _departments(conn: Any, spec: ReportSpec) -> dict[str, tuple[int, int]]:
-    query = (
-        sa.select(c.c.department, sa.func.count(), _count(c.c.transferred.is_(True)))
-        .where(*_where(spec), c.c.department.is_not(None))
-        .group_by(c.c.department)
-        .order_by(c.c.department)
-    )
-    return {str(d): (int(n), int(ok or 0)) for d, n, ok in (await conn.execute(query)).all()}
+    found = _Classes()
+    for reason, wrap, department, n, put_through in (await conn.execute(query)).all():
+        count = int(n)
+        if reason is not None:
+            found.outcomes[str(reason)] = found.outcomes.get(str(reason), 0) + count
+        if wrap is not None:
+            found.wrap_reasons[str(wrap)] = found.wrap_reasons.get(str(wrap), 0) + count
+        if department is not None:
+            tried, ok = found.departments.get(str(department), (0, 0))
+            found.departments[str(department)] = (tried + count, ok + int(put_through or 0))
+    found.departments = dict(sorted(found.departments.items()))
+    return found
 
 
 async def _request_kinds(conn: Any, spec: ReportSpec) -> dict[tuple[str, str], int]:
@@ -321,13 +372,12 @@ async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
     if spec.queue is not None:
         where.append(c.c.queue == spec.queue)
     query = (
-        sa.select(c.c.started_at, c.c.queue, c.c.wait_s, calls.c.caller_e164, c.c.call_id)
+        sa.select(c.c.started_at, c.c.queue, c.c.wait_s, calls.c.caller_e164)
         .select_from(c.join(calls, calls.c.id == c.c.call_id))
         .where(*where)
         .order_by(c.c.epoch_s, c.c.call_id)
     )
     rows = (await conn.execute(query)).all()
-    called_back = await _called_back(conn, [r.call_id for r in rows])
     return [
         Abandon(
             r.started_at.astimezone(TOKYO),
@@ -335,52 +385,51 @@ async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
             float(r.wait_s or 0.0),
             float(r.wait_s or 0.0) < spec.short_abandon_s,
             r.caller_e164,
-            r.call_id in called_back,
         )
         for r in rows
     ]
 
 
-async def _called_back(conn: Any, ids: list[str]) -> set[str]:
-    """Of the abandoned calls `ids`, those that another call later reached back (by number is
-    out of scope here: only the trail's own callback link counts)."""
-    found: set[str] = set()
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        rows = await conn.execute(
-            sa.select(c.c.callback_of).where(c.c.callback_of.in_(chunk)).distinct()
-        )
-        found.update(str(x) for x in rows.scalars())
-    return found
-
-
 async def _agents(conn: Any, spec: ReportSpec, now: datetime) -> dict[str, AgentFigures]:
     agents: dict[str, AgentFigures] = {}
     handled = (
-        sa.select(c.c.agent, sa.func.count(), sa.func.sum(c.c.talk_s), sa.func.sum(c.c.hold_s))
+        sa.select(
+            c.c.agent,
+            sa.func.count(),
+            sa.func.sum(c.c.talk_s),
+            sa.func.sum(c.c.hold_s),
+            sa.func.sum(c.c.wrap_s),
+        )
         .where(*_where(spec), c.c.outcome == "answered", c.c.agent.is_not(None))
         .group_by(c.c.agent)
     )
-    for login, n, talk, hold in (await conn.execute(handled)).all():
-        agents[str(login)] = AgentFigures(str(login), int(n), float(talk or 0), float(hold or 0))
-    s = report_agent_spans
-    until = min(now, spec.end)
-    length = sa.func.coalesce(s.c.duration_s, sa.literal(int(until.timestamp())) - s.c.epoch_s)
-    spans = (
-        sa.select(s.c.login, s.c.status, s.c.reason, sa.func.sum(length))
-        .where(
-            s.c.epoch_s >= int(spec.start.timestamp()),
-            s.c.epoch_s < int(until.timestamp()),
+    for login, n, talk, hold, wrap in (await conn.execute(handled)).all():
+        agents[str(login)] = AgentFigures(
+            str(login), int(n), float(talk or 0), float(hold or 0), float(wrap or 0)
         )
-        .group_by(s.c.login, s.c.status, s.c.reason)
+    t = report_agent_time.c
+    times = (
+        sa.select(t.login, t.status, t.reason, sa.func.sum(t.seconds))
+        .where(t.day >= spec.first.isoformat(), t.day <= spec.last.isoformat())
+        .group_by(t.login, t.status, t.reason)
     )
-    for login, status, reason, seconds in (await conn.execute(spans)).all():
-        figures = agents.setdefault(str(login), AgentFigures(str(login)))
-        name = f"paused: {reason}" if status == "paused" and reason else str(status)
-        figures.state_s[name] = figures.state_s.get(name, 0.0) + max(0.0, float(seconds or 0))
-        if status == "wrap_up":
-            figures.wrap_s += max(0.0, float(seconds or 0))
+    for login, status, reason, seconds in (await conn.execute(times)).all():
+        _add_state(agents, str(login), str(status), str(reason), float(seconds or 0))
+    # the state each agent is in now, up to the report's end (or now)
+    until = min(now, spec.end)
+    for r in (await conn.execute(sa.select(report_agent_open))).all():
+        for day, seconds in day_pieces(max(r.since, spec.start), until):
+            if spec.first.isoformat() <= day <= spec.last.isoformat():
+                _add_state(agents, str(r.login), str(r.status), str(r.reason), seconds)
     return dict(sorted(agents.items()))
+
+
+def _add_state(
+    agents: dict[str, AgentFigures], login: str, status: str, reason: str, seconds: float
+) -> None:
+    figures = agents.setdefault(login, AgentFigures(login))
+    name = f"paused: {reason}" if status == "paused" and reason else status
+    figures.state_s[name] = figures.state_s.get(name, 0.0) + seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,37 +464,21 @@ async def build_report(engine: AsyncEngine, spec: ReportSpec, now: datetime) -> 
 
 
 async def _build(conn: Any, spec: ReportSpec, now: datetime) -> Report:
-    keys = _bucket(spec.interval)
-    intervals: dict[tuple[str, str], QueueFigures] = {}
-    queues: dict[str, QueueFigures] = {}
-    total = QueueFigures()
-    for key, figures in await _queue_sums(conn, spec, (*keys, c.c.queue)):
-        label, queue = _label(spec.interval, key[:-1]), str(key[-1])
-        intervals.setdefault((label, TOTAL), QueueFigures()).add(figures)
-        intervals[(label, queue)] = figures
-        queues.setdefault(queue, QueueFigures()).add(figures)
-        total.add(figures)
-    call_intervals: dict[str, CallFigures] = {}
-    all_calls = CallFigures()
-    for key, cf in await _call_sums(conn, spec, keys):
-        call_intervals[_label(spec.interval, key)] = cf
-        for name in cf.__slots__:
-            setattr(all_calls, name, getattr(all_calls, name) + getattr(cf, name))
-    by_hour = {int(k[0]): f for k, f in await _queue_sums(conn, spec, (c.c.minute // 60,))}
-    offered_by_day = {str(k[0]): f.offered for k, f in await _queue_sums(conn, spec, (c.c.day,))}
+    t = await _main_scan(conn, spec)
+    classes = await _classes(conn, spec)
     return Report(
         spec=spec,
         generated_at=now,
-        intervals=intervals,
-        queues=dict(sorted(queues.items())),
-        total=total,
-        call_intervals=call_intervals,
-        calls=all_calls,
-        by_hour=by_hour,
-        offered_by_day=offered_by_day,
-        departments=await _departments(conn, spec),
-        outcomes=await _grouped(conn, spec, c.c.reason_code),
-        wrap_reasons=await _grouped(conn, spec, c.c.wrap_reason),
+        intervals=t.intervals,
+        queues=dict(sorted(t.queues.items())),
+        total=t.total,
+        call_intervals=t.call_intervals,
+        calls=t.calls,
+        by_hour=dict(sorted(t.by_hour.items())),
+        offered_by_day=t.offered_by_day,
+        departments=classes.departments,
+        outcomes=classes.outcomes,
+        wrap_reasons=classes.wrap_reasons,
         request_kinds=await _request_kinds(conn, spec),
         repeats=await _repeats(conn, spec),
         abandons=await _abandons(conn, spec),

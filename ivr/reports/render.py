@@ -105,7 +105,6 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
                 "queue": a.queue,
                 "wait_s": a.wait_s,
                 "short": a.short,
-                "called_back": a.callback_requested,
                 **({"caller": a.caller} if callers else {}),
             }
             for a in report.abandons
@@ -367,7 +366,7 @@ def _classification(report: Report) -> str:
 
 
 def _abandons(report: Report, callers: bool) -> str:
-    head = ["time (Tokyo)", "queue", "wait s", "short", "called back"]
+    head = ["time (Tokyo)", "queue", "wait s", "short"]
     if callers:
         head.append("caller (for a callback)")
     rows = []
@@ -377,7 +376,6 @@ def _abandons(report: Report, callers: bool) -> str:
             a.queue,
             f"{a.wait_s:.0f}",
             "yes" if a.short else "",
-            "yes" if a.callback_requested else "",
         ]
         if callers:
             row.append(a.caller or "withheld")

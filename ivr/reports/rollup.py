@@ -1,6 +1,6 @@
 """The reports' roll-up, kept up to date from the trail: `refresh` reads what the call and
 agent trails gained since its last run and rewrites the `report_contacts` rows of those calls
-and the `report_agent_spans` of those agents.
+and the agents' time per day (`report_agent_time`, `report_agent_open`, `report_wrap_ups`).
 
 Why a roll-up: a year is about a million calls and ten million trail events; grouping a million
 narrow rows by interval takes PostgreSQL well under a second, reducing ten million events per
@@ -24,17 +24,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.domain import TOKYO
-from ivr.reports.contacts import CallRow, TrailItem, contact_of, tokyo_slot
+from ivr.reports import sums
+from ivr.reports.contacts import CallRow, TrailItem, contact_of
 from ivr.store.tables import (
     agent_events,
     call_events,
     calls,
-    report_agent_spans,
+    report_agent_open,
+    report_agent_time,
     report_contacts,
+    report_intervals,
     report_progress,
+    report_wrap_ups,
 )
 
 # trail events read per transaction, and calls rolled up per statement
@@ -56,23 +61,103 @@ class Refreshed:
     agent_events: int
 
 
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The service-level answer threshold and the short-abandon threshold that
+    `report_intervals` is summed for."""
+
+    answer_s: float = 20.0
+    short_abandon_s: float = 6.0
+
+
 async def refresh(
     engine: AsyncEngine,
     is_open: Callable[[datetime], bool],
     now: datetime,
     *,
     stale_after_s: float = STALE_AFTER_S,
+    thresholds: Thresholds = Thresholds(),
 ) -> Refreshed:
-    """Bring the roll-up up to date with the trail; how many calls and agent events it read."""
-    rolled = await _refresh_calls(engine, is_open, now - timedelta(seconds=stale_after_s))
-    spans = await _refresh_agents(engine)
+    """Bring the roll-up up to date with the trail; how many calls and agent events it read.
+    Other `thresholds` than last time sum `report_intervals` anew (one pass over the
+    contacts)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_use_thresholds, thresholds)
+    rolled = await _refresh_calls(
+        engine, is_open, now - timedelta(seconds=stale_after_s), thresholds
+    )
+    spans = await _refresh_agents(engine, thresholds)
     return Refreshed(rolled, spans)
+
+
+_ANSWER = "interval_answer_ms"
+_SHORT = "interval_short_ms"
+
+
+def stored_thresholds(conn: sa.Connection) -> Thresholds | None:
+    """What `report_intervals` is summed for (None: not summed yet)."""
+    rows = dict(
+        conn.execute(
+            sa.select(report_progress.c.name, report_progress.c.last_id).where(
+                report_progress.c.name.in_([_ANSWER, _SHORT])
+            )
+        ).all()
+    )
+    if len(rows) < 2:
+        return None
+    return Thresholds(rows[_ANSWER] / 1000, rows[_SHORT] / 1000)
+
+
+def _use_thresholds(conn: sa.Connection, thresholds: Thresholds) -> None:
+    _lock_sync(conn)
+    if stored_thresholds(conn) == thresholds:
+        return
+    days = conn.execute(sa.select(report_contacts.c.day).distinct()).scalars().all()
+    conn.execute(sa.delete(report_intervals))
+    _set_progress(conn, _ANSWER, round(thresholds.answer_s * 1000))
+    _set_progress(conn, _SHORT, round(thresholds.short_abandon_s * 1000))
+    _sum_days(conn, set(days), thresholds)
+
+
+def _sum_days(conn: sa.Connection, days: set[str], thresholds: Thresholds) -> None:
+    """`report_intervals` of Tokyo `days` summed again from their contacts."""
+    if not days:
+        return
+    ordered = sorted(days)
+    c = report_contacts.c
+    slot = c.minute // 15
+    queue = sa.func.coalesce(c.queue, "")
+    for start in range(0, len(ordered), 100):
+        chunk = ordered[start : start + 100]
+        conn.execute(sa.delete(report_intervals).where(report_intervals.c.day.in_(chunk)))
+        select = (
+            sa.select(
+                c.day,
+                slot,
+                queue,
+                c.in_hours,
+                *sums.queue_sums(thresholds.answer_s, thresholds.short_abandon_s, sums.inbound()),
+                *sums.call_sums(),
+            )
+            .where(c.day.in_(chunk))
+            .group_by(c.day, slot, queue, c.in_hours)
+        )
+        columns = ["day", "slot", "queue", "in_hours", *sums.QUEUE_SUMS, *sums.CALL_SUMS]
+        conn.execute(sa.insert(report_intervals).from_select(columns, select))
 
 
 async def rebuild(engine: AsyncEngine) -> None:
     """Empty the roll-up: the next `refresh` reads the whole trail again."""
     async with engine.begin() as conn:
-        for table in (report_contacts, report_agent_spans, report_progress):
+        tables = (
+            report_contacts,
+            report_intervals,
+            report_agent_time,
+            report_agent_open,
+            report_wrap_ups,
+            report_progress,
+        )
+        for table in tables:
             await conn.execute(sa.delete(table))
 
 
@@ -92,24 +177,30 @@ def _set_progress(conn: sa.Connection, name: str, last_id: int) -> None:
 
 
 async def _refresh_calls(
-    engine: AsyncEngine, is_open: Callable[[datetime], bool], stale_before: datetime
+    engine: AsyncEngine,
+    is_open: Callable[[datetime], bool],
+    stale_before: datetime,
+    thresholds: Thresholds,
 ) -> int:
     """Window by window of `WINDOW` trail events, one transaction each (a first roll-up of a
     year never holds SQLite's write lock for long)."""
     rolled = 0
     while True:
         async with engine.begin() as conn:
-            got, more = await conn.run_sync(_roll_window, is_open, stale_before)
+            got, more = await conn.run_sync(_roll_window, is_open, stale_before, thresholds)
         rolled += got
         if not more:
             break
     async with engine.begin() as conn:
-        rolled += await conn.run_sync(_roll_stale, is_open, stale_before)
+        rolled += await conn.run_sync(_roll_stale, is_open, stale_before, thresholds)
     return rolled
 
 
 def _roll_window(
-    conn: sa.Connection, is_open: Callable[[datetime], bool], stale_before: datetime
+    conn: sa.Connection,
+    is_open: Callable[[datetime], bool],
+    stale_before: datetime,
+    thresholds: Thresholds,
 ) -> tuple[int, bool]:
     _lock_sync(conn)
     last = _progress(conn, CALLS_PROGRESS)
@@ -122,16 +213,20 @@ def _roll_window(
         .where(call_events.c.id > last, call_events.c.id <= upto)
         .distinct()
     ).scalars()
-    rolled = _roll_ids(conn, sorted(set(touched)), is_open, stale_before)
+    rolled = _roll_ids(conn, sorted(set(touched)), is_open, stale_before, thresholds)
     _set_progress(conn, CALLS_PROGRESS, upto)
     return rolled, upto < top
 
 
 def _roll_stale(
-    conn: sa.Connection, is_open: Callable[[datetime], bool], stale_before: datetime
+    conn: sa.Connection,
+    is_open: Callable[[datetime], bool],
+    stale_before: datetime,
+    thresholds: Thresholds,
 ) -> int:
     _lock_sync(conn)
-    return _roll_ids(conn, sorted(_stale_calls(conn, stale_before)), is_open, stale_before)
+    stale = sorted(_stale_calls(conn, stale_before))
+    return _roll_ids(conn, stale, is_open, stale_before, thresholds)
 
 
 def _roll_ids(
@@ -139,10 +234,14 @@ def _roll_ids(
     ids: Sequence[str],
     is_open: Callable[[datetime], bool],
     stale_before: datetime,
+    thresholds: Thresholds,
 ) -> int:
+    """Roll up the calls `ids`, then sum the days they fall on again."""
     rolled = 0
+    days: set[str] = set()
     for start in range(0, len(ids), CHUNK):
-        rolled += _roll_chunk(conn, ids[start : start + CHUNK], is_open, stale_before)
+        rolled += _roll_chunk(conn, ids[start : start + CHUNK], is_open, stale_before, days)
+    _sum_days(conn, days, thresholds)
     return rolled
 
 
@@ -170,7 +269,9 @@ def _roll_chunk(
     ids: Sequence[str],
     is_open: Callable[[datetime], bool],
     stale_before: datetime,
+    days: set[str],
 ) -> int:
+    """Roll up the calls `ids`; the Tokyo days whose sums change are added to `days`."""
     rows = conn.execute(
         sa.select(
             calls.c.id,
@@ -188,6 +289,13 @@ def _roll_chunk(
     )
     for call_id, kind, at, data in events:
         trails.setdefault(call_id, []).append(TrailItem(kind, at, data or {}))
+    wrapped = dict(
+        conn.execute(
+            sa.select(report_wrap_ups.c.call_id, sa.func.sum(report_wrap_ups.c.seconds))
+            .where(report_wrap_ups.c.call_id.in_(ids))
+            .group_by(report_wrap_ups.c.call_id)
+        ).all()
+    )
     contacts = []
     for r in rows:
         trail = trails.get(r.id, [])
@@ -195,104 +303,138 @@ def _roll_chunk(
         if r.ended_at is None and last_at >= stale_before:
             continue  # still going (or detached, waiting for the next engine)
         call = CallRow(r.id, r.started_at, r.ended_at, r.reason_code, r.account_id)
-        contacts.append(contact_of(call, trail, is_open).row())
+        contact = contact_of(call, trail, is_open, wrap_s=float(wrapped.get(r.id) or 0.0))
+        contacts.append(contact.row())
+    days.update(
+        conn.execute(
+            sa.select(report_contacts.c.day).where(report_contacts.c.call_id.in_(ids)).distinct()
+        ).scalars()
+    )
+    days.update(row["day"] for row in contacts)
     conn.execute(sa.delete(report_contacts).where(report_contacts.c.call_id.in_(ids)))
     if contacts:
         conn.execute(sa.insert(report_contacts), contacts)
     return len(contacts)
 
 
-async def _refresh_agents(engine: AsyncEngine) -> int:
+async def _refresh_agents(engine: AsyncEngine, thresholds: Thresholds) -> int:
     read = 0
     while True:
         async with engine.begin() as conn:
-            got = await conn.run_sync(_roll_agents)
+            got = await conn.run_sync(_roll_agents, thresholds)
         read += got
         if got < AGENT_CHUNK:
             return read
 
 
-def _roll_agents(conn: sa.Connection) -> int:
+@dataclass(frozen=True, slots=True)
+class _Open:
+    status: str
+    reason: str
+    call_id: str | None
+    since: datetime
+
+
+def _roll_agents(conn: sa.Connection, thresholds: Thresholds) -> int:
+    """The next agent events: each closes the agent's open state (its seconds go to the days
+    it spans; a wrap-up's also to its call) and opens the next."""
     _lock_sync(conn)
     last = _progress(conn, AGENTS_PROGRESS)
+    e = agent_events.c
     events = conn.execute(
-        sa.select(
-            agent_events.c.id,
-            agent_events.c.login,
-            agent_events.c.at,
-            agent_events.c.status,
-            agent_events.c.reason,
-            agent_events.c.call_id,
-        )
-        .where(agent_events.c.id > last)
-        .order_by(agent_events.c.id)
+        sa.select(e.id, e.login, e.at, e.status, e.reason, e.call_id)
+        .where(e.id > last)
+        .order_by(e.id)
         .limit(AGENT_CHUNK)
     ).all()
     if not events:
         return 0
-    open_spans = {
-        r.login: r
-        for r in conn.execute(
-            sa.select(report_agent_spans).where(report_agent_spans.c.duration_s.is_(None))
-        )
+    o = report_agent_open.c
+    state = {
+        r.login: _Open(r.status, r.reason, r.call_id, r.since)
+        for r in conn.execute(sa.select(report_agent_open))
     }
-    closes: list[dict[str, Any]] = []
-    inserts: list[dict[str, Any]] = []
-    opened: dict[str, dict[str, Any]] = {}
-    for e in events:
-        before = opened.pop(e.login, None)
+    seconds: dict[tuple[str, str, str, str], float] = {}
+    wraps: list[dict[str, Any]] = []
+    for ev in events:
+        before = state.get(ev.login)
         if before is not None:
-            inserts.extend(_pieces(before, e.at))
-        elif e.login in open_spans:
-            span = open_spans.pop(e.login)
-            closes.append({"span": span.id, "end": e.at, "start": span.started_at})
-            inserts.extend(_pieces(_span_values(span), e.at)[1:])
-        opened[e.login] = _span(e.login, e.status, e.reason, e.call_id, e.at)
-    for close in closes:
-        first_piece = _pieces({"started_at": close["start"]}, close["end"])[0]
-        conn.execute(
-            sa.update(report_agent_spans)
-            .where(report_agent_spans.c.id == close["span"])
-            .values(duration_s=first_piece["duration_s"])
-        )
-    rows = inserts + [dict(v, duration_s=None) for v in opened.values()]
-    if rows:
-        conn.execute(sa.insert(report_agent_spans), rows)
+            for day, length in day_pieces(before.since, ev.at):
+                key = (ev.login, day, before.status, before.reason)
+                seconds[key] = seconds.get(key, 0.0) + length
+            if before.status == "wrap_up" and before.call_id:
+                length = max(0.0, (ev.at - before.since).total_seconds())
+                wraps.append({"call": before.call_id, "login": ev.login, "seconds": length})
+        state[ev.login] = _Open(ev.status, ev.reason or "", ev.call_id, ev.at)
+    _add_time(conn, seconds)
+    _add_wraps(conn, wraps, thresholds)
+    logins = sorted({ev.login for ev in events})
+    conn.execute(sa.delete(report_agent_open).where(o.login.in_(logins)))
+    conn.execute(
+        sa.insert(report_agent_open),
+        [
+            {
+                "login": n,
+                "status": s.status,
+                "reason": s.reason,
+                "call_id": s.call_id,
+                "since": s.since,
+            }
+            for n, s in ((n, state[n]) for n in logins)
+        ],
+    )
     _set_progress(conn, AGENTS_PROGRESS, int(events[-1].id))
     return len(events)
 
 
-def _span_values(row: sa.Row[Any]) -> dict[str, Any]:
-    return _span(row.login, row.status, row.reason, row.call_id, row.started_at)
+def _add_time(conn: sa.Connection, seconds: dict[tuple[str, str, str, str], float]) -> None:
+    if not seconds:
+        return
+    t = report_agent_time
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(t)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["login", "day", "status", "reason"],
+        set_={"seconds": t.c.seconds + insert.excluded.seconds},
+    )
+    rows = [
+        {"login": login, "day": day, "status": status, "reason": reason, "seconds": secs}
+        for (login, day, status, reason), secs in seconds.items()
+    ]
+    conn.execute(upsert, rows)
 
 
-def _span(
-    login: str, status: str, reason: str | None, call_id: str | None, at: datetime
-) -> dict[str, Any]:
-    day, _ = tokyo_slot(at)
-    return {
-        "login": login,
-        "status": status,
-        "reason": reason,
-        "call_id": call_id,
-        "started_at": at,
-        "epoch_s": int(at.timestamp()),
-        "day": day,
-    }
+def _add_wraps(conn: sa.Connection, wraps: list[dict[str, Any]], thresholds: Thresholds) -> None:
+    """A wrap-up that ended: into its call's contact (if rolled up already) and its day's
+    sums, and kept, so a contact rolled up later sums it."""
+    if not wraps:
+        return
+    calls_wrapped = sorted({w["call"] for w in wraps})
+    days: set[str] = set()
+    conn.execute(
+        sa.insert(report_wrap_ups),
+        [{"call_id": w["call"], "login": w["login"], "seconds": w["seconds"]} for w in wraps],
+    )
+    conn.execute(
+        sa.update(report_contacts)
+        .where(report_contacts.c.call_id == sa.bindparam("call"))
+        .values(wrap_s=report_contacts.c.wrap_s + sa.bindparam("seconds", type_=sa.Float)),
+        [{"call": w["call"], "seconds": w["seconds"]} for w in wraps],
+    )
+    c = report_contacts.c
+    for start in range(0, len(calls_wrapped), CHUNK):
+        chunk = calls_wrapped[start : start + CHUNK]
+        days.update(conn.execute(sa.select(c.day).where(c.call_id.in_(chunk)).distinct()).scalars())
+    _sum_days(conn, days, thresholds)
 
 
-def _pieces(span: dict[str, Any], end: datetime) -> list[dict[str, Any]]:
-    """The span from its start to `end`, cut at every Tokyo midnight in between."""
-    start: datetime = span["started_at"]
+def day_pieces(start: datetime, end: datetime) -> list[tuple[str, float]]:
+    """The seconds from `start` to `end` per Tokyo day (cut at every midnight between)."""
     pieces = []
     while True:
         local = start.astimezone(TOKYO)
         midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), TOKYO)
         stop = min(end, midnight)
-        piece = dict(span, started_at=start, epoch_s=int(start.timestamp()))
-        piece["day"] = local.date().isoformat()
-        piece["duration_s"] = max(0.0, (stop - start).total_seconds())
-        pieces.append(piece)
+        pieces.append((local.date().isoformat(), max(0.0, (stop - start).total_seconds())))
         if end <= midnight:
             return pieces
         start = midnight

@@ -383,7 +383,7 @@ report_contacts = sa.Table(
     sa.Column("call_id", sa.String(64), primary_key=True),
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("epoch_s", sa.BigInteger, nullable=False, index=True),
-    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False, index=True),
     sa.Column("minute", sa.SmallInteger, nullable=False),
     sa.Column("in_hours", sa.Boolean, nullable=False),
     sa.Column("queue", sa.String(64), nullable=True),
@@ -393,6 +393,7 @@ report_contacts = sa.Table(
     sa.Column("agent", sa.String(64), nullable=True),
     sa.Column("talk_s", sa.Float, nullable=False),
     sa.Column("hold_s", sa.Float, nullable=False),
+    sa.Column("wrap_s", sa.Float, nullable=False),
     sa.Column("callback_requested", sa.Boolean, nullable=False),
     sa.Column("callback_dialled", sa.Boolean, nullable=False),
     sa.Column("callback_failed", sa.Boolean, nullable=False),
@@ -409,20 +410,75 @@ report_contacts = sa.Table(
     sa.Index("ix_report_contacts_account_id_epoch_s", "account_id", "epoch_s"),
 )
 
-# the agent trail as spans (a state from one agent event to the next), cut at Tokyo midnight;
-# `duration_s` NULL while the span is still open
-report_agent_spans = sa.Table(
-    "report_agent_spans",
+# report_contacts summed per Tokyo day, quarter hour of the day, queue ("" for calls that were
+# not queued) and within / outside opening hours, for the answer and short-abandon thresholds
+# in report_progress: what a year's report reads instead of a million contacts
+report_intervals = sa.Table(
+    "report_intervals",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("slot", sa.SmallInteger, primary_key=True),
+    sa.Column("queue", sa.String(64), primary_key=True),
+    sa.Column("in_hours", sa.Boolean, primary_key=True),
+    sa.Column("queued", sa.Integer, nullable=False),
+    sa.Column("short_abandons", sa.Integer, nullable=False),
+    sa.Column("answered", sa.Integer, nullable=False),
+    sa.Column("answered_within", sa.Integer, nullable=False),
+    sa.Column("abandoned", sa.Integer, nullable=False),
+    sa.Column("abandoned_within", sa.Integer, nullable=False),
+    sa.Column("callbacks", sa.Integer, nullable=False),
+    sa.Column("overflows", sa.Integer, nullable=False),
+    sa.Column("closed_q", sa.Integer, nullable=False),
+    sa.Column("unfinished", sa.Integer, nullable=False),
+    sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("in_hours_calls", sa.Integer, nullable=False),
+    sa.Column("while_closed", sa.Integer, nullable=False),
+    sa.Column("ivr_completed", sa.Integer, nullable=False),
+    sa.Column("intakes", sa.Integer, nullable=False),
+    sa.Column("transferred", sa.Integer, nullable=False),
+    sa.Column("emergency", sa.Integer, nullable=False),
+    sa.Column("callbacks_requested", sa.Integer, nullable=False),
+    sa.Column("callbacks_dialled", sa.Integer, nullable=False),
+    sa.Column("callbacks_completed", sa.Integer, nullable=False),
+    sa.Column("callbacks_failed", sa.Integer, nullable=False),
+    sa.Column("wait_answered_s", sa.Float, nullable=False),
+    sa.Column("longest_wait_s", sa.Float, nullable=False),
+    sa.Column("talk_s", sa.Float, nullable=False),
+    sa.Column("hold_s", sa.Float, nullable=False),
+    sa.Column("wrap_s", sa.Float, nullable=False),
+    sa.Column("wait_all_s", sa.Float, nullable=False),
+)
+
+# each agent's time per Tokyo day in each state (paused: by reason; "" when none), summed from
+# the agent trail; a state still going is in report_agent_open until the next event
+report_agent_time = sa.Table(
+    "report_agent_time",
+    metadata,
+    sa.Column("login", sa.String(64), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("reason", sa.String(64), primary_key=True),
+    sa.Column("seconds", sa.Float, nullable=False),
+)
+
+report_agent_open = sa.Table(
+    "report_agent_open",
+    metadata,
+    sa.Column("login", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("call_id", sa.String(64), nullable=True),
+    sa.Column("since", UtcDateTime, nullable=False),
+)
+
+# each call's wrap-up by the agent who took it (a contact rolled up again sums these)
+report_wrap_ups = sa.Table(
+    "report_wrap_ups",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("login", sa.String(64), nullable=False, index=True),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("reason", sa.String(64), nullable=True),
-    sa.Column("call_id", sa.String(64), nullable=True, index=True),
-    sa.Column("started_at", UtcDateTime, nullable=False),
-    sa.Column("epoch_s", sa.BigInteger, nullable=False, index=True),
-    sa.Column("day", sa.String(10), nullable=False),
-    sa.Column("duration_s", sa.Float, nullable=True),
+    sa.Column("call_id", sa.String(64), nullable=False, index=True),
+    sa.Column("login", sa.String(64), nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
 )
 
 # how far the roll-up has read each trail (`call_events.id`, `agent_events.id`)

@@ -170,9 +170,14 @@ def _one_call(
 
 
 def generate_days(
-    year: int, calls: int, is_open: Callable[[datetime], bool], seed: int = 2004
+    year: int,
+    calls: int,
+    is_open: Callable[[datetime], bool],
+    seed: int = 2004,
+    prefix: str = "gen",
 ) -> Iterator[tuple[date, _Rows]]:
-    """The year's trail, one day's rows at a time, `calls` calls in all (about)."""
+    """The year's trail, one day's rows at a time, `calls` calls in all (about); call ids
+    are `prefix` and a serial number."""
     rng = random.Random(seed)
     days = [date(year, 1, 1) + timedelta(days=n) for n in range(365)]
     weights = [day_weight(d, is_open) for d in days]
@@ -185,7 +190,7 @@ def generate_days(
         starts = sorted(_arrival(rng, day, open_day) for _ in range(count))
         for start in starts:
             serial += 1
-            _one_call(rows, rng, f"gen-{serial:08d}", start.astimezone(UTC), is_open(start))
+            _one_call(rows, rng, f"{prefix}-{serial:08d}", start.astimezone(UTC), is_open(start))
         yield day, rows
 
 

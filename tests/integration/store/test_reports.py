@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.callerid import normalise_caller_id
 from ivr.reports.queries import TOTAL, ReportSpec, build_report
-from ivr.reports.rollup import refresh
+from ivr.reports.rollup import Thresholds, refresh
 from ivr.store.calls import AccountMatched, CallClosed, CallLog, CallOpened, TrailEntry, TrailEvent
 from ivr.store.presence import AgentEntry, PresenceStore
 from ivr.store.staff import NewStaff, Role, StaffStore
@@ -348,3 +348,18 @@ async def test_a_second_refresh_changes_nothing(engine: AsyncEngine) -> None:
     after = await build_report(engine, ReportSpec(DAY, DAY), NOW)
     assert after.total == before.total
     assert after.agents == before.agents
+
+
+async def test_other_thresholds_count_from_the_contacts_and_after_a_refresh_alike(
+    engine: AsyncEngine,
+) -> None:
+    await write_day(engine)
+    # T = 30 s: c03's 30 s abandon is now within T (the quarter-hour sums are for 20 s)
+    spec = ReportSpec(DAY, DAY, answer_s=30, short_abandon_s=6)
+    direct = await build_report(engine, spec, NOW)
+    assert (direct.total.answered_within, direct.total.abandoned_within) == (1, 2)
+    await refresh(engine, PHONE.is_open, NOW, thresholds=Thresholds(30, 6))
+    summed = await build_report(engine, spec, NOW)
+    assert summed.total == direct.total
+    assert summed.intervals == direct.intervals
+    assert summed.calls == direct.calls
