@@ -109,11 +109,13 @@ async def daily_reports(
     is_open: Callable[[datetime], bool],
 ) -> None:
     """Forever: sleep until the next run time, write the day's report, prune old files. A
-    failed run (database or disk) is logged and retried at the next run time. `is_open` is
-    the calendar of `reports.calendar` (the composition root builds it from routing)."""
+    failed run is logged and tried again at the next run time: a report never takes the
+    hotline down. `is_open` is the calendar of `reports.calendar` (the composition root
+    builds it from routing). Disabled, it waits until cancelled (a task of the engine's group
+    that ends would stop the engine)."""
     cfg = config.reports.daily
     if not cfg.enabled:
-        return
+        await asyncio.Event().wait()
     while True:
         now = clock()
         wake = next_run(now, cfg)
@@ -124,5 +126,8 @@ async def daily_reports(
             log.warning(
                 "daily report not written (%s); next try at the next run time", type(exc).__name__
             )
+            continue
+        except Exception:
+            log.exception("daily report failed; next try at the next run time")
             continue
         log.info("daily report written: %s", ", ".join(p.name for p in paths))
