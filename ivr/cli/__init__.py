@@ -7,7 +7,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ivr.cli import agents, billing, console, db, flows, prompts, report, run, staffing, status
+from ivr.cli import (
+    agents,
+    billing,
+    console,
+    db,
+    flows,
+    notices,
+    prompts,
+    report,
+    run,
+    staffing,
+    status,
+)
 from ivr.errors import ConfigError
 
 
@@ -17,7 +29,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", help="config file (default: config.yaml or $HOTLINE_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (run, flows, prompts, db, billing, agents, console, status, report, staffing):
+    for group in (
+        run,
+        flows,
+        prompts,
+        db,
+        billing,
+        agents,
+        console,
+        status,
+        report,
+        staffing,
+        notices,
+    ):
         group.add_commands(sub)
     return parser
 
