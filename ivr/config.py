@@ -249,6 +249,8 @@ class ReportsConfig(_Section):
     short_abandon_s: float = Field(6.0, ge=0)
     # a call of an account that called within this many days before is a repeat contact
     repeat_days: int = Field(7, ge=1)
+    # the list of abandoned calls (for calling back) shows the newest this many of a period
+    abandoned_list_max: int = Field(500, ge=0)
     # the calendar (routing.calendars) that says whether a call came within opening hours
     calendar: str = "phone"
     # a call not ended and silent this long (an engine killed, never re-adopted) is counted

@@ -41,6 +41,7 @@ def spec_for(
         short_abandon_s=config.short_abandon_s,
         headline=config.headline,
         repeat_days=config.repeat_days,
+        abandoned_max=config.abandoned_list_max,
     )
 
 

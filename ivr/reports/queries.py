@@ -49,6 +49,7 @@ class ReportSpec:
     short_abandon_s: float = 6.0
     headline: str = "abandons_against"
     repeat_days: int = 7
+    abandoned_max: int = 500
 
     def __post_init__(self) -> None:
         if self.last < self.first:
@@ -137,6 +138,11 @@ class Report:
     repeats: Repeats
     abandons: list[Abandon]
     agents: dict[str, AgentFigures]
+
+    @property
+    def abandons_not_listed(self) -> int:
+        """Abandoned calls of the period left out of `abandons` (the list's length cap)."""
+        return max(0, self.total.abandoned + self.total.short_abandons - len(self.abandons))
 
     @property
     def self_service_rate(self) -> float | None:
@@ -375,9 +381,11 @@ async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
         sa.select(c.c.started_at, c.c.queue, c.c.wait_s, calls.c.caller_e164)
         .select_from(c.join(calls, calls.c.id == c.c.call_id))
         .where(*where)
-        .order_by(c.c.epoch_s, c.c.call_id)
+        # the newest first: a long period lists the calls still worth calling back
+        .order_by(c.c.epoch_s.desc(), c.c.call_id.desc())
+        .limit(spec.abandoned_max)
     )
-    rows = (await conn.execute(query)).all()
+    rows = list(reversed((await conn.execute(query)).all()))
     return [
         Abandon(
             r.started_at.astimezone(TOKYO),

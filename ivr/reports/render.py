@@ -109,6 +109,7 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
             }
             for a in report.abandons
         ],
+        "abandoned_calls_not_listed": report.abandons_not_listed,
         "agents": {
             login: {
                 "handled": a.handled,
@@ -385,9 +386,16 @@ def _abandons(report: Report, callers: bool) -> str:
         if callers
         else ""
     )
+    more = report.abandons_not_listed
+    rest = (
+        f'<p class="note">{more} earlier abandoned calls of the period are not listed (the '
+        "newest first; reports.abandoned_list_max): make the report for a shorter period.</p>"
+        if more
+        else ""
+    )
     return (
         f'<section class="supervisor" id="abandoned"><h2>Abandoned calls</h2>{mark}'
-        f"{_table(head, rows)}</section>"
+        f"{_table(head, rows)}{rest}</section>"
     )
 
 

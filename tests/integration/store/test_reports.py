@@ -363,3 +363,10 @@ async def test_other_thresholds_count_from_the_contacts_and_after_a_refresh_alik
     assert summed.total == direct.total
     assert summed.intervals == direct.intervals
     assert summed.calls == direct.calls
+
+
+async def test_a_long_list_of_abandoned_calls_keeps_the_newest(engine: AsyncEngine) -> None:
+    await write_day(engine)
+    report = await build_report(engine, ReportSpec(DAY, DAY, abandoned_max=2), NOW)
+    assert [a.at.strftime("%H:%M") for a in report.abandons] == ["11:30", "11:40"]
+    assert report.abandons_not_listed == 1
