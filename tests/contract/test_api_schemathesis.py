@@ -142,7 +142,10 @@ def test_every_operation_answers_by_its_document_and_never_a_5xx(
         "GET /api/v1/accounts",
         "GET /api/v1/agent/state",
         "GET /api/v1/me",
+        "GET /api/v1/notices",
         "POST /api/v1/intake",
+        "POST /api/v1/notices",
+        "POST /api/v1/notices/end",
         "PUT /api/v1/agent/state",
     ]
     seen: dict[str, set[int]] = {}
