@@ -22,7 +22,7 @@ from ivr.domain import utc_now
 from ivr.errors import InvalidNumber
 from ivr.numbers import parse_customer_number
 from ivr.store.models import Account, AuditEntry, CallerMatch, MatchKind, Notice, Premise
-from ivr.store.notices import notice_of, select_in_force, select_live_not_ended
+from ivr.store.notices import notice_of, notices_once, select_in_force, select_live_not_ended
 from ivr.store.tables import accounts, audit_log, phones, premises
 
 if TYPE_CHECKING:
@@ -302,14 +302,13 @@ class AccountStore:
         return await self._lookups.run(account_by_number, number, ctx)
 
     async def notices_for(self, area_codes: Iterable[str], at: datetime) -> tuple[Notice, ...]:
-        """Notices in force at `at` for any of the areas (a caller's premises), one per
-        (notice, area) matched; "in force" is `ivr.store.notices.in_force`."""
+        """Notices in force at `at` for any of the areas (a caller's premises), each once;
+        "in force" is `ivr.store.notices.in_force`."""
         codes = sorted(set(area_codes))
         if not codes:
             return ()
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(select_in_force(codes, at))).mappings()
-            return tuple(notice_of(r) for r in rows)
+            return notices_once((await conn.execute(select_in_force(codes, at))).mappings())
 
     async def notices_not_ended(self, at: datetime) -> tuple[Notice, ...]:
         """Every live notice (audio ready) in force at `at` or starting later, one per

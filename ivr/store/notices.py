@@ -173,6 +173,16 @@ def notice_of(row: Mapping[Any, Any]) -> Notice:
     return Notice(**{k: row[k] for k in Notice.__slots__})
 
 
+def notices_once(rows: Iterable[Mapping[Any, Any]]) -> tuple[Notice, ...]:
+    """Rows of `select_in_force` as `Notice`s, each notice once (under the first of its areas
+    that matched): a caller with premises in two of a notice's areas is told of it once."""
+    seen: dict[int, Notice] = {}
+    for row in rows:
+        if row["id"] not in seen:
+            seen[row["id"]] = notice_of(row)
+    return tuple(seen.values())
+
+
 def notice_prompt_id(notice_id: int) -> str:
     """The name of a notice's audio file (`<lang>/notice-<id>.wav`), played like a prompt."""
     return f"notice-{notice_id}"

@@ -27,7 +27,7 @@ from ivr.store.accounts import (
 )
 from ivr.store.calls import CallEvent
 from ivr.store.models import Account, Notice, ServiceRequest
-from ivr.store.notices import notice_of, select_in_force
+from ivr.store.notices import notices_once, select_in_force
 from ivr.store.tables import (
     accounts,
     call_events,
@@ -166,8 +166,7 @@ def _accounts(conn: sa.Connection, call: PopCall) -> tuple[Account, ...]:
 def _notices(conn: sa.Connection, areas: list[str], now: datetime) -> tuple[Notice, ...]:
     if not areas:
         return ()
-    rows = conn.execute(select_in_force(areas, now)).mappings()
-    return tuple(notice_of(r) for r in rows)
+    return notices_once(conn.execute(select_in_force(areas, now)).mappings())
 
 
 def _requests_of_call(conn: sa.Connection, call_id: str) -> tuple[ServiceRequest, ...]:

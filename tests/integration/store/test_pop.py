@@ -239,7 +239,14 @@ async def test_every_account_on_a_shared_line_is_listed_when_none_was_chosen(
     db: AsyncEngine,
 ) -> None:
     await CallLog(db).append_many(the_call("call-shared", number(SHARED_LINE)))
+    async with db.begin() as conn:
+        # one notice for both accounts' areas (chuo-02 and chuo-01)
+        await insert_notice(conn, ["chuo-01", "chuo-02"], at(-DAY), at(DAY), text_ja="両地区")
     offer = await pop_for(db, "call-shared", "agent2", OFFER_AT)
+    # the notices of both accounts' areas, each once
+    assert sorted(n.text_ja for n in offer.notices) == sorted(
+        ["ほかの地区", "本町1丁目 断水工事", "両地区"]
+    )
     assert not offer.account_chosen
     # the active account first, as the IVR's look-up orders them
     assert [(a.customer_number, a.status) for a in offer.accounts] == [
