@@ -24,6 +24,7 @@ from ivr.store.tables import (
     report_agent_open,
     report_agent_time,
     report_contacts,
+    report_day_classes,
     report_intervals,
     service_requests,
 )
@@ -312,27 +313,37 @@ class _Classes:
     wrap_reasons: dict[str, int] = field(default_factory=dict)
 
 
+def _day_where(spec: ReportSpec) -> list[sa.ColumnElement[bool]]:
+    d = report_day_classes.c
+    where = [d.day >= spec.first.isoformat(), d.day <= spec.last.isoformat()]
+    if spec.hours != "all":
+        where.append(d.in_hours.is_(spec.hours == "in"))
+    return where
+
+
 async def _classes(conn: Any, spec: ReportSpec) -> _Classes:
-    """ONE pass for the contacts by outcome (reason code), wrap-up reason and department."""
+    """The contacts by outcome (reason code), wrap-up reason and department, from the
+    per-day counts."""
+    d = report_day_classes.c
     query = (
         sa.select(
-            c.c.reason_code,
-            c.c.wrap_reason,
-            c.c.department,
-            sa.func.count(),
-            _count(c.c.transferred.is_(True)),
+            d.reason_code,
+            d.wrap_reason,
+            d.department,
+            sa.func.sum(d.calls),
+            sa.func.sum(d.transferred),
         )
-        .where(*_where(spec))
-        .group_by(c.c.reason_code, c.c.wrap_reason, c.c.department)
+        .where(*_day_where(spec))
+        .group_by(d.reason_code, d.wrap_reason, d.department)
     )
     found = _Classes()
     for reason, wrap, department, n, put_through in (await conn.execute(query)).all():
-        count = int(n)
-        if reason is not None:
+        count = int(n or 0)
+        if reason:
             found.outcomes[str(reason)] = found.outcomes.get(str(reason), 0) + count
-        if wrap is not None:
+        if wrap:
             found.wrap_reasons[str(wrap)] = found.wrap_reasons.get(str(wrap), 0) + count
-        if department is not None:
+        if department:
             tried, ok = found.departments.get(str(department), (0, 0))
             found.departments[str(department)] = (tried + count, ok + int(put_through or 0))
     found.departments = dict(sorted(found.departments.items()))
@@ -400,16 +411,17 @@ async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
 
 async def _agents(conn: Any, spec: ReportSpec, now: datetime) -> dict[str, AgentFigures]:
     agents: dict[str, AgentFigures] = {}
+    d = report_day_classes.c
     handled = (
         sa.select(
-            c.c.agent,
-            sa.func.count(),
-            sa.func.sum(c.c.talk_s),
-            sa.func.sum(c.c.hold_s),
-            sa.func.sum(c.c.wrap_s),
+            d.agent,
+            sa.func.sum(d.handled),
+            sa.func.sum(d.talk_s),
+            sa.func.sum(d.hold_s),
+            sa.func.sum(d.wrap_s),
         )
-        .where(*_where(spec), c.c.outcome == "answered", c.c.agent.is_not(None))
-        .group_by(c.c.agent)
+        .where(*_day_where(spec), d.agent != "")
+        .group_by(d.agent)
     )
     for login, n, talk, hold, wrap in (await conn.execute(handled)).all():
         agents[str(login)] = AgentFigures(

@@ -37,6 +37,7 @@ from ivr.store.tables import (
     report_agent_open,
     report_agent_time,
     report_contacts,
+    report_day_classes,
     report_intervals,
     report_progress,
     report_wrap_ups,
@@ -114,16 +115,23 @@ def _use_thresholds(conn: sa.Connection, thresholds: Thresholds) -> None:
         return
     days = conn.execute(sa.select(report_contacts.c.day).distinct()).scalars().all()
     conn.execute(sa.delete(report_intervals))
+    conn.execute(sa.delete(report_day_classes))
     _set_progress(conn, _ANSWER, round(thresholds.answer_s * 1000))
     _set_progress(conn, _SHORT, round(thresholds.short_abandon_s * 1000))
     _sum_days(conn, set(days), thresholds)
 
 
 def _sum_days(conn: sa.Connection, days: set[str], thresholds: Thresholds) -> None:
-    """`report_intervals` of Tokyo `days` summed again from their contacts."""
+    """`report_intervals` and `report_day_classes` of Tokyo `days` summed again from their
+    contacts."""
     if not days:
         return
     ordered = sorted(days)
+    _sum_intervals(conn, ordered, thresholds)
+    _sum_classes(conn, ordered)
+
+
+def _sum_intervals(conn: sa.Connection, ordered: list[str], thresholds: Thresholds) -> None:
     c = report_contacts.c
     slot = c.minute // 15
     queue = sa.func.coalesce(c.queue, "")
@@ -146,12 +154,52 @@ def _sum_days(conn: sa.Connection, days: set[str], thresholds: Thresholds) -> No
         conn.execute(sa.insert(report_intervals).from_select(columns, select))
 
 
+_CLASS_KEYS = ("reason_code", "wrap_reason", "department", "agent")
+
+
+def _sum_classes(conn: sa.Connection, ordered: list[str]) -> None:
+    c = report_contacts.c
+    keys = [sa.func.coalesce(c[name], "") for name in _CLASS_KEYS]
+    answered = sa.and_(c.outcome == "answered", c.agent.is_not(None))
+    for start in range(0, len(ordered), 100):
+        chunk = ordered[start : start + 100]
+        conn.execute(sa.delete(report_day_classes).where(report_day_classes.c.day.in_(chunk)))
+        select = (
+            sa.select(
+                c.day,
+                c.in_hours,
+                *keys,
+                sa.func.count(),
+                sums.count(c.transferred.is_(True)),
+                sums.count(answered),
+                sums.seconds(answered, c.talk_s),
+                sums.seconds(answered, c.hold_s),
+                sums.seconds(answered, c.wrap_s),
+            )
+            .where(c.day.in_(chunk))
+            .group_by(c.day, c.in_hours, *keys)
+        )
+        columns = [
+            "day",
+            "in_hours",
+            *_CLASS_KEYS,
+            "calls",
+            "transferred",
+            "handled",
+            "talk_s",
+            "hold_s",
+            "wrap_s",
+        ]
+        conn.execute(sa.insert(report_day_classes).from_select(columns, select))
+
+
 async def rebuild(engine: AsyncEngine) -> None:
     """Empty the roll-up: the next `refresh` reads the whole trail again."""
     async with engine.begin() as conn:
         tables = (
             report_contacts,
             report_intervals,
+            report_day_classes,
             report_agent_time,
             report_agent_open,
             report_wrap_ups,

@@ -449,6 +449,26 @@ report_intervals = sa.Table(
     sa.Column("wait_all_s", sa.Float, nullable=False),
 )
 
+# report_contacts counted per Tokyo day by outcome (reason code), wrap-up reason, department and
+# agent ("" for none), within / outside opening hours: the report's classification and the
+# agents' handled calls without a pass over the contacts
+report_day_classes = sa.Table(
+    "report_day_classes",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("in_hours", sa.Boolean, primary_key=True),
+    sa.Column("reason_code", sa.String(32), primary_key=True),
+    sa.Column("wrap_reason", sa.String(64), primary_key=True),
+    sa.Column("department", sa.String(32), primary_key=True),
+    sa.Column("agent", sa.String(64), primary_key=True),
+    sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("transferred", sa.Integer, nullable=False),
+    sa.Column("handled", sa.Integer, nullable=False),
+    sa.Column("talk_s", sa.Float, nullable=False),
+    sa.Column("hold_s", sa.Float, nullable=False),
+    sa.Column("wrap_s", sa.Float, nullable=False),
+)
+
 # each agent's time per Tokyo day in each state (paused: by reason; "" when none), summed from
 # the agent trail; a state still going is in report_agent_open until the next event
 report_agent_time = sa.Table(
