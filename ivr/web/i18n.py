@@ -210,6 +210,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "notice_save": ("保存して音声を作成", "Save and make the audio"),
     "notice_end": ("今すぐ終了", "End now"),
+    "notice_retry": ("音声を作り直す", "Make the audio again"),
     "notice_ended_by": ("終了", "ended by"),
     "notice_by": ("登録者", "Entered by"),
     "notice_audio": ("音声", "Audio"),

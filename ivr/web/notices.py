@@ -180,6 +180,19 @@ async def post_end(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/admin/notices")
 
 
+async def post_render(request: web.Request) -> web.StreamResponse:
+    """Make a notice's audio again (its audio failed, e.g. while the speech tools were missing)."""
+    notice_id = notice_id_of(request)
+    await read_form(request)
+    desk = request.app[DESK]
+    entry = await desk.store.get(notice_id)
+    if entry is None:
+        raise web.HTTPNotFound()
+    if entry.status(desk.clock()) in ("pending", "failed"):
+        await desk.render(entry)
+    raise web.HTTPSeeOther(f"/admin/notices?saved={notice_id}")
+
+
 # ------------------------------------------------------------------------------ the API
 
 AreaCode = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -332,6 +345,7 @@ def setup(
     add_route(app, "GET", "/admin/notices", get_page, Role.ADMIN, name="admin-notices")
     add_route(app, "POST", "/admin/notices", post_notice, Role.ADMIN)
     add_route(app, "POST", "/admin/notices/{id}/end", post_end, Role.ADMIN)
+    add_route(app, "POST", "/admin/notices/{id}/render", post_render, Role.ADMIN)
     tags = ("notices",)
     api_route(
         app,

@@ -158,7 +158,17 @@ async def test_a_notice_whose_audio_failed_is_not_played_and_says_why(
     assert "English: espeak-ng failed (exit 1): no voice" in html
     not_live = html.split('id="notices-not-live"')[1].split("</table>")[0]
     assert "English: could not be made" in not_live
+    assert 'id="render-1"' in not_live
     assert 'id="notices-in-force"' not in html
+    # once the cause is gone the admin makes the audio again, and the notice goes live
+    tts.fail = None
+    again = await client.post(
+        "/admin/notices/1/render", data={"csrf_token": token}, allow_redirects=False
+    )
+    assert again.headers["Location"] == "/admin/notices?saved=1"
+    html = await (await client.get(again.headers["Location"])).text()
+    assert "Notice 1 is saved. Its audio is ready" in html
+    assert 'id="render-1"' not in html
     # the tools missing altogether: every language says so
     tts.fail, tts.missing = None, True
     saved = await client.post("/admin/notices", data=form(token), allow_redirects=False)
