@@ -1,0 +1,406 @@
+"""Handling a real call from the agent page: the engine (`hotline run`'s composition, with the
+console) on the sandboxed Asterisk, agents signed in in headless Chromium on SIPp phones, a SIPp
+caller who keys 1 (Japanese) and 0 (operator).
+
+- Reject passes the call on: the phone that rang stops (CANCEL), the next agent gets the pop
+  and answers.
+- Wrap-up: after the agent's phone hangs up the page asks for a reason code; submitted with the
+  keyboard, the code is on the call's trail and the agent is ready again.
+- Attended transfer to a department phone: the agent consults the department, completes, and
+  the caller is left bridged with the department.
+- A paused agent is not offered a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from playwright.async_api import Browser, BrowserContext, Page, expect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.app import Engine, build, engine_console, flow_registry
+from ivr.config import AppConfig, parse_config
+from ivr.store.passwords import Passwords
+from ivr.store.staff import Role
+from ivr.store.tables import agent_events, call_events, service_requests
+from ivr.web.server import ConsoleSite
+from tests.browser.conftest import ARTIFACTS
+from tests.integration.conftest import hang_up_leftovers
+from tests.integration.store.storedata import seed
+from tests.support.console import PASSWORD, add_member
+from tests.support.sandbox import Sandbox, provision
+from tests.support.sipp import Sipp, SippResult, caller_args, keys_scenario
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.asyncio(loop_scope="session"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+CALLER = "0935821234"  # account 1 of the seeded data
+ALWAYS = {"always_open": True}
+# the longest the caller may take to get through the IVR to the queue (greeting, main menu)
+IVR_S = 30
+# the longest anything else here may take to show (a page update, a trail row, a bridge)
+STEP_S = 15
+RING_TIMEOUT_S = 15
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+@dataclass
+class Hotline:
+    engine: Engine
+    url: str
+    sandbox: Sandbox
+    workdir: Path
+    sipps: list[Sipp]
+
+    @property
+    def db(self) -> AsyncEngine:
+        assert self.engine.db is not None
+        return self.engine.db
+
+    async def agent(self, login: str, phone: Sipp) -> None:
+        await add_member(
+            self.db,
+            Passwords.for_tests(),
+            login,
+            Role.AGENT,
+            endpoint=f"PJSIP/{login}/sip:{login}@127.0.0.1:{phone.port}",
+        )
+
+    async def call(self) -> Sipp:
+        """The caller: keys 1 then 0, then stays on the line until the hotline hangs up."""
+        caller = await Sipp(
+            keys_scenario(self.workdir, "10", gap_ms=2500, hang_up_after_ms=None),
+            caller_args(self.sandbox.sip_host, self.sandbox.sip_port, "1000", CALLER),
+            self.workdir,
+        ).start()
+        self.sipps.append(caller)
+        return caller
+
+    async def trail(self) -> list[Row]:
+        async with self.db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(call_events.c.kind, call_events.c.at, call_events.c.data).order_by(
+                        call_events.c.id
+                    )
+                )
+            ).all()
+        return [Row(r.kind, r.at, dict(r.data)) for r in rows]
+
+    async def trail_until(self, done: Callable[[list[Row]], bool]) -> list[Row]:
+        """The trail once `done` holds of it (the recorder writes in batches: poll it)."""
+        async with asyncio.timeout(IVR_S + STEP_S):
+            while not done(rows := await self.trail()):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        return rows
+
+
+def engine_config(
+    sandbox: Sandbox, folder: Path, wrap_up_s: int, departments: dict[str, object]
+) -> AppConfig:
+    return parse_config(
+        {
+            "ari": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5},
+            "database": {"url": f"sqlite+aiosqlite:///{folder / 'hotline.sqlite3'}"},
+            "billing": {"database_url": f"sqlite+aiosqlite:///{folder / 'billing.sqlite3'}"},
+            "status_path": str(folder / "status.json"),
+            "console": {"port": 0},
+            "routing": {
+                "calendars": {"phone": ALWAYS, "emergency": ALWAYS, "construction": ALWAYS},
+                "queues": {
+                    name: {
+                        "calendar": "phone",
+                        "when_no_agents": "overflow",
+                        "ring_timeout_s": RING_TIMEOUT_S,
+                        "wrap_up_s": wrap_up_s,
+                    }
+                    for name in ("general", "moving", "billing", "reconnection")
+                },
+                "agents": {},
+                "departments": {
+                    # the flows name these two
+                    "emergency_duty": {"on_duty": ["PJSIP/onduty"]},
+                    "construction": {"endpoint": "PJSIP/agent3", "calendar": "construction"},
+                    **departments,
+                },
+            },
+        },
+        {
+            "HOTLINE_ARI_URL": sandbox.ari_url,
+            "HOTLINE_ARI_USER": sandbox.ari_user,
+            "HOTLINE_ARI_PASSWORD": sandbox.ari_password,
+        },
+    )
+
+
+@dataclass
+class Rig:
+    """SIPp phones and the engine of one test."""
+
+    sandbox: Sandbox
+    workdir: Path
+    sipps: list[Sipp] = field(default_factory=list)
+    engines: list[Engine] = field(default_factory=list)
+
+    async def phone(self, scenario: str, talk_ms: int = 0) -> Sipp:
+        sipp = await Sipp(scenario, ["-d", str(talk_ms)], self.workdir).start()
+        self.sipps.append(sipp)
+        return sipp
+
+    async def start(
+        self, wrap_up_s: int = 0, departments: dict[str, object] | None = None
+    ) -> Hotline:
+        config = engine_config(self.sandbox, self.workdir, wrap_up_s, departments or {})
+        engine = await build(config, flows=flow_registry(config, ROOT), components=[engine_console])
+        self.engines.append(engine)
+        [site] = engine.components
+        assert isinstance(site, ConsoleSite)
+        assert engine.db is not None
+        await seed(engine.db)
+        return Hotline(engine, site.url, self.sandbox, self.workdir, self.sipps)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Sandbox:
+    return provision()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Rig]:
+    """The test's phones and engine: the SIPp processes are killed and the engine stopped at
+    the end."""
+    await hang_up_leftovers(sandbox)
+    rig = Rig(sandbox, tmp_path)
+    try:
+        yield rig
+    finally:
+        for sipp in rig.sipps:
+            sipp.kill()
+        for engine in rig.engines:
+            await engine.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def contexts(browser: Browser) -> AsyncIterator[Callable[[], Awaitable[Page]]]:
+    """Pages, each in its own browser context (its own session cookie)."""
+    opened: list[BrowserContext] = []
+
+    async def new_page() -> Page:
+        ctx = await browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+        opened.append(ctx)
+        return await ctx.new_page()
+
+    try:
+        yield new_page
+    finally:
+        for ctx in opened:
+            await ctx.close()
+
+
+async def ready(page: Page, url: str, login: str) -> None:
+    """Sign in as `login`, go ready, and wait for the live feed."""
+    await page.goto(url + "/login")
+    await page.fill("#login", login)
+    await page.fill("#password", PASSWORD)
+    await page.click("#sign-in")
+    await page.click("#go-ready")
+    await expect(page.locator("#state-status")).to_have_attribute("data-status", "ready")
+    await expect(page.locator("#live-desk")).to_have_attribute("data-connected", "true")
+
+
+def kinds(rows: list[Row], *wanted: str) -> list[tuple[str, str]]:
+    """(kind, agent) of the rows of `wanted` kinds, in order."""
+    return [(r.kind, r.data.get("agent", "")) for r in rows if r.kind in wanted]
+
+
+def has(kind: str, detail: str | None = None) -> Callable[[list[Row]], bool]:
+    return lambda rows: any(
+        r.kind == kind and (detail is None or r.data.get("detail") == detail) for r in rows
+    )
+
+
+async def finished(sipp: Sipp) -> SippResult:
+    result = await sipp.wait()
+    assert result.ok, result.output[-800:]
+    return result
+
+
+async def test_a_reject_passes_the_call_to_the_next_agent(
+    rig: Rig, contexts: Callable[[], Awaitable[Page]]
+) -> None:
+    # agent1 goes ready first, so is the longest idle and is offered the call first; their
+    # phone rings until the ring is called off (CANCEL)
+    first_phone = await rig.phone("phone_noanswer.xml")
+    second_phone = await rig.phone("phone_ring.xml", talk_ms=2000)
+    line = await rig.start()
+    await line.agent("agent1", first_phone)
+    await line.agent("agent2", second_phone)
+    first, second = await contexts(), await contexts()
+    await ready(first, line.url, "agent1")
+    await ready(second, line.url, "agent2")
+
+    caller = await line.call()
+    await expect(first.locator("#pop-holder-name")).to_have_text("試験 1", timeout=IVR_S * 1000)
+    await expect(first.locator("#call-controls")).to_have_attribute("data-phase", "ringing")
+    await first.click("#pop-reject")
+    await expect(first.locator("#ringing-controls")).to_be_hidden()
+
+    # the call goes on to agent2: the pop is on their page, their phone answers
+    await expect(second.locator("#pop-holder-name")).to_have_text("試験 1", timeout=STEP_S * 1000)
+    await expect(second.locator("#live-desk")).to_have_attribute(
+        "data-phase", "answered", timeout=STEP_S * 1000
+    )
+    # agent1 is ready again (a reject is not a pause)
+    await expect(first.locator("#state-status")).to_have_attribute("data-status", "ready")
+    await finished(first_phone)  # phone_noanswer.xml completes only on a CANCEL
+    await finished(second_phone)
+    await finished(caller)
+
+    rows = await line.trail_until(has("call_ended"))
+    assert kinds(rows, "offered", "rejected", "answered") == [
+        ("offered", "agent1"),
+        ("rejected", "agent1"),
+        ("offered", "agent2"),
+        ("answered", "agent2"),
+    ]
+
+
+async def test_wrap_up_with_a_reason_code_from_the_keyboard(rig: Rig, page: Page) -> None:
+    phone = await rig.phone("phone.xml", talk_ms=2000)
+    line = await rig.start(wrap_up_s=120)
+    await line.agent("agent1", phone)
+    await ready(page, line.url, "agent1")
+
+    caller = await line.call()
+    # the agent's phone answers, talks 2 s and hangs up: the page asks for the wrap-up
+    form = page.locator("#wrap-up-form")
+    await expect(form).to_be_visible(timeout=(IVR_S + STEP_S) * 1000)
+    await expect(page.locator("#state-status")).to_have_attribute("data-status", "wrap_up")
+    await expect(page.locator("#wrap-up-reason")).to_be_focused()
+    await page.locator("#wrap-up-reason").select_option("leak")
+    await page.fill("#wrap-up-notes", "漏水の相談")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "agent-wrap-up.png"), full_page=True)
+    await page.keyboard.press("Alt+w")
+    await expect(form).to_be_hidden()
+    await expect(page.locator("#call-controls")).to_have_attribute("data-wrap-up", "leak")
+    await expect(page.locator("#state-status")).to_have_attribute("data-status", "ready")
+    await finished(phone)
+    await finished(caller)
+
+    rows = await line.trail_until(has("wrap_up"))
+    trail = [r for r in rows if r.kind in ("offered", "answered", "call_ended", "wrap_up")]
+    assert [r.kind for r in trail] == ["offered", "answered", "call_ended", "wrap_up"]
+    times = [r.at for r in trail]
+    assert times == sorted(times)
+    assert len(set(times)) == len(times)
+    wrap_up = trail[-1].data
+    assert (wrap_up["agent"], wrap_up["reason"], wrap_up["ended_by"]) == (
+        "agent1",
+        "leak",
+        "agent",
+    )
+    assert wrap_up["notes"] == "漏水の相談"
+    async with line.db.connect() as conn:
+        changes = (
+            await conn.execute(
+                sa.select(agent_events.c.before, agent_events.c.status)
+                .where(agent_events.c.login == "agent1")
+                .order_by(agent_events.c.id)
+            )
+        ).all()
+        requests = (
+            await conn.execute(sa.select(sa.func.count()).select_from(service_requests))
+        ).scalar()
+    assert [tuple(c) for c in changes][-2:] == [("on_call", "wrap_up"), ("wrap_up", "ready")]
+    assert requests == 0  # the agent filed nothing on this call
+
+
+async def test_an_attended_transfer_leaves_the_caller_with_the_department(
+    rig: Rig, page: Page
+) -> None:
+    agent_phone = await rig.phone("phone_ring_wait.xml")
+    # the department answers at once and stays on the line 10 s (consultation and hand-over)
+    department = await rig.phone("phone.xml", talk_ms=10_000)
+    line = await rig.start(
+        departments={
+            "billing_office": {
+                "endpoint": f"PJSIP/agent3/sip:agent3@127.0.0.1:{department.port}",
+                "calendar": "phone",
+                "ring_timeout_s": 10,
+            }
+        }
+    )
+    await line.agent("agent1", agent_phone)
+    await ready(page, line.url, "agent1")
+
+    caller = await line.call()
+    await expect(page.locator("#transfer-form")).to_be_visible(timeout=(IVR_S + STEP_S) * 1000)
+    await page.locator("#transfer-target").select_option("department:billing_office")
+    await page.check("#transfer-attended")
+    await page.click("#transfer-go")
+    # the department answers: the agent talks to it, the caller is on hold
+    complete = page.locator("#transfer-complete")
+    await expect(complete).to_be_visible(timeout=STEP_S * 1000)
+    await expect(page.locator("#call-controls")).to_have_attribute("data-transfer", "consulting")
+    await complete.click()
+    await expect(page.locator("#call-controls")).to_have_attribute(
+        "data-phase", "wrap_up", timeout=STEP_S * 1000
+    )
+    await finished(agent_phone)  # the agent's leg was hung up at the hand-over
+
+    caller_id = await call_id(line)
+    async with asyncio.timeout(STEP_S):
+        while not await bridged_with_department(line, caller_id):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    # the department talks its 10 s and hangs up; the caller is then hung up too
+    await finished(department)
+    await finished(caller)
+
+    rows = await line.trail_until(has("call_ended", "transferred"))
+    order = [r.kind for r in rows]
+    assert order.index("consult_started") < order.index("transfer_connected")
+    assert kinds(rows, "offered", "answered", "transfer_requested", "call_ended") == [
+        ("offered", "agent1"),
+        ("answered", "agent1"),
+        ("transfer_requested", "agent1"),
+        ("call_ended", "agent1"),
+    ]
+    assert [r.data.get("department") for r in rows if r.kind == "transfer_connected"] == [
+        "billing_office"
+    ]
+
+
+async def call_id(line: Hotline) -> str:
+    async with line.db.connect() as conn:
+        ids = (await conn.execute(sa.select(call_events.c.call_id).distinct())).scalars().all()
+    [only] = ids
+    return str(only)
+
+
+async def bridged_with_department(line: Hotline, caller_id: str) -> bool:
+    """Whether a bridge holds the caller's channel and the department phone's (agent3)."""
+    channels = {c.id: c.name for c in await line.engine.ari.list_channels()}
+    for bridge in await line.engine.ari.list_bridges():
+        names = {channels.get(c, "") for c in bridge.channels}
+        if caller_id in bridge.channels and any(n.startswith("PJSIP/agent3-") for n in names):
+            return True
+    return False
