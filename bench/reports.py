@@ -53,6 +53,7 @@ TABLES = (
     "agent_events",
     "report_contacts",
     "report_intervals",
+    "report_day_classes",
     "report_agent_time",
     "report_wrap_ups",
 )
