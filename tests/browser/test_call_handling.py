@@ -53,6 +53,7 @@ IVR_S = 30
 # the longest anything else here may take to show (a page update, a trail row, a bridge)
 STEP_S = 15
 RING_TIMEOUT_S = 15
+MAX_WAIT_S = 6
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,11 @@ class Hotline:
 
 
 def engine_config(
-    sandbox: Sandbox, folder: Path, wrap_up_s: int, departments: dict[str, object]
+    sandbox: Sandbox,
+    folder: Path,
+    wrap_up_s: int,
+    departments: dict[str, object],
+    queue: dict[str, object],
 ) -> AppConfig:
     return parse_config(
         {
@@ -131,6 +136,7 @@ def engine_config(
                         "when_no_agents": "overflow",
                         "ring_timeout_s": RING_TIMEOUT_S,
                         "wrap_up_s": wrap_up_s,
+                        **queue,
                     }
                     for name in ("general", "moving", "billing", "reconnection")
                 },
@@ -166,9 +172,14 @@ class Rig:
         return sipp
 
     async def start(
-        self, wrap_up_s: int = 0, departments: dict[str, object] | None = None
+        self,
+        wrap_up_s: int = 0,
+        departments: dict[str, object] | None = None,
+        queue: dict[str, object] | None = None,
     ) -> Hotline:
-        config = engine_config(self.sandbox, self.workdir, wrap_up_s, departments or {})
+        config = engine_config(
+            self.sandbox, self.workdir, wrap_up_s, departments or {}, queue or {}
+        )
         engine = await build(config, flows=flow_registry(config, ROOT), components=[engine_console])
         self.engines.append(engine)
         [site] = engine.components
@@ -387,6 +398,33 @@ async def test_an_attended_transfer_leaves_the_caller_with_the_department(
     assert [r.data.get("department") for r in rows if r.kind == "transfer_connected"] == [
         "billing_office"
     ]
+
+
+async def test_a_paused_agent_is_not_offered_the_call(rig: Rig, page: Page) -> None:
+    # the agent's phone would ring (and log the INVITE) if the call were offered to it
+    phone = await rig.phone("phone_noanswer.xml")
+    # the caller joins the queue though no agent is ready, waits at most MAX_WAIT_S (longer
+    # than the queue's offers take to start), then the queue overflows
+    line = await rig.start(queue={"when_no_agents": "join", "max_wait_s": MAX_WAIT_S})
+    await line.agent("agent1", phone)
+    await ready(page, line.url, "agent1")
+    await page.click("#go-pause")
+    await expect(page.locator("#state-status")).to_have_attribute("data-status", "paused")
+
+    caller = await line.call()
+    rows = await line.trail_until(has("queue_result"))
+    assert has("enqueued")(rows)  # the caller did wait in the queue
+    assert has("overflow", "max_wait")(rows)  # ... for all of MAX_WAIT_S
+    assert [r.data.get("outcome") for r in rows if r.kind == "queue_result"] == ["overflow"]
+    assert kinds(rows, "offered") == []
+    await expect(page.locator("#pop-holder-name")).to_have_count(0)
+    await expect(page.locator("#state-status")).to_have_attribute("data-status", "paused")
+    await line.engine.ari.hangup(await call_id(line))
+    await finished(caller)
+    phone.kill()
+    await phone.wait()
+    rang = phone.log_file.read_text() if phone.log_file.exists() else ""
+    assert "INVITE" not in rang  # the phone never rang
 
 
 async def call_id(line: Hotline) -> str:
