@@ -1,0 +1,73 @@
+"""One call's trail reduced to what the reports count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ivr.reports.contacts import CallRow, TrailItem, contact_of
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2027, 3, 15, 14, 59, 50, tzinfo=UTC)  # 23:59:50 in Tokyo
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def item(kind: str, seconds: float, **data: str) -> TrailItem:
+    return TrailItem(kind, at(seconds), data)
+
+
+def test_the_console_s_wrap_up_code_classifies_the_call() -> None:
+    trail = [
+        item("entered_ivr", 0),
+        item("enqueued", 5, queue="moving", agent=""),
+        item("answered", 25, queue="moving", agent="agent1"),
+        item("call_ended", 145, queue="moving", agent="agent1", detail="caller"),
+        item("ended", 146),
+        # written after the call ended, by the agent's wrap-up form
+        item("wrap_up", 170, queue="moving", agent="agent1", reason="move_in_city", notes="x"),
+    ]
+    call = CallRow("c1", T0, at(146), "answered_by_agent", 7)
+    contact = contact_of(call, trail, lambda _: True, wrap_s=24)
+    assert (contact.queue, contact.outcome, contact.agent) == ("moving", "answered", "agent1")
+    assert (contact.wait_s, contact.talk_s, contact.wrap_s) == (20.0, 120.0, 24.0)
+    assert contact.wrap_reason == "move_in_city"
+    # started 23:59:50 in Tokyo: that day, whatever UTC says
+    assert (contact.day, contact.minute) == ("2027-03-15", 23 * 60 + 59)
+
+
+def test_a_call_re_adopted_after_a_restart_waits_from_its_first_enqueue() -> None:
+    trail = [
+        item("enqueued", 5, queue="general", agent=""),
+        item("detached", 20),
+        item("rejoined", 30, queue="general", agent=""),
+        item("answered", 50, queue="general", agent="agent2"),
+        item("call_ended", 170, queue="general", agent="agent2"),
+        item("ended", 171),
+    ]
+    contact = contact_of(CallRow("c2", T0, at(171), None, None), trail, lambda _: True)
+    assert (contact.outcome, contact.wait_s, contact.talk_s) == ("answered", 45.0, 120.0)
+    assert contact.ended
+
+
+def test_a_transfer_s_closed_calendar_is_not_a_queue_outcome() -> None:
+    trail = [
+        item("enqueued", 5, queue="general", agent=""),
+        item("abandoned", 12, queue="general", agent=""),
+        item("closed", 14, department="construction"),
+    ]
+    contact = contact_of(CallRow("c3", T0, at(15), None, None), trail, lambda _: False)
+    assert (contact.outcome, contact.wait_s) == ("abandoned", 7.0)
+    assert contact.closed
+    assert not contact.in_hours
+
+
+def test_a_call_the_engine_never_saw_end_is_unfinished() -> None:
+    trail = [item("enqueued", 5, queue="general", agent="")]
+    contact = contact_of(CallRow("c4", T0, None, None, None), trail, lambda _: True)
+    assert contact.outcome == "unfinished"
+    assert not contact.ended
