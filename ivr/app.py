@@ -36,6 +36,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -52,6 +53,7 @@ from ivr.adapters import (
     StoreNotices,
 )
 from ivr.adapters.agents import DbAgentTrail, open_agent_pool
+from ivr.adapters.notices import NoticeDesk
 from ivr.ari.client import AriClient, Backoff
 from ivr.calls.flows import FlowKeeper, FlowRegistry
 from ivr.calls.memory import CallMemory
@@ -60,11 +62,14 @@ from ivr.calls.services import CallServices, DialplanRouter, Router, prompt_medi
 from ivr.calls.supervisor import UNREAD_EVENTS, Supervisor
 from ivr.config import AppConfig
 from ivr.domain import utc_now
+from ivr.errors import ConfigError
 from ivr.flow.ports import AccountDirectory, Calendar, IntakeSink, NoticeBoard
 from ivr.intake.billing import BillingGateway, DatabaseBillingGateway, HttpBillingGateway
 from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy
 from ivr.intake.service import IntakeService
 from ivr.intake.validation import IntakeRules
+from ivr.prompts import NoticeVoices, default_output_dir, default_tts
+from ivr.reports.daily import daily_reports
 from ivr.status import publish_status
 from ivr.store.accounts import AccountStore
 from ivr.store.call_memory import DbCallMemory
@@ -72,6 +77,7 @@ from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
 from ivr.store.flowfiles import AcceptedFlowFiles
 from ivr.store.migrate import migrate
+from ivr.store.notices import NoticeStore
 from ivr.web.calls import CallControls
 from ivr.web.feed import ConsoleFeed
 from ivr.web.hub import Hub
@@ -123,6 +129,8 @@ class Backends:
     # (None: the agents of config.yaml's `routing.agents`, for engines on fakes)
     agents: AgentPool | None = None
     agent_trail: DbAgentTrail | None = None
+    # admins' notices: saved, rendered to audio, and told to the board callers hear them from
+    notice_desk: NoticeDesk | None = None
 
 
 def flow_registry(
@@ -198,12 +206,19 @@ async def open_backends(
     recorder.start()
     stack.push_async_callback(must, recorder.aclose, FLUSH_S, "writing the call trail")
     agents, agent_trail = await open_agent_pool(db, seed=config.routing.agents)
+    board = StoreNotices(store)
+    root = Path.cwd()
+    notice_desk = NoticeDesk(
+        NoticeStore(db),
+        NoticeVoices(default_output_dir(root), default_tts(root), config.prompts.asterisk_dir),
+        on_change=board.invalidate,
+    )
     stack.push_async_callback(must, agent_trail.aclose, FLUSH_S, "writing the agent trail")
     return Backends(
         flows=flows,
         accounts=StoreAccounts(store),
         calendar=RoutingCalendar(calendars_of(config.routing)),
-        notices=StoreNotices(store, _catalog_has(flows)),
+        notices=board,
         intake=ServiceIntake(IntakeService(db, rules=intake_rules(config))),
         memory=memory,
         recorder=recorder,
@@ -213,15 +228,8 @@ async def open_backends(
         flow_keeper=keeper,
         agents=agents,
         agent_trail=agent_trail,
+        notice_desk=notice_desk,
     )
-
-
-def _catalog_has(flows: FlowRegistry) -> Callable[[str], bool]:
-    def has(prompt_id: str) -> bool:
-        # the live catalog: a reload that adds notice prompts is used by the next call
-        return flows.catalog is not None and prompt_id in flows.catalog
-
-    return has
 
 
 # ---------------------------------------------------------------------------- routing
@@ -391,6 +399,13 @@ class Engine:
         if self.acd is not None:
             # hands due callbacks to the router, once each, within the queue's hours
             tasks["queue-callbacks"] = self.acd.queues.run()
+        if self.backends.notice_desk is not None:
+            # notices saved while no engine ran (and the demo's) get their audio
+            tasks["notice-audio"] = render_pending_notices(self.backends.notice_desk)
+        if self.backends.db is not None:
+            tasks["daily-reports"] = daily_reports(
+                self.config, self.backends.db, utc_now, report_calendar(self.config)
+            )
         if self.backends.outbox is not None:
             tasks["outbox"] = deliver_outbox(
                 self.backends.outbox, self.config.billing.outbox.interval_s
@@ -508,6 +523,27 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
                 exc.strerror or exc,
             )
         yield site
+
+
+async def render_pending_notices(desk: NoticeDesk) -> None:
+    """Render the audio of notices still pending, once, then wait until cancelled (a task of
+    the engine's group that ends would stop the engine)."""
+    try:
+        made = await desk.render_pending()
+        if made:
+            log.info("%d pending notice(s) rendered", len(made))
+    except Exception:
+        log.exception("rendering the pending notices failed; `hotline notices render` retries")
+    await asyncio.Event().wait()
+
+
+def report_calendar(config: AppConfig) -> Callable[[datetime], bool]:
+    """The opening hours the daily report divides calls by (`reports.calendar`)."""
+    calendars = calendars_of(config.routing)
+    name = config.reports.calendar
+    if name not in calendars:
+        raise ConfigError(f"reports.calendar: no calendar {name!r} in routing.calendars")
+    return calendars[name].is_open
 
 
 async def deliver_outbox(dispatcher: OutboxDispatcher, interval_s: float) -> None:

@@ -84,6 +84,8 @@ class ConsoleFeed:
         self._pops: set[asyncio.Task[None]] = set()
         # the agent each call was offered to (ended calls name no agent in the trail)
         self._agent_of: dict[str, str] = {}
+        # when each offered call was answered: a phone that answers at once beats the pop
+        self._answered_at: dict[str, datetime] = {}
 
     # ------------------------------------------------------------------ the queues
 
@@ -104,15 +106,18 @@ class ConsoleFeed:
         if agent is None:
             return
         if event.kind == "answered":
+            self._answered_at[call_id] = event.at
             self._hub.push(agent, CallAnswered(call_id=call_id, at=event.at))
         elif event.kind in _WITHDRAWN:
             self._agent_of.pop(call_id, None)
+            self._answered_at.pop(call_id, None)
             self._hub.push(
                 agent,
                 OfferWithdrawn(call_id=call_id, at=event.at, reason=_WITHDRAWN[event.kind]),
             )
         elif event.kind == "call_ended":
             self._agent_of.pop(call_id, None)
+            self._answered_at.pop(call_id, None)
             wrap_up = self._wrap_up_s(event.queue)
             until = event.at + timedelta(seconds=wrap_up) if wrap_up > 0 else None
             self._hub.push(agent, CallEnded(call_id=call_id, at=event.at, wrap_up_until=until))
@@ -152,6 +157,11 @@ class ConsoleFeed:
             pop = bare_offer(call_id, offered_at)
         if self._agent_of.get(call_id) == agent:
             self._hub.push(agent, pop)
+            answered = self._answered_at.get(call_id)
+            if answered is not None:
+                # answered while the pop was read (a phone that answers at once): the page
+                # shows the pop as ringing until told again
+                self._hub.push(agent, CallAnswered(call_id=call_id, at=answered))
 
     # ------------------------------------------------------------------ the agents
 
@@ -163,6 +173,11 @@ class ConsoleFeed:
                 status=state.status, since=state.since, reason=state.reason, call_id=state.call_id
             ),
         )
+
+    async def aclose_after_pops(self) -> None:
+        """Let the pops being read finish (tests, and an orderly stop that can wait)."""
+        if self._pops:
+            await asyncio.gather(*list(self._pops), return_exceptions=True)
 
     async def aclose(self) -> None:
         for task in list(self._pops):

@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.adapters.agents import DbAgentTrail
+from ivr.adapters.notices import NoticeDesk
 from ivr.config import AppConfig
 from ivr.domain import utc_now
 from ivr.store.passwords import Passwords
@@ -53,6 +54,7 @@ async def serve_console(
     agent_trail: DbAgentTrail | None = None,
     hub: Hub | None = None,
     controls: CallControls | None = None,
+    notice_desk: NoticeDesk | None = None,
 ) -> AsyncIterator[ConsoleSite]:
     cfg = config.console
     app = create_app(
@@ -64,6 +66,7 @@ async def serve_console(
         agent_trail=agent_trail,
         hub=hub,
         controls=controls,
+        notice_desk=notice_desk,
     )
     # no access log: a request line may carry a search (a customer number, a name) in its query
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=cfg.shutdown_timeout_s)
