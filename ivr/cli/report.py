@@ -10,18 +10,17 @@ data; `--no-callers` leaves them out (a report to pass on).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 
+from ivr.app import report_calendar
 from ivr.cli.db import with_engine
 from ivr.cli.output import write_document
-from ivr.config import AppConfig, load_config
+from ivr.config import load_config
 from ivr.domain import utc_now
 from ivr.errors import ConfigError
 from ivr.reports.builder import make_report, spec_for
 from ivr.reports.queries import INTERVALS
 from ivr.reports.render import FORMATS, render
-from routing.hours import calendars_of
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,15 +53,6 @@ def add_period(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def calendar_of(config: AppConfig) -> Callable[[datetime], bool]:
-    """`reports.calendar`'s opening hours."""
-    calendars = calendars_of(config.routing)
-    name = config.reports.calendar
-    if name not in calendars:
-        raise ConfigError(f"reports.calendar: no calendar {name!r} in routing.calendars")
-    return calendars[name].is_open
-
-
 def run_report(args: argparse.Namespace) -> int:
     config = load_config(getattr(args, "config", None))
     if args.last < args.first:
@@ -75,7 +65,7 @@ def run_report(args: argparse.Namespace) -> int:
         queue=args.queue,
         hours=args.hours,
     )
-    is_open = calendar_of(config)
+    is_open = report_calendar(config)
     report = with_engine(
         config.database.url,
         lambda engine: make_report(engine, config.reports, spec, is_open, utc_now()),

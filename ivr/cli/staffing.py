@@ -16,8 +16,8 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.app import report_calendar
 from ivr.cli.db import with_engine
-from ivr.cli.report import calendar_of
 from ivr.config import AppConfig, load_config
 from ivr.domain import utc_now
 from ivr.errors import ConfigError
@@ -106,7 +106,7 @@ def run_staffing(args: argparse.Namespace) -> int:
 
 def _measured(args: argparse.Namespace, config: AppConfig, target: Target) -> int:
     spec = spec_for(config.reports, args.first, args.last, queue=args.queue)
-    is_open = calendar_of(config)
+    is_open = report_calendar(config)
     minutes = int(args.interval)
 
     async def measure(engine: AsyncEngine) -> list[Slot]:
