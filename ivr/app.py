@@ -512,6 +512,7 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
                     agent_trail=engine.backends.agent_trail,
                     hub=hub,
                     controls=controls,
+                    flow_registry=engine.backends.flows,
                 )
             )
         except OSError as exc:

@@ -11,47 +11,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import subprocess
 import sys
-import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from ivr.adapters import RoutingCalendar, StoreAccounts, StoreNotices
-from ivr.callerid import normalise_caller_id
+from ivr.adapters.flowtools import (
+    DEMO_CALLER_NATIONAL,
+    GRAPH_FORMATS,
+    GraphUnavailable,
+    render_dot,
+    simulate_file,
+)
 from ivr.calls.flows import load_flow_catalog, references_from
 from ivr.cli.output import write_document
 from ivr.config import AppConfig, load_config
 from ivr.errors import FlowError
-from ivr.flow.catalog import Catalog
 from ivr.flow.graph import to_dot
-from ivr.flow.loader import References, check_files, load_flow, load_flows
-from ivr.flow.ports import FakeIntake, Fakes
+from ivr.flow.loader import References, check_files, load_flow
 from ivr.flow.schema import flow_schema_json
-from ivr.flow.simulator import simulate
-from ivr.store.accounts import AccountStore
-from ivr.store.db import open_engine
-from ivr.store.demo import DEMO_CALLER, demo
-from ivr.store.migrate import migrate
-from routing.hours import calendars_of
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-# the demo database's first accounts (`hotline demo`, same seed): the README's test caller is the
-# first; a few hundred hold a shut-off account, a shared phone and the notices' areas
-DEMO_ACCOUNTS = 300
-DEMO_SEED = 2004
-# the README's test caller as a resident would type it
-DEMO_CALLER_NATIONAL = "0" + DEMO_CALLER.removeprefix("+81")
-# what `graph -o` renders through Graphviz `dot` (.dot and .gv are written as DOT text)
-GRAPH_FORMATS = ("svg", "png", "pdf")
-DOT_TIMEOUT_S = 60.0
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -137,39 +117,6 @@ def run_schema(args: argparse.Namespace) -> int:
     return write_document(flow_schema_json(), args.output)
 
 
-@asynccontextmanager
-async def demo_database(today: date) -> AsyncIterator[AsyncEngine]:
-    """A throw-away SQLite database holding what `hotline demo` writes first (its first
-    `DEMO_ACCOUNTS` accounts, same seed, and its notices), migrated like the engine's."""
-    with tempfile.TemporaryDirectory(prefix="hotline-simulate-") as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'demo.sqlite3'}"
-        await migrate(url)
-        db = open_engine(url)
-        try:
-            await demo(db, DEMO_ACCOUNTS, seed=DEMO_SEED, today=today)
-            yield db
-        finally:
-            await db.dispose()
-
-
-def simulator_services(store: AccountStore, config: AppConfig, catalog: Catalog) -> Fakes:
-    """The engine's own account and notice adapters on `store`, the calendars of `config`;
-    intake requests are only shown."""
-    return Fakes(
-        accounts=StoreAccounts(store),
-        calendar=RoutingCalendar(calendars_of(config.routing)),
-        notices=StoreNotices(store, catalog.__contains__),
-        intake=FakeIntake(),
-    )
-
-
-@asynccontextmanager
-async def demo_services(config: AppConfig, catalog: Catalog, today: date) -> AsyncIterator[Fakes]:
-    """`simulator_services` on a fresh `demo_database`."""
-    async with demo_database(today) as db, AccountStore(db) as store:
-        yield simulator_services(store, config, catalog)
-
-
 def _parse_at(text: str | None) -> datetime:
     if not text:
         return datetime.now(TOKYO)
@@ -180,29 +127,27 @@ def _parse_at(text: str | None) -> datetime:
 def run_simulate(args: argparse.Namespace) -> int:
     config = _config(args)
     try:
-        path = Path(args.file)
-        siblings = sorted(path.parent.glob("*.yaml"))
-        catalog = load_flow_catalog(args.catalog or config.flows.catalog)
-        refs = references_from(config, catalog)
-        flows = load_flows(sorted({path, *siblings}), refs)
-        main = load_flow(path, replace(refs, flows=frozenset(flows)))
         at = _parse_at(args.at)
-    except FlowError as exc:
-        print("\n".join(exc.errors), file=sys.stderr)
-        return 1
     except ValueError as exc:
         print(f"--at: {exc}", file=sys.stderr)
         return 2
-    # the engine's own decision: a withheld, payphone or unusable number is no number
-    caller = normalise_caller_id(args.caller).e164
-
-    async def walk() -> list[str]:
-        async with demo_services(config, catalog, at.date()) as services:
-            return await simulate(
-                main, caller, args.keys, at, services, catalog, language=args.lang, library=flows
+    catalog = Path(args.catalog) if args.catalog else None
+    try:
+        lines = asyncio.run(
+            simulate_file(
+                config,
+                Path(args.file),
+                args.caller,
+                args.keys,
+                at,
+                catalog_path=catalog,
+                language=args.lang,
             )
-
-    print("\n".join(asyncio.run(walk())))
+        )
+    except FlowError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    print("\n".join(lines))
     return 0
 
 
@@ -226,27 +171,9 @@ def run_graph(args: argparse.Namespace) -> int:
         known = ", ".join(f".{f}" for f in ("dot", "gv", *GRAPH_FORMATS))
         print(f"{out}: unknown output format {fmt!r} (use {known})", file=sys.stderr)
         return 2
-    dot = shutil.which("dot")
-    if dot is None:
-        print(
-            "Graphviz `dot` is not installed (apt-get install graphviz); write a .dot file instead",
-            file=sys.stderr,
-        )
-        return 1
     try:
-        # Arguments are ours: the resolved dot binary, a known format, the output path; no shell.
-        done = subprocess.run(  # noqa: S603
-            [dot, f"-T{fmt}", "-o", out],
-            input=dot_text.encode("utf-8"),
-            capture_output=True,
-            timeout=DOT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        print(f"Graphviz `dot` failed: {exc}", file=sys.stderr)
-        return 1
-    if done.returncode != 0:
-        detail = done.stderr.decode("utf-8", "replace").strip()
-        print(f"Graphviz `dot` failed (exit {done.returncode}): {detail}", file=sys.stderr)
+        Path(out).write_bytes(render_dot(dot_text, fmt))
+    except GraphUnavailable as exc:
+        print(exc, file=sys.stderr)
         return 1
     return 0

@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.adapters.agents import DbAgentTrail
 from ivr.adapters.notices import NoticeDesk
+from ivr.calls.flows import FlowRegistry
 from ivr.config import AppConfig
 from ivr.domain import utc_now
 from ivr.intake.service import IntakeService
 from ivr.store.passwords import Passwords
 from ivr.store.staff import LoginFailures, StaffStore, WebSessions
 from ivr.store.tokens import ApiTokens
-from ivr.web import api, calls, desk, intake_forms, login, notices, openapi, pages, search
+from ivr.web import api, calls, desk, flows, intake_forms, login, notices, openapi, pages, search
 from ivr.web.access import ACCESS, TOKENS, access_middleware, add_static
 from ivr.web.context import CONSOLE, Clock, Console
 from ivr.web.csrf import csrf_middleware
@@ -53,6 +54,7 @@ def create_app(
     hub: Hub | None = None,
     controls: calls.CallControls | None = None,
     notice_desk: NoticeDesk | None = None,
+    flow_registry: FlowRegistry | None = None,
 ) -> web.Application:
     """The console on `db` (migrated); `clock` decides session expiry and the rate limit's
     window; `passwords` defaults to argon2's standard parameters. `agents` is the engine's agent
@@ -61,7 +63,8 @@ def create_app(
     is where the engine pushes the agents' live messages (`ivr.web.feed`); without one the
     pages' live channel is open but nothing is pushed on it. `notice_desk` is the engine's
     (`ivr.adapters.notices`; it tells the engine's notice board of a change at once); without
-    one the admin's notices page renders with a desk of its own."""
+    one the admin's notices page renders with a desk of its own. `flow_registry` is the
+    engine's live flows (the admin's flows page; without one, the console's own)."""
     cfg = config.console
     sessions = WebSessions(db)
     storage = DbSessionStorage(sessions, cfg, clock)
@@ -99,6 +102,7 @@ def create_app(
     intake_forms.setup(app, db, clock, intake=intake)
     notices.setup(app, config, db, clock, desk=notice_desk)
     calls.setup(app, config.routing, controls)
+    flows.setup(app, config, clock, registry=flow_registry)
     openapi.setup(app)
     add_pop_routes(app, hub or Hub(clock))
     app.on_response_prepare.append(add_security_headers)

@@ -244,6 +244,13 @@ TEXTS: dict[str, tuple[str, str]] = {
 Translate = Callable[[str], str]
 
 
+def register_texts(texts: dict[str, tuple[str, str]]) -> None:
+    """Add a page module's own words (a key already here with other words is a mistake)."""
+    for key, words in texts.items():
+        if TEXTS.setdefault(key, words) != words:
+            raise ValueError(f"text {key!r} is defined twice")
+
+
 def translator(language: str) -> Translate:
     index = 1 if language == "en" else 0
 

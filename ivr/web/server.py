@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.adapters.agents import DbAgentTrail
 from ivr.adapters.notices import NoticeDesk
+from ivr.calls.flows import FlowRegistry
 from ivr.config import AppConfig
 from ivr.domain import utc_now
 from ivr.store.passwords import Passwords
@@ -55,6 +56,7 @@ async def serve_console(
     hub: Hub | None = None,
     controls: CallControls | None = None,
     notice_desk: NoticeDesk | None = None,
+    flow_registry: FlowRegistry | None = None,
 ) -> AsyncIterator[ConsoleSite]:
     cfg = config.console
     app = create_app(
@@ -67,6 +69,7 @@ async def serve_console(
         hub=hub,
         controls=controls,
         notice_desk=notice_desk,
+        flow_registry=flow_registry,
     )
     # no access log: a request line may carry a search (a customer number, a name) in its query
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=cfg.shutdown_timeout_s)

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from ivr.adapters.flowtools import demo_database, simulator_services
 from ivr.callerid import normalise_caller_id
 from ivr.calls.flows import load_flow_catalog, references_from
 from ivr.cli import main
-from ivr.cli.flows import demo_database, simulator_services
 from ivr.config import load_config
 from ivr.flow.loader import load_flow
 from ivr.flow.simulator import simulate
