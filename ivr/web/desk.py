@@ -19,6 +19,7 @@ the same tables: it restores from them at start and writes to them as the engine
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -236,8 +237,9 @@ async def put_state(request: web.Request) -> web.StreamResponse:
         raise no_agent()
     desk = desk_of(request)
     try:
-        body = await request.json()
-    except ValueError:
+        body = json.loads(await request.text())
+    except (ValueError, RecursionError):
+        # bad UTF-8, not JSON, or nested past the parser's depth: the body's fault, not ours
         return json_answer(FieldErrors(error="invalid", fields={"body": "not JSON"}), 422)
     wanted, errors = field_errors(desk, body)
     if wanted is None:
