@@ -203,6 +203,13 @@ class CallbackConfig(_Model):
         return self
 
 
+class Label(_Model):
+    """A name as the console shows it, in both its languages."""
+
+    ja: str = Field(min_length=1, max_length=40)
+    en: str = Field(min_length=1, max_length=40)
+
+
 class QueueConfig(_Model):
     """One ACD queue. `None` limits mean unlimited."""
 
@@ -219,6 +226,8 @@ class QueueConfig(_Model):
     wrap_up_s: int = Field(default=30, ge=0)
     announce: AnnounceConfig = AnnounceConfig()
     callback: CallbackConfig = CallbackConfig()
+    # the queue's name on the console (transfer targets); None: the config key is shown
+    label: Label | None = None
 
 
 ConfigName = Annotated[str, Field(pattern=_NAME)]
@@ -301,6 +310,8 @@ class DepartmentConfig(_Model):
     calendar: str | None = None
     on_duty: tuple[str, ...] = ()
     ring_timeout_s: int = Field(default=20, gt=0)
+    label: Label | None = None
+    """The department's name on the console (transfer targets); None: the config key."""
 
     @model_validator(mode="after")
     def _reachable(self) -> Self:

@@ -36,7 +36,7 @@ from ivr.web.openapi import (
 )
 from ivr.web.sessions import signed_in
 from routing.commands import CallDesk, Reply
-from routing.config import RoutingConfig
+from routing.config import Label, RoutingConfig
 from routing.wrapup import MAX_NOTES, WrapUps
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -150,6 +150,13 @@ async def post_cancel(request: web.Request) -> web.StreamResponse:
     return _result(await _desk(request).cancel(_login(request), request.match_info["call_id"]))
 
 
+def display_names(key: str, label: Label | None) -> dict[str, str]:
+    """A transfer target's name per language: its configured label, else its config key."""
+    if label is None:
+        return {"ja": key, "en": key}
+    return {"ja": label.ja, "en": label.en}
+
+
 def setup(
     app: web.Application, routing: RoutingConfig, controls: CallControls | None = None
 ) -> None:
@@ -160,11 +167,13 @@ def setup(
     env = aiohttp_jinja2.get_env(app)
     env.globals["wrap_up_codes"] = dict(routing.wrap_up_codes)
     env.globals["transfer_departments"] = [
-        name
+        (name, display_names(name, dept.label))
         for name, dept in routing.departments.items()
         if dept.endpoint is not None or dept.number is not None
     ]
-    env.globals["transfer_queues"] = list(routing.queues)
+    env.globals["transfer_queues"] = [
+        (name, display_names(name, queue.label)) for name, queue in routing.queues.items()
+    ]
     refused = {200: Done, 409: ApiError}
     api_route(
         app,

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.calls.handle import CallCommand
+from ivr.config import parse_config
 from ivr.store.passwords import Passwords
 from ivr.store.staff import Role
 from ivr.web.app import create_app
@@ -139,3 +140,37 @@ async def test_without_an_engine_the_call_controls_say_so(
     assert (await sign_in(client, "agent1")).status == 303
     token = await page_token(client)
     assert await post(client, "/api/v1/agent/reject", token, {}) == (409, {"error": "no_engine"})
+
+
+async def test_transfer_targets_are_shown_by_their_labels_in_the_agents_language(
+    engine: AsyncEngine, clock: VirtualClock, passwords: Passwords
+) -> None:
+    routing = {
+        "queues": {
+            "general": {"calendar": "phone", "label": {"ja": "総合窓口", "en": "General desk"}},
+            "billing": {"calendar": "phone"},
+        },
+        "departments": {
+            "emergency_duty": {"on_duty": ["PJSIP/onduty"]},
+            "construction": {
+                "endpoint": "PJSIP/dept",
+                "label": {"ja": "工事課", "en": "Construction works"},
+            },
+        },
+    }
+    config = parse_config({"console": {"port": 0}, "routing": routing}, {})
+    await add_member(engine, passwords, "agent1", Role.AGENT, endpoint="PJSIP/agent1")
+    await add_member(engine, passwords, "anna", Role.AGENT, endpoint="PJSIP/agent2", language="en")
+    app = create_app(config, engine, clock, passwords=passwords)
+    async with TestClient(TestServer(app)) as client:
+        assert (await sign_in(client, "agent1")).status == 303
+        page = await (await client.get("/agent")).text()
+        assert '<option value="queue:general">総合窓口</option>' in page
+        assert '<option value="department:construction">工事課</option>' in page
+        # no label configured: the key is all there is to show
+        assert '<option value="queue:billing">billing</option>' in page
+    async with TestClient(TestServer(create_app(config, engine, clock, passwords=passwords))) as c:
+        assert (await sign_in(c, "anna")).status == 303
+        page = await (await c.get("/agent")).text()
+        assert '<option value="queue:general">General desk</option>' in page
+        assert '<option value="department:construction">Construction works</option>' in page
