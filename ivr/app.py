@@ -497,7 +497,9 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
     controls = CallControls()
     if engine.acd is not None:
         engine.acd.events.subscribe(feed.queue_event)
-        controls = CallControls(engine.acd.desk, engine.acd.wrap_ups)
+        controls = CallControls(
+            engine.acd.desk, engine.acd.wrap_ups, context_of, engine.services.flows.library
+        )
     pool.listen(feed.agent_change)
     cfg = config.console
     async with AsyncExitStack() as stack:

@@ -23,6 +23,7 @@ from ivr.store.accounts import (
     AuditContext,
     Row,
     accounts_from_phone_rows,
+    load_accounts,
     write_audit,
 )
 from ivr.store.calls import CallEvent
@@ -87,6 +88,28 @@ class PopRecord:
     """Requests made on this call (the IVR's intake), oldest first."""
     contacts: tuple[Contact, ...]
     """The accounts' other contacts since `CONTACT_DAYS` before now, newest first."""
+
+
+async def call_account(
+    db: AsyncEngine, call_id: str, ctx: AuditContext, now: datetime
+) -> Account | None:
+    """The account the IVR matched for `call_id` (`calls.account_id`), audited under `ctx`
+    as the pop is; None when the IVR chose none (nothing is shown, nothing audited)."""
+    async with db.begin() as conn:
+        return await conn.run_sync(_call_account, call_id, ctx, now)
+
+
+def _call_account(
+    conn: sa.Connection, call_id: str, ctx: AuditContext, now: datetime
+) -> Account | None:
+    account_id = conn.execute(
+        sa.select(calls.c.account_id).where(calls.c.id == call_id)
+    ).scalar_one_or_none()
+    if account_id is None:
+        return None
+    found = load_accounts(conn, [account_id])
+    write_audit(conn, ctx, AUDIT_ACTION, [account_id], now)
+    return found[0] if found else None
 
 
 async def read_pop(

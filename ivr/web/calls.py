@@ -17,6 +17,7 @@ answer 409 `no_engine`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -24,6 +25,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ivr.flow.model import Flow
 from ivr.store.staff import Role
 from ivr.web.openapi import (
     ApiError,
@@ -43,12 +45,24 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9
 CallId = Annotated[str, Field(min_length=1, max_length=128)]
 
 
+def _nothing_keyed(_call_id: str) -> Mapping[str, str] | None:
+    return None
+
+
+def _no_flows() -> Mapping[str, Flow]:
+    return {}
+
+
 @dataclass(frozen=True, slots=True)
 class CallControls:
-    """The engine's hold on calls for the console (None parts: no engine)."""
+    """The engine's hold on calls for the console (None parts, nothing keyed: no engine)."""
 
     desk: CallDesk | None = None
     wrap_ups: WrapUps | None = None
+    keyed: Callable[[str], Mapping[str, str] | None] = _nothing_keyed
+    """What the caller keyed in the IVR on a call the engine still has (its flow variables)."""
+    flows: Callable[[], Mapping[str, Flow]] = _no_flows
+    """The live flows: their intake nodes say which variable fills which intake field."""
 
 
 CONTROLS = web.AppKey("call_controls", CallControls)
@@ -89,7 +103,7 @@ class TransferRequest(BaseModel):
         return self
 
 
-def _controls(request: web.Request) -> CallControls:
+def controls_of(request: web.Request) -> CallControls:
     return request.app.get(CONTROLS) or CallControls()
 
 
@@ -101,7 +115,7 @@ def _login(request: web.Request) -> str:
 
 
 def _desk(request: web.Request) -> CallDesk:
-    desk = _controls(request).desk
+    desk = controls_of(request).desk
     if desk is None:
         raise json_error(web.HTTPConflict, "no_engine")
     return desk
@@ -119,7 +133,7 @@ async def post_reject(request: web.Request) -> web.StreamResponse:
 
 async def post_wrap_up(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, WrapUp)
-    wrap_ups = _controls(request).wrap_ups
+    wrap_ups = controls_of(request).wrap_ups
     if wrap_ups is None:
         raise json_error(web.HTTPConflict, "no_engine")
     if body.reason not in wrap_ups.codes:

@@ -2,10 +2,12 @@
 the one intake service (`IntakeService.submit`) with channel ``agent``, actor ``agent:<login>``
 and the call the agent is on.
 
-`GET /agent/intake/{kind}` shows the form (pre-filled from the query string, or from a `prefill`
-mapping by `form_page`: the pop's IVR entries); `POST /agent/intake/{kind}` with ``step=open``
-shows it pre-filled from the posted fields (the search results' buttons: no customer number in a
-URL), otherwise submits it. The fields, their order, labels (ja/en) and which are needed come from
+`GET /agent/intake/{kind}` shows the form (pre-filled from the query string: what the agent
+chose); `GET /agent/calls/{call_id}/intake/{kind}` (the pop's links) shows it pre-filled from the
+IVR: the server reads what the caller keyed on the agent's call from the engine and the account
+the IVR matched from the database (audited as the pop is), never from the page;
+`POST /agent/intake/{kind}` with ``step=open`` shows it pre-filled from the posted fields (the
+search results' buttons: no customer number in a URL), otherwise submits it. The fields, their order, labels (ja/en) and which are needed come from
 `ivr.intake.validation`; errors are the service's codes, shown next to their field in the words of
 `ivr.web.intake_texts`; invalid input writes nothing. Each rendered form carries an idempotency
 key (hidden), so a double submit gives the same receipt. The confirmation number is shown in
@@ -27,10 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.domain import RequestKind
 from ivr.errors import IntakeRejected
+from ivr.flow.model import Flow, IntakeNode
 from ivr.intake.service import IntakeReceipt, IntakeRequest, IntakeService
-from ivr.intake.validation import accepted_fields, field_problems
+from ivr.intake.validation import accepted_fields, field_problems, parse_date
+from ivr.store.accounts import AuditContext
+from ivr.store.pop import call_account
 from ivr.store.staff import Role
 from ivr.web.access import add_route
+from ivr.web.calls import controls_of
 from ivr.web.context import Clock
 from ivr.web.desk import my_view
 from ivr.web.forms import read_form, text_field
@@ -125,6 +131,17 @@ def kind_of(request: web.Request) -> RequestKind:
 INTAKE = web.AppKey("intake_service", IntakeService)
 
 
+@dataclass(frozen=True, slots=True)
+class Prefill:
+    """Where a call's form reads what it starts with: the database (the matched account)."""
+
+    db: AsyncEngine
+    clock: Clock
+
+
+PREFILL = web.AppKey("intake_prefill", Prefill)
+
+
 def actor_of(request: web.Request) -> str:
     return f"agent:{me(request).member.login}"
 
@@ -205,6 +222,71 @@ def done_page(request: web.Request, receipt: IntakeReceipt) -> web.Response:
         },
         status=201,
     )
+
+
+# ------------------------------------------------------------------------------ from the pop
+
+PREFILL_REASON = "intake_prefill"
+
+
+def keyed_fields(
+    flows: Mapping[str, Flow], kind: RequestKind, keyed: Mapping[str, str]
+) -> dict[str, str]:
+    """The fields of `kind` the caller keyed in the IVR: every intake node of `kind` in the
+    flows names the variable each field is taken from (the node need not have been reached: a
+    caller sent to an agent half-way has keyed some of them). Dates as the form's date input
+    takes them (ISO); a value that is not one is left out."""
+    found: dict[str, str] = {}
+    for flow in flows.values():
+        for node in flow.nodes.values():
+            if not isinstance(node, IntakeNode) or node.request != kind:
+                continue
+            for name, variable in node.fields.items():
+                value = keyed.get(variable, "").strip()
+                if value and name not in found:
+                    found[name] = value
+    return {name: shown for name, value in found.items() if (shown := _form_value(name, value))}
+
+
+def _form_value(name: str, value: str) -> str | None:
+    if name not in DATE_FIELDS:
+        return value
+    try:
+        return parse_date(value).isoformat()
+    except ValueError:
+        return None
+
+
+def is_my_call(request: web.Request, call_id: str) -> bool:
+    """`call_id` is the call ringing the agent, the one they are on or the one they wrap up."""
+    if call_of(request) == call_id:
+        return True
+    wrap_ups = controls_of(request).wrap_ups
+    last = wrap_ups.last(me(request).member.login) if wrap_ups is not None else None
+    return last is not None and last.call_id == call_id
+
+
+async def call_prefill(request: web.Request, call_id: str, kind: RequestKind) -> dict[str, str]:
+    """What the form of `kind` starts with for the agent's call: what the caller keyed in the
+    IVR (read from the engine by the call's id, never from the page) and the customer number
+    of the account the IVR matched, whose showing is audited as the pop's is."""
+    controls = controls_of(request)
+    found = keyed_fields(controls.flows(), kind, controls.keyed(call_id) or {})
+    if "customer_number" in accepted_fields(kind) and "customer_number" not in found:
+        ctx = AuditContext(actor_of(request), PREFILL_REASON, call_id)
+        where = request.app[PREFILL]
+        account = await call_account(where.db, call_id, ctx, where.clock())
+        if account is not None:
+            found["customer_number"] = account.customer_number
+    return found
+
+
+async def get_call_form(request: web.Request) -> web.StreamResponse:
+    kind = kind_of(request)
+    call_id = request.match_info["call_id"]
+    if not is_my_call(request, call_id):
+        raise web.HTTPNotFound(reason="not a call of yours")
+    return form_page(request, kind, await call_prefill(request, call_id, kind))
 
 
 async def get_form(request: web.Request) -> web.StreamResponse:
@@ -313,11 +395,20 @@ def setup(
     """The forms and the API on `intake` (the engine's), or an intake service of their own on
     `db` with the console's clock."""
     app[INTAKE] = intake or IntakeService(db, clock=clock)
+    app[PREFILL] = Prefill(db, clock)
     env = aiohttp_jinja2.get_env(app)
     env.globals["request_kinds"] = request_kinds
     env.globals["account_kinds"] = account_kinds
     add_route(app, "GET", "/agent/intake/{kind}", get_form, Role.AGENT, name="intake-form")
     add_route(app, "POST", "/agent/intake/{kind}", post_form, Role.AGENT)
+    add_route(
+        app,
+        "GET",
+        "/agent/calls/{call_id}/intake/{kind}",
+        get_call_form,
+        Role.AGENT,
+        name="call-intake-form",
+    )
     api_route(
         app,
         Operation(

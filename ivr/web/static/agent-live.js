@@ -30,7 +30,7 @@
       overdue: "滞納開始", payment: "支払方法", address: "住所", meter: "メーター番号",
       phones: "電話", contacts: "直近7日の問い合わせ", none: "なし",
       ivr: "IVRでの操作", entries: "入力内容", confirmed: "確認済み", intakes: "受付",
-      confirmation: "受付番号", notices: "地域のお知らせ",
+      confirmation: "受付番号", notices: "地域のお知らせ", forms: "この電話で受け付ける",
       withdrawn: { caller_hung_up: "お客さまが電話を切りました", timed_out: "応答がなく次へ回りました", passed_on: "ほかの担当者へ回しました" },
       statuses: { active: "使用中", stopped: "停止", shut_off: "給水停止" },
       payments: { bank_debit: "口座振替", convenience_store: "コンビニ払い", credit_card: "クレジットカード", invoice: "納付書" }
@@ -46,7 +46,7 @@
       overdue: "Overdue since", payment: "Payment", address: "Address", meter: "Meter",
       phones: "Phones", contacts: "Contacts, last 7 days", none: "None",
       ivr: "IVR path", entries: "Keyed in", confirmed: "confirmed", intakes: "Requests",
-      confirmation: "Confirmation", notices: "Notices in the area",
+      confirmation: "Confirmation", notices: "Notices in the area", forms: "Key a request for this call",
       withdrawn: { caller_hung_up: "The caller hung up", timed_out: "Not answered: passed on", passed_on: "Passed to another agent" },
       statuses: { active: "Active", stopped: "Stopped", shut_off: "Shut off" },
       payments: { bank_debit: "Bank debit", convenience_store: "Convenience store", credit_card: "Credit card", invoice: "Invoice" }
@@ -140,6 +140,17 @@
     return parts.concat(offer.accounts.map(account));
   }
 
+  // the page's request forms, opened for this call: the server fills in what the caller keyed
+  // in the IVR (it reads the call itself; the link carries only the call's id)
+  function callForms(callId) {
+    var links = document.querySelectorAll("#intake-links a[id^='new-']");
+    return make("ul", { "class": "links", id: "pop-forms" }, Array.prototype.map.call(links, function (a) {
+      var kind = a.id.slice(4);
+      var href = "/agent/calls/" + encodeURIComponent(callId) + "/intake/" + encodeURIComponent(kind);
+      return make("li", {}, [make("a", { href: href, id: "pop-form-" + kind }, [a.textContent])]);
+    }));
+  }
+
   function showOffer(offer) {
     var shownAt = Date.now();
     pop.textContent = "";
@@ -165,6 +176,8 @@
     pop.appendChild(list("ul", offer.entries, function (e) {
       return e.field + ": " + (e.value === null ? "-" : e.value) + (e.confirmed ? " (" + TEXT.confirmed + ")" : "");
     }, "pop-entries"));
+    pop.appendChild(make("h3", {}, [TEXT.forms]));
+    pop.appendChild(callForms(offer.call_id));
     if (offer.notices.length) {
       pop.appendChild(make("h3", {}, [TEXT.notices]));
       pop.appendChild(list("ul", offer.notices, function (n) { return lang === "ja" ? n.text_ja : n.text_en; }));
