@@ -508,3 +508,55 @@ report_progress = sa.Table(
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("last_id", sa.BigInteger, nullable=False),
 )
+
+# --- what the centre learns (ivr.store.complaints, ivr.store.knowledge) -------------------------
+CASE_KINDS = ("complaint", "request")
+CASE_STATUSES = ("received", "in_hand", "answered")
+KB_STATES = ("proposed", "live", "retired")
+
+# a complaint or request an agent keyed, on the work list of the department it goes to; each
+# step of the follow-up with who took it and when
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("said", sa.String(2000), nullable=False),
+    sa.Column("department", sa.String(32), nullable=False),
+    sa.Column("call_id", sa.String(64), nullable=True, index=True),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("received_by", sa.String(100), nullable=False),
+    sa.Column("in_hand_at", UtcDateTime, nullable=True),
+    sa.Column("in_hand_by", sa.String(100), nullable=True),
+    sa.Column("answered_at", UtcDateTime, nullable=True),
+    sa.Column("answered_by", sa.String(100), nullable=True),
+    sa.Column("answer", sa.String(2000), nullable=True),
+    sa.Index("ix_cases_department_status", "department", "status"),
+    _one_of("kind", CASE_KINDS, "kind"),
+    _one_of("status", CASE_STATUSES, "status"),
+)
+
+# FAQ entries: `search_text` is question, answer and category in the normalised form searched
+kb_entries = sa.Table(
+    "kb_entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("lang", sa.String(8), nullable=False),
+    sa.Column("question", sa.String(500), nullable=False),
+    sa.Column("answer", sa.String(2000), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False, index=True),
+    sa.Column("department", sa.String(32), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("search_text", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+    sa.Column("call_id", sa.String(64), nullable=True),
+    sa.Index("ix_kb_entries_state_lang", "state", "lang"),
+    _one_of("lang", LANGUAGES, "lang"),
+    _one_of("state", KB_STATES, "state"),
+)

@@ -24,7 +24,20 @@ from ivr.intake.service import IntakeService
 from ivr.store.passwords import Passwords
 from ivr.store.staff import LoginFailures, StaffStore, WebSessions
 from ivr.store.tokens import ApiTokens
-from ivr.web import api, calls, desk, flows, intake_forms, login, notices, openapi, pages, search
+from ivr.web import (
+    api,
+    calls,
+    cases,
+    desk,
+    flows,
+    intake_forms,
+    knowledge,
+    login,
+    notices,
+    openapi,
+    pages,
+    search,
+)
 from ivr.web.access import ACCESS, TOKENS, access_middleware, add_static
 from ivr.web.context import CONSOLE, Clock, Console
 from ivr.web.csrf import csrf_middleware
@@ -103,6 +116,8 @@ def create_app(
     notices.setup(app, config, db, clock, desk=notice_desk)
     calls.setup(app, config.routing, controls)
     flows.setup(app, config, clock, registry=flow_registry)
+    cases.setup(app, config, db, clock)
+    knowledge.setup(app, config, db, clock)
     openapi.setup(app)
     add_pop_routes(app, hub or Hub(clock))
     app.on_response_prepare.append(add_security_headers)

@@ -1,0 +1,219 @@
+"""Complaints, requests and the knowledge base on the console, through aiohttp's test client: a
+case an agent keys reaches the department's work list, the department takes it in hand and
+answers it, and the agent sees who did and when; a half-width katakana search finds the
+full-width entry an admin wrote; an agent's proposal goes live when an admin accepts it; bad
+input is a 422 with field errors; agents open no admin page and no other department's list."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.config import AppConfig, parse_config
+from ivr.store.passwords import Passwords
+from ivr.store.staff import NewStaff, Role, StaffStore
+from ivr.web.app import create_app
+from tests.support.console import PASSWORD, T0, VirtualClock
+from tests.unit.web.conftest import Client, page_token, sign_in
+
+pytestmark = pytest.mark.unit
+
+SAID = "水道水が茶色く濁っている。"
+QUESTION = "スイドウ料金の支払い方法は？"
+ANSWER = "口座振替、コンビニ、クレジットカードでお支払いいただけます。"
+
+
+def config() -> AppConfig:
+    departments = {
+        "construction": {"endpoint": "PJSIP/agent3"},
+        "water_quality": {"endpoint": "PJSIP/agent2"},
+        "emergency_duty": {"on_duty": ["PJSIP/onduty"]},
+    }
+    return parse_config({"console": {"port": 0}, "routing": {"departments": departments}}, {})
+
+
+@pytest.fixture
+async def client(
+    engine: AsyncEngine, clock: VirtualClock, passwords: Passwords
+) -> AsyncIterator[Client]:
+    staff = StaffStore(engine)
+    hashed = await passwords.hash(PASSWORD)
+    for login, role, skills, lang in (
+        ("agent1", Role.AGENT, ("billing",), "en"),
+        ("dept1", Role.AGENT, ("dept:construction",), "en"),
+        ("boss", Role.ADMIN, (), "en"),
+    ):
+        await staff.add(NewStaff(login, f"Staff {login}", role, None, skills, lang), hashed, T0)
+    app = create_app(config(), engine, clock, passwords=passwords)
+    async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+async def as_member(client: Client, login: str) -> None:
+    client.session.cookie_jar.clear()
+    assert (await sign_in(client, login)).status == 303
+
+
+def row(page: str, row_id: str) -> str:
+    found = re.search(rf'<tr id="{row_id}">(.*?)</tr>', page, re.S)
+    assert found, f"no row {row_id}"
+    return found.group(1)
+
+
+async def test_a_case_reaches_the_department_and_the_agent_sees_it_answered(
+    client: Client, clock: VirtualClock
+) -> None:
+    await as_member(client, "agent1")
+    token = await page_token(client, "/agent/cases")
+    saved = await client.post(
+        "/agent/cases",
+        data={
+            "csrf_token": token,
+            "kind": "complaint",
+            "category": "water_quality",
+            "said": SAID,
+            "department": "construction",
+            "customer_number": "",
+        },
+        allow_redirects=False,
+    )
+    assert saved.status == 303
+    case_id = saved.headers["Location"].rsplit("=", 1)[1]
+    mine = await (await client.get("/agent/cases")).text()
+    assert 'data-status="received"' in row(mine, f"case-{case_id}")
+    # not this agent's department
+    assert (await client.get("/departments/construction")).status == 403
+
+    await as_member(client, "dept1")
+    token = await page_token(client, "/agent/cases")
+    listed = await (await client.get("/departments/construction")).text()
+    assert SAID in row(listed, f"case-{case_id}")
+    clock.advance(600)
+    path = f"/departments/construction/cases/{case_id}"
+    taken = await client.post(
+        path, data={"csrf_token": token, "status": "in_hand"}, allow_redirects=False
+    )
+    assert taken.status == 303
+    clock.advance(600)
+    answered = await client.post(
+        path,
+        data={"csrf_token": token, "status": "answered", "answer": "配管を洗浄しました。"},
+        allow_redirects=False,
+    )
+    assert answered.status == 303
+    again = await client.post(path, data={"csrf_token": token, "status": "in_hand"})
+    assert again.status == 409
+    assert (await client.get("/departments/water_quality")).status == 403
+
+    await as_member(client, "agent1")
+    mine = await (await client.get("/agent/cases")).text()
+    status = row(mine, f"case-{case_id}")
+    assert 'data-status="answered"' in status
+    assert "agent:dept1" in status
+    assert "2027-02-10 09:50" in status  # T0 09:30 Tokyo + 20 minutes
+    assert "配管を洗浄しました。" in status
+
+
+async def test_a_bad_case_is_a_422_with_field_errors(client: Client) -> None:
+    await as_member(client, "agent1")
+    token = await page_token(client, "/agent/cases")
+    answer = await client.post(
+        "/agent/cases",
+        data={
+            "csrf_token": token,
+            "kind": "praise",
+            "category": "nope",
+            "said": " ",
+            "department": "nowhere",
+            "customer_number": "12",
+        },
+    )
+    assert answer.status == 422
+    page = await answer.text()
+    for name in ("kind", "category", "said", "department", "customer_number"):
+        assert f'id="e-{name}"' in page, name
+
+
+async def test_a_half_width_query_finds_the_full_width_entry(client: Client) -> None:
+    await as_member(client, "boss")
+    token = await page_token(client, "/admin/kb")
+    added = await client.post(
+        "/admin/kb",
+        data={
+            "csrf_token": token,
+            "lang": "ja",
+            "question": QUESTION,
+            "answer": ANSWER,
+            "category": "billing",
+            "department": "",
+        },
+        allow_redirects=False,
+    )
+    assert added.status == 303
+    await as_member(client, "agent1")
+    page = await (await client.get("/agent/kb", params={"q": "ｽｲﾄﾞｳ"})).text()
+    assert QUESTION in page
+    assert ANSWER in page
+    page = await (await client.get("/agent/kb", params={"q": "ガス"})).text()
+    assert 'id="kb-none"' in page
+
+
+async def test_an_agents_proposal_goes_live_when_an_admin_accepts_it(client: Client) -> None:
+    await as_member(client, "agent1")
+    token = await page_token(client, "/agent/kb")
+    bad = await client.post(
+        "/agent/kb/propose", data={"csrf_token": token, "lang": "ja", "question": ""}
+    )
+    assert bad.status == 422
+    assert 'id="e-question"' in await bad.text()
+    proposed = await client.post(
+        "/agent/kb/propose",
+        data={
+            "csrf_token": token,
+            "lang": "ja",
+            "question": "漏水を見つけたら？",
+            "answer": "24時間、漏水受付におつなぎします。",
+            "category": "leak",
+            "department": "construction",
+        },
+        allow_redirects=False,
+    )
+    assert proposed.status == 303
+    entry_id = proposed.headers["Location"].rsplit("=", 1)[1]
+    assert "漏水を見つけたら" not in await (await client.get("/agent/kb?q=漏水")).text()
+
+    await as_member(client, "boss")
+    token = await page_token(client, "/admin/kb")
+    assert "漏水を見つけたら" in row(
+        await (await client.get("/admin/kb")).text(), f"entry-{entry_id}"
+    )
+    accepted = await client.post(
+        f"/admin/kb/{entry_id}/accept", data={"csrf_token": token}, allow_redirects=False
+    )
+    assert accepted.status == 303
+    await as_member(client, "agent1")
+    assert "漏水を見つけたら" in await (await client.get("/agent/kb?q=漏水")).text()
+
+    await as_member(client, "boss")
+    token = await page_token(client, "/admin/kb")
+    retired = await client.post(
+        f"/admin/kb/{entry_id}/retire", data={"csrf_token": token}, allow_redirects=False
+    )
+    assert retired.status == 303
+    await as_member(client, "agent1")
+    assert "漏水を見つけたら" not in await (await client.get("/agent/kb?q=漏水")).text()
+
+
+async def test_an_agent_opens_no_admin_page(client: Client) -> None:
+    await as_member(client, "agent1")
+    for path in ("/admin", "/admin/kb", "/admin/flows", "/admin/notices", "/supervisor"):
+        assert (await client.get(path, allow_redirects=False)).status == 403, path
+    token = await page_token(client, "/agent/kb")
+    posted = await client.post(
+        "/admin/kb", data={"csrf_token": token, "lang": "ja"}, allow_redirects=False
+    )
+    assert posted.status == 403
