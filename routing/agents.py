@@ -259,17 +259,18 @@ class AgentPool:
 
     # ------------------------------------------------------------------ changing
 
-    def apply(self, agent_id: str, event: AgentEvent) -> AgentState:
+    def apply(self, agent_id: str, event: AgentEvent, *, cause: str = "") -> AgentState:
         """Move an agent; raises `policy.InvalidTransition` for a move its state does not allow.
-        A pause or log-out pending for the call is applied as soon as the call lets go."""
-        after = self._move(agent_id, event)
+        A pause or log-out pending for the call is applied as soon as the call lets go. `cause`
+        names the trail entry instead of the event (why the move was made)."""
+        after = self._move(agent_id, event, cause)
         pending = self._pending.get(agent_id)
         if pending is not None and after.status in ("ready", "paused"):
             del self._pending[agent_id]
             after = self._move(agent_id, _event_for(pending))
         return after
 
-    def _move(self, agent_id: str, event: AgentEvent) -> AgentState:
+    def _move(self, agent_id: str, event: AgentEvent, cause: str = "") -> AgentState:
         before = self.state(agent_id)
         now = self._clock()
         after = transition(before, event, now)
@@ -278,7 +279,7 @@ class AgentPool:
             self._cancel_wrap_up(agent_id)
         if after.status in PRESENCE_STATUSES:
             self._presence[agent_id] = after
-        self._emit(AgentChange(agent_id, now, type(event).__name__, before.status, after))
+        self._emit(AgentChange(agent_id, now, cause or type(event).__name__, before.status, after))
         return after
 
     def listen(self, listener: Callable[[AgentChange], None]) -> None:
@@ -350,15 +351,17 @@ class AgentPool:
             self.apply(agent_id, LogIn())  # no await in between: no offer can come
         return self.apply(agent_id, Pause(reason))
 
-    def request_log_out(self, agent_id: str) -> AgentState:
-        """Out of the queues now, or once the call that rings or is on is over."""
+    def request_log_out(self, agent_id: str, cause: str = "") -> AgentState:
+        """Out of the queues now, or once the call that rings or is on is over. `cause` names
+        the trail entry when it is not the agent asking (``SessionExpired``: nobody sits at the
+        console any more)."""
         status = self.state(agent_id).status
         if status in BUSY_STATUSES:
             wanted = AgentState("logged_out", self._clock())
-            return self._request(agent_id, wanted, "LogOutRequested")
+            return self._request(agent_id, wanted, f"{cause or 'LogOut'}Requested")
         if status == "logged_out":
             return self.state(agent_id)
-        return self.apply(agent_id, LogOut())
+        return self.apply(agent_id, LogOut(), cause=cause)
 
     # the ACD's and the policy's verbs
 

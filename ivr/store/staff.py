@@ -219,6 +219,12 @@ class StaffStore:
         return True
 
 
+def _expired(idle_before: datetime, created_before: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        web_sessions.c.last_seen_at < idle_before, web_sessions.c.created_at < created_before
+    )
+
+
 class WebSessions:
     """The console's sessions; the caller hashes the cookie's key (`ivr.web.sessions`)."""
 
@@ -304,6 +310,28 @@ class WebSessions:
                 )
             )
         return int(result.rowcount)
+
+    async def expired_members(self, idle_before: datetime, created_before: datetime) -> set[str]:
+        """The logins of members who have a session idle since before `idle_before` or created
+        before `created_before` (expired, not yet deleted)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(staff.c.login)
+                .join(web_sessions, web_sessions.c.staff_id == staff.c.id)
+                .where(_expired(idle_before, created_before))
+                .distinct()
+            )
+            return {str(r.login) for r in rows}
+
+    async def live_count(self, login: str, idle_before: datetime, created_before: datetime) -> int:
+        """How many sessions of `login` have not expired."""
+        async with self.engine.connect() as conn:
+            n = await conn.execute(
+                sa.select(sa.func.count())
+                .select_from(web_sessions.join(staff, staff.c.id == web_sessions.c.staff_id))
+                .where(staff.c.login == login, sa.not_(_expired(idle_before, created_before)))
+            )
+            return int(n.scalar() or 0)
 
     async def count_of(self, staff_id: int) -> int:
         async with self.engine.connect() as conn:

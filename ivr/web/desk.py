@@ -11,7 +11,9 @@ The state is the ACD's own: the desk moves the engine's `AgentPool` (the queues 
 offer) through its console verbs, and the change is answered once it is in the database (the
 agent trail and presence, `ivr.adapters.agents`), so what the agent sees survives a restart.
 Signing in to the console puts the agent into the pool with their staff endpoint and skills
-(logged out or where they were: never ready by itself); signing out logs them out of the queue.
+(logged out or where they were: never ready by itself); signing out logs them out of the queue,
+and so does their last session expiring (idle or absolute: nobody sits at the console), with
+``SessionExpired`` on the agent trail.
 
 Without an engine (`hotline console`, the browser tests) the console keeps a pool of its own on
 the same tables: it restores from them at start and writes to them as the engine would.
@@ -19,6 +21,8 @@ the same tables: it restores from them at start and writes to them as the engine
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Mapping
@@ -32,10 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.adapters.agents import DbAgentTrail, open_agent_pool, refresh_agent
 from ivr.store.staff import Role, StaffMember
 from ivr.web.access import BEARER, add_route
-from ivr.web.context import Clock
+from ivr.web.context import CONSOLE, Clock
 from ivr.web.forms import read_form, text_field
 from ivr.web.i18n import language_of, translator
-from ivr.web.sessions import SignedIn, signed_in
+from ivr.web.sessions import DbSessionStorage, SignedIn, signed_in
 from routing.agents import AgentPool, AgentView
 from routing.config import PauseReason
 from routing.policy import NO_ANSWER
@@ -43,6 +47,11 @@ from routing.policy import NO_ANSWER
 log = logging.getLogger(__name__)
 
 Chosen = Literal["ready", "paused", "logged_out"]
+
+SESSION_EXPIRED = "SessionExpired"
+SWEEP_EVERY_S = 60.0
+"""How often sessions nobody uses are expired: idle time is written to the minute anyway
+(`ivr.web.sessions.TOUCH_EVERY_S`), against a `console.session_idle_s` of half an hour."""
 
 
 @dataclass
@@ -288,6 +297,30 @@ async def signing_out_hook(request: web.Request) -> None:
         await desk.stored()
 
 
+async def session_expired(desk: Desk, login: str) -> None:
+    """The member's last console session expired (idle or past its absolute limit): nobody
+    sits at it, so no call may be offered to them; out of the queue (after the call, if on
+    one), the agent trail saying why (``SessionExpired``)."""
+    if desk.pool is None or login not in desk.pool:
+        return
+    if desk.pool.state(login).status == "logged_out" and desk.pool.pending(login) is None:
+        return
+    desk.pool.request_log_out(login, cause=SESSION_EXPIRED)
+    log.info("a console session expired: its agent is logged out of the queue")
+    await desk.stored()
+
+
+async def sweep_sessions(storage: DbSessionStorage, every_s: float) -> None:
+    """Expire the sessions nobody uses any more, every `every_s`, until cancelled (a closed
+    browser sends no request that would expire its session)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await storage.purge_expired()
+        except Exception:
+            log.exception("expiring the console sessions failed; the next round tries again")
+
+
 # ------------------------------------------------------------------------------ setting up
 
 
@@ -304,6 +337,26 @@ def setup(
     pool of its own built from the database when the app starts and flushed when it stops."""
     desk = Desk(reasons, clock, pool, trail, own=pool is None)
     app[DESK] = desk
+    storage = app[CONSOLE].storage
+
+    async def expired(login: str) -> None:
+        await session_expired(desk, login)
+
+    storage.on_expired.append(expired)
+    sweeper: list[asyncio.Task[None]] = []
+
+    async def start_sweeping(_app: web.Application) -> None:
+        sweep = sweep_sessions(storage, SWEEP_EVERY_S)
+        sweeper.append(asyncio.get_running_loop().create_task(sweep, name="console-sessions"))
+
+    async def stop_sweeping(_app: web.Application) -> None:
+        for task in sweeper:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.on_startup.append(start_sweeping)
+    app.on_cleanup.append(stop_sweeping)
     if desk.own:
 
         async def start(_app: web.Application) -> None:

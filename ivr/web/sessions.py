@@ -5,15 +5,18 @@ SHA-256, the member it signs in, the session's CSRF token and a little data (the
 so a copy of the table signs nobody in. A session ends at log-out (its row deleted), after
 `console.session_idle_s` without a request, `console.session_absolute_s` after sign-in, or when
 the member is disabled or given a new password (`ivr.store.staff`). Expiry is judged with the
-console's clock on every load, so tests move a virtual clock instead of waiting.
+console's clock on every load and by `purge_expired` (at each sign-in and every
+`SWEEP_EVERY_S` on its own, `ivr.web.desk`), so tests move a virtual clock instead of waiting. A
+member left without a live session is handed to `on_expired`: nobody sits at that console.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -60,6 +63,28 @@ class DbSessionStorage(AbstractStorage):
         self.idle = timedelta(seconds=config.session_idle_s)
         self.absolute = timedelta(seconds=config.session_absolute_s)
         self.clock = clock
+        self.on_expired: list[Callable[[str], Awaitable[None]]] = []
+        """Told the login of a member whose last live session expired (nobody sits at their
+        console any more): the desk logs them out of the queue."""
+
+    def _bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        return now - self.idle, now - self.absolute
+
+    async def _expired(self, login: str) -> None:
+        if await self.sessions.live_count(login, *self._bounds(self.clock())):
+            return  # another browser of theirs is still signed in
+        for hook in self.on_expired:
+            await hook(login)
+
+    async def purge_expired(self) -> int:
+        """Delete the expired sessions, telling `on_expired` of each member left without a
+        live one (a browser closed or left: no request came to expire it); how many deleted."""
+        bounds = self._bounds(self.clock())
+        logins = await self.sessions.expired_members(*bounds)
+        deleted = await self.sessions.delete_expired(*bounds)
+        for login in sorted(logins):
+            await self._expired(login)
+        return deleted
 
     async def load_session(self, request: web.Request) -> Session:
         key = self.load_cookie(request)
@@ -70,12 +95,12 @@ class DbSessionStorage(AbstractStorage):
         if found is None:
             return Session(None, data=None, new=True)
         now = self.clock()
-        if (
-            found.member.disabled
-            or now - found.last_seen_at > self.idle
-            or now - found.created_at > self.absolute
-        ):
+        if found.member.disabled:
             await self.sessions.delete(hashed)
+            return Session(None, data=None, new=True)
+        if now - found.last_seen_at > self.idle or now - found.created_at > self.absolute:
+            await self.sessions.delete(hashed)
+            await self._expired(found.member.login)
             return Session(None, data=None, new=True)
         if (now - found.last_seen_at).total_seconds() >= TOUCH_EVERY_S:
             await self.sessions.touch(hashed, now)
@@ -106,10 +131,6 @@ class DbSessionStorage(AbstractStorage):
             self.save_cookie(response, key)
             return
         await self.sessions.set_data(key_hash(str(session.identity)), data)
-
-    async def purge_expired(self) -> int:
-        now = self.clock()
-        return await self.sessions.delete_expired(now - self.idle, now - self.absolute)
 
     async def forget(self, session: Session) -> None:
         if session.identity is not None:

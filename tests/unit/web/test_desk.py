@@ -4,6 +4,7 @@ out; what is refused; what a sign-out and a restart of the console do to it."""
 from __future__ import annotations
 
 import pytest
+from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,7 +12,8 @@ from ivr.store.passwords import Passwords
 from ivr.store.presence import PresenceStore
 from ivr.store.staff import Role
 from ivr.web.app import create_app
-from tests.support.console import T0, VirtualClock, add_member, console_config
+from ivr.web.context import CONSOLE
+from tests.support.console import PASSWORD, T0, VirtualClock, add_member, console_config
 from tests.unit.web.conftest import Client, page_token, sign_in, token_in
 
 pytestmark = pytest.mark.unit
@@ -135,3 +137,59 @@ async def test_the_state_survives_a_restart_of_the_console(
     assert (state["status"], state["reason"]) == ("paused", "meeting")
     assert state["since"] == (T0.replace(second=30)).isoformat()
     assert state["seconds"] == 600
+
+
+async def trail_of(engine: AsyncEngine) -> list[tuple[str, str]]:
+    return [(e.event, e.status) for e in await PresenceStore(engine).events("agent1")]
+
+
+async def test_an_idle_session_that_expires_logs_the_agent_out_of_the_queue(
+    agent: None, client: Client, engine: AsyncEngine, clock: VirtualClock
+) -> None:
+    token = await signed_in_token(client)
+    await put(client, token, status="ready")
+    clock.advance(1801)  # console.session_idle_s is 1800
+    page = await client.get("/agent", allow_redirects=False)
+    assert page.status in (302, 303)
+    assert (await PresenceStore(engine).load())["agent1"].status == "logged_out"
+    assert await trail_of(engine) == [("LogIn", "ready"), ("SessionExpired", "logged_out")]
+
+
+async def test_a_session_nobody_uses_any_more_is_expired_by_the_sweep(
+    agent: None, client: Client, engine: AsyncEngine, clock: VirtualClock
+) -> None:
+    token = await signed_in_token(client)
+    await put(client, token, status="paused", reason="lunch")
+    storage = client.app[CONSOLE].storage
+    clock.advance(600)
+    assert await storage.purge_expired() == 0  # ten minutes idle: still at the desk
+    assert (await PresenceStore(engine).load())["agent1"].status == "paused"
+    clock.advance(1300)  # the browser was closed: no request comes
+    assert await storage.purge_expired() == 1
+    assert (await PresenceStore(engine).load())["agent1"].status == "logged_out"
+    assert await trail_of(engine) == [
+        ("LogIn", "ready"),
+        ("Pause", "paused"),
+        ("SessionExpired", "logged_out"),
+    ]
+
+
+async def test_the_agent_signed_in_in_another_browser_stays_in_the_queue(
+    agent: None, client: Client, engine: AsyncEngine, clock: VirtualClock
+) -> None:
+    token = await signed_in_token(client)
+    await put(client, token, status="ready")
+    clock.advance(1000)
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as other:
+        login_page = await (await other.get(client.make_url("/login"))).text()
+        signed = await other.post(
+            client.make_url("/login"),
+            data={"login": "agent1", "password": PASSWORD, "csrf_token": token_in(login_page)},
+            allow_redirects=False,
+        )
+        assert signed.status == 303
+    clock.advance(1000)  # the first browser's session is idle past 30 minutes, not the other
+    assert (await client.get("/agent", allow_redirects=False)).status in (302, 303)
+    assert await client.app[CONSOLE].storage.purge_expired() == 0
+    assert (await PresenceStore(engine).load())["agent1"].status == "ready"
+    assert await trail_of(engine) == [("LogIn", "ready")]
