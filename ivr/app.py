@@ -75,6 +75,7 @@ from ivr.store.accounts import AccountStore
 from ivr.store.call_memory import DbCallMemory
 from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
+from ivr.store.duty import DutyRoster, DutyStep
 from ivr.store.flowfiles import AcceptedFlowFiles
 from ivr.store.migrate import migrate
 from ivr.store.notices import NoticeStore
@@ -131,6 +132,8 @@ class Backends:
     agent_trail: DbAgentTrail | None = None
     # admins' notices: saved, rendered to audio, and told to the board callers hear them from
     notice_desk: NoticeDesk | None = None
+    # the leak line's on-duty lists, read at each escalation (None: config.yaml's lists)
+    duty: DutyRoster | None = None
 
 
 def flow_registry(
@@ -214,6 +217,8 @@ async def open_backends(
         on_change=board.invalidate,
     )
     stack.push_async_callback(must, agent_trail.aclose, FLUSH_S, "writing the agent trail")
+    duty = DutyRoster(db)
+    await duty.seed(config_duty_lists(config), utc_now())
     return Backends(
         flows=flows,
         accounts=StoreAccounts(store),
@@ -229,7 +234,18 @@ async def open_backends(
         agents=agents,
         agent_trail=agent_trail,
         notice_desk=notice_desk,
+        duty=duty,
     )
+
+
+def config_duty_lists(config: AppConfig) -> dict[str, list[DutyStep]]:
+    """config.yaml's on-duty lists, as they seed the database (each step named by its phone,
+    rung the department's `ring_timeout_s`)."""
+    return {
+        name: [DutyStep(phone, phone, dept.ring_timeout_s) for phone in dept.on_duty]
+        for name, dept in config.routing.departments.items()
+        if dept.on_duty
+    }
 
 
 # ---------------------------------------------------------------------------- routing
@@ -241,6 +257,7 @@ def build_acd(
     callback_store: CallbackStore | None,
     recorder: CallRecorder,
     agents: AgentPool | None = None,
+    duty: DutyRoster | None = None,
 ) -> AcdRouter:
     """Queues, agents and transfers from `routing:` in config.yaml; `agents` the pool of the
     staff who take calls (None: config's `routing.agents`). The router dials the queues'
@@ -256,7 +273,7 @@ def build_acd(
         on_event=trail.add,
         callback_store=callback_store,
     )
-    transfers = TransferService(routing, ari, calendars, on_event=trail.add)
+    transfers = TransferService(routing, ari, calendars, on_event=trail.add, duty=duty)
     return AcdRouter(
         queues,
         transfers,
@@ -331,7 +348,12 @@ class Engine:
         router: Router = DialplanRouter()
         if config.routing.queues or config.routing.departments:
             router = self.acd = build_acd(
-                config, self.ari, backends.callback_store, backends.recorder, backends.agents
+                config,
+                self.ari,
+                backends.callback_store,
+                backends.recorder,
+                backends.agents,
+                backends.duty,
             )
         self.services = CallServices(
             flows=backends.flows,

@@ -312,6 +312,8 @@ class DepartmentConfig(_Model):
     ring_timeout_s: int = Field(default=20, gt=0)
     label: Label | None = None
     """The department's name on the console (transfer targets); None: the config key."""
+    # how long an on-duty phone that answered has to press 1 before the next one is rung
+    accept_timeout_s: int = Field(default=15, gt=0)
 
     @model_validator(mode="after")
     def _reachable(self) -> Self:

@@ -6,30 +6,41 @@ answers. Blind: the agent leaves at once and the caller hears hold music while t
 rings. Attended: the caller waits on hold while the agent talks to the department in a
 consultation bridge, then `complete` (caller joins the department, agent leaves) or `cancel`
 (department leg hung up, caller back with the agent). The emergency path rings a department's
-on-duty list in order, `ring_timeout_s` each, bypassing hours and queues, and always returns an
-`EmergencyOutcome` (who answered, every attempt) so the report is recorded even when nobody did.
+on-duty list in order (the database's list, read for each call, else config.yaml's), each step
+its own ring time, bypassing hours and queues; a phone that answers must press 1 to take the call
+(a voicemail does not end the escalation), and it always returns an `EmergencyOutcome` (who
+accepted, every attempt) so the report is recorded even when nobody did.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
+from ivr.ari.models import ChannelDtmfReceived, PlaybackFinished
 from ivr.calls.handle import CallHandle
 from ivr.domain import utc_now
 from ivr.errors import AriError
+from ivr.store.duty import DutyStep
 from routing.agents import Clock
 from routing.config import RoutingConfig
 from routing.hours import Calendar
-from routing.legs import Leg, RingResult, Stop, hang_up_quietly, ring_leg
+from routing.legs import Leg, RingResult, Stop, hang_up_quietly, is_gone, ring_leg
 from routing.model import TransferEvent
 from routing.ports import RoutingAri
 
+log = logging.getLogger(__name__)
+
 CONTEXT_VAR = "HOTLINE_CONTEXT"
+ACCEPT_PROMPT = "duty-accept"
+"""What an on-duty phone hears when it answers a leak call: "press 1 to accept"."""
+ACCEPT_DIGIT = "1"
 
 TransferStatus = Literal["connected", "no_answer", "caller_gone", "closed", "cancelled"]
 
@@ -59,10 +70,20 @@ class Consultation:
     caller_bridge_id: str
 
 
+class OnDutySource(Protocol):
+    """Where the on-duty lists are kept (`ivr.store.duty.DutyRoster`); None: none for that
+    department, ring config.yaml's."""
+
+    async def on_duty(self, department: str) -> Sequence[DutyStep] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
+    """One on-duty step rung: `not_accepted` is a phone that answered without pressing 1 in
+    time (a voicemail, a colleague's phone)."""
+
     endpoint: str
-    result: Literal["answered", "no_answer", "failed"]
+    result: Literal["answered", "no_answer", "not_accepted", "failed"]
     at: datetime
 
 
@@ -92,8 +113,10 @@ class TransferService:
         ring_grace_s: float = 2.0,
         moh_class: str | None = None,
         on_event: Callable[[TransferEvent], None] | None = None,
+        duty: OnDutySource | None = None,
     ) -> None:
         self.config = config
+        self._duty = duty
         self._ari = ari
         self._calendars = calendars
         self._clock = clock
@@ -325,36 +348,60 @@ class TransferService:
 
     # ------------------------------------------------------------------ emergency
 
+    async def _duty_steps(self, department: str) -> tuple[DutyStep, ...]:
+        """The on-duty list to ring now: the database's (read afresh for each call, so an edit
+        in the console applies to the next one), else config.yaml's with the department's
+        ring time. A database that cannot be read must not stop the leak line: config's list
+        is rung then."""
+        dept = self.config.departments[department]
+        if self._duty is not None:
+            try:
+                kept = await self._duty.on_duty(department)
+            except Exception:
+                log.warning("on-duty list unreadable, ringing config's", exc_info=True)
+            else:
+                if kept is not None:
+                    return tuple(kept)
+        return tuple(DutyStep(endpoint, endpoint, dept.ring_timeout_s) for endpoint in dept.on_duty)
+
     async def emergency(
         self,
         call: CallHandle,
         department: str,
         context: Mapping[str, str] | None = None,
     ) -> EmergencyOutcome:
-        """Ring the department's on-duty list in order (`ring_timeout_s` each), ignoring its
-        calendar; bridge the caller with the first who answers. The caller hears hold music
-        meanwhile. Always returns an outcome to record."""
+        """Ring the department's on-duty list in order (each step its own ring time), ignoring
+        its calendar; a phone that answers hears the accept prompt and only a 1 within
+        `accept_timeout_s` bridges the caller with it. A phone that answers without it (a
+        voicemail, a colleague's) is hung up and the next step rung. The caller hears hold
+        music meanwhile. Always returns an outcome to record."""
         dept = self.config.departments[department]
         started = self._clock()
         attempts: list[Attempt] = []
         self._trail(call, department, "emergency")
         with contextlib.suppress(AriError):
             await self._ari.start_moh(call.channel_id, self._moh_class)
-        for index, endpoint in enumerate(dept.on_duty):
+        for index, step in enumerate(await self._duty_steps(department)):
             leg = call.new_id(f"duty{index}")
             ring = await self._ring(
-                call, endpoint, leg, department, dept.ring_timeout_s, context or call.context
+                call, step.endpoint, leg, department, step.ring_s, context or call.context
             )
-            if ring == "caller_gone":
+            if ring == "answered":
+                took = await self._accepted(call, leg, dept.accept_timeout_s)
+            else:
+                took = "caller_gone" if ring == "caller_gone" else "no_answer"
+            if took == "caller_gone":
                 self._trail(call, department, "emergency_abandoned")
                 return EmergencyOutcome(
                     department, started, self._clock(), tuple(attempts), caller_hung_up=True
                 )
-            if ring == "no_answer":
-                attempts.append(Attempt(endpoint, "no_answer", self._clock()))
-                self._trail(call, department, "emergency_no_answer", str(index))
+            if took != "accepted":
+                attempts.append(Attempt(step.endpoint, took, self._clock()))
+                self._trail(call, department, f"emergency_{took}", f"{index} {step.name}")
                 continue
-            attempts.append(Attempt(endpoint, "answered", self._clock()))
+            attempts.append(Attempt(step.endpoint, "answered", self._clock()))
+            # who accepted when: the event's own time
+            self._trail(call, department, "emergency_accepted", f"{index} {step.name}")
             try:
                 bridge_id = await self._connect(call, leg)
             except AriError:
@@ -364,7 +411,51 @@ class TransferService:
                 )
             self._trail(call, department, "emergency_connected", str(index))
             return EmergencyOutcome(
-                department, started, self._clock(), tuple(attempts), endpoint, leg, bridge_id
+                department, started, self._clock(), tuple(attempts), step.endpoint, leg, bridge_id
             )
         self._trail(call, department, "emergency_unanswered")
         return EmergencyOutcome(department, started, self._clock(), tuple(attempts))
+
+    async def _accepted(
+        self, call: CallHandle, leg: str, timeout_s: int
+    ) -> Literal["accepted", "not_accepted", "no_answer", "caller_gone"]:
+        """Ask the on-duty phone that answered to press 1 (the prompt said again while it is
+        not pressed). Anything but `accepted`: the leg is hung up and released."""
+        result = await self._until_accepted(call, leg, timeout_s)
+        if result == "accepted":
+            return result
+        call.release(leg)
+        await self._hangup(leg)
+        return result
+
+    async def _until_accepted(
+        self, call: CallHandle, leg: str, timeout_s: int
+    ) -> Literal["accepted", "not_accepted", "no_answer", "caller_gone"]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        playback = await self._ask(call, leg)
+        while (left := deadline - loop.time()) > 0:
+            event = await call.next_event(left)
+            if event is None:
+                break
+            if isinstance(event, ChannelDtmfReceived) and event.channel.id == leg:
+                if event.digit == ACCEPT_DIGIT:
+                    if playback is not None:
+                        with contextlib.suppress(AriError):
+                            await self._ari.stop_playback(playback)
+                    return "accepted"
+            elif isinstance(event, PlaybackFinished) and event.playback.id == playback:
+                playback = await self._ask(call, leg)
+            elif is_gone(event, leg):
+                return "no_answer"  # hung up without accepting
+            elif is_gone(event, call.channel_id):
+                return "caller_gone"
+        return "not_accepted"
+
+    async def _ask(self, call: CallHandle, leg: str) -> str | None:
+        playback = call.new_id("pb")
+        try:
+            await self._ari.play(leg, call.media(ACCEPT_PROMPT), playback)
+        except AriError:
+            return None  # the leg hung up in that instant: its hangup event follows
+        return playback

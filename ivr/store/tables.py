@@ -560,3 +560,28 @@ kb_entries = sa.Table(
     _one_of("lang", LANGUAGES, "lang"),
     _one_of("state", KB_STATES, "state"),
 )
+
+# --- the leak line's on-duty lists (ivr.store.duty): edited in the console, read at each escalation
+# one row per department whose list the database keeps (seeded once from config.yaml); its steps
+# in ring order
+duty_lists = sa.Table(
+    "duty_lists",
+    metadata,
+    sa.Column("department", sa.String(32), primary_key=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+)
+
+duty_steps = sa.Table(
+    "duty_steps",
+    metadata,
+    sa.Column(
+        "department",
+        sa.ForeignKey("duty_lists.department", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("endpoint", sa.String(200), nullable=False),
+    sa.Column("ring_s", sa.Integer, nullable=False),
+)

@@ -49,7 +49,7 @@ async def test_the_leak_line_answers_while_broken_files_are_saved(
     flows = FlowRegistry(dialplans, ROOT / "prompts" / "catalog.yaml")
     flows.load()
     before = flows.live("hotline").digest
-    duty = await Sipp("phone.xml", ["-d", "500"], workdir).start()
+    duty = await Sipp("phone_press1_talk.xml", ["-d", "500"], workdir).start()
     recorder = MemoryCallRecorder()
     await start_engine(
         recorder,

@@ -95,7 +95,7 @@ async def test_leak_call_escalates_to_the_second_on_duty_phone(
     sandbox: Sandbox, start_engine: EngineFactory, workdir: Path
 ) -> None:
     nobody = await Sipp("phone_noanswer.xml", [], workdir).start()
-    duty = await Sipp("phone.xml", ["-d", "500"], workdir).start()
+    duty = await Sipp("phone_press1_talk.xml", ["-d", "500"], workdir).start()
     recorder = MemoryCallRecorder()
     on_duty = [
         f"PJSIP/onduty/sip:onduty@127.0.0.1:{nobody.port}",
@@ -270,7 +270,7 @@ async def test_a_conversation_with_an_agent_survives_an_engine_restart(
 async def test_a_leak_call_put_through_to_the_on_duty_phone_survives_an_engine_restart(
     start_engine: EngineFactory, driver: Driver, workdir: Path
 ) -> None:
-    duty = await Sipp("phone_wait.xml", [], workdir).start()
+    duty = await Sipp("phone_press1.xml", ["-d", "1000"], workdir).start()
     config = routing(on_duty=[f"PJSIP/onduty/sip:onduty@127.0.0.1:{duty.port}"])
     try:
         first_engine = await start_engine(routing=config)

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from ivr.ari.models import AriEvent, ChannelEnteredBridge, StasisEnd
+from ivr.store.duty import DutyStep
 from routing.config import RoutingConfig
 from routing.hours import calendars_of
 from routing.model import TransferEvent
-from routing.transfer import CONTEXT_VAR, Consultation, TransferService
+from routing.transfer import CONTEXT_VAR, Consultation, OnDutySource, TransferService
 from tests.integration.conftest import Driver
 from tests.integration.routing.conftest import APP, endpoint, incoming, phone
 from tests.integration.routing.handle import Hub, TestCall
@@ -23,14 +24,27 @@ pytestmark = pytest.mark.integration
 
 
 def transfers(
-    hub: Hub, departments: dict[str, object], trail: list[TransferEvent]
+    hub: Hub,
+    departments: dict[str, object],
+    trail: list[TransferEvent],
+    duty: OnDutySource | None = None,
 ) -> TransferService:
     config = RoutingConfig.model_validate(
         {"calendars": {"always": {"always_open": True}}, "departments": departments}
     )
     return TransferService(
-        config, hub.ari, calendars_of(config), ring_grace_s=1.0, on_event=trail.append
+        config, hub.ari, calendars_of(config), ring_grace_s=1.0, on_event=trail.append, duty=duty
     )
+
+
+class Roster:
+    """The database's on-duty lists, as the engine reads them at each escalation."""
+
+    def __init__(self, lists: dict[str, tuple[DutyStep, ...]]) -> None:
+        self.lists = lists
+
+    async def on_duty(self, department: str) -> tuple[DutyStep, ...] | None:
+        return self.lists.get(department)
 
 
 def in_bridge(hub: Hub, bridge_id: str, *channel_ids: str) -> bool:
@@ -148,7 +162,7 @@ async def test_emergency_rings_the_next_on_duty_phone(
     hub: Hub, driver: Driver, workdir: Path
 ) -> None:
     silent = await phone(workdir, "phone_noanswer.xml")
-    duty = await phone(workdir, "phone.xml", talk_ms=500)
+    duty = await phone(workdir, "phone_press1.xml", talk_ms=1000)
     first, second = endpoint(silent, "onduty"), endpoint(duty, "onduty")
     trail: list[TransferEvent] = []
     svc = transfers(hub, {"leaks": {"on_duty": [first, second], "ring_timeout_s": 2}}, trail)
@@ -163,8 +177,56 @@ async def test_emergency_rings_the_next_on_duty_phone(
     assert outcome.channel_id is not None
     assert outcome.bridge_id is not None
     await hub.wait_for(lambda _: in_bridge(hub, outcome.bridge_id or "", call.channel_id))
-    await hub.wait_for(ended(outcome.channel_id))
+    await hub.ari.hangup(outcome.channel_id)
     assert (await silent.wait()).ok
+    assert (await duty.wait()).ok
+    await driver.ari.hangup(ours)
+    await hub.ari.destroy_bridge(outcome.bridge_id)
+
+
+async def test_a_phone_that_answers_without_pressing_1_does_not_take_the_leak_call(
+    hub: Hub, driver: Driver, workdir: Path
+) -> None:
+    # the database's list (not config's) is rung, each step its own ring time: a voicemail
+    # that answers at once and never presses 1, then the on-duty person who presses 1
+    voicemail = await phone(workdir, "phone_wait.xml")
+    duty = await phone(workdir, "phone_press1.xml", talk_ms=1500)
+    unused = "PJSIP/nobody/sip:nobody@127.0.0.1:9"
+    kept = (
+        DutyStep("Voicemail", endpoint(voicemail, "onduty"), 4),
+        DutyStep("Sato", endpoint(duty, "onduty"), 6),
+    )
+    trail: list[TransferEvent] = []
+    svc = transfers(
+        hub,
+        {"leaks": {"on_duty": [unused], "ring_timeout_s": 2, "accept_timeout_s": 4}},
+        trail,
+        Roster({"leaks": kept}),
+    )
+    ours, call = await incoming(hub, driver)
+
+    outcome = await asyncio.wait_for(svc.emergency(call, "leaks", {"kind": "leak"}), 30)
+    assert outcome.answered_by == kept[1].endpoint
+    assert [(a.endpoint, a.result) for a in outcome.attempts] == [
+        (kept[0].endpoint, "not_accepted"),
+        (kept[1].endpoint, "answered"),
+    ]
+    assert outcome.channel_id is not None
+    assert outcome.bridge_id is not None
+    await hub.wait_for(
+        lambda _: in_bridge(hub, outcome.bridge_id or "", call.channel_id, outcome.channel_id or "")
+    )
+    # the voicemail was hung up by us (its scenario ends only on our BYE)
+    assert (await voicemail.wait()).ok
+    assert [(e.kind, e.detail) for e in trail] == [
+        ("emergency", ""),
+        ("emergency_not_accepted", "0 Voicemail"),
+        ("emergency_accepted", "1 Sato"),
+        ("emergency_connected", "1"),
+    ]
+    accepted = trail[2].at
+    assert outcome.started_at <= accepted <= outcome.ended_at
+    await hub.ari.hangup(outcome.channel_id)
     assert (await duty.wait()).ok
     await driver.ari.hangup(ours)
     await hub.ari.destroy_bridge(outcome.bridge_id)
