@@ -41,6 +41,8 @@ CONTEXT_VAR = "HOTLINE_CONTEXT"
 ACCEPT_PROMPT = "duty-accept"
 """What an on-duty phone hears when it answers a leak call: "press 1 to accept"."""
 ACCEPT_DIGIT = "1"
+ACCEPT_ASKS = 4
+"""How many times the accept prompt is said to a phone that has not pressed 1 yet."""
 
 TransferStatus = Literal["connected", "no_answer", "caller_gone", "closed", "cancelled"]
 
@@ -434,6 +436,7 @@ class TransferService:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         playback = await self._ask(call, leg)
+        asked = 1
         while (left := deadline - loop.time()) > 0:
             event = await call.next_event(left)
             if event is None:
@@ -445,7 +448,9 @@ class TransferService:
                             await self._ari.stop_playback(playback)
                     return "accepted"
             elif isinstance(event, PlaybackFinished) and event.playback.id == playback:
-                playback = await self._ask(call, leg)
+                asked += 1
+                # said a few times, not in a loop: a prompt that fails at once must not spin
+                playback = await self._ask(call, leg) if asked < ACCEPT_ASKS else None
             elif is_gone(event, leg):
                 return "no_answer"  # hung up without accepting
             elif is_gone(event, call.channel_id):

@@ -56,20 +56,23 @@ class DutyList:
 
 
 def check_steps(steps: Sequence[DutyStep]) -> dict[str, str]:
-    """Field errors of a list (keys `steps`, `name-<i>`, `endpoint-<i>`, `ring_s-<i>` with
-    1-based step numbers); empty when it may be saved. An empty list is allowed: the leak line
-    then goes straight to its voicemail."""
+    """Field error codes of a list (keys `steps`, `name-<i>`, `endpoint-<i>`, `ring_s-<i>` with
+    1-based step numbers; codes `too_many`, `required`, `too_long`, `bad_endpoint`,
+    `ring_range`); empty when it may be saved. An empty list is allowed: the leak line then
+    goes straight to its voicemail."""
     errors: dict[str, str] = {}
     if len(steps) > MAX_STEPS:
-        errors["steps"] = f"at most {MAX_STEPS} steps"
+        errors["steps"] = "too_many"
     low, high = RING_S_RANGE
     for number, step in enumerate(steps, start=1):
-        if not step.name.strip() or len(step.name) > 100:
-            errors[f"name-{number}"] = "a name of 1 to 100 characters"
+        if not step.name.strip():
+            errors[f"name-{number}"] = "required"
+        elif len(step.name) > 100:
+            errors[f"name-{number}"] = "too_long"
         if not ENDPOINT_PATTERN.fullmatch(step.endpoint):
-            errors[f"endpoint-{number}"] = "a phone endpoint such as PJSIP/duty-1"
+            errors[f"endpoint-{number}"] = "bad_endpoint"
         if not low <= step.ring_s <= high:
-            errors[f"ring_s-{number}"] = f"{low} to {high} seconds"
+            errors[f"ring_s-{number}"] = "ring_range"
     return errors
 
 
