@@ -62,7 +62,6 @@ from ivr.calls.services import CallServices, DialplanRouter, Router, prompt_medi
 from ivr.calls.supervisor import UNREAD_EVENTS, Supervisor
 from ivr.config import AppConfig
 from ivr.domain import utc_now
-from ivr.errors import ConfigError
 from ivr.flow.ports import AccountDirectory, Calendar, IntakeSink, NoticeBoard
 from ivr.intake.billing import BillingGateway, DatabaseBillingGateway, HttpBillingGateway
 from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy
@@ -85,7 +84,7 @@ from ivr.web.hub import Hub
 from ivr.web.server import ConsoleSite, serve_console
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool
-from routing.hours import calendars_of
+from routing.hours import calendar_named, calendars_of
 from routing.ports import CallbackStore
 from routing.queues import QueueService
 from routing.transfer import TransferService
@@ -564,11 +563,7 @@ async def render_pending_notices(desk: NoticeDesk) -> None:
 
 def report_calendar(config: AppConfig) -> Callable[[datetime], bool]:
     """The opening hours the daily report divides calls by (`reports.calendar`)."""
-    calendars = calendars_of(config.routing)
-    name = config.reports.calendar
-    if name not in calendars:
-        raise ConfigError(f"reports.calendar: no calendar {name!r} in routing.calendars")
-    return calendars[name].is_open
+    return calendar_named(config.routing, config.reports.calendar, "reports.calendar").is_open
 
 
 async def deliver_outbox(dispatcher: OutboxDispatcher, interval_s: float) -> None:

@@ -176,6 +176,14 @@ def calendars_of(config: RoutingConfig) -> dict[str, Calendar]:
     return {name: Calendar(name, cfg) for name, cfg in config.calendars.items()}
 
 
+def calendar_named(config: RoutingConfig, name: str, key: str) -> Calendar:
+    """The calendar `name` of `config`; `key` names the setting that asks for it (the error)."""
+    calendars = calendars_of(config)
+    if name not in calendars:
+        raise ConfigError(f"{key}: no calendar {name!r} in routing.calendars")
+    return calendars[name]
+
+
 def _describe(exc: ValidationError, source: str) -> str:
     lines = []
     for error in exc.errors(include_url=False, include_input=False):

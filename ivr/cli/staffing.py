@@ -14,17 +14,13 @@ import argparse
 import sys
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from ivr.app import report_calendar
 from ivr.cli.db import with_engine
 from ivr.config import AppConfig, load_config
 from ivr.domain import utc_now
 from ivr.errors import ConfigError
-from ivr.reports.builder import reader, spec_for
-from ivr.reports.queries import Slot, slots_of_day
-from ivr.reports.rollup import Thresholds, refresh
-from ivr.reports.staffing import Interval, Staffing, Target, agents_needed
+from ivr.reports.builder import make_plan, spec_for, target_of
+from ivr.reports.staffing import Interval, Staffing, Target, side_by_side
 
 HEAD = (
     f"{'interval':<11} {'calls':>7} {'AHT s':>6} {'load':>6} | {'C agents':>8} {'SL':>6} "
@@ -55,12 +51,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _target(args: argparse.Namespace, config: AppConfig) -> Target:
-    r = config.reports
-    return Target(
-        service_level=args.target if args.target is not None else r.target_service_level,
-        answer_s=args.answer_s if args.answer_s is not None else r.answer_s,
+    return target_of(
+        config.reports,
+        service_level=args.target,
+        answer_s=args.answer_s,
+        shrinkage=args.shrinkage,
         max_occupancy=args.max_occupancy,
-        shrinkage=args.shrinkage if args.shrinkage is not None else r.shrinkage,
     )
 
 
@@ -78,12 +74,6 @@ def _line(label: str, interval: Interval, c: Staffing, a: Staffing | None) -> st
     )
 
 
-def _plan(label: str, interval: Interval, target: Target) -> str:
-    c = agents_needed(Interval(interval.calls, interval.length_s, interval.aht_s), target)
-    a = agents_needed(interval, target, erlang_a=True) if interval.patience_s else None
-    return _line(label, interval, c, a)
-
-
 def run_staffing(args: argparse.Namespace) -> int:
     config = load_config(getattr(args, "config", None))
     target = _target(args, config)
@@ -96,7 +86,7 @@ def run_staffing(args: argparse.Namespace) -> int:
         if args.aht is None:
             raise ConfigError("--calls needs --aht")
         interval = Interval(args.calls, args.interval_s, args.aht, args.patience)
-        print(_plan("what-if", interval, target))
+        print(_line("what-if", interval, *side_by_side(interval, target)))
         return 0
     if args.first is None or args.last is None:
         print("give --calls and --aht (what-if), or --from and --to (measured)", file=sys.stderr)
@@ -108,25 +98,15 @@ def _measured(args: argparse.Namespace, config: AppConfig, target: Target) -> in
     spec = spec_for(config.reports, args.first, args.last, queue=args.queue)
     is_open = report_calendar(config)
     minutes = int(args.interval)
-
-    async def measure(engine: AsyncEngine) -> list[Slot]:
-        r = config.reports
-        thresholds = Thresholds(r.answer_s, r.short_abandon_s)
-        await refresh(
-            engine, is_open, utc_now(), stale_after_s=r.stale_after_s, thresholds=thresholds
-        )
-        async with reader(engine) as read:
-            return await slots_of_day(read, spec, minutes)
-
-    slots = with_engine(config.database.url, measure)
-    if not slots:
+    rows = with_engine(
+        config.database.url,
+        lambda engine: make_plan(
+            engine, config.reports, spec, is_open, utc_now(), minutes=minutes, target=target
+        ),
+    )
+    if not rows:
         print("no queued calls in the period", file=sys.stderr)
         return 1
-    for slot in slots:
-        f = slot.figures
-        if f.aht_s is None or not f.offered:
-            continue
-        start = slot.start_minute
-        interval = Interval(f.offered / slot.days, minutes * 60, f.aht_s, f.patience_s)
-        print(_plan(f"{start // 60:02d}:{start % 60:02d}", interval, target))
+    for row in rows:
+        print(_line(row.label, row.interval, row.erlang_c, row.erlang_a))
     return 0

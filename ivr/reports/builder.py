@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.engine import make_url
@@ -18,8 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from ivr.config import ReportsConfig
-from ivr.reports.queries import HoursFilter, IntervalName, Report, ReportSpec, build_report
+from ivr.reports.queries import (
+    HoursFilter,
+    IntervalName,
+    Report,
+    ReportSpec,
+    Slot,
+    build_report,
+    slots_of_day,
+)
 from ivr.reports.rollup import Thresholds, refresh
+from ivr.reports.staffing import Interval, Staffing, Target, side_by_side
 
 
 def spec_for(
@@ -67,7 +77,79 @@ async def make_report(
     now: datetime,
 ) -> Report:
     """Refresh the roll-up from the trail, then build the report for `spec`."""
-    thresholds = Thresholds(config.answer_s, config.short_abandon_s)
-    await refresh(engine, is_open, now, stale_after_s=config.stale_after_s, thresholds=thresholds)
+    await _refresh(engine, config, is_open, now)
     async with reader(engine) as read:
         return await build_report(read, spec, now)
+
+
+async def _refresh(
+    engine: AsyncEngine,
+    config: ReportsConfig,
+    is_open: Callable[[datetime], bool],
+    now: datetime,
+) -> None:
+    thresholds = Thresholds(config.answer_s, config.short_abandon_s)
+    await refresh(engine, is_open, now, stale_after_s=config.stale_after_s, thresholds=thresholds)
+
+
+def target_of(
+    config: ReportsConfig,
+    *,
+    service_level: float | None = None,
+    answer_s: float | None = None,
+    shrinkage: float | None = None,
+    max_occupancy: float | None = None,
+) -> Target:
+    """The staffing target: config.yaml's `reports:` figures unless given."""
+    return Target(
+        service_level=config.target_service_level if service_level is None else service_level,
+        answer_s=config.answer_s if answer_s is None else answer_s,
+        max_occupancy=max_occupancy,
+        shrinkage=config.shrinkage if shrinkage is None else shrinkage,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """One interval of the day in a staffing plan: the arrivals per day (`interval`), the
+    agents Erlang C asks for and, where callers abandon (patience measured), Erlang A's."""
+
+    start_minute: int
+    interval: Interval
+    erlang_c: Staffing
+    erlang_a: Staffing | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.start_minute // 60:02d}:{self.start_minute % 60:02d}"
+
+
+def plan_of(slots: list[Slot], minutes: int, target: Target) -> list[PlanRow]:
+    """A day's plan from the measured intervals of the day: each interval's calls averaged
+    over the days that had calls then, its measured AHT and patience."""
+    rows = []
+    for slot in slots:
+        f = slot.figures
+        if f.aht_s is None or not f.offered:
+            continue
+        interval = Interval(f.offered / slot.days, minutes * 60, f.aht_s, f.patience_s)
+        rows.append(PlanRow(slot.start_minute, interval, *side_by_side(interval, target)))
+    return rows
+
+
+async def make_plan(
+    engine: AsyncEngine,
+    config: ReportsConfig,
+    spec: ReportSpec,
+    is_open: Callable[[datetime], bool],
+    now: datetime,
+    *,
+    minutes: int,
+    target: Target,
+) -> list[PlanRow]:
+    """Refresh the roll-up, then the staffing plan per `minutes` of the day over `spec`'s
+    period (a peak plan: last year's March and April)."""
+    await _refresh(engine, config, is_open, now)
+    async with reader(engine) as read:
+        slots = await slots_of_day(read, spec, minutes)
+    return plan_of(slots, minutes, target)

@@ -222,15 +222,29 @@ def _queue_cells(name: str, f: QueueFigures, headline: str) -> list[Any]:
     ]
 
 
-def to_html(report: Report, *, callers: bool = True) -> str:
+def report_title(report: Report) -> str:
     spec = report.spec
-    headline = next(v for v in SERVICE_LEVELS if v.key == spec.headline)
-    title = f"Hotline report {spec.first.isoformat()} – {spec.last.isoformat()}"
+    return f"Hotline report {spec.first.isoformat()} – {spec.last.isoformat()}"
+
+
+def to_html(report: Report, *, callers: bool = True) -> str:
+    title = report_title(report)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
+        html_sections(report, callers=callers),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def html_sections(report: Report, *, callers: bool = True) -> str:
+    """The report's body (figures, charts, tables, formulas) without page, title or styles:
+    the report file's and the console's report page's (which has its own style sheet)."""
+    headline = next(v for v in SERVICE_LEVELS if v.key == report.spec.headline)
+    parts = [
         _summary(report, headline.label),
         _charts(report),
         _service_levels(report),
@@ -240,9 +254,8 @@ def to_html(report: Report, *, callers: bool = True) -> str:
         _abandons(report, callers),
         _agents(report),
         _formulas(report),
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts)
 
 
 def _summary(report: Report, headline_label: str) -> str:

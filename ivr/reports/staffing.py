@@ -159,6 +159,15 @@ def agents_needed(interval: Interval, target: Target, *, erlang_a: bool = False)
         agents += 1
 
 
+def side_by_side(interval: Interval, target: Target) -> tuple[Staffing, Staffing | None]:
+    """Erlang C (the interval's patience ignored) beside Erlang A (None without a patience):
+    the agents each needs for `target`, with their figures."""
+    plain = Interval(interval.calls, interval.length_s, interval.aht_s)
+    c = agents_needed(plain, target)
+    a = agents_needed(interval, target, erlang_a=True) if interval.patience_s else None
+    return c, a
+
+
 def _meets(figures: Staffing, target: Target) -> bool:
     if figures.service_level < target.service_level:
         return False
