@@ -36,6 +36,7 @@ from ivr.web import (
     notices,
     openapi,
     pages,
+    report,
     search,
 )
 from ivr.web.access import ACCESS, TOKENS, access_middleware, add_static
@@ -118,6 +119,7 @@ def create_app(
     flows.setup(app, config, clock, registry=flow_registry)
     cases.setup(app, config, db, clock)
     knowledge.setup(app, config, db, clock)
+    report.setup(app, config, db, clock)
     openapi.setup(app)
     add_pop_routes(app, hub or Hub(clock))
     app.on_response_prepare.append(add_security_headers)

@@ -61,6 +61,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "pages": ("画面", "Pages"),
     "page_agent": ("オペレーター", "Agent"),
     "page_supervisor": ("スーパーバイザー", "Supervisor"),
+    "page_report": ("応答実績レポート", "Report"),
+    "page_staffing": ("要員計画", "Staffing"),
     "page_admin": ("管理", "Admin"),
     "agents": ("オペレーター一覧", "Agents"),
     "staff": ("職員一覧", "Staff"),
