@@ -123,7 +123,10 @@ class ConsoleFeed:
             self._hub.push(agent, CallEnded(call_id=call_id, at=event.at, wrap_up_until=until))
 
     def _transfer_step(self, event: QueueEvent | TransferEvent) -> None:
-        agent = self._agent_of.get(event.call_id)
+        # a queue's entry names its agent: after a transfer to a queue the call has ended for
+        # them (call_ended comes first) and the step still goes to their page
+        named = event.agent_id if isinstance(event, QueueEvent) else None
+        agent = named or self._agent_of.get(event.call_id)
         step = _STEPS.get(event.kind)
         if agent is None or step is None:
             return  # a transfer of the IVR's (no agent), or the agent has left the call
