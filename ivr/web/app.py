@@ -25,6 +25,7 @@ from ivr.store.passwords import Passwords
 from ivr.store.staff import LoginFailures, StaffStore, WebSessions
 from ivr.store.tokens import ApiTokens
 from ivr.web import (
+    admin_duty,
     api,
     calls,
     cases,
@@ -118,6 +119,7 @@ def create_app(
     calls.setup(app, config.routing, controls)
     flows.setup(app, config, clock, registry=flow_registry)
     cases.setup(app, config, db, clock)
+    admin_duty.setup(app, config, db, clock)
     knowledge.setup(app, config, db, clock)
     report.setup(app, config, db, clock)
     openapi.setup(app)

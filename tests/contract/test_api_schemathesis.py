@@ -144,6 +144,7 @@ def test_every_operation_answers_by_its_document_and_never_a_5xx(
         "GET /api/v1/agent/state",
         "GET /api/v1/me",
         "GET /api/v1/notices",
+        "GET /api/v1/on-duty",
         "POST /api/v1/agent/reject",
         "POST /api/v1/agent/wrap-up",
         "POST /api/v1/calls/{call_id}/transfer",
@@ -152,6 +153,7 @@ def test_every_operation_answers_by_its_document_and_never_a_5xx(
         "POST /api/v1/intake",
         "POST /api/v1/notices",
         "POST /api/v1/notices/end",
+        "POST /api/v1/on-duty",
         "PUT /api/v1/agent/state",
     ]
     seen: dict[str, set[int]] = {}
