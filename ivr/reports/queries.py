@@ -21,6 +21,7 @@ from ivr.reports.metrics import QUEUE_FIELDS, SERVICE_LEVEL_KEYS, QueueFigures
 from ivr.reports.rollup import Thresholds, day_pieces, stored_thresholds
 from ivr.store.tables import (
     calls,
+    cases,
     report_agent_open,
     report_agent_time,
     report_contacts,
@@ -139,6 +140,8 @@ class Report:
     repeats: Repeats
     abandons: list[Abandon]
     agents: dict[str, AgentFigures]
+    cases: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Complaints and requests agents keyed, by (kind, department)."""
 
     @property
     def abandons_not_listed(self) -> int:
@@ -477,6 +480,17 @@ async def slots_of_day(engine: AsyncEngine, spec: ReportSpec, minutes: int) -> l
     return [Slot(int(k[0]) * minutes, days.get(int(k[0]), 1), f) for k, f in sums]
 
 
+async def _cases(conn: Any, spec: ReportSpec) -> dict[tuple[str, str], int]:
+    c = cases
+    query = (
+        sa.select(c.c.kind, c.c.department, sa.func.count())
+        .where(c.c.received_at >= spec.start, c.c.received_at < spec.end)
+        .group_by(c.c.kind, c.c.department)
+        .order_by(c.c.kind, c.c.department)
+    )
+    return {(str(k), str(d)): int(n) for k, d, n in (await conn.execute(query)).all()}
+
+
 async def build_report(engine: AsyncEngine, spec: ReportSpec, now: datetime) -> Report:
     """The report for `spec` from the roll-up (read only)."""
     async with engine.connect() as conn:
@@ -503,4 +517,5 @@ async def _build(conn: Any, spec: ReportSpec, now: datetime) -> Report:
         repeats=await _repeats(conn, spec),
         abandons=await _abandons(conn, spec),
         agents=await _agents(conn, spec, now),
+        cases=await _cases(conn, spec),
     )

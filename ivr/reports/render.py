@@ -92,6 +92,9 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
         "request_kinds": [
             {"kind": k, "channel": ch, "requests": n} for (k, ch), n in report.request_kinds.items()
         ],
+        "complaints_and_requests": [
+            {"kind": k, "department": d, "cases": n} for (k, d), n in report.cases.items()
+        ],
         "repeats": {
             "identified": report.repeats.identified,
             "repeats": report.repeats.repeats,
@@ -142,6 +145,7 @@ def to_csv(report: Report, *, callers: bool = True) -> str:
     ]
     _block(w, "agents", agents)
     _block(w, "request kinds", data["request_kinds"])
+    _block(w, "complaints and requests", data["complaints_and_requests"])
     _block(
         w,
         "departments",
@@ -376,6 +380,10 @@ def _classification(report: Report) -> str:
         + _table(["call outcome (reason code)", "calls"], [list(o) for o in outcomes])
         + _table(["wrap-up reason", "calls"], [list(o) for o in wrap])
         + note
+        + _table(
+            ["complaint / request", "department", "cases"],
+            [[k, d, n] for (k, d), n in report.cases.items()],
+        )
     )
 
 

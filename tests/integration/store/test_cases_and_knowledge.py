@@ -11,6 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.domain import TOKYO
+from ivr.reports.queries import ReportSpec, build_report
+from ivr.reports.render import render
 from ivr.store.accounts import AuditContext
 from ivr.store.cases import CaseDraft, CaseNotFound, CaseStore, StepRefused, draft_problems
 from ivr.store.knowledge import EntryDraft, EntryNotFound, KnowledgeBase, normalise_text
@@ -133,3 +136,18 @@ async def test_a_proposed_entry_goes_live_when_accepted(engine: AsyncEngine) -> 
         ("admin:boss", "kb_accept"),
         ("admin:boss", "kb_edit"),
     ]
+
+
+async def test_the_report_counts_the_cases_of_its_period(engine: AsyncEngine) -> None:
+    store = CaseStore(engine)
+    for kind, department, at in (
+        ("complaint", "construction", NOW),
+        ("complaint", "construction", NOW + timedelta(hours=1)),
+        ("request", "emergency_duty", NOW),
+        ("request", "construction", NOW + timedelta(days=2)),  # after the period
+    ):
+        await store.add(CaseDraft(kind, "billing", "…", department), "agent:agent1", at)
+    day = NOW.astimezone(TOKYO).date()
+    report = await build_report(engine, ReportSpec(day, day), NOW)
+    assert report.cases == {("complaint", "construction"): 2, ("request", "emergency_duty"): 1}
+    assert '"complaints_and_requests"' in render(report, "json")
