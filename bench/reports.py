@@ -33,10 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ivr.config import ReportsConfig
 from ivr.reports.builder import reader, spec_for
-from ivr.reports.queries import IntervalName, build_report
+from ivr.reports.queries import IntervalName, _request_kinds, build_report
 from ivr.reports.rollup import refresh
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
+from ivr.store.tables import service_requests
 
 # the throw-away PostgreSQL of the tests lives in the checkout, not in the installed engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -45,6 +46,7 @@ from tests.support.pgcluster import PgCluster
 from tests.support.reportdata import generate, generate_days, write_rows
 
 T = TypeVar("T")
+INDEX = "ix_service_requests_created_at"
 PHONE = calendars_from_config(DEFAULT_CALENDARS)["phone"]
 NOW = datetime(2027, 1, 3, tzinfo=UTC)
 TABLES = (
@@ -122,6 +124,43 @@ async def one_day_more(engine: AsyncEngine, calls: int) -> int:
     return 0
 
 
+async def request_kinds(engine: AsyncEngine, first: date, last: date) -> int:
+    """The report's one query on service_requests (requests by kind and channel)."""
+    spec = spec_for(ReportsConfig(), first, last)
+    async with reader(engine) as read, read.connect() as conn:
+        kinds = await _request_kinds(conn, spec)
+    return sum(kinds.values())
+
+
+async def request_index(engine: AsyncEngine) -> None:
+    """Requests by kind for a month and a year, without and with an index on created_at."""
+    index = next(i for i in service_requests.indexes if i.name == INDEX)
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: index.drop(sync, checkfirst=True))
+    for state in ("without", "with"):
+        if state == "with":
+            await timed("index on service_requests.created_at", lambda: _create(engine, index))
+        for label, first, last in (
+            ("March", date(2026, 3, 1), date(2026, 3, 31)),
+            ("year", date(2026, 1, 1), date(2026, 12, 31)),
+        ):
+
+            async def one(f: date = first, la: date = last) -> int:
+                return await request_kinds(engine, f, la)
+
+            n, _ = await timed(f"requests by kind, {label}, {state} index", one)
+            print(f"  ({n} requests)")
+
+
+async def _create(engine: AsyncEngine, index: sa.Index) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: index.create(sync, checkfirst=True))
+        if engine.dialect.name == "postgresql":
+            await conn.exec_driver_sql("ANALYZE service_requests")
+        else:
+            await conn.exec_driver_sql("ANALYZE")
+
+
 async def bench(url: str, calls: int) -> None:
     await migrate(url)
     engine = open_engine(url)
@@ -169,6 +208,7 @@ async def bench(url: str, calls: int) -> None:
             return await report(engine, date(2026, 1, 1), date(2026, 12, 31), "month", 30)
 
         await timed("year report, T = 30 s (from the contacts)", direct)
+        await request_index(engine)
         await sizes(engine, url)
     finally:
         await engine.dispose()

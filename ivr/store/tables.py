@@ -227,7 +227,8 @@ service_requests = sa.Table(
     sa.Column("channel", sa.String(8), nullable=False),
     sa.Column("actor", sa.String(100), nullable=False),
     sa.Column("call_id", sa.String(64), nullable=True),
-    sa.Column("created_at", UtcDateTime, nullable=False),
+    # the report reads a period's requests (ivr.reports.queries; migration 0015)
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     _one_of("kind", REQUEST_KINDS, "kind"),
     _one_of("status", REQUEST_STATUSES, "status"),
     _one_of("channel", CHANNELS, "channel"),
