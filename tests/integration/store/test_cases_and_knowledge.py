@@ -17,7 +17,7 @@ from ivr.reports.render import render
 from ivr.store.accounts import AuditContext
 from ivr.store.cases import CaseDraft, CaseNotFound, CaseStore, StepRefused, draft_problems
 from ivr.store.knowledge import EntryDraft, EntryNotFound, KnowledgeBase, normalise_text
-from ivr.store.tables import audit_log
+from ivr.store.tables import audit_log, call_events, calls
 from tests.integration.store.storedata import NOW, cust, seed
 
 DEPARTMENTS = ("construction", "emergency_duty")
@@ -151,3 +151,34 @@ async def test_the_report_counts_the_cases_of_its_period(engine: AsyncEngine) ->
     report = await build_report(engine, ReportSpec(day, day), NOW)
     assert report.cases == {("complaint", "construction"): 2, ("request", "emergency_duty"): 1}
     assert '"complaints_and_requests"' in render(report, "json")
+
+
+async def test_entries_are_suggested_by_the_calls_ivr_path(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(calls).values(id="call-7", caller_kind="number", started_at=NOW)
+        )
+        await conn.execute(
+            sa.insert(call_events),
+            [
+                {"call_id": "call-7", "at": NOW, "kind": kind, "data": data}
+                for kind, data in (
+                    ("entered_ivr", {"node": "greeting"}),
+                    ("menu_choice", {"node": "main_menu", "digit": "3"}),
+                    ("entered_node", {"node": "outage_info"}),
+                    ("entered_node", {"node": "main_menu"}),
+                    ("hung_up", {}),
+                )
+            ],
+        )
+    kb = KnowledgeBase(engine)
+    menu = await kb.add(EntryDraft("ja", "メニューの使い方", "…", "main_menu"), "admin:boss", NOW)
+    outage = await kb.add(
+        EntryDraft("ja", "断水はいつまで？", "…", "outage_info"), "admin:boss", NOW
+    )
+    await kb.add(EntryDraft("ja", "引っ越し", "…", "moving_menu"), "admin:boss", NOW)
+    path = await kb.call_path("call-7")
+    assert path == ["greeting", "main_menu", "outage_info"]
+    # the latest step of the call first
+    assert [e.id for e in await kb.suggested(path)] == [outage.id, menu.id]
+    assert await kb.suggested(await kb.call_path("no-such-call")) == []
