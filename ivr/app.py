@@ -82,6 +82,7 @@ from ivr.web.calls import CallControls
 from ivr.web.feed import ConsoleFeed
 from ivr.web.hub import Hub
 from ivr.web.server import ConsoleSite, serve_console
+from ivr.web.wallboard import LiveQueues, Wallboard
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool
 from routing.hours import calendar_named, calendars_of
@@ -508,19 +509,27 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
         known = config.routing.queues.get(queue)
         return 0.0 if known is None else float(known.wrap_up_s)
 
+    def language_of(call_id: str) -> str | None:
+        session = sessions.get(call_id)
+        return None if session is None else session.language
+
+    feed_flush = recorder.flush if isinstance(recorder, DbCallRecorder) else None
     feed = ConsoleFeed(
         hub,
         db,
-        flush_trail=recorder.flush if isinstance(recorder, DbCallRecorder) else None,
+        flush_trail=feed_flush,
         context_of=context_of,
         wrap_up_s=wrap_up_s,
     )
     controls = CallControls()
+    board = Wallboard(config, db, utc_now)
     if engine.acd is not None:
         engine.acd.events.subscribe(feed.queue_event)
         controls = CallControls(
             engine.acd.desk, engine.acd.wrap_ups, context_of, engine.services.flows.library
         )
+        board.live = LiveQueues(engine.acd.queues, language_of, feed_flush)
+        engine.acd.events.subscribe(board.poke)
     pool.listen(feed.agent_change)
     cfg = config.console
     async with AsyncExitStack() as stack:
@@ -536,6 +545,7 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
                     hub=hub,
                     controls=controls,
                     flow_registry=engine.backends.flows,
+                    board=board,
                 )
             )
         except OSError as exc:

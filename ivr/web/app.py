@@ -48,6 +48,7 @@ from ivr.web.headers import STATIC_PREFIX, add_security_headers
 from ivr.web.hub import Hub, add_pop_routes
 from ivr.web.ratelimit import LoginThrottle
 from ivr.web.sessions import DbSessionStorage
+from ivr.web.wallboard import Wallboard, add_wallboard
 from routing.agents import AgentPool
 
 HERE = Path(__file__).parent
@@ -70,6 +71,7 @@ def create_app(
     controls: calls.CallControls | None = None,
     notice_desk: NoticeDesk | None = None,
     flow_registry: FlowRegistry | None = None,
+    board: Wallboard | None = None,
 ) -> web.Application:
     """The console on `db` (migrated); `clock` decides session expiry and the rate limit's
     window; `passwords` defaults to argon2's standard parameters. `agents` is the engine's agent
@@ -79,7 +81,9 @@ def create_app(
     pages' live channel is open but nothing is pushed on it. `notice_desk` is the engine's
     (`ivr.adapters.notices`; it tells the engine's notice board of a change at once); without
     one the admin's notices page renders with a desk of its own. `flow_registry` is the
-    engine's live flows (the admin's flows page; without one, the console's own)."""
+    engine's live flows (the admin's flows page; without one, the console's own). `board` is
+    the engine's wallboard (`ivr.web.wallboard`, told of its queue events); without one the
+    wallboard shows today's figures and the console's own pool."""
     cfg = config.console
     sessions = WebSessions(db)
     storage = DbSessionStorage(sessions, cfg, clock)
@@ -116,6 +120,7 @@ def create_app(
     search.setup(app, db, clock)
     intake_forms.setup(app, db, clock, intake=intake)
     notices.setup(app, config, db, clock, desk=notice_desk)
+    add_wallboard(app, config, db, clock, board)
     calls.setup(app, config.routing, controls)
     flows.setup(app, config, clock, registry=flow_registry)
     cases.setup(app, config, db, clock)

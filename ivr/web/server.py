@@ -28,6 +28,7 @@ from ivr.web.app import create_app
 from ivr.web.calls import CallControls
 from ivr.web.context import Clock
 from ivr.web.hub import Hub
+from ivr.web.wallboard import Wallboard
 from routing.agents import AgentPool
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ async def serve_console(
     controls: CallControls | None = None,
     notice_desk: NoticeDesk | None = None,
     flow_registry: FlowRegistry | None = None,
+    board: Wallboard | None = None,
 ) -> AsyncIterator[ConsoleSite]:
     cfg = config.console
     app = create_app(
@@ -70,6 +72,7 @@ async def serve_console(
         controls=controls,
         notice_desk=notice_desk,
         flow_registry=flow_registry,
+        board=board,
     )
     # no access log: a request line may carry a search (a customer number, a name) in its query
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=cfg.shutdown_timeout_s)

@@ -145,6 +145,7 @@ def test_every_operation_answers_by_its_document_and_never_a_5xx(
         "GET /api/v1/me",
         "GET /api/v1/notices",
         "GET /api/v1/on-duty",
+        "GET /api/v1/wallboard",
         "POST /api/v1/agent/reject",
         "POST /api/v1/agent/wrap-up",
         "POST /api/v1/calls/{call_id}/transfer",
@@ -155,6 +156,7 @@ def test_every_operation_answers_by_its_document_and_never_a_5xx(
         "POST /api/v1/notices/end",
         "POST /api/v1/on-duty",
         "PUT /api/v1/agent/state",
+        "PUT /api/v1/wallboard/agents/{agent}/state",
     ]
     seen: dict[str, set[int]] = {}
     for operation in operations:
