@@ -26,7 +26,7 @@ from typing import Any
 
 import aiohttp_jinja2
 import sqlalchemy as sa
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import AppConfig
@@ -62,6 +62,7 @@ TICK_S = 5.0
 FLUSH_TIMEOUT_S = 1.0
 """How long the trail's flush may take before the board is computed from what is stored."""
 SEND_TIMEOUT_S = 5.0
+CLOSE_TIMEOUT_S = 2.0
 MAX_INCOMING_BYTES = 1024
 AUDIT_REASON = "wallboard: supervisor opened a waiting caller"
 
@@ -350,13 +351,19 @@ async def _start(app: web.Application) -> None:
     app[_TASK] = task
 
 
+async def _close_pages(app: web.Application) -> None:
+    """At shutdown: the pages' connections end (their handlers return), as the hub's do."""
+    for page in list(app[WALLBOARD].pages):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await page.ws.close(code=WSCloseCode.GOING_AWAY)
+
+
 async def _stop(app: web.Application) -> None:
     task = app[_TASK]
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    for page in list(app[WALLBOARD].pages):
-        await page.ws.close()
 
 
 _TASK = web.AppKey("wallboard_task", asyncio.Task[None])
@@ -421,4 +428,5 @@ def add_wallboard(
         put_agent_state,
     )
     app.on_startup.append(_start)
+    app.on_shutdown.append(_close_pages)
     app.on_cleanup.append(_stop)

@@ -48,6 +48,8 @@ class QueueLine(_Model):
     queue: str
     waiting: int
     longest_wait_s: int
+    longest_since: datetime | None
+    """When the caller waiting longest joined (the page counts the wait on from it)."""
     callbacks_waiting: int
     agents: AgentCounts
     offered: int
@@ -166,6 +168,7 @@ def _line(
         queue=queue,
         waiting=sum(not w.callback for w in waiting),
         longest_wait_s=max((w.wait_s for w in waiting), default=0),
+        longest_since=min((w.since for w in waiting), default=None),
         callbacks_waiting=sum(w.callback for w in waiting),
         agents=count_agents(agents),
         offered=figures.offered,
