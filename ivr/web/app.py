@@ -23,9 +23,11 @@ from ivr.domain import utc_now
 from ivr.intake.service import IntakeService
 from ivr.store.passwords import Passwords
 from ivr.store.staff import LoginFailures, StaffStore, WebSessions
+from ivr.store.staff_admin import StaffAdmin
 from ivr.store.tokens import ApiTokens
 from ivr.web import (
     admin_duty,
+    admin_staff,
     api,
     calls,
     cases,
@@ -125,6 +127,7 @@ def create_app(
     flows.setup(app, config, clock, registry=flow_registry)
     cases.setup(app, config, db, clock)
     admin_duty.setup(app, config, db, clock)
+    admin_staff.setup(app, StaffAdmin(db))
     knowledge.setup(app, config, db, clock)
     report.setup(app, config, db, clock)
     openapi.setup(app)
