@@ -83,9 +83,10 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
-def known_categories(request: web.Request) -> list[str]:
+async def known_categories(request: web.Request) -> list[str]:
     """The flows' node ids and the request kinds: what the pop suggests entries by."""
-    nodes = {node for flow in request.app[FLOWS].registry.library().values() for node in flow.nodes}
+    registry = await request.app[FLOWS].current()
+    nodes = {node for flow in registry.library().values() for node in flow.nodes}
     return sorted(nodes | set(get_args(StoredKind)))
 
 
@@ -187,7 +188,7 @@ async def admin_page(
         "live": await desk.kb.listing("live"),
         "values": shown,
         "errors": errors or {},
-        "categories": known_categories(request),
+        "categories": await known_categories(request),
         "departments": desk.departments,
         "max_question": MAX_QUESTION,
         "max_answer": MAX_ANSWER,

@@ -159,3 +159,10 @@ async def test_agents_and_supervisors_are_refused(client: Client, login: str) ->
     await sign_in(client, login)
     for path in ("/admin/flows", "/admin/flows/hotline/graph.svg"):
         assert (await client.get(path, allow_redirects=False)).status == 403
+
+
+async def test_the_faq_form_offers_the_live_flows_nodes_as_categories(client: Client) -> None:
+    await sign_in(client, "boss")
+    page = await (await client.get("/admin/kb")).text()
+    assert '<option value="main_menu">' in page
+    assert '<option value="start">' in page  # a request kind
