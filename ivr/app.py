@@ -54,6 +54,7 @@ from ivr.adapters import (
 )
 from ivr.adapters.agents import DbAgentTrail, open_agent_pool
 from ivr.adapters.notices import NoticeDesk
+from ivr.adapters.wrapups import resume_wrap_ups
 from ivr.ari.client import AriClient, Backoff
 from ivr.calls.flows import FlowKeeper, FlowRegistry
 from ivr.calls.memory import CallMemory
@@ -391,6 +392,10 @@ class Engine:
             if ringing:
                 log.info("%d callback call(s) still ringing from before the restart", ringing)
 
+    def _wrap_up_s(self, queue: str) -> float:
+        known = self.config.routing.queues.get(queue)
+        return 0.0 if known is None else float(known.wrap_up_s)
+
     async def _restore_callbacks(self) -> None:
         if self.acd is None:
             return
@@ -398,6 +403,15 @@ class Engine:
         if restored:
             log.info("%d callback place(s) restored", restored)
         if self.backends.agents is not None:
+            if self.backends.db is not None:
+                # after the presences: an agent in wrap-up at the stop is in it again
+                await resume_wrap_ups(
+                    self.backends.db,
+                    self.backends.agents,
+                    self.acd.wrap_ups,
+                    utc_now(),
+                    self._wrap_up_s,
+                )
             return  # the staff's own choices, restored by `open_agent_pool`
         # an engine on fakes: config.yaml's agents, the ones marked so ready at once
         for agent_id, agent in self.config.routing.agents.items():
@@ -531,6 +545,8 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
         board.live = LiveQueues(engine.acd.queues, language_of, feed_flush)
         engine.acd.events.subscribe(board.poke)
     pool.listen(feed.agent_change)
+    if engine.acd is not None:
+        feed.wrap_ups_resumed(pool, engine.acd.wrap_ups)
     cfg = config.console
     async with AsyncExitStack() as stack:
         stack.push_async_callback(feed.aclose)

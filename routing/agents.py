@@ -257,6 +257,24 @@ class AgentPool:
         self._wake()
         return restored
 
+    def resume_wrap_up(
+        self, agent_id: str, call_id: str, since: datetime, remaining_s: float
+    ) -> AgentState:
+        """Put a ready agent back in the wrap-up of `call_id` they were in before a restart
+        (since `since`, ending by itself in `remaining_s`); no call is offered meanwhile. Not a
+        change: no trail entry. ValueError unless the agent is ready with nothing pending."""
+        state = self.state(agent_id)
+        if state.status != "ready" or agent_id in self._pending:
+            raise ValueError(f"agent {agent_id} is {state.status}, not ready: no wrap-up resumed")
+        resumed = AgentState("wrap_up", since, call_id=call_id)
+        self._states[agent_id] = resumed
+        loop = asyncio.get_running_loop()
+        self._wrap_up_timers[agent_id] = loop.call_later(
+            max(0.0, remaining_s), self._wrap_up_elapsed, agent_id, call_id
+        )
+        self._wake()
+        return resumed
+
     # ------------------------------------------------------------------ changing
 
     def apply(self, agent_id: str, event: AgentEvent, *, cause: str = "") -> AgentState:

@@ -65,6 +65,15 @@ class WrapUps:
         self._last[agent_id] = OpenWrapUp(call_id, queue, now, until)
         self._agents.call_ended(agent_id, wrap_up_s)
 
+    def resume(self, agent_id: str, wrap_up: OpenWrapUp) -> None:
+        """After a restart: the agent is back in the wrap-up they were in (the pool's state, the
+        call to classify, the deadline left). ValueError if the agent is not ready."""
+        if wrap_up.until is None:
+            raise ValueError("a wrap-up resumed has a deadline")
+        remaining = (wrap_up.until - self._clock()).total_seconds()
+        self._agents.resume_wrap_up(agent_id, wrap_up.call_id, wrap_up.started_at, remaining)
+        self._last[agent_id] = wrap_up
+
     def last(self, agent_id: str) -> OpenWrapUp | None:
         """The call the agent may classify now (None: none since their last answered one)."""
         return self._last.get(agent_id)

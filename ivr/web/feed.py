@@ -35,8 +35,9 @@ from ivr.web.messages import (
     bare_offer,
     pop_for,
 )
-from routing.agents import AgentChange
+from routing.agents import AgentChange, AgentPool
 from routing.model import QueueEvent, TransferEvent, WrapUpEvent
+from routing.wrapup import WrapUps
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,17 @@ class ConsoleFeed:
                 status=state.status, since=state.since, reason=state.reason, call_id=state.call_id
             ),
         )
+
+    def wrap_ups_resumed(self, pool: AgentPool, wrap_ups: WrapUps) -> None:
+        """Tell the pages of agents back in a wrap-up from before a restart (the hub keeps it
+        for a page that opens later): the call to classify and the deadline."""
+        for login in pool.ids():
+            state = pool.state(login)
+            last = wrap_ups.last(login)
+            if state.status != "wrap_up" or last is None or last.call_id != state.call_id:
+                continue
+            ended = CallEnded(call_id=last.call_id, at=last.started_at, wrap_up_until=last.until)
+            self._hub.push(login, ended)
 
     async def aclose_after_pops(self) -> None:
         """Let the pops being read finish (tests, and an orderly stop that can wait)."""

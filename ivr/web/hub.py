@@ -164,6 +164,9 @@ class Hub:
         elif isinstance(message, CallAnswered | CallEnded):
             if snapshot.call and snapshot.call[0].call_id == message.call_id:
                 snapshot.call.append(message)
+            elif not snapshot.call and isinstance(message, CallEnded):
+                # a wrap-up resumed after a restart: its offer was pushed by the engine before
+                snapshot.call = [message]
         elif isinstance(message, OfferWithdrawn):
             if snapshot.call and snapshot.call[0].call_id == message.call_id:
                 snapshot.call = []

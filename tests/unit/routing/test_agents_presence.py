@@ -171,3 +171,18 @@ async def test_the_queue_stops_offering_to_a_logged_out_agent_at_once() -> None:
     svc.agents.request_ready("a1")
     answered = await waiting
     assert getattr(answered, "agent_id", None) == "a1"
+
+
+async def test_a_wrap_up_resumed_after_a_restart_ends_at_its_deadline() -> None:
+    agents = pool()
+    agents.log_in("a1")
+    with pytest.raises(ValueError, match="not ready"):
+        agents.resume_wrap_up("a2", "c1", T0, 20)  # logged out: nothing to resume
+    agents.resume_wrap_up("a1", "c1", T0 - timedelta(seconds=10), 20)
+    assert (agents.state("a1").status, agents.state("a1").call_id) == ("wrap_up", "c1")
+    assert agents.select() is None
+    await asyncio.sleep(19.9)
+    assert agents.state("a1").status == "wrap_up"
+    await asyncio.sleep(0.2)
+    assert agents.state("a1").status == "ready"
+    assert agents.select() == "a1"
