@@ -4,8 +4,11 @@ caller who keys 1 (Japanese) and 0 (operator).
 
 - Reject passes the call on: the phone that rang stops (CANCEL), the next agent gets the pop
   and answers.
-- Wrap-up: after the agent's phone hangs up the page asks for a reason code; submitted with the
-  keyboard, the code is on the call's trail and the agent is ready again.
+- A stop request from the pop, then wrap-up: after the agent's phone hangs up the page asks for
+  a reason code; the agent opens the stop form from the pop (the account pre-filled), files it
+  and reads the confirmation number, back on the desk submits the code with the keyboard: the
+  request row (on the call), its billing outbox row and the trail offered → answered → wrap-up
+  in time order, and the agent is ready again.
 - Attended transfer to a department phone: the agent consults the department, completes, and
   the caller is left bridged with the department.
 - A paused agent is not offered a call.
@@ -16,9 +19,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -28,13 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.app import Engine, build, engine_console, flow_registry
 from ivr.config import AppConfig, parse_config
+from ivr.intake.validation import is_business_day
 from ivr.store.passwords import Passwords
 from ivr.store.staff import Role
-from ivr.store.tables import agent_events, call_events, service_requests
+from ivr.store.tables import agent_events, billing_outbox, call_events, service_requests
 from ivr.web.server import ConsoleSite
 from tests.browser.conftest import ARTIFACTS
 from tests.integration.conftest import hang_up_leftovers
-from tests.integration.store.storedata import seed
+from tests.integration.store.storedata import cust, seed
 from tests.support.console import PASSWORD, add_member
 from tests.support.sandbox import Sandbox, provision
 from tests.support.sipp import Sipp, SippResult, caller_args, keys_scenario
@@ -54,6 +59,7 @@ IVR_S = 30
 STEP_S = 15
 RING_TIMEOUT_S = 15
 MAX_WAIT_S = 6
+TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 @dataclass(frozen=True)
@@ -294,7 +300,18 @@ async def test_a_reject_passes_the_call_to_the_next_agent(
     ]
 
 
-async def test_wrap_up_with_a_reason_code_from_the_keyboard(rig: Rig, page: Page) -> None:
+def stop_date() -> str:
+    """A stop date the intake takes: a business day a week or more ahead (2 business days of
+    lead, 90 days of horizon)."""
+    day = datetime.now(TOKYO).date() + timedelta(days=7)
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day.isoformat()
+
+
+async def test_a_stop_request_from_the_pop_then_wrap_up_from_the_keyboard(
+    rig: Rig, page: Page
+) -> None:
     phone = await rig.phone("phone.xml", talk_ms=2000)
     line = await rig.start(wrap_up_s=120)
     await line.agent("agent1", phone)
@@ -305,7 +322,20 @@ async def test_wrap_up_with_a_reason_code_from_the_keyboard(rig: Rig, page: Page
     form = page.locator("#wrap-up-form")
     await expect(form).to_be_visible(timeout=(IVR_S + STEP_S) * 1000)
     await expect(page.locator("#state-status")).to_have_attribute("data-status", "wrap_up")
-    await expect(page.locator("#wrap-up-reason")).to_be_focused()
+
+    # the stop request, from the pop: the form has the account the IVR matched by caller ID
+    await page.click("#pop-form-stop")
+    await expect(page.locator("#f-customer_number")).to_have_value(cust(1))
+    await page.fill("#f-stop_date", stop_date())
+    await page.click("#intake-submit")
+    number = page.locator("#confirmation-number")
+    await expect(number).to_be_visible(timeout=STEP_S * 1000)
+    confirmation = await number.get_attribute("data-number")
+    assert confirmation
+    # back on the desk, the wrap-up is still asked for (the page is told again on connecting)
+    await page.click("#back-to-desk")
+    await expect(form).to_be_visible(timeout=STEP_S * 1000)
+    await page.locator("#wrap-up-reason").focus()
     await page.locator("#wrap-up-reason").select_option("leak")
     await page.fill("#wrap-up-notes", "漏水の相談")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -338,11 +368,34 @@ async def test_wrap_up_with_a_reason_code_from_the_keyboard(rig: Rig, page: Page
                 .order_by(agent_events.c.id)
             )
         ).all()
-        requests = (
-            await conn.execute(sa.select(sa.func.count()).select_from(service_requests))
-        ).scalar()
+        filed = (
+            await conn.execute(
+                sa.select(
+                    service_requests.c.id,
+                    service_requests.c.kind,
+                    service_requests.c.channel,
+                    service_requests.c.actor,
+                    service_requests.c.call_id,
+                    service_requests.c.confirmation,
+                    service_requests.c.created_at,
+                )
+            )
+        ).all()
+        outbox = (
+            await conn.execute(sa.select(billing_outbox.c.request_id, billing_outbox.c.created_at))
+        ).all()
+        calls_seen = {
+            r.call_id for r in await conn.execute(sa.select(call_events.c.call_id).distinct())
+        }
     assert [tuple(c) for c in changes][-2:] == [("on_call", "wrap_up"), ("wrap_up", "ready")]
-    assert requests == 0  # the agent filed nothing on this call
+    # the request the agent filed from the pop: on the call, with its billing outbox row
+    [request] = filed
+    assert (request.kind, request.channel, request.actor) == ("stop", "agent", "agent:agent1")
+    assert request.confirmation == confirmation
+    assert {request.call_id} == calls_seen
+    assert [o.request_id for o in outbox] == [request.id]
+    # offered → answered → (the call ends) → the request → wrap-up, in that order in time
+    assert times[1] < request.created_at < times[-1]
 
 
 async def test_an_attended_transfer_leaves_the_caller_with_the_department(
