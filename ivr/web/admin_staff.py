@@ -10,20 +10,29 @@ disable themselves or take their own admin role away (nobody would be left to un
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from ivr.adapters.agents import refresh_agent
 from ivr.store.passwords import password_problem
 from ivr.store.staff import NewStaff, Role, StaffError, StaffMember, normalise_login
-from ivr.store.staff_admin import StaffAdmin, StaffChanges, check_changes
+from ivr.store.staff_admin import (
+    ENDPOINT_PATTERN,
+    MAX_SKILLS,
+    SKILL_PATTERN,
+    StaffAdmin,
+    StaffChanges,
+    check_changes,
+)
 from ivr.store.tables import LANGUAGES
 from ivr.web.access import add_route
 from ivr.web.context import Clock, console_of
 from ivr.web.desk import desk_of
 from ivr.web.forms import Form, read_form, text_field
 from ivr.web.i18n import Translate, language_of, register_texts
+from ivr.web.openapi import Operation, answer, api_route, read_json, unprocessable
 from ivr.web.pages import me
 from ivr.web.render import render
 
@@ -258,3 +267,158 @@ def setup(app: web.Application, admin: StaffAdmin) -> None:
     add_route(app, "POST", "/admin/staff/{login}/disable", post_disable, Role.ADMIN)
     add_route(app, "POST", "/admin/staff/{login}/enable", post_enable, Role.ADMIN)
     add_route(app, "POST", "/admin/staff/{login}/password", post_password, Role.ADMIN)
+    add_api(app)
+
+
+# ------------------------------------------------------------------------------ the API
+
+Login = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Skill = Annotated[str, Field(min_length=1, max_length=32, pattern=f"^{SKILL_PATTERN.pattern}$")]
+RoleName = Literal["agent", "supervisor", "admin"]
+
+
+class StaffView(BaseModel):
+    """A member of staff as the admin sees them (never their password)."""
+
+    login: str
+    display_name: str
+    role: RoleName
+    endpoint: str | None
+    skills: list[str]
+    language: str
+    disabled: bool
+
+
+class StaffListView(BaseModel):
+    staff: list[StaffView]
+
+
+class StaffChangeBody(BaseModel):
+    """A member's new name, role, phone endpoint (null: takes no calls) and skills."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "login": "agent1",
+                    "display_name": "オペレーター 1",
+                    "role": "agent",
+                    "endpoint": "PJSIP/agent1",
+                    "skills": ["moving", "en"],
+                }
+            ]
+        },
+    )
+
+    login: Login
+    display_name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
+    role: RoleName
+    endpoint: Annotated[str, Field(max_length=200, pattern=f"^{ENDPOINT_PATTERN.pattern}$")] | None
+    skills: list[Skill] = Field(max_length=MAX_SKILLS)
+
+
+class StaffDisableBody(BaseModel):
+    """Disable (the member's sessions end, they leave the queue) or enable a member."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    login: Login
+    disabled: bool
+
+
+def staff_view(member: StaffMember) -> StaffView:
+    return StaffView(
+        login=member.login,
+        display_name=member.display_name,
+        role=member.role.value,
+        endpoint=member.endpoint,
+        skills=list(member.skills),
+        language=member.language,
+        disabled=member.disabled,
+    )
+
+
+async def api_list(request: web.Request) -> web.StreamResponse:
+    members = await request.app[ADMIN].store.all()
+    return answer(StaffListView(staff=[staff_view(m) for m in members]))
+
+
+def _myself(request: web.Request, login: str) -> bool:
+    return normalise_login(login) == me(request).member.login
+
+
+async def api_change(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request, StaffChangeBody)
+    if _myself(request, body.login) and body.role != Role.ADMIN.value:
+        raise unprocessable({"role": "yourself"})
+    changes = StaffChanges(
+        body.display_name.strip(), Role(body.role), body.endpoint, tuple(dict.fromkeys(body.skills))
+    )
+    changed = await request.app[ADMIN].change(
+        normalise_login(body.login) or "", changes, actor_of(request), _clock(request)()
+    )
+    if changed is None:
+        raise unprocessable({"login": "unknown"}, "no such member of staff")
+    _take_to_pool(request, changed)
+    return answer(staff_view(changed))
+
+
+async def api_disable(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request, StaffDisableBody)
+    if _myself(request, body.login) and body.disabled:
+        raise unprocessable({"disabled": "yourself"})
+    changed = await request.app[ADMIN].set_disabled(
+        normalise_login(body.login) or "", body.disabled, actor_of(request), _clock(request)()
+    )
+    if changed is None:
+        raise unprocessable({"login": "unknown"}, "no such member of staff")
+    _take_to_pool(request, changed)
+    return answer(staff_view(changed))
+
+
+def add_api(app: web.Application) -> None:
+    tags = ("staff",)
+    api_route(
+        app,
+        Operation(
+            "GET",
+            "/api/v1/staff",
+            Role.ADMIN,
+            "listStaff",
+            "Every member of staff",
+            {200: StaffListView},
+            tags=tags,
+        ),
+        api_list,
+    )
+    api_route(
+        app,
+        Operation(
+            "POST",
+            "/api/v1/staff/change",
+            Role.ADMIN,
+            "changeStaff",
+            "Change a member's name, role, phone endpoint and skills (audited; the next offer "
+            "rings the new endpoint)",
+            {200: StaffView},
+            body=StaffChangeBody,
+            tags=tags,
+        ),
+        api_change,
+    )
+    api_route(
+        app,
+        Operation(
+            "POST",
+            "/api/v1/staff/disable",
+            Role.ADMIN,
+            "disableStaff",
+            "Disable or enable a member (audited; disabling ends their sessions)",
+            {200: StaffView},
+            body=StaffDisableBody,
+            tags=tags,
+        ),
+        api_disable,
+    )

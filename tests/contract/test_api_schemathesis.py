@@ -145,6 +145,7 @@ def test_every_operation_answers_by_its_document_and_never_a_5xx(
         "GET /api/v1/me",
         "GET /api/v1/notices",
         "GET /api/v1/on-duty",
+        "GET /api/v1/staff",
         "GET /api/v1/wallboard",
         "POST /api/v1/agent/reject",
         "POST /api/v1/agent/wrap-up",
@@ -155,6 +156,8 @@ def test_every_operation_answers_by_its_document_and_never_a_5xx(
         "POST /api/v1/notices",
         "POST /api/v1/notices/end",
         "POST /api/v1/on-duty",
+        "POST /api/v1/staff/change",
+        "POST /api/v1/staff/disable",
         "PUT /api/v1/agent/state",
         "PUT /api/v1/wallboard/agents/{agent}/state",
     ]

@@ -17,6 +17,7 @@ from ivr.store.passwords import Passwords
 from ivr.store.staff import Role, StaffStore
 from ivr.store.tables import audit_log
 from ivr.web.app import create_app
+from ivr.web.csrf import HEADER
 from routing.agents import AgentPool
 from tests.support.console import PASSWORD, VirtualClock, add_member, console_config
 from tests.unit.web.conftest import Client, page_token, sign_in
@@ -241,3 +242,45 @@ async def test_a_change_without_the_csrf_token_is_refused(
     member = await StaffStore(engine).by_login("agent1")
     assert member is not None
     assert not member.disabled
+
+
+async def test_the_api_lists_changes_and_disables_staff(
+    client: Client, engine: AsyncEngine, pool: AgentPool
+) -> None:
+    await sign_in(client, "boss")
+    token = await page_token(client, "/admin/staff")
+    listed = await (await client.get("/api/v1/staff")).json()
+    assert [m["login"] for m in listed["staff"]] == ["agent1", "boss", "sup"]
+    assert all("password" not in str(m) for m in listed["staff"])
+    body = {
+        "login": "agent1",
+        "display_name": "Agent One",
+        "role": "supervisor",
+        "endpoint": "PJSIP/desk-3",
+        "skills": ["billing"],
+    }
+    changed = await client.post("/api/v1/staff/change", json=body, headers={HEADER: token})
+    assert changed.status == 200
+    assert (await changed.json())["role"] == "supervisor"
+    assert pool.endpoint("agent1") == "PJSIP/desk-3"  # supervisors with a phone take calls
+    refused = await client.post(
+        "/api/v1/staff/change",
+        json={**body, "endpoint": "0312345678", "skills": ["Bad Skill"]},
+        headers={HEADER: token},
+    )
+    assert refused.status == 422
+    assert set((await refused.json())["fields"]) == {"endpoint", "skills.0"}
+    unknown = await client.post(
+        "/api/v1/staff/change", json={**body, "login": "nobody"}, headers={HEADER: token}
+    )
+    assert (unknown.status, (await unknown.json())["fields"]) == (422, {"login": "unknown"})
+    myself = await client.post(
+        "/api/v1/staff/disable", json={"login": "boss", "disabled": True}, headers={HEADER: token}
+    )
+    assert myself.status == 422
+    disabled = await client.post(
+        "/api/v1/staff/disable", json={"login": "agent1", "disabled": True}, headers={HEADER: token}
+    )
+    assert (await disabled.json())["disabled"] is True
+    assert "agent1" not in pool
+    assert [a for _, a, _ in await audited(engine)] == ["staff_change", "staff_disable"]
