@@ -8,7 +8,6 @@ time from the trail, pop time from the page) goes to the test artifacts."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,11 @@ import pytest_asyncio
 import sqlalchemy as sa
 from playwright.async_api import Page, expect
 
-from ivr.app import Engine, build, engine_console, flow_registry
-from ivr.config import AppConfig, parse_config
-from ivr.store.passwords import Passwords
-from ivr.store.staff import Role
+from ivr.app import Engine
 from ivr.store.tables import audit_log, call_events
-from ivr.web.server import ConsoleSite
-from tests.browser.conftest import ARTIFACTS
-from tests.integration.store.storedata import seed
-from tests.support.console import PASSWORD, add_member
-from tests.support.sandbox import Sandbox, provision
+from tests.browser.conftest import ARTIFACTS, CALLER, IVR_S, Rig
+from tests.support.console import PASSWORD
+from tests.support.sandbox import Sandbox
 from tests.support.sipp import Sipp, caller_args, keys_scenario
 
 pytestmark = [
@@ -34,74 +28,19 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-CALLER = "0935821234"  # account 1 of the seeded data: +81935821234, holder 試験 1
-ALWAYS = {"always_open": True}
 # the agent's phone rings this long before it answers (tests/sipp/phone_ring_8s.xml): the pop
 # must be on the page before then
 RING_S = 8
-# the longest the caller may take to get through the IVR to the queue
-IVR_S = 30
-
-
-def engine_config(sandbox: Sandbox, folder: Path) -> AppConfig:
-    return parse_config(
-        {
-            "ari": {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.5},
-            "database": {"url": f"sqlite+aiosqlite:///{folder / 'hotline.sqlite3'}"},
-            "billing": {"database_url": f"sqlite+aiosqlite:///{folder / 'billing.sqlite3'}"},
-            "status_path": str(folder / "status.json"),
-            "console": {"port": 0},
-            "routing": {
-                "calendars": {"phone": ALWAYS, "emergency": ALWAYS, "construction": ALWAYS},
-                "queues": {
-                    name: {"calendar": "phone", "when_no_agents": "overflow", "ring_timeout_s": 15}
-                    for name in ("general", "moving", "billing", "reconnection")
-                },
-                "agents": {},
-                "departments": {
-                    "emergency_duty": {"on_duty": ["PJSIP/onduty"]},
-                    "construction": {"endpoint": "PJSIP/agent3", "calendar": "construction"},
-                },
-            },
-        },
-        {
-            "HOTLINE_ARI_URL": sandbox.ari_url,
-            "HOTLINE_ARI_USER": sandbox.ari_user,
-            "HOTLINE_ARI_PASSWORD": sandbox.ari_password,
-        },
-    )
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    return provision()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def hotline(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[tuple[Engine, str, Sipp]]:
+async def hotline(rig: Rig) -> tuple[Engine, str, Sipp]:
     """The engine with its console, agent1 on a ringing SIPp phone; (engine, console URL,
     the phone)."""
-    config = engine_config(sandbox, tmp_path)
-    phone = await Sipp("phone_ring_8s.xml", ["-d", "4000"], tmp_path).start()
-    engine = await build(config, flows=flow_registry(config, ROOT), components=[engine_console])
-    try:
-        assert engine.db is not None
-        await seed(engine.db)
-        await add_member(
-            engine.db,
-            Passwords.for_tests(),
-            "agent1",
-            Role.AGENT,
-            endpoint=f"PJSIP/agent1/sip:agent1@127.0.0.1:{phone.port}",
-            name="水道 花子",
-        )
-        [site] = engine.components
-        assert isinstance(site, ConsoleSite)
-        yield engine, site.url, phone
-    finally:
-        phone.kill()
-        await engine.stop()
+    phone = await rig.phone("phone_ring_8s.xml", talk_ms=4000)
+    line = await rig.start()
+    await line.agent("agent1", phone, name="水道 花子")
+    return line.engine, line.url, phone
 
 
 async def test_the_pop_is_on_the_page_while_the_agents_phone_rings(
