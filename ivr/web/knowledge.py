@@ -148,6 +148,27 @@ async def get_kb(request: web.Request) -> web.StreamResponse:
     return await kb_page(request)
 
 
+async def get_suggestions(request: web.Request) -> web.StreamResponse:
+    """The entries suggested for the call offered to the agent, or the one they are on or wrap
+    up (the pop shows them); 404 for any other call."""
+    call_id = request.match_info["call_id"]
+    view = my_view(request)
+    if view is None or not call_id or view.call_id != call_id:
+        raise web.HTTPNotFound()
+    desk = request.app[DESK]
+    found = await desk.kb.suggested(await desk.kb.call_path(call_id))
+    return web.json_response(
+        {
+            "call_id": call_id,
+            "entries": [
+                {"id": e.id, "lang": e.lang, "question": e.question, "answer": e.answer,
+                 "category": e.category, "department": e.department}
+                for e in found
+            ],
+        }
+    )  # fmt: skip
+
+
 async def post_propose(request: web.Request) -> web.StreamResponse:
     values = _values(await read_form(request))
     desk = request.app[DESK]
@@ -261,6 +282,7 @@ def setup(app: web.Application, config: AppConfig, db: AsyncEngine, clock: Clock
     app[DESK] = KbDesk(KnowledgeBase(db), departments, clock)
     add_route(app, "GET", "/agent/kb", get_kb, Role.AGENT, name="agent-kb")
     add_route(app, "POST", "/agent/kb/propose", post_propose, Role.AGENT)
+    add_route(app, "GET", "/agent/kb/suggestions/{call_id}", get_suggestions, Role.AGENT)
     add_route(app, "GET", "/admin/kb", get_admin, Role.ADMIN, name="admin-kb")
     add_route(app, "POST", "/admin/kb", post_entry, Role.ADMIN)
     add_route(app, "POST", "/admin/kb/{id}/retire", post_retire, Role.ADMIN)

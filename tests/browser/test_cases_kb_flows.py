@@ -12,16 +12,21 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 import yaml
 from aiohttp import web
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.calls.flows import FlowRegistry
 from ivr.config import parse_config
 from ivr.store.db import open_engine
+from ivr.store.knowledge import EntryDraft, KnowledgeBase
 from ivr.store.passwords import Passwords
 from ivr.store.staff import NewStaff, Role, StaffStore
+from ivr.store.tables import call_events, calls
 from ivr.web.app import create_app
+from ivr.web.desk import DESK
 from tests.browser.conftest import ARTIFACTS
 from tests.support.console import PASSWORD, T0, VirtualClock, copy_database
 
@@ -37,6 +42,8 @@ ANSWER = "口座振替、コンビニ、クレジットカードでお支払い�
 class Site:
     base: str
     registry: FlowRegistry
+    app: web.Application
+    engine: AsyncEngine
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -57,19 +64,20 @@ async def site(template_db: Path, tmp_path: Path) -> AsyncIterator[Site]:
     passwords = Passwords.for_tests()
     staff = StaffStore(engine)
     hashed = await passwords.hash(PASSWORD)
-    for login, role, skills in (
-        ("agent1", Role.AGENT, ("billing",)),
-        ("dept1", Role.AGENT, ("dept:construction",)),
-        ("root", Role.ADMIN, ()),
+    for login, role, skills, endpoint in (
+        ("agent1", Role.AGENT, ("billing",), "PJSIP/agent1"),
+        ("dept1", Role.AGENT, ("dept:construction",), None),
+        ("root", Role.ADMIN, (), None),
     ):
-        await staff.add(NewStaff(login, f"Staff {login}", role, None, skills, "en"), hashed, T0)
+        member = NewStaff(login, f"Staff {login}", role, endpoint, skills, "en")
+        await staff.add(member, hashed, T0)
     app = create_app(config, engine, VirtualClock(), passwords=passwords, flow_registry=registry)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         tcp = web.TCPSite(runner, "127.0.0.1", 0)
         await tcp.start()
-        yield Site(f"http://127.0.0.1:{runner.addresses[0][1]}", registry)
+        yield Site(f"http://127.0.0.1:{runner.addresses[0][1]}", registry, app, engine)
     finally:
         await runner.cleanup()
         await engine.dispose()
@@ -186,5 +194,44 @@ async def test_an_agent_opens_no_admin_page(browser: Browser, site: Site) -> Non
             answer = await agent.goto(site.url(path))
             assert answer is not None
             assert answer.status == 403, path
+    finally:
+        await agent.context.close()
+
+
+async def test_the_pop_lists_the_entries_for_the_callers_ivr_path(
+    browser: Browser, site: Site
+) -> None:
+    async with site.engine.begin() as conn:
+        await conn.execute(
+            sa.insert(calls).values(id="call-5", caller_kind="number", started_at=T0)
+        )
+        await conn.execute(
+            sa.insert(call_events),
+            [
+                {"call_id": "call-5", "at": T0, "kind": "entered_node", "data": {"node": n}}
+                for n in ("greeting", "main_menu", "outage_info")
+            ],
+        )
+    entry = await KnowledgeBase(site.engine).add(
+        EntryDraft("ja", "断水はいつまで？", "正午までの予定です。", "outage_info"),
+        "admin:root",
+        T0,
+    )
+    agent = await signed_in(browser, site, "agent1")
+    try:
+        await agent.goto(site.url("/agent"))
+        await expect(agent.locator("#kb-suggest")).to_be_hidden()
+        pool = site.app[DESK].pool
+        assert pool is not None
+        pool.log_in("agent1")
+        pool.offer("agent1", "call-5")
+        # the offer as agent-live.js hands it on to the page's other scripts
+        await agent.evaluate(
+            "document.dispatchEvent(new CustomEvent('console-message',"
+            " {detail: {type: 'offer', call_id: 'call-5'}}))"
+        )
+        suggestion = agent.locator(f"#kb-suggest #suggest-{entry.id}")
+        await expect(suggestion.locator(".kb-answer")).to_have_text("正午までの予定です。")
+        await expect(agent.locator("#kb-suggest")).to_be_visible()
     finally:
         await agent.context.close()

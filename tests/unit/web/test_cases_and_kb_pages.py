@@ -10,13 +10,17 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import AppConfig, parse_config
+from ivr.store.knowledge import EntryDraft, KnowledgeBase
 from ivr.store.passwords import Passwords
 from ivr.store.staff import NewStaff, Role, StaffStore
+from ivr.store.tables import call_events, calls
 from ivr.web.app import create_app
+from ivr.web.desk import DESK
 from tests.support.console import PASSWORD, T0, VirtualClock
 from tests.unit.web.conftest import Client, page_token, sign_in
 
@@ -217,3 +221,48 @@ async def test_an_agent_opens_no_admin_page(client: Client) -> None:
         "/admin/kb", data={"csrf_token": token, "lang": "ja"}, allow_redirects=False
     )
     assert posted.status == 403
+
+
+async def test_the_pop_gets_the_entries_for_the_callers_ivr_path(
+    client: Client, engine: AsyncEngine, passwords: Passwords
+) -> None:
+    await StaffStore(engine).add(
+        NewStaff("phone1", "Staff phone1", Role.AGENT, "PJSIP/agent1", ("billing",), "en"),
+        await passwords.hash(PASSWORD),
+        T0,
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(calls).values(id="call-5", caller_kind="number", started_at=T0)
+        )
+        await conn.execute(
+            sa.insert(call_events),
+            [
+                {"call_id": "call-5", "at": T0, "kind": "entered_node", "data": {"node": n}}
+                for n in ("greeting", "main_menu", "outage_info")
+            ],
+        )
+    kb = KnowledgeBase(engine)
+    entry = await kb.add(
+        EntryDraft("ja", "断水はいつまで？", "正午までです。", "outage_info"), "admin:boss", T0
+    )
+    await kb.add(EntryDraft("ja", "引っ越しの手続き", "…", "moving_menu"), "admin:boss", T0)
+
+    await as_member(client, "phone1")
+    path = "/agent/kb/suggestions/call-5"
+    assert (await client.get(path)).status == 404  # not a call of this agent
+    assert client.app is not None
+    pool = client.app[DESK].pool
+    assert pool is not None
+    pool.log_in("phone1")
+    pool.request_ready("phone1")
+    pool.offer("phone1", "call-5")
+    answer = await client.get(path)
+    assert answer.status == 200
+    found = await answer.json()
+    assert [e["id"] for e in found["entries"]] == [entry.id]
+    assert found["entries"][0]["answer"] == "正午までです。"
+    assert (await client.get("/agent/kb/suggestions/call-6")).status == 404
+    page = await (await client.get("/agent")).text()
+    assert 'id="kb-suggest"' in page
+    assert "kb-suggest.js" in page
