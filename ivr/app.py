@@ -298,16 +298,20 @@ async def build(
     flows: FlowRegistry | None = None,
     backends: Backends | None = None,
     components: Sequence[Component] = (),
+    may_act: Callable[[], bool] | None = None,
 ) -> Engine:
     """Open everything on one exit stack, start taking calls, then enter `components`; returns
     once the events socket is up. `backends` None: the database's, serving `flows` (default:
-    `flow_registry(config)`). If anything fails on the way, what was opened is closed again."""
+    `flow_registry(config)`). `may_act`: the leader lock's fence, asked before every ARI event
+    (`ivr.leader`). If anything fails on the way, what was opened is closed again."""
     stack = AsyncExitStack()
     try:
         if backends is None:
             flows = flows or flow_registry(config, load=False)
             backends = await open_backends(config, flows, stack)
         engine = Engine(config, backends, stack)
+        if may_act is not None:
+            engine.supervisor.may_act = may_act
     except BaseException:
         await stack.aclose()
         raise

@@ -7,6 +7,9 @@ requests (billing may be down for hours; nothing is lost, but the admin should s
 write replaces the file atomically (a temp file renamed over it), so a reader never sees half a
 file. When the publisher stops it removes the file; a file whose `stale_after_s` has passed
 means the engine died without cleaning up.
+
+With engines on PostgreSQL, which one is active is the database's to say, not a file's (the
+standby may run on another machine): `leader_lines` reads the leader lock (`ivr.leader`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import sqlalchemy as sa
 from ivr.ari.client import RequestStats
 from ivr.calls.flows import FlowRegistry
 from ivr.intake.outbox import Backlog
+from ivr.leader import describe, read_holder
+from ivr.store.db import is_sqlite, open_engine
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +210,25 @@ async def publish_status(
                 await write
         with contextlib.suppress(OSError):
             await asyncio.to_thread(target.unlink, missing_ok=True)
+
+
+async def leader_lines(database_url: str) -> list[str]:
+    """Which engine holds the leader lock, for `hotline status` (none on SQLite: one engine)."""
+    if is_sqlite(database_url):
+        return []
+    db = open_engine(database_url)
+    try:
+        async with db.connect() as conn:
+            holder = await read_holder(conn)
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        return [f"active engine: cannot read the leader lock ({type(exc).__name__})"]
+    finally:
+        await db.dispose()
+    if holder is None:
+        return ["active engine: none (no engine has taken the leader lock yet)"]
+    if not holder.held:
+        return [f"active engine: NONE; the last one was {describe(holder)}"]
+    return [f"active engine: {describe(holder)}"]
 
 
 class _BacklogCounter:

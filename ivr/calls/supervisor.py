@@ -3,7 +3,9 @@
 `on_event` is what the events WebSocket reader calls. It never awaits: it starts a session task
 for a new call (StasisStart) or a call found in Stasis after a (re)connect (`Resynced`), and
 puts every other event into the inbox of the call it concerns. Session tasks are owned and
-named here (`call:<channel id>`) and are cancelled and awaited on shutdown.
+named here (`call:<channel id>`) and are cancelled and awaited on shutdown. With several engines
+on one Asterisk (`ivr.leader`), `may_act` is asked first: an engine that cannot prove it holds
+the leader lock handles no event at all.
 """
 
 from __future__ import annotations
@@ -76,8 +78,12 @@ class Supervisor:
         self._orphans: set[asyncio.Task[None]] = set()
         self.calls_started = 0
         self.calls_adopted = 0
+        # the leader lock's fence (ivr.leader.Leader.holds); one engine alone always acts
+        self.may_act: Callable[[], bool] = lambda: True
 
     def on_event(self, item: StreamItem) -> None:
+        if not self.may_act():
+            return
         if isinstance(item, Resynced):
             self._resync(item)
             return

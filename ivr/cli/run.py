@@ -1,4 +1,9 @@
-"""`hotline run`: start the engine on config.yaml's services and take calls until stopped."""
+"""`hotline run`: start the engine on config.yaml's services and take calls until stopped.
+
+On PostgreSQL the engine first takes the leader lock (`ivr.leader`): `hotline run` fails when
+another engine holds it, `hotline run --standby` waits for it and takes over the calls when the
+active engine stops or dies. An engine that loses the lock exits at once (`EXIT_FENCED`),
+leaving its calls to the one that has it. SQLite serves one engine and takes no lock."""
 
 from __future__ import annotations
 
@@ -6,20 +11,32 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
 
-from ivr.app import build, engine_console, flow_registry
-from ivr.config import load_config
+from ivr.app import Engine, build, engine_console, flow_registry
+from ivr.config import AppConfig, load_config
 from ivr.errors import FlowError
+from ivr.leader import AnotherEngineActive, Leader, PgLeaderLock
 from ivr.logs import setup_logging
+from ivr.store.db import is_sqlite
 
 log = logging.getLogger(__name__)
+
+EXIT_FENCED = 3
+"""`hotline run`'s exit code when the engine lost the leader lock (another engine may act)."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = subparsers.add_parser("run", help="start the engine: connect to Asterisk and take calls")
+    run.add_argument(
+        "--standby",
+        action="store_true",
+        help="PostgreSQL only: wait as a hot standby; take over the calls when the active "
+        "engine stops or dies",
+    )
     run.set_defaults(func=run_engine)
 
 
@@ -34,36 +51,83 @@ def run_engine(args: argparse.Namespace) -> int:
         )
         return 2
 
-    # loaded by the engine once its database is open: a broken file on disk then serves the
-    # version accepted last time (and says so), rather than keeping the hotline down
-    flows = flow_registry(config, load=False)
-    invalid: list[str] = []
-
-    async def main() -> None:
-        signals = _Signals()
-        try:
-            engine = await build(config, flows=flows, components=[engine_console])
-        except FlowError as exc:
-            invalid.extend(exc.errors)
-            return
-        # what start-up built (flows, schemas, the ORM's metadata: ~100,000 objects) lives as
-        # long as the engine: keep it out of the collector's full passes, which otherwise stop
-        # every call for tens of milliseconds now and then
-        gc.collect()
-        gc.freeze()
-        async with engine:
-            await engine.serve(until=signals.serving())
-
+    if args.standby and is_sqlite(config.database.url):
+        print(
+            "hotline: --standby needs PostgreSQL (database.url): a SQLite database serves "
+            "one engine only",
+            file=sys.stderr,
+        )
+        return 2
+    problems: list[str] = []
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
-            runner.run(main())
+            runner.run(_main(config, standby=args.standby, problems=problems))
         except asyncio.CancelledError:
             # stopped while starting (Asterisk may not answer yet), or stopped twice
             return 0
-    if invalid:
-        print("hotline: the call flows are invalid:\n" + "\n".join(invalid), file=sys.stderr)
+    if problems:
+        print("hotline: " + "\n".join(problems), file=sys.stderr)
         return 1
     return 0
+
+
+async def _main(config: AppConfig, *, standby: bool, problems: list[str]) -> None:
+    signals = _Signals()
+    leader = None
+    if not is_sqlite(config.database.url):
+        leader = Leader(PgLeaderLock(config.database.url), on_lost=_fenced)
+    watch: asyncio.Task[None] | None = None
+    try:
+        if leader is not None:
+            try:
+                await leader.acquire(wait=standby)
+            except AnotherEngineActive as exc:
+                problems.append(f"{exc}; start this one with --standby to wait for it")
+                return
+            # watched from now on: building the engine takes longer than one confirmation
+            watch = asyncio.get_running_loop().create_task(leader.watch(), name="leader-lock")
+        engine = await _build(config, leader, problems)
+        if engine is not None:
+            async with engine:
+                await engine.serve(until=signals.serving())
+    finally:
+        if watch is not None:
+            watch.cancel()
+            await asyncio.wait({watch})
+        if leader is not None:
+            await leader.release()
+
+
+async def _build(config: AppConfig, leader: Leader | None, problems: list[str]) -> Engine | None:
+    # the flows are loaded by the engine once its database is open: a broken file on disk
+    # then serves the version accepted last time (and says so), rather than keeping the
+    # hotline down
+    flows = flow_registry(config, load=False)
+    try:
+        engine = await build(
+            config,
+            flows=flows,
+            components=[engine_console],
+            may_act=leader.holds if leader is not None else None,
+        )
+    except FlowError as exc:
+        problems.append("the call flows are invalid:\n" + "\n".join(exc.errors))
+        return None
+    # what start-up built (flows, schemas, the ORM's metadata: ~100,000 objects) lives as
+    # long as the engine: keep it out of the collector's full passes, which otherwise stop
+    # every call for tens of milliseconds now and then
+    gc.collect()
+    gc.freeze()
+    return engine
+
+
+def _fenced(reason: str) -> None:
+    """The leader lock is lost: another engine may be acting on the calls already. Stop at
+    once, as if killed (no detach, no final writes): what the calls need is in Asterisk's
+    channel variables and the database for the engine that has the lock."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(EXIT_FENCED)
 
 
 class _Signals:

@@ -9,13 +9,15 @@ it). The path is relative to the working directory (the project root), like the 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from ivr.config import load_config
 from ivr.errors import ConfigError
-from ivr.status import STATUS_PATH, read_status
+from ivr.status import STATUS_PATH, leader_lines, read_status
+from ivr.store.db import is_sqlite
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +33,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def run_status(args: argparse.Namespace) -> int:
+    _print_leader(getattr(args, "config", None))
     path = args.path or _configured_path(getattr(args, "config", None))
     try:
         data = read_status(path)
@@ -51,6 +54,18 @@ def _configured_path(config_file: str | None) -> str:
         return load_config(config_file).status_path
     except ConfigError:
         return STATUS_PATH
+
+
+def _print_leader(config_file: str | None) -> None:
+    # engines on PostgreSQL: the active one may be on another machine than this status file
+    try:
+        url = load_config(config_file).database.url
+    except ConfigError:
+        return
+    if is_sqlite(url):
+        return  # one engine, no lock: the status file says it all
+    for line in asyncio.run(leader_lines(url)):
+        print(line)
 
 
 def summary(data: dict[str, Any], now: datetime) -> tuple[list[str], bool]:

@@ -586,3 +586,14 @@ duty_steps = sa.Table(
     sa.Column("endpoint", sa.String(200), nullable=False),
     sa.Column("ring_s", sa.Integer, nullable=False),
 )
+
+# the leader lock's generation (ivr.leader): one row, raised by each engine taking the lock
+engine_leader = sa.Table(
+    "engine_leader",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("since", UtcDateTime, nullable=False),
+)

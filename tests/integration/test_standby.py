@@ -1,0 +1,262 @@
+"""Hot standby with real calls (issue 15): two `hotline run --standby` processes on one
+PostgreSQL and the sandbox's Asterisk. Started at once, exactly one is active; 20 SIPp callers
+sit in the main menu and in the queue; the active engine is SIGKILLed; the standby takes the
+lock, re-adopts all 20 and serves them to their end, while a leak call placed during the
+take-over reaches the on-duty phone through the dialplan fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.ari.client import AriClient
+from ivr.leader import Holder, read_holder
+from ivr.store.db import open_engine
+from ivr.store.migrate import migrate
+from ivr.store.tables import call_events
+from tests.integration.conftest import CALLER, ROOT, hang_up_leftovers
+from tests.integration.store.storedata import seed
+from tests.integration.test_call_trail import engine_config_file, read_log, wait_for_line
+from tests.support.pgcluster import PgCluster
+from tests.support.sandbox import Sandbox
+from tests.support.sipp import SCENARIOS, Sipp, caller_args, keys_scenario
+
+pytestmark = pytest.mark.integration
+
+WAIT_S = 60
+PER_GROUP = 10
+# the menu callers key 1 (Japanese) 2.5 s after the answer, then listen to the main menu (a
+# 26 s prompt) until MENU_KEY_S, well after the take-over, and key 5 (information) there
+MENU_KEY_S = 20.0
+# the queue callers key 1 and 0 (operator), wait in the queue and hang up after QUEUE_WAIT_S
+QUEUE_WAIT_S = 18.0
+
+
+@pytest.fixture(scope="module")
+def pg_cluster() -> Iterator[PgCluster]:
+    cluster = PgCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+async def pg_url(pg_cluster: PgCluster, tmp_path: Path) -> str:
+    """A fresh, migrated database with the test caller's account."""
+    name = f"standby_{tmp_path.name[-20:].replace('-', '_').lower()}"
+    admin = open_engine(pg_cluster.url())
+    async with admin.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    await admin.dispose()
+    url = pg_cluster.url(name)
+    await migrate(url)
+    db = open_engine(url)
+    await seed(db)  # account 1 answers to CALLER: the callers go straight to the main menu
+    await db.dispose()
+    return url
+
+
+def standby_config(sandbox: Sandbox, tmp_path: Path, url: str, duty: str) -> Path:
+    """config.yaml as shipped on `url`; a queue callers wait in (no agents) and `duty` the
+    on-duty line."""
+    path = engine_config_file(sandbox, tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["database"] = {"url": url}
+    data["billing"]["database_url"] = url
+    routing = data["routing"]
+    routing["agents"] = {}
+    routing["queues"]["general"] = {
+        "calendar": "phone",
+        "when_no_agents": "join",
+        "max_wait_s": 600,
+    }
+    routing["departments"]["emergency_duty"] = {"on_duty": [duty], "ring_timeout_s": 10}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+async def start_engine(
+    config: Path, log_path: Path, sandbox: Sandbox
+) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "HOTLINE_ARI_URL": sandbox.ari_url,
+        "HOTLINE_ARI_USER": sandbox.ari_user,
+        "HOTLINE_ARI_PASSWORD": sandbox.ari_password,
+    }
+    with log_path.open("wb") as log_file:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "ivr", "--config", str(config), "run", "--standby"),
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=log_file,
+        )
+
+
+def info_keys_scenario(workdir: Path, name: str, second_key_after_ms: int, then_ms: int) -> Path:
+    """tests/sipp/caller_info_keys.xml with its two waits changed: the second key
+    `second_key_after_ms` after the first, then `then_ms` of listening before the BYE."""
+    text = (SCENARIOS / "caller_info_keys.xml").read_text()
+    text = text.replace(
+        '<pause milliseconds="4000"/>', f'<pause milliseconds="{second_key_after_ms}"/>'
+    )
+    text = text.replace('<pause milliseconds="8000"/>', f'<pause milliseconds="{then_ms}"/>')
+    path = workdir / name
+    path.write_text(text)
+    return path
+
+
+def callers(sandbox: Sandbox, workdir: Path, scenario: Path, key2: str) -> Sipp:
+    return Sipp(
+        scenario,
+        [
+            *caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
+            *("-key", "key1", "1", "-key", "key2", key2, "-d", "2500"),
+            *("-r", "10", "-l", str(PER_GROUP)),
+        ],
+        workdir,
+        local_ip="127.0.0.2",
+        calls=PER_GROUP,
+    )
+
+
+async def trail(db: AsyncEngine) -> list[tuple[str, str]]:
+    """(call id, kind) of every trail event, in the order written."""
+    async with db.connect() as conn:
+        rows = await conn.execute(
+            sa.select(call_events.c.call_id, call_events.c.kind).order_by(call_events.c.id)
+        )
+        return [(str(r.call_id), str(r.kind)) for r in rows]
+
+
+async def kinds_reach(db: AsyncEngine, kind: str, count: int) -> None:
+    async with asyncio.timeout(WAIT_S):
+        # other processes write the database: nothing here can signal us, so poll it
+        while sum(1 for _, k in await trail(db) if k == kind) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+
+
+async def active_engine(db: AsyncEngine) -> Holder:
+    async with asyncio.timeout(WAIT_S), db.connect() as conn:
+        while (holder := await read_holder(conn)) is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    return holder
+
+
+async def test_the_standby_takes_over_twenty_calls_and_a_leak_reaches_the_duty_phone(
+    sandbox: Sandbox, tmp_path: Path, pg_url: str
+) -> None:
+    await hang_up_leftovers(sandbox)
+    # answers the leak call the dialplan fallback dials while no engine is connected
+    duty = await Sipp("phone.xml", ["-d", "2000"], tmp_path).start()
+    duty_uri = f"PJSIP/onduty/sip:onduty@127.0.0.1:{duty.port}"
+    config = standby_config(sandbox, tmp_path, pg_url, duty_uri)
+    ari = AriClient(sandbox.ari_url, sandbox.ari_user, sandbox.ari_password, "standby-test")
+    await ari.set_global("HOTLINE_ONDUTY", duty_uri)
+    db = open_engine(pg_url)
+    logs = {name: tmp_path / f"engine-{name}.log" for name in ("a", "b")}
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    sipps: list[Sipp] = [duty]
+    try:
+        # two engines started at once: exactly one is active, the other waits
+        started = await asyncio.gather(*(start_engine(config, p, sandbox) for p in logs.values()))
+        procs = dict(zip(logs, started, strict=True))
+        holder = await active_engine(db)
+        [active] = [n for n, p in procs.items() if p.pid == holder.pid]
+        [standby] = [n for n in procs if n != active]
+        await wait_for_line(logs[active], "engine running", procs[active])
+        await wait_for_line(logs[standby], "standby: waiting while engine", procs[standby])
+        assert "ARI events connected" not in read_log(logs[standby])
+        assert holder.generation == 1
+
+        menu = callers(
+            sandbox,
+            tmp_path,
+            info_keys_scenario(tmp_path, "menu.xml", int(MENU_KEY_S * 1000) - 2500, 3000),
+            "5",
+        )
+        queue = callers(
+            sandbox,
+            tmp_path,
+            info_keys_scenario(tmp_path, "queue.xml", 2500, int(QUEUE_WAIT_S * 1000)),
+            "0",
+        )
+        sipps += [menu, queue]
+        await menu.start()
+        await queue.start()
+        # everyone in place: 10 queue callers enqueued, 20 greetings keyed
+        await kinds_reach(db, "enqueued", PER_GROUP)
+        await kinds_reach(db, "menu_choice", 2 * PER_GROUP + PER_GROUP)
+
+        procs[active].send_signal(signal.SIGKILL)
+        await procs[active].wait()
+        # the leak call comes in while the standby is taking over: Stasis fails, the fallback
+        # dials the on-duty line
+        leak = Sipp(
+            keys_scenario(tmp_path, "", gap_ms=[], hang_up_after_ms=None),
+            caller_args(sandbox.sip_host, sandbox.sip_port, "1100", CALLER),
+            tmp_path,
+        )
+        sipps.append(leak)
+        await leak.start()
+
+        await wait_for_line(
+            logs[standby], "ARI events connected (app hotline, 20 calls", procs[standby]
+        )
+        leak_result, duty_result = await leak.wait(), await duty.wait()
+        assert duty_result.ok, duty_result.output[-1000:]
+        assert CALLER in duty_result.log  # the on-duty phone saw who is calling
+        assert leak_result.ok, leak_result.output[-1000:]
+
+        menu_result, queue_result = await menu.wait(), await queue.wait()
+        # every caller ran its scenario to its own BYE: nobody was hung up on
+        assert menu_result.ok, menu_result.output[-1500:]
+        assert queue_result.ok, queue_result.output[-1500:]
+        standby_log = read_log(logs[standby])
+        assert standby_log.count("call re-adopted at node") == 2 * PER_GROUP, standby_log[-3000:]
+        await kinds_reach(db, "ended", 2 * PER_GROUP)
+        events = await trail(db)
+        calls = {c for c, k in events if k == "entered_ivr"}
+        assert len(calls) == 2 * PER_GROUP
+        ended = {c for c, k in events if k == "ended"}
+        assert ended == calls
+        # the menu callers' key 5 came after the take-over: the standby took it
+        choices = [c for c, k in events if k == "menu_choice"]
+        assert len(choices) == 4 * PER_GROUP
+        holder = await active_engine(db)
+        assert (holder.pid, holder.generation) == (procs[standby].pid, 2)
+        status = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "ivr", "--config", str(config), "status"),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await status.communicate()
+        assert f"active engine: engine {holder.host} pid {holder.pid} (generation 2" in out.decode()
+    finally:
+        for sipp in sipps:
+            sipp.kill()
+        for proc in procs.values():
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        with contextlib.suppress(Exception):
+            await ari.set_global("HOTLINE_ONDUTY", "PJSIP/onduty")
+        await ari.close()
+        await db.dispose()
+        await hang_up_leftovers(sandbox)
