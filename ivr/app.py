@@ -299,11 +299,14 @@ async def build(
     backends: Backends | None = None,
     components: Sequence[Component] = (),
     may_act: Callable[[], bool] | None = None,
+    before_calls: Callable[[], Awaitable[object]] | None = None,
 ) -> Engine:
     """Open everything on one exit stack, start taking calls, then enter `components`; returns
     once the events socket is up. `backends` None: the database's, serving `flows` (default:
-    `flow_registry(config)`). `may_act`: the leader lock's fence, asked before every ARI event
-    (`ivr.leader`). If anything fails on the way, what was opened is closed again."""
+    `flow_registry(config)`). `may_act`: the leader lock's fence, asked before every ARI event;
+    `before_calls`: awaited once the data side is open, before any call is touched (a new
+    leader's wait, `ivr.leader`). If anything fails on the way, what was opened is closed
+    again."""
     stack = AsyncExitStack()
     try:
         if backends is None:
@@ -312,6 +315,7 @@ async def build(
         engine = Engine(config, backends, stack)
         if may_act is not None:
             engine.supervisor.may_act = may_act
+        engine.before_calls = before_calls
     except BaseException:
         await stack.aclose()
         raise
@@ -376,6 +380,7 @@ class Engine:
             self.acd.bind_commands(self.supervisor.post)
         self._tasks = _Tasks()
         self._stopped: asyncio.Future[None] | None = None
+        self.before_calls: Callable[[], Awaitable[object]] | None = None
         #: what each of `build`'s components gave when entered (the console's site), in order
         self.components: list[object] = []
 
@@ -385,6 +390,8 @@ class Engine:
 
     async def start(self) -> None:
         """Start the tasks and take calls; returns once the events socket is up."""
+        if self.before_calls is not None:
+            await self.before_calls()
         await self._restore_callbacks()
         self._tasks.start(self._long_running())
         # Asterisk may be down at start: the client keeps reconnecting, and a task that fails

@@ -18,7 +18,8 @@ acting, comes from fencing here:
   `valid_s` from the start of the last check that confirmed it. A check that fails, or that
   does not answer before that right runs out, ends the engine at once (`on_lost`: `hotline
   run` exits as if killed; the calls stay in Asterisk for the engine that has the lock).
-- An engine that takes the lock waits `valid_s` before it connects the ARI application, so an
+- An engine that takes the lock touches no call until `valid_s` has passed (`settle`; it
+  opens its database, flows and agents meanwhile, then connects the ARI application), so an
   engine that lost the lock without noticing (its database link cut) has stopped acting by
   then. PostgreSQL notices a dead peer itself only after its TCP keepalives and
   `tcp_user_timeout` (set on the lock's connection, `SERVER_SETTINGS`), seconds later still.
@@ -37,7 +38,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -74,8 +75,11 @@ class LeaderTiming:
     a confirmation lets it act (`valid_s`; also what a new leader waits before acting)."""
 
     poll_s: float = 0.2
-    check_s: float = 0.3
-    valid_s: float = 1.5
+    check_s: float = 0.4
+    # longer than the event loop stalls at start (the collector's pass after building the
+    # engine took 1.6 s on a loaded 2-core machine, and a confirmation overdue because of it
+    # ended a healthy engine); a new leader's wait is mostly hidden by opening its data side
+    valid_s: float = 2.5
     # the database away while waiting: the standby tries again after this
     retry_s: float = 1.0
 
@@ -135,16 +139,24 @@ class Leader:
         self._on_lost = on_lost
         self.timing = timing or LeaderTiming()
         self.generation: int | None = None
+        self._taken_at = float("-inf")
         self._valid_until = float("-inf")
+        #: set once `settle` confirmed the lock: the engine may touch calls from then on
+        self.settled = asyncio.Event()
 
     def holds(self) -> bool:
         """Whether this engine may act on calls now."""
         return asyncio.get_running_loop().time() < self._valid_until
 
     async def acquire(self, *, wait: bool) -> Holder:
-        """Take the lock (waiting for it if `wait`, else `AnotherEngineActive`), then wait
-        `valid_s` for a cut-off former leader to have stopped, and confirm it is still ours."""
-        loop = asyncio.get_running_loop()
+        """`take` the lock, then `settle`."""
+        got = await self.take(wait=wait)
+        await self.settle()
+        return got
+
+    async def take(self, *, wait: bool) -> Holder:
+        """Take the lock (waiting for it if `wait`, else `AnotherEngineActive`). This engine
+        may not act yet: `settle` first (what needs no calls can be opened meanwhile)."""
         waiting_for: int | None = None
         while True:
             try:
@@ -162,13 +174,23 @@ class Leader:
                 continue
             await asyncio.sleep(self.timing.poll_s)
         self.generation = got.generation
+        self._taken_at = asyncio.get_running_loop().time()
         log.info("leader lock taken: generation %d", got.generation)
-        await asyncio.sleep(self.timing.valid_s)
+        return got
+
+    async def settle(self) -> None:
+        """Wait until `valid_s` has passed since the lock was taken (a cut-off former leader
+        has stopped by then) and confirm the lock is still ours: from now on `holds`, for
+        `valid_s` unless `watch` runs."""
+        if self.generation is None:
+            raise RuntimeError("the leader lock is not taken")
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, self._taken_at + self.timing.valid_s - loop.time()))
         started = loop.time()
-        if not await self._lock.verify(got.generation):
+        if not await self._lock.verify(self.generation):
             raise RuntimeError("the leader lock was lost while taking it")
         self._valid_until = started + self.timing.valid_s
-        return got
+        self.settled.set()
 
     async def _note_waiting(self, logged: int | None) -> int | None:
         """Log who is active, once per generation; the generation logged."""
@@ -179,21 +201,31 @@ class Leader:
         return holder.generation
 
     async def watch(self) -> None:
-        """Confirm the lock every `check_s` until cancelled; on a failed or late check the
-        right to act ends and `on_lost` is called (then this returns)."""
+        """`settle` if not done yet, then confirm the lock every `check_s` until cancelled;
+        on a failed or late check the right to act ends and `on_lost` is called (then this
+        returns)."""
         if self.generation is None:
             raise RuntimeError("the leader lock is not taken")
+        if not self.settled.is_set():
+            try:
+                await self.settle()
+            except (RuntimeError, sa.exc.SQLAlchemyError, OSError) as exc:
+                self._lost(f"the lock could not be confirmed after taking it ({exc})")
+                return
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
             reason = await self._check(self.generation)
             if reason is not None:
-                self._valid_until = float("-inf")
-                log.critical("leader lock lost: %s; this engine stops acting", reason)
-                self._on_lost(reason)
+                self._lost(reason)
                 return
             self._valid_until = started + self.timing.valid_s
             await asyncio.sleep(self.timing.check_s)
+
+    def _lost(self, reason: str) -> None:
+        self._valid_until = float("-inf")
+        log.critical("leader lock lost: %s; this engine stops acting", reason)
+        self._on_lost(reason)
 
     async def _check(self, generation: int) -> str | None:
         """None if the lock is confirmed in time, else why not."""
@@ -212,6 +244,7 @@ class Leader:
         """Give the lock up (a clean stop: the standby takes over at once)."""
         self._valid_until = float("-inf")
         self.generation = None
+        self.settled.clear()
         await self._lock.release()
 
 
@@ -273,13 +306,21 @@ class PgLeaderLock:
         try:
             if not (await conn.execute(_TRY)).scalar_one():
                 return None
-            # under the lock: two engines started at once on a new database migrate in turn
-            await migrate(self._url)
-            row = (await conn.execute(_TAKE, {"host": self.host, "pid": self.pid})).one()
+            row = await self._take(conn)
         except (sa.exc.SQLAlchemyError, OSError):
             await self._drop()
             raise
         return Holder(int(row.generation), str(row.host), int(row.pid), _utc(row.since))
+
+    async def _take(self, conn: AsyncConnection) -> sa.Row[Any]:
+        """Raise the generation (under the lock); on a database not migrated yet, migrate
+        first: two engines started at once on a new database migrate in turn."""
+        params = {"host": self.host, "pid": self.pid}
+        try:
+            return (await conn.execute(_TAKE, params)).one()
+        except sa.exc.ProgrammingError:
+            await migrate(self._url)
+        return (await conn.execute(_TAKE, params)).one()
 
     async def verify(self, generation: int) -> bool:
         if self._conn is None:

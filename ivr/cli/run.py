@@ -80,11 +80,12 @@ async def _main(config: AppConfig, *, standby: bool, problems: list[str]) -> Non
     try:
         if leader is not None:
             try:
-                await leader.acquire(wait=standby)
+                await leader.take(wait=standby)
             except AnotherEngineActive as exc:
                 problems.append(f"{exc}; start this one with --standby to wait for it")
                 return
-            # watched from now on: building the engine takes longer than one confirmation
+            # settles the lock (the wait for a cut-off former leader) while the engine opens
+            # its data side, then confirms it until the end
             watch = asyncio.get_running_loop().create_task(leader.watch(), name="leader-lock")
         engine = await _build(config, leader, problems)
         if engine is not None:
@@ -103,12 +104,21 @@ async def _build(config: AppConfig, leader: Leader | None, problems: list[str]) 
     # then serves the version accepted last time (and says so), rather than keeping the
     # hotline down
     flows = flow_registry(config, load=False)
+    before_calls = None
+    if leader is not None:
+        # the collector's pass stops the loop for seconds on a loaded machine: done while a
+        # new leader waits anyway, it cannot make a confirmation of the lock late
+        async def before_calls() -> None:
+            gc.collect()
+            await leader.settled.wait()
+
     try:
         engine = await build(
             config,
             flows=flows,
             components=[engine_console],
             may_act=leader.holds if leader is not None else None,
+            before_calls=before_calls,
         )
     except FlowError as exc:
         problems.append("the call flows are invalid:\n" + "\n".join(exc.errors))
@@ -116,7 +126,8 @@ async def _build(config: AppConfig, leader: Leader | None, problems: list[str]) 
     # what start-up built (flows, schemas, the ORM's metadata: ~100,000 objects) lives as
     # long as the engine: keep it out of the collector's full passes, which otherwise stop
     # every call for tens of milliseconds now and then
-    gc.collect()
+    if leader is None:
+        gc.collect()
     gc.freeze()
     return engine
 

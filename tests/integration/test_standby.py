@@ -31,7 +31,9 @@ from tests.support.pgcluster import PgCluster
 from tests.support.sandbox import Sandbox
 from tests.support.sipp import SCENARIOS, Sipp, caller_args, keys_scenario
 
-pytestmark = pytest.mark.integration
+# a PostgreSQL cluster of its own and 25 s of scripted calls: about a minute on a quiet machine,
+# twice that on a loaded one
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 WAIT_S = 60
 PER_GROUP = 10

@@ -121,6 +121,24 @@ async def test_a_new_leader_acts_only_once_a_former_one_must_have_stopped() -> N
     assert engine.leader.holds()
 
 
+async def test_what_the_new_leader_opens_meanwhile_counts_towards_its_wait() -> None:
+    db = FakeDb()
+    engine = Engine(db, 1)
+    taken = now()
+    await engine.leader.take(wait=False)
+    assert not engine.leader.holds()
+    watch = asyncio.create_task(engine.leader.watch())  # settles first
+    await asyncio.sleep(1.0)  # the engine opens its database, flows, agents
+    assert not engine.leader.settled.is_set()
+    await engine.leader.settled.wait()
+    assert now() - taken == pytest.approx(TIMING.valid_s, abs=0.01)
+    assert engine.leader.holds()
+    await asyncio.sleep(5)
+    assert engine.leader.holds()  # the watch keeps confirming it
+    watch.cancel()
+    await asyncio.gather(watch, return_exceptions=True)
+
+
 async def test_a_clean_stop_hands_over_within_one_poll_and_a_grace() -> None:
     db = FakeDb()
     a, b = Engine(db, 1), Engine(db, 2)
