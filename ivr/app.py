@@ -553,7 +553,7 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
         controls = CallControls(
             engine.acd.desk, engine.acd.wrap_ups, context_of, engine.services.flows.library
         )
-        board.live = LiveQueues(engine.acd.queues, language_of, feed_flush)
+        board.live = LiveQueues(engine.acd.queues, language_of, feed_flush, engine.acd.desk)
         engine.acd.events.subscribe(board.poke)
     pool.listen(feed.agent_change)
     if engine.acd is not None:

@@ -86,6 +86,14 @@ class CancelTransfer(StaffCommand):
     """The attended transfer is called off: the department leg ends, the caller is back."""
 
 
+@dataclass(eq=False)
+class MoveToQueue(StaffCommand):
+    """A supervisor (`agent_id`: who) moves the waiting caller to `queue`; they keep their
+    place by the time they first joined."""
+
+    queue: str = ""
+
+
 Post = Callable[[str, CallCommand], bool]
 
 
@@ -138,6 +146,11 @@ class CallDesk:
         if kind == "queue" and mode == "attended":
             return "attended_queue"
         return await self._send(call_id, Transfer(agent_id, kind=kind, target=target, mode=mode))
+
+    async def move(self, supervisor: str, call_id: str, queue: str) -> Reply:
+        """Move the waiting caller `call_id` to `queue` (the waiting caller's task carries it
+        out; answered `not_on_call` by an offer ringing in that instant)."""
+        return await self._send(call_id, MoveToQueue(supervisor, queue=queue))
 
     async def complete(self, agent_id: str, call_id: str) -> Reply:
         if self._call_of(agent_id, "on_call") != call_id:

@@ -51,6 +51,9 @@ TrailKind = Literal[
     "transfer_requested",
     # the caller left the agent for another queue (detail: "queue:<name>")
     "transferred",
+    # a supervisor moved the waiting caller to another queue (detail: the queue), where they
+    # keep their place by the first enqueue time
+    "moved",
 ]
 
 

@@ -1,7 +1,8 @@
 """The supervisor's wallboard: `/supervisor/wallboard` (the page), its live channel
 `/supervisor/wallboard/ws`, `GET /api/v1/wallboard` (the same numbers as JSON), and the
-supervisor's actions on it: log an agent out or pause them with a reason, and open a waiting
-caller (their number and account, audited).
+supervisor's actions on it: log an agent out or pause them with a reason, move a waiting caller
+to another queue (`routing.commands.CallDesk.move`), and open a waiting caller (their number and
+account, audited).
 
 `Wallboard` computes the `Board` (`ivr.web.wallboard_model`) from the database's call trail
 (today's figures, `ivr.reports.today`) and the engine's live queues and agent pool. It is told of
@@ -53,6 +54,7 @@ from ivr.web.wallboard_model import (
 )
 from ivr.web.wallboard_texts import wall_translator
 from routing.agents import UnknownAgent
+from routing.commands import CallDesk
 from routing.queues import QueueService
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,8 @@ class LiveQueues:
     queues: QueueService
     language_of: Callable[[str], str | None]
     flush_trail: Callable[[], Awaitable[object]] | None = None
+    desk: CallDesk | None = None
+    """Where a move to another queue is posted (the caller's session carries it out)."""
 
     def state(self) -> LiveState:
         return LiveState(
@@ -341,6 +345,31 @@ async def open_caller(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def move_caller(request: web.Request) -> web.StreamResponse:
+    """Move a waiting caller to another queue (form field `queue`): posted into the call's
+    session, which leaves the holding bridge for the other queue's and keeps its place by the
+    time it first joined; the trail says `moved` then `enqueued`. 409 with the reason when the
+    call is not waiting any more or the queue does not take it now."""
+    call_id = request.match_info["call_id"][:64]
+    form = await request.post()
+    queue = form.get("queue")
+    wallboard = request.app[WALLBOARD]
+    if not isinstance(queue, str) or queue not in wallboard.queue_skills:
+        raise web.HTTPUnprocessableEntity(text="queue: one of the configured queues")
+    live = wallboard.live
+    if live is None or live.desk is None:
+        raise web.HTTPConflict(text="no_engine")
+    waiting = live.state().waiting
+    if not any(c.call_id == call_id for calls in waiting.values() for c in calls):
+        raise web.HTTPConflict(text="not_waiting")
+    reply = await live.desk.move(f"supervisor:{me(request).member.login}", call_id, queue)
+    if reply != "ok":
+        raise web.HTTPConflict(text=reply)
+    log.info("a supervisor moved a waiting caller to another queue")
+    wallboard.poke()
+    raise web.HTTPSeeOther("/supervisor/wallboard")
+
+
 async def _start(app: web.Application) -> None:
     wallboard = app[WALLBOARD]
     pool = app[DESK].pool
@@ -394,6 +423,9 @@ def add_wallboard(
     )
     add_route(
         app, "POST", "/supervisor/wallboard/callers/{call_id}/open", open_caller, Role.SUPERVISOR
+    )
+    add_route(
+        app, "POST", "/supervisor/wallboard/callers/{call_id}/move", move_caller, Role.SUPERVISOR
     )
     api_route(
         app,

@@ -37,7 +37,7 @@ from ivr.calls.memory import CallMemory
 from ivr.domain import utc_now
 from ivr.errors import AriError
 from routing.agents import AgentPool, Clock
-from routing.commands import StaffCommand
+from routing.commands import MoveToQueue, StaffCommand
 from routing.config import QueueConfig, RoutingConfig
 from routing.hours import Calendar
 from routing.legs import is_gone
@@ -231,23 +231,40 @@ class QueueService:
         state: w.WaitState,
         context: Mapping[str, str],
     ) -> QueueOutcome:
-        queue = state.queue
-        self._waiting[queue][call.channel_id] = entry
-        bridge_id = await self._bridges.enter(queue, call.channel_id)
-        outcome: QueueOutcome | None = None
-        try:
-            outcome = await self._wait_loop(call, entry, state, context)
-            return outcome
-        finally:
-            if outcome is not None:
-                await self._leave(call, queue, bridge_id, outcome)
+        while True:
+            queue = state.queue
+            self._waiting[queue][call.channel_id] = entry
+            bridge_id = await self._bridges.enter(queue, call.channel_id)
+            outcome: QueueOutcome | MoveToQueue | None = None
+            try:
+                outcome = await self._wait_loop(call, entry, state, context)
+            finally:
+                if outcome is not None:
+                    await self._leave(call, queue, bridge_id, outcome)
+            if not isinstance(outcome, MoveToQueue):
+                return outcome
+            entry, state = await self._moved(call, entry, queue, outcome)
+
+    async def _moved(
+        self, call: CallHandle, entry: QueuedCall, left: str, move: MoveToQueue
+    ) -> tuple[QueuedCall, w.WaitState]:
+        """The caller's place in `move.queue`, by the time they first joined `left`."""
+        target, since = move.queue, entry.enqueued_at
+        skills = frozenset(self.queue_config(target).skills)
+        self._trail(call.channel_id, left, "moved", detail=target)
+        await call.remember(QUEUE.name, QUEUE.encode(Membership(target, entry.priority, since)))
+        self._trail(call.channel_id, target, "enqueued", detail=str(entry.priority))
+        move.answer("ok")
+        moved = QueuedCall(call.channel_id, since, entry.priority, skills)
+        now = self._clock()
+        return moved, w.waiting(target, since, now, call.language, call.caller_number)
 
     async def _leave(
-        self, call: CallHandle, queue: str, bridge_id: str, outcome: QueueOutcome
+        self, call: CallHandle, queue: str, bridge_id: str, outcome: QueueOutcome | MoveToQueue
     ) -> None:
         if not isinstance(outcome, CallbackScheduled):
             self._waiting[queue].pop(call.channel_id, None)
-        if isinstance(outcome, Overflow | Closed):
+        if isinstance(outcome, Overflow | Closed | MoveToQueue):
             await self._bridges.leave(bridge_id, call.channel_id)
         if not isinstance(outcome, Abandoned):
             with contextlib.suppress(AriError):
@@ -259,10 +276,11 @@ class QueueService:
         entry: QueuedCall,
         state: w.WaitState,
         context: Mapping[str, str],
-    ) -> QueueOutcome:
+    ) -> QueueOutcome | MoveToQueue:
         """Step the waiting machine on every event and carry its effects out, until one of
-        them ends the wait. An offer that rang out, or a prompt that could not be played,
-        is fed back at once as the next event."""
+        them ends the wait, or a supervisor moves the caller to another queue that takes them.
+        An offer that rang out, or a prompt that could not be played, is fed back at once as
+        the next event."""
         cfg = self.queue_config(state.queue)
         wait = _Wait(call, state.queue, cfg, entry, PromptPlayer(self._ari, call), context)
         event: w.WaitEvent = w.Tick()
@@ -276,7 +294,20 @@ class QueueService:
                     follow_up = done
                 elif done is not None:
                     return done
-            event = follow_up or await self._next_event(call, wait.player)
+            got = follow_up or await self._next_event(call, wait.player)
+            if isinstance(got, MoveToQueue):
+                if self._may_move(got, state.queue):
+                    await wait.player.stop()
+                    return got
+                got = w.Tick()
+            event = got
+
+    def _may_move(self, move: MoveToQueue, queue: str) -> bool:
+        """Whether the caller may go to `move.queue` now; if not, the supervisor is told why."""
+        verdict = "unknown_target" if move.queue == queue else self.takes(move.queue)
+        if verdict != "ok":
+            move.answer(verdict)
+        return verdict == "ok"
 
     def _facts(self, cfg: QueueConfig, queue: str, call_id: str) -> w.Facts:
         staffed, ready = self.agents.staffing(cfg.skills)
@@ -292,7 +323,9 @@ class QueueService:
             offers_held=self._offers_held(),
         )
 
-    async def _next_event(self, call: CallHandle, player: PromptPlayer) -> w.WaitEvent:
+    async def _next_event(
+        self, call: CallHandle, player: PromptPlayer
+    ) -> w.WaitEvent | MoveToQueue:
         event = await call.next_event(self.timing.tick_s)
         if event is None:
             return w.Tick()
@@ -302,6 +335,8 @@ class QueueService:
             return w.PlaybackDone()
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == call.channel_id:
             return w.Key(event.digit)
+        if isinstance(event, MoveToQueue):
+            return event
         if isinstance(event, StaffCommand):
             # the offer it was meant for ended in that instant
             event.answer("too_late")

@@ -29,24 +29,30 @@
     });
   }
 
+  function rowKey(node) {
+    var row = node.closest("tr");
+    return row ? (row.getAttribute("data-agent") || row.getAttribute("data-call")) : null;
+  }
+
+  // a choice being made in a row (a pause reason, a queue to move to) and the focus survive
+  // the next board
   function swap(html, at) {
     var focused = document.activeElement;
-    var keep = focused && holder.contains(focused) ? focused.closest("tr") : null;
-    var key = keep ? (keep.getAttribute("data-agent") || keep.getAttribute("data-call")) : null;
-    var cls = focused ? focused.className : "";
-    var selects = {};
-    holder.querySelectorAll("tr[data-agent] select").forEach(function (s) {
-      selects[s.closest("tr").getAttribute("data-agent")] = s.value;
+    var focusKey = focused && holder.contains(focused) ? rowKey(focused) : null;
+    var focusClass = focusKey ? focused.className.split(" ")[0] : "";
+    var chosen = {};
+    holder.querySelectorAll("tr select").forEach(function (s) {
+      chosen[rowKey(s) + "|" + s.name] = s.value;
     });
     holder.innerHTML = html;  // rendered and escaped by the server's template
-    holder.querySelectorAll("tr[data-agent] select").forEach(function (s) {
-      var was = selects[s.closest("tr").getAttribute("data-agent")];
+    holder.querySelectorAll("tr select").forEach(function (s) {
+      var was = chosen[rowKey(s) + "|" + s.name];
       if (was) { s.value = was; }
     });
-    if (key && cls) {
-      var row = holder.querySelector('tr[data-agent="' + CSS.escape(key) + '"], tr[data-call="' + CSS.escape(key) + '"]');
-      var again = row ? row.getElementsByClassName(cls.split(" ")[0])[0] : null;
-      if (again) { again.focus(); }
+    if (focusKey && focusClass) {
+      holder.querySelectorAll("tr ." + CSS.escape(focusClass)).forEach(function (el) {
+        if (rowKey(el) === focusKey) { el.focus(); }
+      });
     }
     skew = Date.parse(at) - Date.now();
     tick();

@@ -1,6 +1,8 @@
 """The wallboard through the console (no engine: today's figures from the database and the
 console's own agent pool): a supervisor's page and API, an agent refused, the supervisor logging
-an agent out and pausing them, bad input a 422, and opening a caller audited."""
+an agent out and pausing them, bad input a 422, and opening a caller audited. Moving a waiting
+caller is tested with the engine's queues (tests/unit/routing/test_move_to_queue.py, and with a
+real call in tests/browser/test_wallboard_calls.py)."""
 
 from __future__ import annotations
 
@@ -141,3 +143,14 @@ async def test_opening_a_caller_is_audited(
         "/supervisor/wallboard/callers/nope/open", data={"csrf_token": token}
     )
     assert missing.status == 404
+
+
+async def test_a_move_needs_a_configured_queue(staff: None, client: Client) -> None:
+    assert (await sign_in(client, "boss")).status == 303
+    token = await page_token(client, "/supervisor/wallboard")
+    path = "/supervisor/wallboard/callers/c1/move"
+    for queue in ("nowhere", ""):
+        unknown = await client.post(path, data={"csrf_token": token, "queue": queue})
+        assert unknown.status == 422
+    no_csrf = await client.post(path, data={"queue": "general"})
+    assert no_csrf.status == 403
