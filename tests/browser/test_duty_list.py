@@ -9,21 +9,14 @@ accepted), and config's phone never rings. An agent cannot open the page.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from ivr.store.duty import DutyRoster, DutyStep
 from ivr.store.passwords import Passwords
 from ivr.store.staff import Role
-from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_call_handling import CALLER, Rig, finished, has
-from tests.integration.conftest import hang_up_leftovers
+from tests.browser.conftest import ARTIFACTS, CALLER, Rig, finished, has
 from tests.support.console import PASSWORD, add_member
-from tests.support.sandbox import Sandbox, provision
 from tests.support.sipp import Sipp, caller_args
 
 pytestmark = [
@@ -34,24 +27,6 @@ pytestmark = [
 
 LEAK = "emergency_duty"
 LEAK_LINE = "1100"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    return provision()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def duty_rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Rig]:
-    await hang_up_leftovers(sandbox)
-    rig = Rig(sandbox, tmp_path)
-    try:
-        yield rig
-    finally:
-        for sipp in rig.sipps:
-            sipp.kill()
-        for engine in rig.engines:
-            await engine.stop()
 
 
 def phone_of(sipp: Sipp) -> str:
@@ -66,12 +41,12 @@ async def sign_in(page: Page, url: str, login: str) -> None:
 
 
 async def test_an_on_duty_list_edited_in_the_console_changes_who_a_leak_call_rings_first(
-    duty_rig: Rig, page: Page
+    rig: Rig, page: Page
 ) -> None:
     # config's phone would log the INVITE if it were rung
-    configs = await duty_rig.phone("phone_noanswer.xml")
-    sato = await duty_rig.phone("phone_press1_talk.xml", talk_ms=1500)
-    line = await duty_rig.start(
+    configs = await rig.phone("phone_noanswer.xml")
+    sato = await rig.phone("phone_press1_talk.xml", talk_ms=1500)
+    line = await rig.start(
         departments={
             LEAK: {"on_duty": [phone_of(configs)], "ring_timeout_s": 8, "accept_timeout_s": 6}
         }
@@ -111,7 +86,7 @@ async def test_an_on_duty_list_edited_in_the_console_changes_who_a_leak_call_rin
         caller_args(line.sandbox.sip_host, line.sandbox.sip_port, LEAK_LINE, CALLER),
         line.workdir,
     ).start()
-    duty_rig.sipps.append(caller)
+    rig.sipps.append(caller)
     rows = await line.trail_until(has("emergency_connected"))
     assert [(r.kind, r.data.get("detail")) for r in rows if r.kind.startswith("emergency")] == [
         ("emergency", None),
