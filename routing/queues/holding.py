@@ -11,11 +11,14 @@ import logging
 
 from ivr.ari.models import PlaybackFinished
 from ivr.calls.handle import CallHandle
-from ivr.errors import AriError
+from ivr.errors import AriError, AriUnavailable
 from routing.legs import is_gone
 from routing.ports import RoutingAri
 
 log = logging.getLogger(__name__)
+
+# asking Asterisk to put a caller into a holding bridge: the first try and one more after a timeout
+JOIN_ATTEMPTS = 2
 
 
 class HoldingBridges:
@@ -31,11 +34,20 @@ class HoldingBridges:
     async def enter(self, queue: str, channel_id: str) -> str:
         """Put the caller into the queue's holding bridge (made on first use); its id."""
         bridge_id = await self._ensure(queue)
-        try:
-            await self._ari.add_to_bridge(bridge_id, channel_id)
-        except AriError:
-            # already in it (rejoin after a restart) or gone (the session sees the hangup event)
-            log.debug("add to holding bridge failed", exc_info=True)
+        for attempt in range(JOIN_ATTEMPTS):
+            try:
+                await self._ari.add_to_bridge(bridge_id, channel_id)
+            except AriError:
+                # already in it (a rejoin after a restart, or the first attempt did get
+                # through) or gone (the session sees the hangup event)
+                log.debug("add to holding bridge failed", exc_info=True)
+            except AriUnavailable:
+                # an Asterisk at its limit can take longer than the request timeout to join a
+                # channel to a bridge of hundreds: the caller keeps their place in the queue
+                # (offers bridge them on their own), and is asked in once more
+                log.warning("joining the holding bridge timed out (attempt %d)", attempt + 1)
+                continue
+            break
         return bridge_id
 
     async def leave(self, bridge_id: str, channel_id: str) -> None:

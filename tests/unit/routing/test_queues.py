@@ -29,6 +29,7 @@ from ivr.ari.port import AriPort
 from ivr.calls.codec import QUEUE, Membership
 from ivr.calls.handle import CallHandle
 from ivr.calls.memory import InMemoryCallMemory
+from ivr.errors import AriUnavailable
 from ivr.flow.catalog import load_catalog
 from routing.agents import AgentPool
 from routing.config import RoutingConfig
@@ -168,7 +169,10 @@ def _handle(call: FakeCall) -> CallHandle:
 
 
 def rig(
-    agents: int = 0, calendar: Mapping[str, object] | None = None, **queue: object
+    agents: int = 0,
+    calendar: Mapping[str, object] | None = None,
+    ari: FakeRoutingAri | None = None,
+    **queue: object,
 ) -> tuple[FakeRoutingAri, QueueService, list[QueueEvent]]:
     config = RoutingConfig.model_validate(
         {
@@ -183,7 +187,7 @@ def rig(
     def clock() -> datetime:
         return T0 + timedelta(seconds=loop.time() - start)
 
-    ari = FakeRoutingAri()
+    ari = ari or FakeRoutingAri()
     trail: list[QueueEvent] = []
     pool = AgentPool(config.agents, clock=clock)
     svc = QueueService(
@@ -234,6 +238,39 @@ async def test_waiting_caller_sits_in_the_holding_bridge_with_music() -> None:
     assert isinstance(await waiting, Abandoned)
     assert [e.kind for e in trail] == ["enqueued", "announced", "abandoned"]
     assert svc.waiting("q") == []
+
+
+@dataclass
+class SlowJoinAri(FakeRoutingAri):
+    """Asterisk at its limit: the first requests to join the holding bridge time out."""
+
+    slow_joins: int = 1
+
+    async def add_to_bridge(self, bridge_id: str, channel_id: str, role: str | None = None) -> None:
+        await super().add_to_bridge(bridge_id, channel_id, role)
+        if self.slow_joins > 0:
+            self.slow_joins -= 1
+            raise AriUnavailable(f"POST /bridges/{bridge_id}/addChannel: TimeoutError")
+
+
+@pytest.mark.parametrize("slow_joins", [1, 2])
+async def test_a_join_asterisk_is_too_slow_to_confirm_keeps_the_caller_waiting(
+    slow_joins: int,
+) -> None:
+    # the load bench's 400 callers: one join to the holding bridge timed out and the caller
+    # was apologised to and hung up on; now they keep their place (asked in once more)
+    slow = SlowJoinAri(slow_joins=slow_joins)
+    _, svc, trail = rig(ari=slow, when_no_agents="join")
+    call = FakeCall(slow, "c1", [])
+    waiting = asyncio.create_task(svc.wait(call, "q"))
+    await asyncio.sleep(1)
+    joins = [op for op in slow.ops if op[0] == "add_to_bridge"]
+    assert joins == [("add_to_bridge", svc.holding_bridge("q"), "c1")] * 2
+    assert [c.call_id for c in svc.waiting("q")] == ["c1"]
+    assert not waiting.done()
+    call.hang_up()
+    assert isinstance(await waiting, Abandoned)
+    assert [e.kind for e in trail] == ["enqueued", "announced", "abandoned"]
 
 
 async def test_rings_out_then_next_agent_answers() -> None:
