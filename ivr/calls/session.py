@@ -45,8 +45,9 @@ from ivr.calls.services import CallServices, HandoverOutcome, QueueOutcome
 from ivr.config import CallsConfig
 from ivr.errors import AriError, AriUnavailable, ChannelGone, Detached
 from ivr.flow import interpreter as i
-from ivr.flow.lookups import look_up
+from ivr.flow.executor import Executor
 from ivr.flow.model import QueueNode
+from ivr.flow.ports import AccountSummary, IntakeOutcome
 from ivr.logs import bind_call_id
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class CallSession:
         self._deferred: list[SessionInput] = []
         # what the call remembers is on its channel, not in the call memory (see `_resume`)
         self._on_channel = False
+        self._executor = Executor(self, services, services.clock, channel.id)
 
     # ------------------------------------------------------------------ CallHandle
 
@@ -354,7 +356,7 @@ class CallSession:
             )
             self.state = result.state
             for command in result.commands:
-                follow_up = await self._carry_out(command)
+                follow_up = await self._executor.carry_out(command)
                 if follow_up is not None:
                     pending.append(follow_up)
             if isinstance(event, i.HungUp):
@@ -367,64 +369,77 @@ class CallSession:
         if self._on_step is not None:
             self._on_step()
 
-    async def _carry_out(self, c: i.Command) -> i.FlowEvent | None:
-        handler = _CARRY_OUT.get(type(c))
-        return None if handler is None else await handler(self, c)
+    # ------------------------------------------------------------------ Effects (ivr.flow.executor)
 
-    async def _stop_playback(self, c: i.StopPlayback) -> None:
+    async def play(self, c: i.Play) -> None:
+        language = self.language
+        media = [self.services.media(p, language) for p in c.prompt_ids]
+        self.record.prompts_played.extend(c.prompt_ids)
+        self._media_of[c.playback_id] = ",".join(c.prompt_ids)
+        await self._ari.play(self.call_id, media, c.playback_id)
+
+    async def stop_playback(self, c: i.StopPlayback) -> None:
         with contextlib.suppress(ChannelGone):
             await self._ari.stop_playback(c.playback_id)
 
-    async def _set_timer(self, c: i.StartTimer) -> None:
-        self._start_timer(c.name, c.seconds)
+    def start_timer(self, c: i.StartTimer) -> None:
+        self._arm_timer(c.name, c.seconds)
 
-    async def _cancel_timer(self, c: i.CancelTimer) -> None:
+    def cancel_timer(self, c: i.CancelTimer) -> None:
         handle = self._timers.pop(c.name, None)
         if handle is not None:
             handle.cancel()
 
-    async def _set_language(self, c: i.SetLanguage) -> None:
+    def set_language(self, c: i.SetLanguage) -> None:
         self.record.language = c.language
 
-    async def _write_trail(self, c: i.Trail) -> None:
+    def trail(self, c: i.Trail) -> None:
         at = self._now()
         data = {"node": c.node, **c.detail}
         self.record.trail.append({"event": c.event, **data})
         self.record.trail_at.append(at.isoformat())
         self.recorder.event(self.call_id, c.event, at, data)
 
-    async def _hang_up(self, c: i.Hangup) -> None:
+    async def hangup(self, c: i.Hangup) -> None:
         self.record.outcome = self.record.outcome or "completed"
         with contextlib.suppress(ChannelGone):
             await self._ari.hangup(self.call_id)
 
-    async def _look_up(self, c: i.LookupAccount) -> i.FlowEvent:
-        return await self._service(self._lookup(c))
-
-    async def _check_hours(self, c: i.CheckHours) -> i.FlowEvent:
-        return await self._service(self._hours(c.calendar))
-
-    async def _fetch_notices(self, c: i.FetchNotices) -> i.FlowEvent:
-        return await self._service(self._notices(c.area))
-
-    async def _create_intake(self, c: i.CreateIntake) -> i.FlowEvent:
-        return await self._service(self._intake(c))
-
-    async def _enqueue(self, c: i.Enqueue) -> i.FlowEvent:
+    async def enqueue(self, c: i.Enqueue) -> i.FlowEvent:
         router = self.services.router
         return self._queued(
             await self._routing(router.enqueue(self, c.queue, c.priority, c.context))
         )
 
-    async def _transfer(self, c: i.Transfer) -> i.FlowEvent:
+    async def transfer(self, c: i.Transfer) -> i.FlowEvent:
         router = self.services.router
         return self._handover(await self._routing(router.transfer(self, c.department, c.context)))
 
-    async def _escalate(self, c: i.Emergency) -> i.FlowEvent:
+    async def emergency(self, c: i.Emergency) -> i.FlowEvent:
         return self._handover(await self._routing(self.services.router.emergency(self, c.context)))
 
-    async def _start_recording(self, c: i.Record) -> None:
+    async def start_recording(self, c: i.Record) -> None:
         await self._ari.record(self.call_id, c.name, max_duration_s=int(c.max_s), terminate_on="#")
+
+    async def service(self, work: Awaitable[i.FlowEvent]) -> i.FlowEvent:
+        try:
+            # a timeout scope, not wait_for: no extra task for every look-up of every call
+            async with asyncio.timeout(SERVICE_TIMEOUT_S):
+                return await work
+        except Exception:
+            log.exception("a service call failed; the flow takes its error branch")
+            # the node's service timer running out is how the flow learns a service failed
+            timer = self.state.timer if self.state is not None else None
+            return i.Timeout(timer) if timer else i.Failed("service failed")
+
+    def found(self, c: i.LookupAccount, account: AccountSummary) -> None:
+        self.record.account = account.customer_number
+        by = "caller_id" if c.by == "phone" else "customer_number"
+        self.recorder.matched(self.call_id, account.customer_number, by, self._now())
+
+    def took(self, c: i.CreateIntake, outcome: IntakeOutcome) -> None:
+        if outcome.ok:
+            self.record.intakes.append(f"{c.kind}:{outcome.confirmation}")
 
     async def _serve_callback(self) -> None:
         """A call the engine placed to a caller who chose a callback: straight to the queue
@@ -486,50 +501,6 @@ class CallSession:
                 self.inbox.put_nowait(item)
             self._deferred.clear()
 
-    async def _service(self, work: Any) -> i.FlowEvent:
-        try:
-            # a timeout scope, not wait_for: no extra task for every look-up of every call
-            async with asyncio.timeout(SERVICE_TIMEOUT_S):
-                result: i.FlowEvent = await work
-        except Exception:
-            log.exception("a service call failed; the flow takes its error branch")
-            # the node's service timer running out is how the flow learns a service failed
-            timer = self.state.timer if self.state is not None else None
-            return i.Timeout(timer) if timer else i.Failed("service failed")
-        return result
-
-    async def _intake(self, c: i.CreateIntake) -> i.FlowEvent:
-        # the key is unique per call; the intake service creates at most one request per key
-        outcome = await self.services.intake.create(
-            c.kind, c.fields, f"{self.call_id}:{c.key}", call_id=self.call_id
-        )
-        if outcome.ok:
-            self.record.intakes.append(f"{c.kind}:{outcome.confirmation}")
-        return i.IntakeResult(outcome.ok, outcome.confirmation, outcome.errors)
-
-    async def _lookup(self, c: i.LookupAccount) -> i.FlowEvent:
-        result = await look_up(self.services.accounts, c, self.call_id)
-        number = result.account.get("account_number", "")
-        if result.outcome == "found" and number:
-            self.record.account = number
-            by = "caller_id" if c.by == "phone" else "customer_number"
-            self.recorder.matched(self.call_id, number, by, self._now())
-        return result
-
-    async def _hours(self, calendar: str) -> i.FlowEvent:
-        return i.HoursResult(await self.services.calendar.state_at(calendar, self.services.clock()))
-
-    async def _notices(self, area: str) -> i.FlowEvent:
-        prompts = await self.services.notices.active_for(area, self.services.clock())
-        return i.NoticesResult(tuple(prompts))
-
-    async def _play(self, c: i.Play) -> None:
-        language = self.language
-        media = [self.services.media(p, language) for p in c.prompt_ids]
-        self.record.prompts_played.extend(c.prompt_ids)
-        self._media_of[c.playback_id] = ",".join(c.prompt_ids)
-        await self._ari.play(self.call_id, media, c.playback_id)
-
     def _save(self) -> None:
         """Keep the flow state for a restarted engine (in the background: written with the
         other calls' states in the memory's next batch)."""
@@ -576,7 +547,7 @@ class CallSession:
 
     # ------------------------------------------------------------------ timers
 
-    def _start_timer(self, name: str, delay_s: float) -> None:
+    def _arm_timer(self, name: str, delay_s: float) -> None:
         self._timers[name] = asyncio.get_running_loop().call_later(
             delay_s, self.inbox.put_nowait, FlowTimer(name)
         )
@@ -599,23 +570,3 @@ class _NoAnswer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
-
-
-# Keyed on the exact class: the interpreter's commands are never subclassed.
-_CARRY_OUT: dict[type, Callable[[CallSession, Any], Awaitable[i.FlowEvent | None]]] = {
-    i.Play: CallSession._play,
-    i.StopPlayback: CallSession._stop_playback,
-    i.StartTimer: CallSession._set_timer,
-    i.CancelTimer: CallSession._cancel_timer,
-    i.SetLanguage: CallSession._set_language,
-    i.Trail: CallSession._write_trail,
-    i.Hangup: CallSession._hang_up,
-    i.LookupAccount: CallSession._look_up,
-    i.CheckHours: CallSession._check_hours,
-    i.FetchNotices: CallSession._fetch_notices,
-    i.CreateIntake: CallSession._create_intake,
-    i.Enqueue: CallSession._enqueue,
-    i.Transfer: CallSession._transfer,
-    i.Emergency: CallSession._escalate,
-    i.Record: CallSession._start_recording,
-}

@@ -9,19 +9,20 @@ used up and the flow waits for input, the caller hangs up.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from ivr.flow import interpreter as i
 from ivr.flow.catalog import Catalog
-from ivr.flow.lookups import look_up
+from ivr.flow.executor import Executor
 from ivr.flow.model import Flow, Language
-from ivr.flow.ports import Fakes
+from ivr.flow.ports import AccountSummary, Fakes, IntakeOutcome
 from ivr.flow.say import say_text
 
 _MAX_EVENTS = 2000
+# the call id of a simulated call (the intake service's idempotency keys and audit rows carry it)
+SIMULATED_CALL = "simulated-call"
 
 
 def render(play: i.Play, catalog: Catalog, language: str) -> str:
@@ -39,6 +40,9 @@ def _fmt(values: Mapping[str, str]) -> str:
 
 
 class _Call:
+    """The simulator's `Effects`: every command becomes a transcript line, prompts end at once
+    and queues, transfers and recordings succeed."""
+
     def __init__(
         self,
         flow: Flow,
@@ -50,7 +54,6 @@ class _Call:
     ) -> None:
         self.flow = flow
         self.at = at
-        self.fakes = fakes
         self.catalog = catalog
         self.library = library
         state = i.initial_state(flow, call_id="")
@@ -58,102 +61,67 @@ class _Call:
         self.language: str = self.state.language
         self.lines: list[str] = []
         self.timer: str | None = None
+        self.executor = Executor(self, fakes, lambda: at, SIMULATED_CALL)
 
     async def feed(self, event: i.FlowEvent) -> list[i.FlowEvent]:
         result = i.step(self.flow, self.state, event, self.at, self.library)
         self.state = result.state
         out: list[i.FlowEvent] = []
         for command in result.commands:
-            out.extend(await self.carry_out(command))
+            follow_up = await self.executor.carry_out(command)
+            if follow_up is not None:
+                out.append(follow_up)
         return out
 
-    async def carry_out(self, c: i.Command) -> list[i.FlowEvent]:
-        handler = _CARRY_OUT.get(type(c))
-        return [] if handler is None else await handler(self, c)
-
-    async def play(self, c: i.Play) -> list[i.FlowEvent]:
+    async def play(self, c: i.Play) -> i.FlowEvent:
         self.lines.append(f"IVR: {render(c, self.catalog, self.language)}")
-        return [i.PlaybackDone(c.playback_id)]
+        return i.PlaybackDone(c.playback_id)
 
-    async def stop_playback(self, c: i.StopPlayback) -> list[i.FlowEvent]:
+    async def stop_playback(self, c: i.StopPlayback) -> None:
         self.lines.append("   (prompt interrupted)")
-        return []
 
-    async def start_timer(self, c: i.StartTimer) -> list[i.FlowEvent]:
+    def start_timer(self, c: i.StartTimer) -> None:
         self.timer = c.name
-        return []
 
-    async def cancel_timer(self, c: i.CancelTimer) -> list[i.FlowEvent]:
+    def cancel_timer(self, c: i.CancelTimer) -> None:
         self.timer = None if self.timer == c.name else self.timer
-        return []
 
-    async def set_language(self, c: i.SetLanguage) -> list[i.FlowEvent]:
+    def set_language(self, c: i.SetLanguage) -> None:
         self.language = c.language
-        return []
 
-    async def trail(self, c: i.Trail) -> list[i.FlowEvent]:
+    def trail(self, c: i.Trail) -> None:
         if c.event not in ("entered", "hung_up"):
             self.lines.append(f"   [{c.node}] {c.event} {_fmt(c.detail)}".rstrip())
-        return []
 
-    async def look_up_account(self, c: i.LookupAccount) -> list[i.FlowEvent]:
-        return [await self.lookup(c)]
+    async def service(self, work: Awaitable[i.FlowEvent]) -> i.FlowEvent:
+        return await work
 
-    async def check_hours(self, c: i.CheckHours) -> list[i.FlowEvent]:
-        state = await self.fakes.calendar.state_at(c.calendar, self.at)
-        return [i.HoursResult(state)]
+    def found(self, c: i.LookupAccount, account: AccountSummary) -> None:
+        return None
 
-    async def fetch_notices(self, c: i.FetchNotices) -> list[i.FlowEvent]:
-        return [i.NoticesResult(tuple(await self.fakes.notices.active_for(c.area, self.at)))]
-
-    async def create_intake(self, c: i.CreateIntake) -> list[i.FlowEvent]:
-        outcome = await self.fakes.intake.create(c.kind, c.fields, c.key, call_id="simulated-call")
+    def took(self, c: i.CreateIntake, outcome: IntakeOutcome) -> None:
         result = outcome.confirmation if outcome.ok else f"rejected {outcome.errors}"
         self.lines.append(f"INTAKE {c.kind}: {_fmt(c.fields)} -> {result}")
-        return [i.IntakeResult(outcome.ok, outcome.confirmation, outcome.errors)]
 
-    async def enqueue(self, c: i.Enqueue) -> list[i.FlowEvent]:
+    async def enqueue(self, c: i.Enqueue) -> i.FlowEvent:
         self.lines.append(f"QUEUE {c.queue} (priority {c.priority}): {_context(c.context)}")
         self.lines.append("   an agent answers")
-        return [i.QueueResult("answered")]
+        return i.QueueResult("answered")
 
-    async def transfer(self, c: i.Transfer) -> list[i.FlowEvent]:
+    async def transfer(self, c: i.Transfer) -> i.FlowEvent:
         self.lines.append(f"TRANSFER {c.department}: {_context(c.context)}")
-        return [i.TransferResult(ok=True)]
+        return i.TransferResult(ok=True)
 
-    async def emergency(self, c: i.Emergency) -> list[i.FlowEvent]:
+    async def emergency(self, c: i.Emergency) -> i.FlowEvent:
         self.lines.append(f"EMERGENCY on-duty escalation: {_context(c.context)}")
-        return [i.TransferResult(ok=True)]
+        return i.TransferResult(ok=True)
 
-    async def record(self, c: i.Record) -> list[i.FlowEvent]:
+    async def start_recording(self, c: i.Record) -> i.FlowEvent:
         self.lines.append(f"RECORD up to {c.max_s:g} s")
-        return [i.RecordDone(c.name)]
+        return i.RecordDone(c.name)
 
-    async def hangup(self, c: i.Hangup) -> list[i.FlowEvent]:
+    async def hangup(self, c: i.Hangup) -> None:
         self.lines.append("HANGUP")
-        return []
-
-    async def lookup(self, c: i.LookupAccount) -> i.FlowEvent:
-        return await look_up(self.fakes.accounts, c, "simulated-call")
-
-
-_CARRY_OUT: dict[type, Callable[[_Call, Any], Awaitable[list[i.FlowEvent]]]] = {
-    i.Play: _Call.play,
-    i.StopPlayback: _Call.stop_playback,
-    i.StartTimer: _Call.start_timer,
-    i.CancelTimer: _Call.cancel_timer,
-    i.SetLanguage: _Call.set_language,
-    i.Trail: _Call.trail,
-    i.LookupAccount: _Call.look_up_account,
-    i.CheckHours: _Call.check_hours,
-    i.FetchNotices: _Call.fetch_notices,
-    i.CreateIntake: _Call.create_intake,
-    i.Enqueue: _Call.enqueue,
-    i.Transfer: _Call.transfer,
-    i.Emergency: _Call.emergency,
-    i.Record: _Call.record,
-    i.Hangup: _Call.hangup,
-}
 
 
 def _context(context: Mapping[str, str]) -> str:
