@@ -294,6 +294,17 @@ class AppConfig(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _report_calendar_exists(self) -> AppConfig:
+        calendars = self.routing.calendars
+        if self.reports.calendar not in calendars:
+            known = ", ".join(sorted(calendars)) or "none configured"
+            raise ValueError(
+                f"reports.calendar: unknown calendar {self.reports.calendar!r} "
+                f"(routing.calendars: {known}); no report could be made"
+            )
+        return self
+
 
 def _describe(errors: list[Any], source: str, src: Source | None = None) -> str:
     """Pydantic's errors as `file:line: key.path: message` lines (`file: ...` without `src`)."""

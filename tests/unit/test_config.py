@@ -181,6 +181,12 @@ HOSTILE = [
         id="emergency-department",
     ),
     pytest.param(
+        "reports:\n  answer_s: 20\n  calendar: phnoe\n",
+        "3: reports.calendar: unknown calendar 'phnoe' (routing.calendars: construction, "
+        "emergency, phone); no report could be made",
+        id="report-calendar",
+    ),
+    pytest.param(
         "ari: !!python/object/apply:os.system [echo]\n",
         "1: YAML tags such as '!!python/object/apply:os.system' are not allowed",
         id="tag",

@@ -19,6 +19,7 @@ from ivr.errors import FlowError
 from ivr.flow.catalog import load_catalog
 from ivr.flow.loader import _cycles, check_files, load_flows, parse_flow
 from ivr.yamltext import MAX_BYTES, SHOWN_CHARS, parse_yaml_bytes
+from tests.support.mutations import mutate
 
 pytestmark = pytest.mark.unit
 
@@ -286,60 +287,6 @@ def test_the_iterative_cycle_search_finds_what_brute_force_finds(seed: int) -> N
 # (the flow, how many mutants): the small shipped flow often, the large one a few times (each
 # of its loads takes ~0.1 s)
 SEEDS = [(ROOT / "dialplans" / "emergency.yaml", 200), (ROOT / "dialplans" / "hotline.yaml", 40)]
-# what editors, pastes and attackers put into a file
-HOSTILE = [
-    b"\xff",
-    b"\xe9",
-    b"\x00",
-    b"\t",
-    b"\r",
-    b"\xef\xbb\xbf",
-    b"*a",
-    b"&a ",
-    b"!!python/object:os.system",
-    b"!x ",
-    b"[" * 80,
-    b"{" * 80,
-    b"x" * 3000,
-    b": ",
-    b"- ",
-    b"'",
-    b'"',
-    b"#",
-    b"|",
-    b">",
-    b"? ",
-    b"%YAML 1.1\n",
-    b"---\n",
-    b"...\n",
-    "水道".encode(),
-    "é".encode("latin-1"),
-    b"<<: *a\n",
-]
-
-
-def _mutate(rnd: random.Random, raw: bytes) -> bytes:
-    lines = raw.split(b"\n")
-    i = rnd.randrange(len(lines))
-    j = rnd.randrange(len(raw) + 1)
-    choice = rnd.randrange(7)
-    if choice == 0:
-        return raw[:j] + rnd.choice(HOSTILE) + raw[j:]
-    if choice == 1:
-        return raw[:j] + raw[j + rnd.randint(1, 40) :]
-    if choice == 2:
-        return b"\n".join(lines[:i] + lines[i + 1 :])
-    if choice == 3:
-        return b"\n".join(lines[:i] + [lines[i]] * rnd.randint(2, 5) + lines[i:])
-    if choice == 4:
-        k = rnd.randrange(len(lines))
-        lines[i], lines[k] = lines[k], lines[i]
-        return b"\n".join(lines)
-    if choice == 5:
-        return b"\n".join(
-            lines[:i] + [b" " * rnd.randint(0, 9) + lines[i].lstrip()] + lines[i + 1 :]
-        )
-    return raw[:j] + bytes([rnd.randrange(256)]) + raw[j + 1 :]
 
 
 @pytest.mark.parametrize(("seed", "mutants"), SEEDS, ids=lambda v: getattr(v, "name", str(v)))
@@ -354,7 +301,7 @@ def test_mutated_flows_give_file_line_errors_and_never_raise(
     for _ in range(mutants):
         raw = seed.read_bytes()
         for _ in range(rnd.randint(1, 3)):
-            raw = _mutate(rnd, raw)
+            raw = mutate(rnd, raw)
         path.write_bytes(raw)
         problems = check_files([path], REFS)
         for problem in problems:
