@@ -62,12 +62,12 @@ from ivr.calls.records import CallRecorder
 from ivr.calls.services import CallServices, DialplanRouter, Router, prompt_media
 from ivr.calls.supervisor import UNREAD_EVENTS, Supervisor
 from ivr.config import AppConfig
-from ivr.domain import utc_now
+from ivr.domain import tokyo_now, utc_now
 from ivr.flow.ports import AccountDirectory, Calendar, IntakeSink, NoticeBoard
 from ivr.intake.billing import BillingGateway, DatabaseBillingGateway, HttpBillingGateway
 from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy
 from ivr.intake.service import IntakeService
-from ivr.intake.validation import IntakeRules
+from ivr.intake.validation import IntakeRules, prepare_business_days
 from ivr.prompts import NoticeVoices, default_output_dir, default_tts
 from ivr.reports.daily import daily_reports
 from ivr.status import publish_status
@@ -443,6 +443,8 @@ class Engine:
                 outbox=self.backends.outbox,
             ),
         }
+        # the intake's business-day calendar, worked out before the first caller needs it
+        tasks["business-days"] = prepare_business_days(tokyo_now().date())
         if self.acd is not None:
             # hands due callbacks to the router, once each, within the queue's hours
             tasks["queue-callbacks"] = self.acd.queues.run()

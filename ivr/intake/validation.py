@@ -22,6 +22,7 @@ done by `IntakeService` inside the transaction that writes the request.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -63,6 +64,14 @@ def closed_weekdays(year: int) -> frozenset[date]:
         and (_year_end_closure(day) or (day != date.max and jpholiday.is_holiday(day)))
     }
     return frozenset(closed)
+
+
+async def prepare_business_days(today: date) -> None:
+    """Work out this year's and next year's closed days in a thread, when the engine starts:
+    otherwise the first intake of the year spends that time on the event loop, every call
+    waiting meanwhile (the generated hostile-intake suite found it: 327 ms for the first stop
+    request of a process, 0.3 ms for the next)."""
+    await asyncio.to_thread(lambda: [closed_weekdays(y) for y in (today.year, today.year + 1)])
 
 
 def _year_end_closure(day: date) -> bool:

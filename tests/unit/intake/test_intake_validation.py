@@ -11,6 +11,7 @@ from ivr.intake.validation import (
     closed_weekdays,
     is_business_day,
     jp_business_days_between,
+    prepare_business_days,
     validate_fields,
 )
 from ivr.numbers import customer_number
@@ -247,3 +248,17 @@ def test_hostile_field_values_are_field_errors_not_stored_text(
 def test_the_largest_database_id_is_still_an_id() -> None:
     fields = {**VALID[RequestKind.START], "premise_id": 2**63 - 1}
     assert validate_fields(RequestKind.START, fields, TODAY, weekdays_only)[1] == {}
+
+
+async def test_the_engine_works_out_the_closed_days_before_the_first_intake() -> None:
+    # jpholiday needs a few hundred ms a year: done in a thread at start, the first intake of
+    # the year then finds the year worked out instead of computing it on the event loop
+    closed_weekdays.cache_clear()
+    await prepare_business_days(date(2031, 12, 1))
+    cached = closed_weekdays.cache_info()
+    assert (cached.misses, cached.currsize) == (2, 2)
+    _, errors = validate_fields(
+        RequestKind.STOP, {"customer_number": CUST, "stop_date": "2032-01-20"}, date(2031, 12, 1)
+    )
+    assert errors == {}
+    assert closed_weekdays.cache_info().misses == 2
