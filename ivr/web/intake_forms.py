@@ -2,16 +2,16 @@
 the one intake service (`IntakeService.submit`) with channel ``agent``, actor ``agent:<login>``
 and the call the agent is on.
 
-`GET /agent/intake/{kind}` shows the form (pre-filled from the query string: what the agent
-chose); `GET /agent/calls/{call_id}/intake/{kind}` (the pop's links) shows it pre-filled from the
-IVR: the server reads what the caller keyed on the agent's call from the engine and the account
-the IVR matched from the database (audited as the pop is), never from the page;
-`POST /agent/intake/{kind}` with ``step=open`` shows it pre-filled from the posted fields (the
-search results' buttons: no customer number in a URL), otherwise submits it. The fields, their order, labels (ja/en) and which are needed come from
-`ivr.intake.validation`; errors are the service's codes, shown next to their field in the words of
-`ivr.web.intake_texts`; invalid input writes nothing. Each rendered form carries an idempotency
-key (hidden), so a double submit gives the same receipt. The confirmation number is shown in
-groups, as it is read aloud.
+`GET /agent/intake/{kind}` shows the form (pre-filled from the query string: what the agent chose);
+`GET /agent/calls/{call_id}/intake/{kind}` (the pop's links) shows it pre-filled from the IVR: the
+server reads what the caller keyed on the agent's call from the engine and the account the IVR
+matched from the database (audited as the pop is), never from the page; `POST /agent/intake/{kind}`
+with ``step=open`` shows it pre-filled from the posted fields (the search results' buttons: no
+customer number in a URL), otherwise submits it. The fields, their order, labels (ja/en) and which
+are needed come from `ivr.intake.validation`; errors are the service's codes, shown next to their
+field in the words of `ivr.web.intake_texts`; invalid input writes nothing. Each rendered form
+carries an idempotency key (hidden), so a double submit gives the same receipt. The confirmation
+number is shown in groups, as it is read aloud.
 """
 
 from __future__ import annotations
