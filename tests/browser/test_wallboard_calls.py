@@ -10,8 +10,9 @@ tests' (tests/browser/test_call_handling.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.async_api import Page, expect
@@ -110,6 +111,8 @@ async def test_the_wallboard_counts_real_calls_and_keeps_them_after_a_restart(
     await expect(row.locator("td").nth(3)).to_have_text("ja")
     await expect(row).not_to_contain_text("093")  # no caller number on the wall
     await board_says(board, "total", waiting="0", answered="1", on_call="1")
+    # when the board that first showed the answer was computed (pushed at once after)
+    shown_at = await board.locator("#wall-board").get_attribute("data-at")
     await finished(phone)
     await finished(first)
     rows = await line.trail_until(has("call_ended"))
@@ -118,6 +121,19 @@ async def test_the_wallboard_counts_real_calls_and_keeps_them_after_a_restart(
     asa = clock((answered - enqueued).total_seconds())
     await board_says(board, "total", offered="1", answered="1", abandoned="0", asa=asa)
     await board_says(board, "total", service_level="100.0 %", ready="1")
+    assert shown_at is not None
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "wallboard-latency.json").write_text(
+        json.dumps(
+            {
+                "answered_at_on_the_trail": answered.isoformat(),
+                "board_with_the_answer_computed_at": shown_at,
+                "event_to_board_s": (datetime.fromisoformat(shown_at) - answered).total_seconds(),
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
 
     # 2. the supervisor logs the agent out from the board; a second caller waits for nobody
     # and hangs up
