@@ -10,11 +10,16 @@ caller keys), `utc_now` for anything stored.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
+
+ENDPOINT_PATTERN = re.compile(r"(PJSIP|SIP|IAX2|Local)/[A-Za-z0-9@+._/:-]{1,180}")
+"""A dial string the engine can ring (`PJSIP/agent1`, `PJSIP/0312345678@trunk`): agents' phones,
+departments and on-duty steps, in config.yaml and in the console alike."""
 
 HoursState = Literal["open", "closed", "holiday", "peak"]
 """What a calendar says at a moment: ``peak`` is open, at the March–April peak."""

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from ivr.domain import ENDPOINT_PATTERN
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # Index = date.weekday(): Monday is 0.
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -233,6 +235,18 @@ class QueueConfig(_Model):
 ConfigName = Annotated[str, Field(pattern=_NAME)]
 
 
+def _dial_string(value: str) -> str:
+    # `agent1` without `PJSIP/` would fail on every call it is rung for: it fails at load
+    if not ENDPOINT_PATTERN.fullmatch(value):
+        raise ValueError(
+            "not a phone the engine can ring (e.g. PJSIP/agent1, PJSIP/0312345678@trunk)"
+        )
+    return value
+
+
+Endpoint = Annotated[str, Field(max_length=200), AfterValidator(_dial_string)]
+
+
 DEFAULT_CALENDARS: dict[str, Any] = {
     "phone": {
         "weekly": {day: ["08:30-19:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat")},
@@ -262,7 +276,7 @@ class AgentConfig(_Model):
     """A human agent: the phone the ACD rings (an ARI endpoint such as `PJSIP/agent1`) and the
     skills that queues may require."""
 
-    endpoint: str = Field(min_length=3)
+    endpoint: Endpoint
     skills: tuple[str, ...] = ()
     # the demo seed only (scripts/start, the call tests): ready when the engine starts, as if
     # the agent had signed in and pressed Ready. Real agents come from the staff table and are
@@ -305,10 +319,10 @@ class DepartmentConfig(_Model):
     through `RoutingConfig.outbound_endpoint`. `on_duty` is the escalation list rung in order,
     `ring_timeout_s` each, for emergencies (bypassing `calendar`)."""
 
-    endpoint: str | None = None
+    endpoint: Endpoint | None = None
     number: str | None = Field(default=None, pattern=r"^\+?[0-9]{2,20}$")
     calendar: str | None = None
-    on_duty: tuple[str, ...] = ()
+    on_duty: tuple[Endpoint, ...] = ()
     ring_timeout_s: int = Field(default=20, gt=0)
     label: Label | None = None
     """The department's name on the console (transfer targets); None: the config key."""

@@ -10,7 +10,6 @@ in the same transaction. Lists hold staff phones only, never a caller's data.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,11 +17,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ivr.domain import ENDPOINT_PATTERN
 from ivr.errors import HotlineError
 from ivr.store.tables import audit_log, duty_lists, duty_steps
 
-ENDPOINT_PATTERN = re.compile(r"(PJSIP|SIP|IAX2|Local)/[A-Za-z0-9@+._/:-]{1,180}")
-"""A dial string the engine can ring (`PJSIP/duty-1`, `PJSIP/0312345678@trunk`)."""
 RING_S_RANGE = (5, 120)
 """Ring time per step: under 5 s no phone can be answered, over 2 minutes the caller waits on
 one person too long."""

@@ -15,10 +15,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.domain import ENDPOINT_PATTERN
 from ivr.store.staff import NewStaff, Role, StaffError, StaffMember, StaffStore
 from ivr.store.tables import audit_log, staff
 
-ENDPOINT_PATTERN = re.compile(r"(PJSIP|SIP|IAX2|Local)/[A-Za-z0-9@+._/:-]{1,180}")
 SKILL_PATTERN = re.compile(r"[a-z][a-z0-9_:-]{0,31}")
 MAX_SKILLS = 20
 

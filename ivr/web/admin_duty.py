@@ -20,9 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import AppConfig
-from ivr.domain import TOKYO
+from ivr.domain import ENDPOINT_PATTERN, TOKYO
 from ivr.store.duty import (
-    ENDPOINT_PATTERN,
     MAX_STEPS,
     RING_S_RANGE,
     DutyList,

@@ -16,10 +16,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ivr.adapters.agents import refresh_agent
+from ivr.domain import ENDPOINT_PATTERN
 from ivr.store.passwords import password_problem
 from ivr.store.staff import NewStaff, Role, StaffError, StaffMember, normalise_login
 from ivr.store.staff_admin import (
-    ENDPOINT_PATTERN,
     MAX_SKILLS,
     SKILL_PATTERN,
     StaffAdmin,

@@ -181,6 +181,18 @@ HOSTILE = [
         id="emergency-department",
     ),
     pytest.param(
+        "routing:\n  agents:\n    agent1: {endpoint: agent1}\n",
+        "3: routing.agents.agent1.endpoint: not a phone the engine can ring (e.g. PJSIP/agent1, "
+        "PJSIP/0312345678@trunk)",
+        id="agent-endpoint",
+    ),
+    pytest.param(
+        "routing:\n  departments:\n    leaks: {on_duty: [PJSIP/duty1, 0312345678]}\n",
+        "3: routing.departments.leaks.on_duty.1: not a phone the engine can ring (e.g. "
+        "PJSIP/agent1, PJSIP/0312345678@trunk)",
+        id="on-duty-endpoint",
+    ),
+    pytest.param(
         "reports:\n  answer_s: 20\n  calendar: phnoe\n",
         "3: reports.calendar: unknown calendar 'phnoe' (routing.calendars: construction, "
         "emergency, phone); no report could be made",
