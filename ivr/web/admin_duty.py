@@ -116,6 +116,18 @@ def config_list(config: AppConfig, department: str) -> tuple[DutyStep, ...]:
     return tuple(DutyStep(phone, phone, dept.ring_timeout_s) for phone in dept.on_duty)
 
 
+async def tonight(desk: DutyDesk) -> tuple[tuple[DutyStep, ...], DutyList | None]:
+    """The leak line's list a call tonight rings, in order, and the kept list it comes from
+    (None: config.yaml's, never saved in the console) — for the supervisor's wallboard."""
+    leak = desk.config.calls.emergency_department
+    if leak not in desk.config.routing.departments:
+        return (), None
+    kept = await desk.roster.tonight(leak)
+    if kept is not None:
+        return kept.steps, kept
+    return config_list(desk.config, leak), None
+
+
 def tokyo_time(value: datetime) -> str:
     return value.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")
 

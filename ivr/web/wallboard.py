@@ -35,6 +35,7 @@ from ivr.reports.today import TodayTrail
 from ivr.store.accounts import AuditContext, write_audit
 from ivr.store.staff import Role
 from ivr.store.tables import accounts, calls
+from ivr.web import admin_duty
 from ivr.web.access import add_route
 from ivr.web.context import Clock
 from ivr.web.csrf import form_token
@@ -203,6 +204,7 @@ def render_board(app: web.Application, board: Board, lang: str, token: str) -> s
 async def wallboard_page(request: web.Request) -> web.StreamResponse:
     board = await request.app[WALLBOARD].board()
     lang = language_of(request)
+    steps, kept = await admin_duty.tonight(request.app[admin_duty.DESK])
     return render(
         request,
         "wallboard.html",
@@ -210,6 +212,10 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
             "member": me(request).member,
             "w": wall_translator(lang),
             "board_html": render_board(request.app, board, lang, form_token(request)),
+            "duty": steps,
+            "duty_changed": None
+            if kept is None
+            else f"{admin_duty.tokyo_time(kept.updated_at)} ({kept.updated_by})",
         },
     )
 

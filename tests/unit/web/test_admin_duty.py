@@ -196,3 +196,24 @@ async def test_the_api_lists_and_saves_a_list(client: Client, engine: AsyncEngin
     )
     assert (other.status, (await other.json())["fields"]) == (422, {"department": "unknown"})
     assert [a for _, a, _ in await audited(engine)] == ["on_duty_set"]
+
+
+async def test_the_wallboard_shows_tonights_list_in_ring_order(
+    client: Client, engine: AsyncEngine, clock: VirtualClock
+) -> None:
+    assert (await sign_in(client, "sup")).status == 303
+    page = await (await client.get("/supervisor/wallboard")).text()
+    duty = page[page.index('id="on-duty"') :]
+    assert duty.index("PJSIP/onduty") < duty.index("PJSIP/agent3")
+    assert "config.yaml" in duty
+    await DutyRoster(engine).replace(
+        LEAK,
+        [DutyStep("Tanaka", "PJSIP/agent3", 15), DutyStep("Sato", "PJSIP/onduty", 30)],
+        "admin:boss",
+        clock.now,
+    )
+    page = await (await client.get("/supervisor/wallboard")).text()
+    duty = page[page.index('id="on-duty"') :]
+    assert duty.index("Tanaka") < duty.index("Sato")
+    assert "admin:boss" in duty
+    assert "PJSIP/onduty" not in duty  # names on a wall screen, not dial strings
