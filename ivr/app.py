@@ -85,7 +85,7 @@ from ivr.web.hub import Hub
 from ivr.web.server import ConsoleSite, serve_console
 from ivr.web.wallboard import LiveQueues, Wallboard
 from routing.acd import AcdRouter, QueueEvents
-from routing.agents import AgentPool
+from routing.agents import AgentPool, unserved_queues
 from routing.hours import calendar_named, calendars_of
 from routing.ports import CallbackStore
 from routing.queues import QueueService
@@ -210,6 +210,14 @@ async def open_backends(
     recorder.start()
     stack.push_async_callback(must, recorder.aclose, FLUSH_S, "writing the call trail")
     agents, agent_trail = await open_agent_pool(db, seed=config.routing.agents)
+    skills = {name: queue.skills for name, queue in config.routing.queues.items()}
+    for queue, needed in unserved_queues(skills, agents).items():
+        # not a load error of config.yaml: the skills of console-made agents live in the database
+        log.error(
+            "queue %s needs skills no agent has (%s): its callers can only wait or overflow",
+            queue,
+            ", ".join(needed),
+        )
     board = StoreNotices(store)
     root = Path.cwd()
     notice_desk = NoticeDesk(
@@ -575,6 +583,8 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
                     controls=controls,
                     flow_registry=engine.backends.flows,
                     board=board,
+                    # a notice saved in the console goes on the board callers hear at once
+                    notice_desk=engine.backends.notice_desk,
                 )
             )
         except OSError as exc:

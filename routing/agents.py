@@ -110,6 +110,19 @@ class AgentView:
     pending: AgentState | None = None
 
 
+def unserved_queues(
+    queues: Mapping[str, Collection[str]], pool: AgentPool
+) -> dict[str, tuple[str, ...]]:
+    """The queues (name -> the skills each requires) that no agent of `pool` could ever be
+    offered a call of: a skill misspelt in config.yaml, or given to nobody in the console. Their
+    callers can only wait out `max_wait_s` or overflow. Sorted by queue name."""
+    return {
+        name: tuple(sorted(skills))
+        for name, skills in sorted(queues.items())
+        if not pool.agents(skills)
+    }
+
+
 class UnknownAgent(KeyError):
     """No agent with that id is in the pool."""
 

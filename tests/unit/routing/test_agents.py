@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routing.agents import AgentChange, AgentPool, UnknownAgent
+from routing.agents import AgentChange, AgentPool, UnknownAgent, unserved_queues
 from routing.config import AgentConfig
 from routing.policy import NO_ANSWER, InvalidTransition
 
@@ -93,3 +93,13 @@ async def test_snapshot_for_the_wallboard() -> None:
     [a1, a2] = agents.snapshot()
     assert (a1.id, a1.status, a1.reason, a1.endpoint) == ("a1", "paused", "lunch", "PJSIP/agent1")
     assert (a2.id, a2.status) == ("a2", "logged_out")
+
+
+async def test_a_queue_whose_skills_nobody_has_is_named_at_start() -> None:
+    # a skill misspelt in config.yaml (or given to nobody in the console): that queue's callers
+    # could only wait or overflow; logged out or paused agents still count (they may come back)
+    agents = pool([])
+    queues = {"general": (), "english": ("en",), "moving": ("movnig",), "both": ("en", "fax")}
+    assert unserved_queues(queues, agents) == {"both": ("en", "fax"), "moving": ("movnig",)}
+    agents.upsert("a1", AgentConfig(endpoint="PJSIP/agent1", skills=("ja", "movnig")))
+    assert unserved_queues(queues, agents) == {"both": ("en", "fax")}
