@@ -312,14 +312,10 @@ def _stale_calls(conn: sa.Connection, stale_before: datetime) -> Iterable[str]:
     ).scalars()
 
 
-def _roll_chunk(
-    conn: sa.Connection,
-    ids: Sequence[str],
-    is_open: Callable[[datetime], bool],
-    stale_before: datetime,
-    days: set[str],
-) -> int:
-    """Roll up the calls `ids`; the Tokyo days whose sums change are added to `days`."""
+def calls_with_trails(
+    conn: sa.Connection, ids: Sequence[str]
+) -> list[tuple[CallRow, list[TrailItem]]]:
+    """The calls `ids` (those that exist) with their whole trails, in the order written."""
     rows = conn.execute(
         sa.select(
             calls.c.id,
@@ -337,6 +333,21 @@ def _roll_chunk(
     )
     for call_id, kind, at, data in events:
         trails.setdefault(call_id, []).append(TrailItem(kind, at, data or {}))
+    return [
+        (CallRow(r.id, r.started_at, r.ended_at, r.reason_code, r.account_id), trails.get(r.id, []))
+        for r in rows
+    ]
+
+
+def _roll_chunk(
+    conn: sa.Connection,
+    ids: Sequence[str],
+    is_open: Callable[[datetime], bool],
+    stale_before: datetime,
+    days: set[str],
+) -> int:
+    """Roll up the calls `ids`; the Tokyo days whose sums change are added to `days`."""
+    trails = calls_with_trails(conn, ids)
     wrapped = dict(
         conn.execute(
             sa.select(report_wrap_ups.c.call_id, sa.func.sum(report_wrap_ups.c.seconds))
@@ -345,13 +356,11 @@ def _roll_chunk(
         ).all()
     )
     contacts = []
-    for r in rows:
-        trail = trails.get(r.id, [])
-        last_at = trail[-1].at if trail else r.started_at
-        if r.ended_at is None and last_at >= stale_before:
+    for call, trail in trails:
+        last_at = trail[-1].at if trail else call.started_at
+        if call.ended_at is None and last_at >= stale_before:
             continue  # still going (or detached, waiting for the next engine)
-        call = CallRow(r.id, r.started_at, r.ended_at, r.reason_code, r.account_id)
-        contact = contact_of(call, trail, is_open, wrap_s=float(wrapped.get(r.id) or 0.0))
+        contact = contact_of(call, trail, is_open, wrap_s=float(wrapped.get(call.call_id) or 0.0))
         contacts.append(contact.row())
     days.update(
         conn.execute(

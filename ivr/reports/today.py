@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.domain import TOKYO
-from ivr.reports.contacts import CallRow, Contact, TrailItem, contact_of
+from ivr.reports.contacts import Contact, contact_of
 from ivr.reports.metrics import QueueFigures
+from ivr.reports.rollup import calls_with_trails
 from ivr.store.tables import call_events, calls
 
 TOTAL = "(all)"
@@ -148,31 +149,8 @@ def reduce_calls(conn: sa.Connection, ids: list[str]) -> dict[str, Contact]:
     """The `Contact` of each call of `ids`, from its whole trail."""
     if not ids:
         return {}
-    rows = conn.execute(
-        sa.select(
-            calls.c.id,
-            calls.c.started_at,
-            calls.c.ended_at,
-            calls.c.reason_code,
-            calls.c.account_id,
-        ).where(calls.c.id.in_(ids))
-    ).all()
-    trails: dict[str, list[TrailItem]] = {}
-    events = conn.execute(
-        sa.select(call_events.c.call_id, call_events.c.kind, call_events.c.at, call_events.c.data)
-        .where(call_events.c.call_id.in_(ids))
-        .order_by(call_events.c.call_id, call_events.c.id)
-    )
-    for call_id, kind, at, data in events:
-        trails.setdefault(call_id, []).append(TrailItem(kind, at, data or {}))
-    return {
-        r.id: contact_of(
-            CallRow(r.id, r.started_at, r.ended_at, r.reason_code, r.account_id),
-            trails.get(r.id, []),
-            _always,
-        )
-        for r in rows
-    }
+    found = calls_with_trails(conn, ids)
+    return {call.call_id: contact_of(call, trail, _always) for call, trail in found}
 
 
 def _always(_at: datetime) -> bool:
