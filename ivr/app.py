@@ -311,10 +311,10 @@ async def build(
 ) -> Engine:
     """Open everything on one exit stack, start taking calls, then enter `components`; returns
     once the events socket is up. `backends` None: the database's, serving `flows` (default:
-    `flow_registry(config)`). `may_act`: the leader lock's fence, asked before every ARI event;
-    `before_calls`: awaited once the data side is open, before any call is touched (a new
-    leader's wait, `ivr.leader`). If anything fails on the way, what was opened is closed
-    again."""
+    `flow_registry(config)`). `may_act`: the leader lock's fence, asked before every ARI event
+    and every REST request; `before_calls`: awaited once the data side is open, before any
+    call is touched (a new leader's wait, `ivr.leader`). If anything fails on the way, what
+    was opened is closed again."""
     stack = AsyncExitStack()
     try:
         if backends is None:
@@ -323,6 +323,7 @@ async def build(
         engine = Engine(config, backends, stack)
         if may_act is not None:
             engine.supervisor.may_act = may_act
+            engine.ari.may_act = may_act
         engine.before_calls = before_calls
     except BaseException:
         await stack.aclose()

@@ -12,6 +12,7 @@
         ├── AriUnprocessable     422: the request cannot be done in the current state
         └── AriServerError       5xx: Asterisk failed
     AriUnavailable               ARI cannot be reached at all (connection refused, timeout)
+    └── Fenced                   not sent: this engine cannot prove it holds the leader lock
     InvalidNumber                a customer or confirmation number fails its check digit / format
     IntakeRejected               an intake request failed validation (carries per-field errors)
     BillingError                 the billing system did not take a delivery
@@ -43,6 +44,12 @@ class FlowError(HotlineError):
 
 class AriUnavailable(HotlineError):
     """ARI could not be reached (refused, reset, timed out)."""
+
+
+class Fenced(AriUnavailable):
+    """A REST request was not sent: this engine's right to act (`ivr.leader`) has run out, so
+    another engine may be driving the calls. Handled like an unreachable Asterisk by the callers
+    of the request; the engine ends itself within one check of the lock."""
 
 
 class AriError(HotlineError):

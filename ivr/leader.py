@@ -15,7 +15,9 @@ acting, comes from fencing here:
 - The active engine verifies, on the lock's own connection, every `check_s`, that its session
   still holds the lock and that the generation is still its own (`Leader.watch`). Its right to
   act (`Leader.holds`, checked by the supervisor before it handles any ARI event) lasts
-  `valid_s` from the start of the last check that confirmed it. A check that fails, or that
+  `valid_s` from the start of the last check that confirmed it; the ARI client asks it too
+  before it sends any request (`AriClient.may_act`), so a session's own timer or a background
+  job cannot act without it either. A check that fails, or that
   does not answer before that right runs out, ends the engine at once (`on_lost`: `hotline
   run` exits as if killed; the calls stay in Asterisk for the engine that has the lock).
 - An engine that takes the lock touches no call until `valid_s` has passed (`settle`; it
@@ -25,7 +27,7 @@ acting, comes from fencing here:
   `tcp_user_timeout` (set on the lock's connection, `SERVER_SETTINGS`), seconds later still.
 
 Two engines therefore never act on one call at once, without a generation check in every state
-write: the checks happen where acting starts (the ARI events), and the time bound covers the
+write: the checks happen where acting starts (the ARI events and requests), and the time bound covers the
 rest. SQLite deployments have one engine and no lock.
 """
 

@@ -41,7 +41,7 @@ from ivr.ari.models import (
 )
 from ivr.ari.port import AriPort
 from ivr.ari.rest import ClosedUnanswered, RestConnections
-from ivr.errors import AriError, AriUnavailable, ChannelGone, ari_error
+from ivr.errors import AriError, AriUnavailable, ChannelGone, Fenced, ari_error
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,10 @@ class AriClient:
         self.connected = asyncio.Event()
         self.connects = 0
         self.stats = RequestStats()
+        # the leader lock's fence (ivr.leader.Leader.holds), asked before every request is
+        # sent: a session's own timer or a background job acts without an ARI event, and an
+        # engine whose loop stalled past its right to act must not touch a call when it wakes
+        self.may_act: Callable[[], bool] = lambda: True
 
     async def __aenter__(self) -> AriClient:
         return self
@@ -226,6 +230,7 @@ class AriClient:
         # the whole request, the wait for a free connection included, has one timeout
         deadline = _Deadline(loop, self._request_timeout_s if timeout_s is None else timeout_s)
         try:
+            self._fence(method, path)
             if rest.full:
                 await rest.acquire()
                 waited = loop.time() - started
@@ -233,6 +238,8 @@ class AriClient:
             else:
                 await rest.acquire()
             try:
+                # asked again: the wait for a free connection may have outlasted the right
+                self._fence(method, path)
                 status, content = await rest.exchange(method, path, query, body)
             finally:
                 rest.release()
@@ -249,6 +256,10 @@ class AriClient:
         if status >= 400:
             raise ari_error(status, method, path, _error_message(content.decode(errors="replace")))
         return b"" if status == 204 else content
+
+    def _fence(self, method: str, path: str) -> None:
+        if not self.may_act():
+            raise Fenced(f"{method} {path}: not sent, this engine may not act (leader lock)")
 
     # ---------------------------------------------------------------- asterisk
 

@@ -10,7 +10,14 @@ from aiohttp.test_utils import TestServer
 
 from ivr.ari.client import AriClient, Backoff, Disconnected, Resynced, StreamItem
 from ivr.ari.models import StasisEnd, StasisStart, UnknownEvent
-from ivr.errors import AriBadRequest, AriUnauthorized, AriUnavailable, ChannelGone, NotInStasis
+from ivr.errors import (
+    AriBadRequest,
+    AriUnauthorized,
+    AriUnavailable,
+    ChannelGone,
+    Fenced,
+    NotInStasis,
+)
 from tests.support.fake_ari_server import FakeAriServer
 
 pytestmark = pytest.mark.contract
@@ -430,3 +437,47 @@ async def test_event_types_nobody_reads_are_filtered_out_at_asterisk(
     assert server.disallowed == {"ChannelVarset", "PlaybackStarted"}
     kinds = [type(i).__name__ for i in stream.items]
     assert kinds == ["Resynced", "StasisEnd"]
+
+
+async def test_an_engine_that_may_not_act_sends_no_request_until_it_may_again(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    """The leader lock's fence (ivr.leader): a hang-up asked for by a session's own timer after
+    the engine's right to act ran out never reaches Asterisk."""
+    server, test_server = fake
+    server.add_channel("c-8", "hotline")
+    allowed = False
+    async with client_for(test_server) as ari:
+        ari.may_act = lambda: allowed
+        with pytest.raises(Fenced, match="may not act"):
+            await ari.hangup("c-8")
+        assert server.requests == []
+        allowed = True
+        await ari.answer("c-8")
+    assert [r.path for r in server.requests] == ["/ari/channels/c-8/answer"]
+
+
+async def test_a_request_whose_right_ran_out_while_it_waited_for_the_pool_is_not_sent(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.add_channel("c-9", "hotline")
+    server.hold_variables = asyncio.Event()
+    allowed = True
+    ari = AriClient(
+        str(test_server.make_url("/ari")), "hotline", "demo-only-password", "hotline", pool_limit=1
+    )
+    ari.may_act = lambda: allowed
+    async with ari:
+        held = asyncio.create_task(ari.set_variable("c-9", "X", "1"))
+        await asyncio.wait_for(server.variable_held.wait(), EVENT_WAIT_S)
+        waiting = asyncio.create_task(ari.hangup("c-9"))
+        # it passed the first check and waits for the pool's only connection
+        while ari.stats.in_flight < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+        allowed = False
+        server.hold_variables.set()
+        await asyncio.wait_for(held, EVENT_WAIT_S)
+        with pytest.raises(Fenced):
+            await asyncio.wait_for(waiting, EVENT_WAIT_S)
+    assert [r.method for r in server.requests] == ["POST"]
