@@ -27,8 +27,8 @@ acting, comes from fencing here:
   `tcp_user_timeout` (set on the lock's connection, `SERVER_SETTINGS`), seconds later still.
 
 Two engines therefore never act on one call at once, without a generation check in every state
-write: the checks happen where acting starts (the ARI events and requests), and the time bound covers the
-rest. SQLite deployments have one engine and no lock.
+write: the checks happen where acting starts (the ARI events and requests), and the time bound
+covers the rest. SQLite deployments have one engine and no lock.
 """
 
 from __future__ import annotations

@@ -1,17 +1,21 @@
-"""What routing needs from ARI beyond the call session's `AriPort`: holding-bridge music, taking a
-channel out of a bridge, and hold music on one channel (attended transfer). `AriClient` has all of
-it; mypy checks that below. Unit tests extend `FakeAri` with the same methods."""
+"""What routing needs from ARI beyond the call session's `AriPort`: holding-bridge music, who is in
+a bridge, taking a channel out of one, and hold music on one channel (attended transfer).
+`AriClient` has all of it; mypy checks that below. Unit tests extend `FakeAri` with the same
+methods."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from ivr.ari.client import AriClient
+from ivr.ari.models import Bridge
 from ivr.ari.port import AriPort
 from routing.model import CallbackRequest
 
 
 class RoutingAri(AriPort, Protocol):
+    async def get_bridge(self, bridge_id: str) -> Bridge: ...
+
     async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None: ...
 
     async def bridge_moh(self, bridge_id: str, moh_class: str | None = None) -> None: ...

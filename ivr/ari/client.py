@@ -444,6 +444,9 @@ class AriClient:
         )
         return Bridge.model_validate(data)
 
+    async def get_bridge(self, bridge_id: str) -> Bridge:
+        return Bridge.model_validate(await self.request("GET", f"/bridges/{bridge_id}"))
+
     async def list_bridges(self) -> list[Bridge]:
         return [Bridge.model_validate(b) for b in await self.request("GET", "/bridges") or []]
 

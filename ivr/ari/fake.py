@@ -173,6 +173,11 @@ class FakeAri:
     async def add_to_bridge(self, bridge_id: str, channel_id: str, role: str | None = None) -> None:
         self.ops.append(("add_to_bridge", bridge_id, channel_id))
 
+    async def get_bridge(self, bridge_id: str) -> Bridge:
+        if bridge_id not in self.bridges:
+            raise ChannelGone(404, "GET", f"/bridges/{bridge_id}", "Bridge not found")
+        return self.bridges[bridge_id]
+
     async def destroy_bridge(self, bridge_id: str) -> None:
         self.ops.append(("destroy_bridge", bridge_id))
         self.bridges.pop(bridge_id, None)

@@ -31,9 +31,12 @@ class HoldingBridges:
     def name(self, queue: str) -> str:
         return f"{self._prefix}{queue}"
 
-    async def enter(self, queue: str, channel_id: str) -> str:
-        """Put the caller into the queue's holding bridge (made on first use); its id."""
+    async def enter(self, queue: str, channel_id: str, *, rejoin: bool = False) -> str:
+        """Put the caller into the queue's holding bridge (made on first use); its id.
+        `rejoin`: a re-adopted caller, who is normally in it still."""
         bridge_id = await self._ensure(queue)
+        if rejoin and await self._holds(bridge_id, channel_id):
+            return bridge_id
         for attempt in range(JOIN_ATTEMPTS):
             try:
                 await self._ari.add_to_bridge(bridge_id, channel_id)
@@ -49,6 +52,16 @@ class HoldingBridges:
                 continue
             break
         return bridge_id
+
+    async def _holds(self, bridge_id: str, channel_id: str) -> bool:
+        # Asterisk runs an addChannel on the channel's own thread, which is busy with the
+        # prompt the caller hears until it ends: after a take-over, callers re-adopted during
+        # their position announcement waited out the request timeout (9 of 9, 5 s). A bridge's
+        # snapshot is read at once.
+        try:
+            return channel_id in (await self._ari.get_bridge(bridge_id)).channels
+        except (AriError, AriUnavailable):
+            return False
 
     async def leave(self, bridge_id: str, channel_id: str) -> None:
         """Take the caller out (overflow, closed): a caller who hung up is gone already."""

@@ -207,7 +207,7 @@ class QueueService:
             self._hold_offers()
         self._trail(call.channel_id, queue, "rejoined")
         state = w.waiting(queue, enqueued_at, self._clock(), call.language, call.caller_number)
-        return await self._hold(call, entry, state, context or {})
+        return await self._hold(call, entry, state, context or {}, rejoin=True)
 
     def _hold_offers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -230,11 +230,14 @@ class QueueService:
         entry: QueuedCall,
         state: w.WaitState,
         context: Mapping[str, str],
+        *,
+        rejoin: bool = False,
     ) -> QueueOutcome:
         while True:
             queue = state.queue
             self._waiting[queue][call.channel_id] = entry
-            bridge_id = await self._bridges.enter(queue, call.channel_id)
+            bridge_id = await self._bridges.enter(queue, call.channel_id, rejoin=rejoin)
+            rejoin = False
             outcome: QueueOutcome | MoveToQueue | None = None
             try:
                 outcome = await self._wait_loop(call, entry, state, context)

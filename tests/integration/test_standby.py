@@ -1,8 +1,9 @@
 """Hot standby with real calls (issue 15): two `hotline run --standby` processes on one
 PostgreSQL and the sandbox's Asterisk. Started at once, exactly one is active; 20 SIPp callers
-sit in the main menu and in the queue; the active engine is SIGKILLed; the standby takes the
-lock, re-adopts all 20 and serves them to their end, while a leak call placed during the
-take-over reaches the on-duty phone through the dialplan fallback."""
+sit in the main menu, in the queue and (the first queued caller) in a conversation with the one
+agent, whose phone is a SIPp UAS; the active engine is SIGKILLed; the standby takes the lock,
+re-adopts all 20, follows the conversation and serves everyone to their end, while a leak call
+placed during the take-over reaches the on-duty phone through the dialplan fallback."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.ari.client import AriClient
+from ivr.domain import utc_now
 from ivr.leader import Holder, read_holder
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
+from ivr.store.staff import NewStaff, Role, StaffStore
 from ivr.store.tables import call_events
 from tests.integration.conftest import CALLER, ROOT, hang_up_leftovers
 from tests.integration.store.storedata import seed
@@ -71,15 +74,19 @@ async def pg_url(pg_cluster: PgCluster, tmp_path: Path) -> str:
     return url
 
 
-def standby_config(sandbox: Sandbox, tmp_path: Path, url: str, duty: str) -> Path:
-    """config.yaml as shipped on `url`; a queue callers wait in (no agents) and `duty` the
-    on-duty line."""
+def standby_config(
+    sandbox: Sandbox, tmp_path: Path, url: str, duty: str, agent: str | None = None
+) -> Path:
+    """config.yaml as shipped on `url`; a queue callers wait in, answered by one agent on the
+    phone `agent` (None: no agents), and `duty` the on-duty line."""
     path = engine_config_file(sandbox, tmp_path)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["database"] = {"url": url}
     data["billing"]["database_url"] = url
     routing = data["routing"]
-    routing["agents"] = {}
+    routing["agents"] = (
+        {} if agent is None else {"agent1": {"endpoint": agent, "ready_at_start": True}}
+    )
     routing["queues"]["general"] = {
         "calendar": "phone",
         "when_no_agents": "join",
@@ -160,20 +167,27 @@ async def active_engine(db: AsyncEngine) -> Holder:
     return holder
 
 
-async def test_the_standby_takes_over_twenty_calls_and_a_leak_reaches_the_duty_phone(
+async def test_the_standby_takes_over_menus_a_queue_and_a_conversation_and_a_leak_gets_through(
     sandbox: Sandbox, tmp_path: Path, pg_url: str
 ) -> None:
     await hang_up_leftovers(sandbox)
     # answers the leak call the dialplan fallback dials while no engine is connected
     duty = await Sipp("phone.xml", ["-d", "2000"], tmp_path).start()
     duty_uri = f"PJSIP/onduty/sip:onduty@127.0.0.1:{duty.port}"
-    config = standby_config(sandbox, tmp_path, pg_url, duty_uri)
+    # the agent's phone answers the first queued caller and stays on until the engine ends it
+    agent_phone = await Sipp("phone_wait.xml", [], tmp_path).start()
+    agent_uri = f"PJSIP/agent1/sip:agent1@127.0.0.1:{agent_phone.port}"
+    config = standby_config(sandbox, tmp_path, pg_url, duty_uri, agent_uri)
     ari = AriClient(sandbox.ari_url, sandbox.ari_user, sandbox.ari_password, "standby-test")
     await ari.set_global("HOTLINE_ONDUTY", duty_uri)
     db = open_engine(pg_url)
+    # the agent takes calls on that phone (the staff table; config.yaml puts them ready)
+    await StaffStore(db).add(
+        NewStaff("agent1", "Agent One", Role.AGENT, endpoint=agent_uri), "-", utc_now()
+    )
     logs = {name: tmp_path / f"engine-{name}.log" for name in ("a", "b")}
     procs: dict[str, asyncio.subprocess.Process] = {}
-    sipps: list[Sipp] = [duty]
+    sipps: list[Sipp] = [duty, agent_phone]
     try:
         # two engines started at once: exactly one is active, the other waits
         started = await asyncio.gather(*(start_engine(config, p, sandbox) for p in logs.values()))
@@ -201,8 +215,10 @@ async def test_the_standby_takes_over_twenty_calls_and_a_leak_reaches_the_duty_p
         sipps += [menu, queue]
         await menu.start()
         await queue.start()
-        # everyone in place: 10 queue callers enqueued, 20 greetings keyed
+        # everyone in place: 10 queue callers enqueued (the first talks to the agent), 20
+        # greetings keyed
         await kinds_reach(db, "enqueued", PER_GROUP)
+        await kinds_reach(db, "answered", 1)
         await kinds_reach(db, "menu_choice", 2 * PER_GROUP + PER_GROUP)
 
         procs[active].send_signal(signal.SIGKILL)
@@ -217,8 +233,9 @@ async def test_the_standby_takes_over_twenty_calls_and_a_leak_reaches_the_duty_p
         sipps.append(leak)
         await leak.start()
 
+        # the 20 callers and the agent's leg
         await wait_for_line(
-            logs[standby], "ARI events connected (app hotline, 20 calls", procs[standby]
+            logs[standby], "ARI events connected (app hotline, 21 calls", procs[standby]
         )
         leak_result, duty_result = await leak.wait(), await duty.wait()
         assert duty_result.ok, duty_result.output[-1000:]
@@ -231,8 +248,20 @@ async def test_the_standby_takes_over_twenty_calls_and_a_leak_reaches_the_duty_p
         assert queue_result.ok, queue_result.output[-1500:]
         standby_log = read_log(logs[standby])
         assert standby_log.count("call re-adopted at node") == 2 * PER_GROUP, standby_log[-3000:]
+        assert standby_log.count("re-adopted while talking") == 1, standby_log[-3000:]
+        # the queued callers were re-adopted during their position announcement: asking them
+        # into the holding bridge again waited for its end, past the request timeout
+        assert "joining the holding bridge timed out" not in standby_log
+        # the caller in the conversation hung up: the standby ended the agent's side (BYE)
+        agent_result = await agent_phone.wait()
+        assert agent_result.ok, agent_result.output[-1000:]
         await kinds_reach(db, "ended", 2 * PER_GROUP)
         events = await trail(db)
+        [talker] = [c for c, k in events if k == "answered"]
+        assert [k for c, k in events if c == talker and k in ("talk_resumed", "call_ended")] == [
+            "talk_resumed",
+            "call_ended",
+        ]
         calls = {c for c, k in events if k == "entered_ivr"}
         assert len(calls) == 2 * PER_GROUP
         ended = {c for c, k in events if k == "ended"}

@@ -17,6 +17,7 @@ from ivr.ari.client import StreamItem
 from ivr.ari.fake import FakeAri
 from ivr.ari.models import (
     AriEvent,
+    Bridge,
     CallerId,
     Channel,
     ChannelDestroyed,
@@ -29,7 +30,7 @@ from ivr.ari.port import AriPort
 from ivr.calls.codec import QUEUE, Membership
 from ivr.calls.handle import CallHandle
 from ivr.calls.memory import InMemoryCallMemory
-from ivr.errors import AriUnavailable
+from ivr.errors import AriError, AriUnavailable
 from ivr.flow.catalog import load_catalog
 from routing.agents import AgentPool
 from routing.config import RoutingConfig
@@ -238,6 +239,40 @@ async def test_waiting_caller_sits_in_the_holding_bridge_with_music() -> None:
     assert isinstance(await waiting, Abandoned)
     assert [e.kind for e in trail] == ["enqueued", "announced", "abandoned"]
     assert svc.waiting("q") == []
+
+
+@dataclass
+class TakenOverAri(FakeRoutingAri):
+    """The Asterisk a new engine finds after a take-over: the holding bridge exists (409 on
+    creating it again) with the callers still in it."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.bridges["hold-q"] = Bridge(id="hold-q", bridge_type="holding", channels=["c1"])
+
+    async def create_bridge(self, bridge_id: str, kind: str = "mixing", name: str = "") -> Bridge:
+        if bridge_id in self.bridges:
+            raise AriError(409, "POST", f"/bridges/{bridge_id}", "Bridge already exists")
+        return await super().create_bridge(bridge_id, kind, name)
+
+
+async def test_a_rejoined_caller_still_in_the_holding_bridge_is_not_asked_in_again() -> None:
+    # Asterisk runs an addChannel on the channel's thread, busy with the caller's prompt until
+    # it ends: after a take-over such requests timed out, one per re-adopted caller
+    ari = TakenOverAri()
+    _, svc, trail = rig(ari=ari, when_no_agents="join")
+    assert svc.holding_bridge("q") == "hold-q"
+    calls = [FakeCall(ari, c, []) for c in ("c1", "c2")]
+    for call in calls:  # both were waiting; c2 had been taken out of the bridge meanwhile
+        await call.remember(QUEUE.name, QUEUE.encode(Membership("q", 0, T0)))
+    waiting = [asyncio.create_task(svc.rejoin(call)) for call in calls]
+    await asyncio.sleep(1)
+    assert [op for op in ari.ops if op[0] == "add_to_bridge"] == [("add_to_bridge", "hold-q", "c2")]
+    assert [c.call_id for c in svc.waiting("q")] == ["c1", "c2"]
+    for call in calls:
+        call.hang_up()
+    assert [type(await w) for w in waiting] == [Abandoned, Abandoned]
+    assert [e.kind for e in trail].count("rejoined") == 2
 
 
 @dataclass
