@@ -21,8 +21,9 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.ari.client import AriClient
+from ivr.cli.run import EXIT_FENCED
 from ivr.domain import utc_now
-from ivr.leader import Holder, read_holder
+from ivr.leader import Holder, LeaderTiming, read_holder
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
 from ivr.store.staff import NewStaff, Role, StaffStore
@@ -167,6 +168,27 @@ async def active_engine(db: AsyncEngine) -> Holder:
     return holder
 
 
+async def start_pair(
+    config: Path,
+    logs: dict[str, Path],
+    procs: dict[str, asyncio.subprocess.Process],
+    sandbox: Sandbox,
+    db: AsyncEngine,
+) -> tuple[str, str]:
+    """Two engines started at once (into `procs`): exactly one is active, the other waits;
+    their names (active, standby)."""
+    started = await asyncio.gather(*(start_engine(config, p, sandbox) for p in logs.values()))
+    procs.update(zip(logs, started, strict=True))
+    holder = await active_engine(db)
+    [active] = [n for n, p in procs.items() if p.pid == holder.pid]
+    [standby] = [n for n in procs if n != active]
+    await wait_for_line(logs[active], "engine running", procs[active])
+    await wait_for_line(logs[standby], "standby: waiting while engine", procs[standby])
+    assert "ARI events connected" not in read_log(logs[standby])
+    assert holder.generation == 1
+    return active, standby
+
+
 async def test_the_standby_takes_over_menus_a_queue_and_a_conversation_and_a_leak_gets_through(
     sandbox: Sandbox, tmp_path: Path, pg_url: str
 ) -> None:
@@ -189,16 +211,7 @@ async def test_the_standby_takes_over_menus_a_queue_and_a_conversation_and_a_lea
     procs: dict[str, asyncio.subprocess.Process] = {}
     sipps: list[Sipp] = [duty, agent_phone]
     try:
-        # two engines started at once: exactly one is active, the other waits
-        started = await asyncio.gather(*(start_engine(config, p, sandbox) for p in logs.values()))
-        procs = dict(zip(logs, started, strict=True))
-        holder = await active_engine(db)
-        [active] = [n for n, p in procs.items() if p.pid == holder.pid]
-        [standby] = [n for n in procs if n != active]
-        await wait_for_line(logs[active], "engine running", procs[active])
-        await wait_for_line(logs[standby], "standby: waiting while engine", procs[standby])
-        assert "ARI events connected" not in read_log(logs[standby])
-        assert holder.generation == 1
+        active, standby = await start_pair(config, logs, procs, sandbox, db)
 
         menu = callers(
             sandbox,
@@ -289,5 +302,65 @@ async def test_the_standby_takes_over_menus_a_queue_and_a_conversation_and_a_lea
         with contextlib.suppress(Exception):
             await ari.set_global("HOTLINE_ONDUTY", "PJSIP/onduty")
         await ari.close()
+        await db.dispose()
+        await hang_up_leftovers(sandbox)
+
+
+async def test_an_engine_stalled_past_its_right_to_act_stops_when_it_wakes_and_the_standby_serves(
+    sandbox: Sandbox, tmp_path: Path, pg_url: str
+) -> None:
+    """The active engine's process is stopped (SIGSTOP: a stall of its event loop, as a long
+    collector pass or a blocking call would be) for longer than a confirmation of the lock
+    lasts. Its session still holds the lock meanwhile (the kernel keeps its connection), so the
+    standby cannot take over; when it wakes (SIGCONT), it finds its right to act run out,
+    touches no call and exits (code 3); the standby then takes the calls over."""
+    await hang_up_leftovers(sandbox)
+    config = standby_config(sandbox, tmp_path, pg_url, "PJSIP/onduty")
+    db = open_engine(pg_url)
+    logs = {name: tmp_path / f"engine-{name}.log" for name in ("a", "b")}
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    menu: Sipp | None = None
+    try:
+        active, standby = await start_pair(config, logs, procs, sandbox, db)
+        menu = callers(
+            sandbox,
+            tmp_path,
+            info_keys_scenario(tmp_path, "menu.xml", int(MENU_KEY_S * 1000) - 2500, 3000),
+            "5",
+        )
+        await menu.start()
+        await kinds_reach(db, "menu_choice", PER_GROUP)
+
+        procs[active].send_signal(signal.SIGSTOP)
+        # the stall under test: longer than a confirmation lets the engine act
+        await asyncio.sleep(LeaderTiming().valid_s + 0.5)
+        assert "leader lock taken: generation 2" not in read_log(logs[standby])
+        procs[active].send_signal(signal.SIGCONT)
+        assert await procs[active].wait() == EXIT_FENCED
+        # (any request it would have sent on waking is refused: tests/contract/test_ari_client)
+        assert "leader lock lost: the database did not confirm the lock in time" in read_log(
+            logs[active]
+        )
+
+        await wait_for_line(
+            logs[standby], f"ARI events connected (app hotline, {PER_GROUP} calls", procs[standby]
+        )
+        menu_result = await menu.wait()
+        assert menu_result.ok, menu_result.output[-1500:]
+        await kinds_reach(db, "ended", PER_GROUP)
+        events = await trail(db)
+        # every caller's key 5, pressed after the take-over, was taken by the standby
+        assert sum(1 for _, k in events if k == "menu_choice") == 2 * PER_GROUP
+        holder = await active_engine(db)
+        assert (holder.pid, holder.generation) == (procs[standby].pid, 2)
+    finally:
+        if menu is not None:
+            menu.kill()
+        for proc in procs.values():
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGCONT)
+                proc.kill()
+                await proc.wait()
         await db.dispose()
         await hang_up_leftovers(sandbox)
