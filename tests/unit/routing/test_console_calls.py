@@ -16,6 +16,7 @@ from ivr.ari.models import AriEvent, CallerId, Channel, StasisEnd, StasisStart
 from ivr.ari.port import AriPort
 from ivr.calls.handle import CallCommand
 from ivr.calls.memory import InMemoryCallMemory
+from ivr.calls.services import prompt_media
 from ivr.store.departments import Department
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool
@@ -23,7 +24,7 @@ from routing.config import RoutingConfig
 from routing.hours import calendars_of
 from routing.model import QueueEvent, TransferEvent, WrapUpEvent
 from routing.queues import QueueService, QueueTiming
-from routing.transfer import TransferService
+from routing.transfer import ACCEPT_PROMPT, TransferService
 from tests.unit.routing.test_queues import FakeRoutingAri
 
 pytestmark = [pytest.mark.unit, pytest.mark.looptime]
@@ -561,3 +562,35 @@ async def test_the_agent_hanging_up_during_the_consultation_hands_the_caller_ove
     assert r.pool.state("a1").status == "wrap_up"
     r.ari.hangs_up(dept)
     assert await task == "answered"
+
+
+class EnglishCall(Call):
+    """A caller who chose English in the IVR, with the engine's own prompt URIs."""
+
+    media_of = staticmethod(prompt_media())
+
+    @property
+    def language(self) -> str:
+        return "en"
+
+    def media(self, prompt_id: str) -> str:
+        return self.media_of(prompt_id, self.language)
+
+
+async def test_the_on_duty_phone_hears_the_accept_prompt_in_the_callers_language() -> None:
+    # the on-duty person learns, before pressing 1, that the caller speaks English (on-duty
+    # steps are names and phones, not staff with a language of their own)
+    r = rig(departments={"leaks": {"on_duty": ["PJSIP/duty"], "accept_timeout_s": 15}})
+    assert r.router.transfers is not None
+    call = EnglishCall(r.ari, "c1")
+    task = asyncio.get_running_loop().create_task(r.router.transfers.emergency(call, "leaks"))
+    endpoint, leg = await r.ari.next_ring()
+    assert endpoint == "PJSIP/duty"
+    r.ari.answers(leg)
+    async with asyncio.timeout(5):
+        while not any(op[:2] == ("play", leg) for op in r.ari.ops):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    [played] = [op[2] for op in r.ari.ops if op[:2] == ("play", leg)]
+    assert played == f"sound:/var/lib/hotline/prompts/en/{ACCEPT_PROMPT}"
+    r.ari.hangs_up("c1")
+    assert (await task).caller_hung_up
