@@ -75,6 +75,7 @@ from ivr.store.accounts import AccountStore
 from ivr.store.call_memory import DbCallMemory
 from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
+from ivr.store.departments import DepartmentBook, config_departments
 from ivr.store.duty import DutyRoster, DutyStep
 from ivr.store.flowfiles import AcceptedFlowFiles
 from ivr.store.migrate import migrate
@@ -135,6 +136,8 @@ class Backends:
     notice_desk: NoticeDesk | None = None
     # the leak line's on-duty lists, read at each escalation (None: config.yaml's lists)
     duty: DutyRoster | None = None
+    # the departments transfers ring, read at each transfer (None: config.yaml's)
+    departments: DepartmentBook | None = None
 
 
 def flow_registry(
@@ -228,6 +231,8 @@ async def open_backends(
     stack.push_async_callback(must, agent_trail.aclose, FLUSH_S, "writing the agent trail")
     duty = DutyRoster(db)
     await duty.seed(config_duty_lists(config), utc_now())
+    departments = DepartmentBook(db)
+    await departments.seed(config_departments(config), utc_now())
     return Backends(
         flows=flows,
         accounts=StoreAccounts(store),
@@ -244,6 +249,7 @@ async def open_backends(
         agent_trail=agent_trail,
         notice_desk=notice_desk,
         duty=duty,
+        departments=departments,
     )
 
 
@@ -267,6 +273,7 @@ def build_acd(
     recorder: CallRecorder,
     agents: AgentPool | None = None,
     duty: DutyRoster | None = None,
+    departments: DepartmentBook | None = None,
 ) -> AcdRouter:
     """Queues, agents and transfers from `routing:` in config.yaml; `agents` the pool of the
     staff who take calls (None: config's `routing.agents`). The router dials the queues'
@@ -282,7 +289,9 @@ def build_acd(
         on_event=trail.add,
         callback_store=callback_store,
     )
-    transfers = TransferService(routing, ari, calendars, on_event=trail.add, duty=duty)
+    transfers = TransferService(
+        routing, ari, calendars, on_event=trail.add, duty=duty, departments=departments
+    )
     return AcdRouter(
         queues,
         transfers,
@@ -372,6 +381,7 @@ class Engine:
                 backends.recorder,
                 backends.agents,
                 backends.duty,
+                backends.departments,
             )
         self.services = CallServices(
             flows=backends.flows,

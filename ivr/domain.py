@@ -21,6 +21,9 @@ ENDPOINT_PATTERN = re.compile(r"(PJSIP|SIP|IAX2|Local)/[A-Za-z0-9@+._/:-]{1,180}
 """A dial string the engine can ring (`PJSIP/agent1`, `PJSIP/0312345678@trunk`): agents' phones,
 departments and on-duty steps, in config.yaml and in the console alike."""
 
+DEPARTMENT_NUMBER_PATTERN = re.compile(r"\+?[0-9]{2,20}")
+"""A department's phone number, dialled through the trunk (`0312345678`, `+81312345678`)."""
+
 HoursState = Literal["open", "closed", "holiday", "peak"]
 """What a calendar says at a moment: ``peak`` is open, at the March–April peak."""
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ivr.domain import ENDPOINT_PATTERN
+from ivr.domain import DEPARTMENT_NUMBER_PATTERN, ENDPOINT_PATTERN
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # Index = date.weekday(): Monday is 0.
@@ -314,16 +314,20 @@ DEFAULT_PAUSE_REASONS: dict[str, dict[str, str]] = {
 }
 
 
+DEPARTMENT_RING_S = 20
+"""How long a department's line rings (a department added in the console has no config)."""
+
+
 class DepartmentConfig(_Model):
     """A department callers are transferred to: a SIP endpoint, or a phone `number` dialled
     through `RoutingConfig.outbound_endpoint`. `on_duty` is the escalation list rung in order,
     `ring_timeout_s` each, for emergencies (bypassing `calendar`)."""
 
     endpoint: Endpoint | None = None
-    number: str | None = Field(default=None, pattern=r"^\+?[0-9]{2,20}$")
+    number: str | None = Field(default=None, pattern=f"^{DEPARTMENT_NUMBER_PATTERN.pattern}$")
     calendar: str | None = None
     on_duty: tuple[Endpoint, ...] = ()
-    ring_timeout_s: int = Field(default=20, gt=0)
+    ring_timeout_s: int = Field(default=DEPARTMENT_RING_S, gt=0)
     label: Label | None = None
     """The department's name on the console (transfer targets); None: the config key."""
     # how long an on-duty phone that answered has to press 1 before the next one is rung
@@ -388,8 +392,16 @@ class RoutingConfig(_Model):
         """The dial string of a department (KeyError for an unknown one; ValueError if it only
         has an on-duty list)."""
         dept = self.departments[name]
-        if dept.endpoint is not None:
-            return dept.endpoint
-        if dept.number is not None:
-            return self.outbound_endpoint.replace("{number}", dept.number)
-        raise ValueError(f"department {name} has no endpoint or number, only an on-duty list")
+        dial = self.dial_string(dept.endpoint, dept.number)
+        if dial is None:
+            raise ValueError(f"department {name} has no endpoint or number, only an on-duty list")
+        return dial
+
+    def dial_string(self, endpoint: str | None, number: str | None) -> str | None:
+        """What is rung for a department line: its endpoint, else its number through
+        `outbound_endpoint`; None when it has neither."""
+        if endpoint is not None:
+            return endpoint
+        if number is not None:
+            return self.outbound_endpoint.replace("{number}", number)
+        return None

@@ -27,9 +27,10 @@ from ivr.ari.models import ChannelDtmfReceived, PlaybackFinished
 from ivr.calls.handle import CallHandle
 from ivr.domain import utc_now
 from ivr.errors import AriError
+from ivr.store.departments import Department
 from ivr.store.duty import DutyStep
 from routing.agents import Clock
-from routing.config import RoutingConfig
+from routing.config import DEPARTMENT_RING_S, RoutingConfig
 from routing.hours import Calendar
 from routing.legs import Leg, RingResult, Stop, hang_up_quietly, is_gone, ring_leg
 from routing.model import TransferEvent
@@ -44,7 +45,9 @@ ACCEPT_DIGIT = "1"
 ACCEPT_ASKS = 4
 """How many times the accept prompt is said to a phone that has not pressed 1 yet."""
 
-TransferStatus = Literal["connected", "no_answer", "caller_gone", "closed", "cancelled"]
+TransferStatus = Literal[
+    "connected", "no_answer", "caller_gone", "closed", "cancelled", "unknown_target"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,23 @@ class OnDutySource(Protocol):
     department, ring config.yaml's."""
 
     async def on_duty(self, department: str) -> Sequence[DutyStep] | None: ...
+
+
+class DepartmentSource(Protocol):
+    """Where the departments are kept (`ivr.store.departments.DepartmentBook`): a department's
+    row as it is now (removed ones too), None when none is kept for it (config.yaml's holds)."""
+
+    async def department(self, code: str) -> Department | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """What a transfer to a department rings now: the dial string, for how long, and the
+    calendar that decides whether it is open (None: always)."""
+
+    dial: str
+    ring_s: int
+    calendar: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +136,11 @@ class TransferService:
         moh_class: str | None = None,
         on_event: Callable[[TransferEvent], None] | None = None,
         duty: OnDutySource | None = None,
+        departments: DepartmentSource | None = None,
     ) -> None:
         self.config = config
         self._duty = duty
+        self._departments = departments
         self._ari = ari
         self._calendars = calendars
         self._clock = clock
@@ -130,17 +152,43 @@ class TransferService:
         if self._on_event is not None:
             self._on_event(TransferEvent(call.channel_id, department, self._clock(), kind, detail))
 
-    def _open(self, department: str) -> bool:
-        calendar = self.config.departments[department].calendar
-        return calendar is None or self._calendars[calendar].is_open(self._clock())
+    def _open(self, line: Line) -> bool:
+        if line.calendar is None:
+            return True
+        calendar = self._calendars.get(line.calendar)
+        # a calendar config.yaml no longer has: nothing says the department is open
+        return calendar is not None and calendar.is_open(self._clock())
 
-    def reachable(self, department: str) -> Literal["ok", "unknown_target", "closed"]:
+    async def line(self, department: str) -> Line | None:
+        """The department's line as it is now: the database's row (read for each transfer, so
+        a change in the console applies to the next one), else config.yaml's. None: no such
+        department, a removed one, or one with only an on-duty list. A database that cannot be
+        read falls back to config, as the on-duty lists do."""
+        conf = self.config.departments.get(department)
+        ring_s = conf.ring_timeout_s if conf is not None else DEPARTMENT_RING_S
+        if self._departments is not None:
+            try:
+                kept = await self._departments.department(department)
+            except Exception:
+                log.warning("department unreadable, using config's", exc_info=True)
+            else:
+                if kept is not None:
+                    dial = self.config.dial_string(kept.endpoint, kept.number)
+                    if kept.removed or dial is None:
+                        return None
+                    return Line(dial, ring_s, kept.calendar)
+        if conf is None:
+            return None
+        dial = self.config.dial_string(conf.endpoint, conf.number)
+        return Line(dial, ring_s, conf.calendar) if dial is not None else None
+
+    async def reachable(self, department: str) -> Literal["ok", "unknown_target", "closed"]:
         """Whether a transfer to `department` may start now (a department with only an on-duty
         list takes emergencies, not transfers)."""
-        dept = self.config.departments.get(department)
-        if dept is None or (dept.endpoint is None and dept.number is None):
+        line = await self.line(department)
+        if line is None:
             return "unknown_target"
-        return "ok" if self._open(department) else "closed"
+        return "ok" if self._open(line) else "closed"
 
     # ------------------------------------------------------------------ ringing a leg
 
@@ -193,12 +241,14 @@ class TransferService:
     ) -> TransferResult:
         """Hang up the agent leg (and its bridge) at once, then ring the department while the
         caller hears hold music; bridge them when it answers. Outside the department's calendar
-        nothing is touched and the status is `closed`."""
-        dept = self.config.departments[department]
-        if not self._open(department):
+        nothing is touched and the status is `closed` (`unknown_target`: it is gone)."""
+        line = await self.line(department)
+        if line is None:
+            self._trail(call, department, "transfer_failed", "unknown_target")
+            return TransferResult(department, "blind", "unknown_target")
+        if not self._open(line):
             self._trail(call, department, "closed")
             return TransferResult(department, "blind", "closed")
-        endpoint = self.config.department_endpoint(department)
         if agent_channel_id is not None:
             call.release(agent_channel_id)
             await self._hangup(agent_channel_id)
@@ -209,7 +259,7 @@ class TransferService:
         leg = call.new_id("dept")
         self._trail(call, department, "transfer_blind")
         ring = await self._ring(
-            call, endpoint, leg, department, dept.ring_timeout_s, context or call.context
+            call, line.dial, leg, department, line.ring_s, context or call.context
         )
         if ring != "answered":
             self._trail(call, department, "transfer_failed", ring)
@@ -237,23 +287,20 @@ class TransferService:
         rang) / `no_answer` / `closed` with the caller back with the agent; `caller_gone`; or,
         when the agent hung up while it rang (`agent_left`), `connected` (the department took
         the caller, as a blind transfer would) or the ring's result with the caller on hold."""
-        if not self._open(department):
+        line = await self.line(department)
+        if line is None:
+            self._trail(call, department, "transfer_failed", "unknown_target")
+            return TransferResult(department, "attended", "unknown_target")
+        if not self._open(line):
             self._trail(call, department, "closed")
             return TransferResult(department, "attended", "closed")
-        endpoint = self.config.department_endpoint(department)
         await self._ari.remove_from_bridge(bridge_id, call.channel_id)
         with contextlib.suppress(AriError):
             await self._ari.start_moh(call.channel_id, self._moh_class)
         leg = call.new_id("dept")
         self._trail(call, department, "transfer_consult")
         ring = await self._ring(
-            call,
-            endpoint,
-            leg,
-            department,
-            self.config.departments[department].ring_timeout_s,
-            context or call.context,
-            stop,
+            call, line.dial, leg, department, line.ring_s, context or call.context, stop
         )
         left = agent_left()
         if ring == "answered" and not left:

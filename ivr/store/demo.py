@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ivr.numbers import customer_number
 from ivr.store.passwords import Passwords
 from ivr.store.staff import NewStaff, Role, StaffMember, StaffStore
-from ivr.store.tables import accounts, departments, notice_areas, notices, phones, premises
+from ivr.store.tables import accounts, notice_areas, notices, phones, premises
 
 Progress = Callable[[int, int], None]
 """Called with (accounts written so far, total)."""
@@ -159,7 +159,7 @@ async def demo(
     chunk: int = 20_000,
     today: date | None = None,
 ) -> int:
-    """Add `n` demo accounts (with premises, phones, a few notices and departments).
+    """Add `n` demo accounts (with premises, phones and a few notices).
 
     Returns the number of accounts written. Deterministic for a given seed and starting state.
     """
@@ -170,8 +170,6 @@ async def demo(
         acc0 = await _max_id(conn, accounts)
         prem0 = await _max_id(conn, premises)
         phone0 = await _max_id(conn, phones)
-        if await _max_id(conn, departments) == 0:
-            await _seed_departments(conn)
     draw = _DemoDraw(rnd, day, now, prem0, phone0)
     done = 0
     while done < n:
@@ -307,35 +305,6 @@ class _DemoDraw:
         elif numbers and rnd.random() < 0.01 and len(self.shared_pool) < 5000:
             self.shared_pool.append(numbers[0])
         return numbers
-
-
-async def _seed_departments(conn: AsyncConnection) -> None:
-    await conn.execute(
-        sa.insert(departments),
-        [
-            {
-                "code": "water-supply",
-                "name_ja": "給水課",
-                "name_en": "Water Supply Division",
-                "endpoint": "PJSIP/water-supply",
-                "on_duty": ["PJSIP/duty-1", "PJSIP/duty-2"],
-            },
-            {
-                "code": "billing",
-                "name_ja": "料金課",
-                "name_en": "Billing Division",
-                "endpoint": "PJSIP/billing",
-                "on_duty": [],
-            },
-            {
-                "code": "emergency",
-                "name_ja": "漏水緊急受付",
-                "name_en": "Leak Emergency Desk",
-                "endpoint": "PJSIP/emergency",
-                "on_duty": ["PJSIP/duty-1", "PJSIP/duty-2", "PJSIP/duty-3"],
-            },
-        ],
-    )
 
 
 async def _seed_notices(conn: AsyncConnection, rnd: random.Random, now: datetime) -> None:

@@ -59,15 +59,20 @@ metadata = sa.MetaData(
     }
 )
 
+# the departments calls are transferred to (ivr.store.departments): config.yaml seeds them once,
+# the console edits them; a removed one stays as a row (`removed`) so config never seeds it back
 departments = sa.Table(
     "departments",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("code", sa.String(32), nullable=False, unique=True),
-    sa.Column("name_ja", sa.String(100), nullable=False),
-    sa.Column("name_en", sa.String(100), nullable=False),
-    sa.Column("endpoint", sa.String(200), nullable=False),
-    sa.Column("on_duty", sa.JSON, nullable=False),
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("label_ja", sa.String(100), nullable=False),
+    sa.Column("label_en", sa.String(100), nullable=False),
+    sa.Column("endpoint", sa.String(200), nullable=True),
+    sa.Column("number", sa.String(21), nullable=True),
+    sa.Column("calendar", sa.String(32), nullable=True),
+    sa.Column("removed", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
 )
 
 STAFF_ROLES = ("agent", "supervisor", "admin")

@@ -26,6 +26,7 @@ from ivr.store.staff import LoginFailures, StaffStore, WebSessions
 from ivr.store.staff_admin import StaffAdmin
 from ivr.store.tokens import ApiTokens
 from ivr.web import (
+    admin_departments,
     admin_duty,
     admin_staff,
     api,
@@ -41,6 +42,7 @@ from ivr.web import (
     pages,
     report,
     search,
+    targets,
 )
 from ivr.web.access import ACCESS, TOKENS, access_middleware, add_static
 from ivr.web.context import CONSOLE, Clock, Console
@@ -127,6 +129,8 @@ def create_app(
     flows.setup(app, config, clock, registry=flow_registry)
     cases.setup(app, config, db, clock)
     admin_duty.setup(app, config, db, clock)
+    admin_departments.setup(app, config, db, clock)
+    targets.setup(app, config, db)
     admin_staff.setup(app, StaffAdmin(db))
     knowledge.setup(app, config, db, clock)
     report.setup(app, config, db, clock)

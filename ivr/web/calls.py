@@ -174,17 +174,11 @@ def display_names(key: str, label: Label | None) -> dict[str, str]:
 def setup(
     app: web.Application, routing: RoutingConfig, controls: CallControls | None = None
 ) -> None:
-    """The routes, and what the page's call controls offer: the wrap-up codes, the departments
-    a call may be transferred to (a line to ring; on-duty lists are the emergency path's) and
-    the queues."""
+    """The routes, and what the page's call controls offer: the wrap-up codes and the queues
+    (the departments, which the console edits, are read per page: `ivr.web.targets`)."""
     app[CONTROLS] = controls or CallControls()
     env = aiohttp_jinja2.get_env(app)
     env.globals["wrap_up_codes"] = dict(routing.wrap_up_codes)
-    env.globals["transfer_departments"] = [
-        (name, display_names(name, dept.label))
-        for name, dept in routing.departments.items()
-        if dept.endpoint is not None or dept.number is not None
-    ]
     env.globals["transfer_queues"] = [
         (name, display_names(name, queue.label)) for name, queue in routing.queues.items()
     ]

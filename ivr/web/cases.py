@@ -38,7 +38,9 @@ from ivr.web.access import add_route
 from ivr.web.context import Clock
 from ivr.web.desk import my_view
 from ivr.web.forms import read_form, text_field
+from ivr.web.hub import HUB
 from ivr.web.i18n import register_texts
+from ivr.web.messages import CaseStatusChanged
 from ivr.web.pages import me
 from ivr.web.render import render
 
@@ -126,6 +128,11 @@ def tokyo_time(value: datetime | None) -> str:
 def actor_of(request: web.Request) -> str:
     member = me(request).member
     return f"{member.role.value}:{member.login}"
+
+
+def login_of(actor: str) -> str:
+    """The login in an `actor_of` string (``agent:agent1`` → ``agent1``)."""
+    return actor.partition(":")[2]
 
 
 def audit_of(request: web.Request) -> AuditContext:
@@ -251,12 +258,20 @@ async def post_step(request: web.Request) -> web.StreamResponse:
     else:
         raise web.HTTPBadRequest(reason="unknown step")
     desk = request.app[DESK]
+    now = desk.clock()
     try:
-        await desk.store.advance(int(text), code, wanted, actor_of(request), desk.clock(), answer)
+        case = await desk.store.advance(int(text), code, wanted, actor_of(request), now, answer)
     except CaseNotFound:
         raise web.HTTPNotFound() from None
     except StepRefused:
         return await work_list_page(request, error="case_err_step", status=409)
+    # the agent who keyed it sees the step at once on an open case list (never waits)
+    request.app[HUB].push(
+        login_of(case.received_by),
+        CaseStatusChanged(
+            case_id=case.id, status=wanted, by=actor_of(request), at=now, answer=case.answer
+        ),
+    )
     raise web.HTTPSeeOther(f"/departments/{code}")
 
 

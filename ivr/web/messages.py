@@ -216,6 +216,20 @@ class WrapUpRecorded(_Model):
     reason: str
 
 
+class CaseStatusChanged(_Model):
+    """A complaint or request the agent keyed moved on at its department (`ivr.web.cases`):
+    taken `in_hand` or `answered` (with the answer), by whom and when. Sent to the agent's
+    open pages only: the case list (`/agent/cases`) shows it without a reload; a page opened
+    later reads it from the database."""
+
+    type: Literal["case_status"] = "case_status"
+    case_id: int
+    status: Literal["in_hand", "answered"]
+    by: str
+    at: AwareDatetime
+    answer: str | None = None
+
+
 class Heartbeat(_Model):
     type: Literal["heartbeat"] = "heartbeat"
     at: AwareDatetime
@@ -229,6 +243,7 @@ ConsoleMessage = Annotated[
     | AgentStateChanged
     | TransferStep
     | WrapUpRecorded
+    | CaseStatusChanged
     | Heartbeat,
     Field(discriminator="type"),
 ]

@@ -20,6 +20,7 @@ from ivr.web.i18n import LANGUAGES
 from ivr.web.login import landing, safe_next
 from ivr.web.render import render
 from ivr.web.sessions import SignedIn, signed_in
+from ivr.web.targets import transfer_departments
 
 
 def me(request: web.Request) -> SignedIn:
@@ -34,7 +35,15 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 async def agent_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "agent.html", {"member": me(request).member, **page_context(request)})
+    return render(
+        request,
+        "agent.html",
+        {
+            "member": me(request).member,
+            **page_context(request),
+            "transfer_departments": await transfer_departments(request),
+        },
+    )
 
 
 async def supervisor_page(request: web.Request) -> web.StreamResponse:

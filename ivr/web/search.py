@@ -39,6 +39,7 @@ from ivr.web.intake_texts import ACCOUNT_STATUSES, PAYMENT_METHODS, error_text, 
 from ivr.web.openapi import Operation, answer, api_route, read_query, unprocessable
 from ivr.web.pages import me
 from ivr.web.render import render
+from ivr.web.targets import transfer_departments
 
 AUDIT_REASON = "agent_search"
 MAX_TERM = 64
@@ -183,7 +184,12 @@ async def post_search(request: web.Request) -> web.StreamResponse:
         else:
             search["accounts"] = found.accounts
             search["more"] = found.more
-    context = {"member": me(request).member, **page_context(request), "search": search}
+    context = {
+        "member": me(request).member,
+        **page_context(request),
+        "transfer_departments": await transfer_departments(request),
+        "search": search,
+    }
     return render(request, "agent.html", context, status=status)
 
 

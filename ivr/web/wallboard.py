@@ -37,7 +37,7 @@ from ivr.store.staff import Role
 from ivr.store.tables import accounts, calls
 from ivr.web import admin_duty
 from ivr.web.access import add_route
-from ivr.web.context import Clock
+from ivr.web.context import Clock, console_of
 from ivr.web.csrf import form_token
 from ivr.web.desk import DESK, Desk, FieldErrors, StateChange, change, field_errors, reason_label
 from ivr.web.hub import same_origin
@@ -46,6 +46,8 @@ from ivr.web.openapi import Operation, api_route, read_json
 from ivr.web.pages import me
 from ivr.web.render import render
 from ivr.web.sessions import signed_in
+from ivr.web.targets import TARGETS
+from ivr.web.wallboard_duty import duty_rows
 from ivr.web.wallboard_model import (
     NO_QUEUES,
     Board,
@@ -205,6 +207,11 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
     board = await request.app[WALLBOARD].board()
     lang = language_of(request)
     steps, kept = await admin_duty.tonight(request.app[admin_duty.DESK])
+    leak = request.app[admin_duty.DESK].config.calls.emergency_department
+    department = next(
+        (d.label(lang) for d in await request.app[TARGETS].departments() if d.code == leak), leak
+    )
+    staff = await console_of(request).staff.all()
     return render(
         request,
         "wallboard.html",
@@ -212,7 +219,8 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
             "member": me(request).member,
             "w": wall_translator(lang),
             "board_html": render_board(request.app, board, lang, form_token(request)),
-            "duty": steps,
+            "duty": duty_rows(steps, staff),
+            "duty_department": department,
             "duty_changed": None
             if kept is None
             else f"{admin_duty.tokyo_time(kept.updated_at)} ({kept.updated_by})",

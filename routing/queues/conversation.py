@@ -189,7 +189,7 @@ class Conversation:
         if not isinstance(command, Transfer):
             command.answer("no_consultation")
             return None
-        verdict = self._reachable(command)
+        verdict = await self._reachable(command)
         if verdict != "ok":
             command.answer(verdict)
             return None
@@ -216,12 +216,12 @@ class Conversation:
             return await self._blind(call, talk, command.target)
         return await self._attended(call, talk, command.target)
 
-    def _reachable(self, command: Transfer) -> Reply:
+    async def _reachable(self, command: Transfer) -> Reply:
         if command.kind == "queue":
             return self._queue_takes(command.target) if self._queue_takes else "unknown_target"
         if self._transfers is None:
             return "unknown_target"
-        return self._transfers.reachable(command.target)
+        return await self._transfers.reachable(command.target)
 
     async def _blind(self, call: CallHandle, talk: _Talk, department: str) -> TalkEnd:
         assert self._transfers is not None  # noqa: S101 — _reachable checked it

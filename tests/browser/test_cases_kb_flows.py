@@ -1,5 +1,6 @@
 """Complaints, the knowledge base and the flows page in headless Chromium: a complaint an agent
-keys reaches the department's work list, the department answers it and the agent sees that;
+keys reaches the department's work list, the department takes it in hand and answers it and the
+agent's open case list shows each step without a reload;
 a half-width katakana search finds the full-width FAQ entry an admin wrote; the flows page shows
 a rejected edit's file:line and a simulate transcript; an agent opens no admin page."""
 
@@ -110,6 +111,9 @@ async def test_a_complaint_reaches_the_department_and_the_agent_sees_it_answered
         await agent.click("#case-save")
         await expect(agent.locator("#saved-note")).to_contain_text("Saved (number 1)")
         await expect(agent.locator("#my-cases #case-1 .case-status")).to_have_text("Received")
+        # the agent's list listens for the department's steps (no reload from here on)
+        await expect(agent.locator("#my-cases")).to_have_attribute("data-live", "true")
+        status = agent.locator("#my-cases #case-1")
 
         await dept.goto(site.url("/agent/cases"))
         await dept.click("#link-department-construction")
@@ -117,14 +121,17 @@ async def test_a_complaint_reaches_the_department_and_the_agent_sees_it_answered
         await expect(row).to_contain_text(SAID)
         await dept.click("#take-1")
         await expect(row.locator(".case-status")).to_contain_text("In hand: agent:dept1")
+        await expect(status.locator(".case-status")).to_contain_text("In hand — agent:dept1")
+        await expect(status.locator(".case-status")).to_have_attribute("data-status", "in_hand")
         await dept.fill("#answer-1", "職員が現地で止水しました。")
         await dept.click("#answer-button-1")
         await expect(row.locator(".case-status")).to_contain_text("Answered: agent:dept1")
 
-        await agent.reload()
-        status = agent.locator("#my-cases #case-1")
         await expect(status.locator(".case-status")).to_contain_text("Answered — agent:dept1")
         await expect(status).to_contain_text("職員が現地で止水しました。")
+        live = await status.inner_text()
+        await agent.reload()  # the page as the server renders it says the same, to the minute
+        assert await status.inner_text() == live
         ARTIFACTS.mkdir(exist_ok=True)
         await agent.screenshot(path=str(ARTIFACTS / "agent-cases.png"), full_page=True)
     finally:

@@ -16,13 +16,15 @@ from ivr.ari.models import AriEvent, CallerId, Channel, StasisEnd, StasisStart
 from ivr.ari.port import AriPort
 from ivr.calls.handle import CallCommand
 from ivr.calls.memory import InMemoryCallMemory
+from ivr.calls.services import prompt_media
+from ivr.store.departments import Department
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool
 from routing.config import RoutingConfig
 from routing.hours import calendars_of
 from routing.model import QueueEvent, TransferEvent, WrapUpEvent
 from routing.queues import QueueService, QueueTiming
-from routing.transfer import TransferService
+from routing.transfer import ACCEPT_PROMPT, TransferService
 from tests.unit.routing.test_queues import FakeRoutingAri
 
 pytestmark = [pytest.mark.unit, pytest.mark.looptime]
@@ -158,7 +160,20 @@ class Rig:
                 await self.pool.changed(1)
 
 
-def rig(*agents: str, departments: Mapping[str, object] | None = None) -> Rig:
+class Book:
+    """The database's departments as a transfer reads them (`DepartmentBook`), changed by the
+    test as an admin would on /admin/departments."""
+
+    def __init__(self, *kept: Department) -> None:
+        self.kept = {d.code: d for d in kept}
+
+    async def department(self, code: str) -> Department | None:
+        return self.kept.get(code)
+
+
+def rig(
+    *agents: str, departments: Mapping[str, object] | None = None, book: Book | None = None
+) -> Rig:
     config = RoutingConfig.model_validate(
         {
             "calendars": {
@@ -193,7 +208,9 @@ def rig(*agents: str, departments: Mapping[str, object] | None = None) -> Rig:
     queues = QueueService(
         config, pool, ari, cals, clock=clock, timing=QueueTiming(tick_s=0.5), on_event=events.add
     )
-    transfers = TransferService(config, ari, cals, clock=clock, on_event=events.add)
+    transfers = TransferService(
+        config, ari, cals, clock=clock, on_event=events.add, departments=book
+    )
     router = AcdRouter(queues, transfers, ari, events=events)
 
     def post(call_id: str, command: CallCommand) -> bool:
@@ -384,6 +401,38 @@ async def test_a_transfer_to_a_closed_or_unknown_target_leaves_the_caller_with_t
     assert await task == "answered"
 
 
+async def test_a_transfer_rings_the_departments_line_as_the_console_left_it() -> None:
+    # the database's row wins over config's: a new endpoint, a department config never had,
+    # a removed one and one whose calendar is shut, each as it is when the agent transfers
+    book = Book(
+        Department("works", "工事課", "Works", "PJSIP/works-new", None, "cal"),
+        Department("sewer", "下水道課", "Sewers", None, "0312345678"),
+        Department("closed_dept", "x", "x", "PJSIP/closed", None, None, removed=True),
+        Department("late", "x", "x", "PJSIP/late", None, "shut"),
+    )
+    r = rig("a1", book=book)
+    call, task, leg = await on_call(r)
+    desk = r.router.desk
+    assert await desk.transfer("a1", "c1", "department", "closed_dept", "blind") == (
+        "unknown_target"
+    )
+    assert await desk.transfer("a1", "c1", "department", "late", "blind") == "closed"
+    assert await desk.transfer("a1", "c1", "department", "sewer", "attended") == "ok"
+    endpoint, dept = await r.ari.next_ring()
+    assert endpoint == "PJSIP/0312345678@trunk"  # the number, through the trunk
+    r.ari.hangs_up(dept)  # rang out: the caller is back with the agent
+    await r.until(lambda: "transfer_failed" in r.kinds("c1"))
+    # the admin changes the endpoint again: the very next transfer rings it
+    book.kept["works"] = Department("works", "工事課", "Works", "PJSIP/works-3")
+    assert await desk.transfer("a1", "c1", "department", "works", "blind") == "ok"
+    endpoint, dept = await r.ari.next_ring()
+    assert endpoint == "PJSIP/works-3"
+    r.ari.answers(dept)
+    await r.until(lambda: "put_through" in r.kinds("c1"))
+    r.ari.hangs_up(dept)
+    assert await task == "answered"
+
+
 async def test_a_queue_transfer_offers_the_same_call_in_the_other_queue() -> None:
     r = rig("a1", "a9")
     r.pool.pause("a9", "break")
@@ -513,3 +562,35 @@ async def test_the_agent_hanging_up_during_the_consultation_hands_the_caller_ove
     assert r.pool.state("a1").status == "wrap_up"
     r.ari.hangs_up(dept)
     assert await task == "answered"
+
+
+class EnglishCall(Call):
+    """A caller who chose English in the IVR, with the engine's own prompt URIs."""
+
+    media_of = staticmethod(prompt_media())
+
+    @property
+    def language(self) -> str:
+        return "en"
+
+    def media(self, prompt_id: str) -> str:
+        return self.media_of(prompt_id, self.language)
+
+
+async def test_the_on_duty_phone_hears_the_accept_prompt_in_the_callers_language() -> None:
+    # the on-duty person learns, before pressing 1, that the caller speaks English (on-duty
+    # steps are names and phones, not staff with a language of their own)
+    r = rig(departments={"leaks": {"on_duty": ["PJSIP/duty"], "accept_timeout_s": 15}})
+    assert r.router.transfers is not None
+    call = EnglishCall(r.ari, "c1")
+    task = asyncio.get_running_loop().create_task(r.router.transfers.emergency(call, "leaks"))
+    endpoint, leg = await r.ari.next_ring()
+    assert endpoint == "PJSIP/duty"
+    r.ari.answers(leg)
+    async with asyncio.timeout(5):
+        while not any(op[:2] == ("play", leg) for op in r.ari.ops):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    [played] = [op[2] for op in r.ari.ops if op[:2] == ("play", leg)]
+    assert played == f"sound:/var/lib/hotline/prompts/en/{ACCEPT_PROMPT}"
+    r.ari.hangs_up("c1")
+    assert (await task).caller_hung_up

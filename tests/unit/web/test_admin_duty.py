@@ -32,6 +32,7 @@ async def client(
     await add_member(engine, passwords, "boss", Role.ADMIN, language="en")
     await add_member(engine, passwords, "sup", Role.SUPERVISOR)
     await add_member(engine, passwords, "agent1", Role.AGENT)
+    await add_member(engine, passwords, "phone3", Role.AGENT, endpoint="PJSIP/agent3")
     config = parse_config(
         {
             "console": {"port": 0},
@@ -204,7 +205,10 @@ async def test_the_wallboard_shows_tonights_list_in_ring_order(
     assert (await sign_in(client, "sup")).status == 303
     page = await (await client.get("/supervisor/wallboard")).text()
     duty = page[page.index('id="on-duty"') :]
-    assert duty.index("PJSIP/onduty") < duty.index("PJSIP/agent3")
+    # config's steps are phones: shown as the staff member whose phone it is, else its name
+    assert duty.index(">onduty<") < duty.index(">Staff phone3<")
+    assert "PJSIP/" not in duty.split("</table>")[0]
+    assert 'id="on-duty-department">emergency_duty<' in duty  # no label in config: its code
     assert "config.yaml" in duty
     await DutyRoster(engine).replace(
         LEAK,

@@ -6,6 +6,7 @@ input is a 422 with field errors; agents open no admin page and no other departm
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -21,6 +22,8 @@ from ivr.store.staff import NewStaff, Role, StaffStore
 from ivr.store.tables import call_events, calls
 from ivr.web.app import create_app
 from ivr.web.desk import DESK
+from ivr.web.hub import HUB
+from ivr.web.messages import CaseStatusChanged, read_message
 from tests.support.console import PASSWORD, T0, VirtualClock
 from tests.unit.web.conftest import Client, page_token, sign_in
 
@@ -266,3 +269,52 @@ async def test_the_pop_gets_the_entries_for_the_callers_ivr_path(
     page = await (await client.get("/agent")).text()
     assert 'id="kb-suggest"' in page
     assert "kb-suggest.js" in page
+
+
+class OpenPage:
+    """An agent's open page on the live channel (`Hub.attached`'s peer): what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: asyncio.Queue[str] = asyncio.Queue()
+
+    async def send_str(self, data: str) -> None:
+        self.sent.put_nowait(data)
+
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
+        return True
+
+
+async def test_the_departments_step_is_pushed_to_the_agent_who_keyed_the_case(
+    client: Client, clock: VirtualClock
+) -> None:
+    await as_member(client, "agent1")
+    token = await page_token(client, "/agent/cases")
+    saved = await client.post(
+        "/agent/cases",
+        data={
+            "csrf_token": token,
+            "kind": "request",
+            "category": "meter",
+            "said": SAID,
+            "department": "construction",
+        },
+        allow_redirects=False,
+    )
+    case_id = int(saved.headers["Location"].rsplit("=", 1)[1])
+    page = OpenPage()
+    async with client.app[HUB].attached("agent1", page, lambda: None):
+        await as_member(client, "dept1")
+        token = await page_token(client, "/agent/cases")
+        clock.advance(60)
+        path = f"/departments/construction/cases/{case_id}"
+        await client.post(path, data={"csrf_token": token, "status": "in_hand"})
+        async with asyncio.timeout(5):
+            pushed = read_message(await page.sent.get())
+        assert pushed == CaseStatusChanged(
+            case_id=case_id, status="in_hand", by="agent:dept1", at=clock.now
+        )
+        await client.post(path, data={"csrf_token": token, "status": "answered", "answer": "済"})
+        async with asyncio.timeout(5):
+            pushed = read_message(await page.sent.get())
+        assert isinstance(pushed, CaseStatusChanged)
+        assert (pushed.status, pushed.answer) == ("answered", "済")

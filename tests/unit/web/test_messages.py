@@ -19,6 +19,7 @@ from ivr.web.messages import (
     AgentStateChanged,
     CallAnswered,
     CallEnded,
+    CaseStatusChanged,
     ConsoleMessage,
     Heartbeat,
     Offer,
@@ -73,6 +74,7 @@ EVERY_TYPE: list[ConsoleMessage] = [
     AgentStateChanged(status="paused", since=T0, reason="break", call_id=None),
     TransferStep(call_id="call-1", at=T0, step="consulting", target="works", detail=""),
     WrapUpRecorded(call_id="call-1", at=T0, reason="billing"),
+    CaseStatusChanged(case_id=7, status="answered", by="agent:dept1", at=T0, answer="Fixed"),
     Heartbeat(at=T0),
 ]
 
@@ -93,6 +95,7 @@ def test_the_types_are_the_ones_the_page_knows() -> None:
         "agent_state",
         "transfer",
         "wrap_up",
+        "case_status",
         "heartbeat",
     ]
     mapping = console_message_schema()["discriminator"]["mapping"]
