@@ -131,6 +131,12 @@ async def one_day_more(engine: AsyncEngine, calls: int) -> int:
     return 0
 
 
+async def vacuum(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("VACUUM ANALYZE")
+
+
 async def request_kinds(engine: AsyncEngine, first: date, last: date) -> int:
     """The report's one query on service_requests (requests by kind and channel)."""
     spec = spec_for(ReportsConfig(), first, last)
@@ -194,6 +200,9 @@ async def bench(url: str, calls: int, accounts: int) -> None:
             f"  ({done.calls} calls, {done.agent_events} agent events: "
             f"{done.calls / took:.0f} calls/s)"
         )
+        if engine.dialect.name == "postgresql":
+            # what autovacuum does to a year of tables (visibility map, planner statistics)
+            await timed("VACUUM ANALYZE", lambda: vacuum(engine))
         print(f"  (one more day: {await one_day_more(engine, calls)} calls)")
         more, _ = await timed(
             "incremental refresh after one more day", lambda: refresh(engine, PHONE.is_open, NOW)
