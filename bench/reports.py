@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ivr.config import ReportsConfig
 from ivr.reports.builder import reader, spec_for
+from ivr.reports.contacts import one_calendar
 from ivr.reports.queries import IntervalName, _request_kinds, build_report
 from ivr.reports.rollup import refresh
 from ivr.store.db import open_engine
@@ -51,6 +52,7 @@ from tests.support.reportdata import generate, generate_days, write_rows
 T = TypeVar("T")
 INDEX = "ix_service_requests_created_at"
 PHONE = calendars_from_config(DEFAULT_CALENDARS)["phone"]
+HOURS = one_calendar(PHONE.is_open)
 NOW = datetime(2027, 1, 3, tzinfo=UTC)
 TABLES = (
     "calls",
@@ -194,7 +196,7 @@ async def bench(url: str, calls: int, accounts: int) -> None:
         )
         print(f"  ({written} calls written: {written / took:.0f} calls/s)")
         done, took = await timed(
-            "first roll-up of the whole trail", lambda: refresh(engine, PHONE.is_open, NOW)
+            "first roll-up of the whole trail", lambda: refresh(engine, HOURS, NOW)
         )
         print(
             f"  ({done.calls} calls, {done.agent_events} agent events: "
@@ -205,10 +207,10 @@ async def bench(url: str, calls: int, accounts: int) -> None:
             await timed("VACUUM ANALYZE", lambda: vacuum(engine))
         print(f"  (one more day: {await one_day_more(engine, calls)} calls)")
         more, _ = await timed(
-            "incremental refresh after one more day", lambda: refresh(engine, PHONE.is_open, NOW)
+            "incremental refresh after one more day", lambda: refresh(engine, HOURS, NOW)
         )
         print(f"  ({more.calls} calls, {more.agent_events} agent events)")
-        await timed("refresh with nothing new", lambda: refresh(engine, PHONE.is_open, NOW))
+        await timed("refresh with nothing new", lambda: refresh(engine, HOURS, NOW))
         periods: list[tuple[str, date, date, IntervalName]] = [
             ("month report (March, by day)", date(2026, 3, 1), date(2026, 3, 31), "day"),
             ("month report (March, by 15 min)", date(2026, 3, 1), date(2026, 3, 31), "15"),

@@ -14,7 +14,7 @@ import argparse
 import sys
 from datetime import date
 
-from ivr.app import report_calendar
+from ivr.app import report_hours
 from ivr.cli.db import with_engine
 from ivr.config import AppConfig, load_config
 from ivr.domain import utc_now
@@ -96,12 +96,12 @@ def run_staffing(args: argparse.Namespace) -> int:
 
 def _measured(args: argparse.Namespace, config: AppConfig, target: Target) -> int:
     spec = spec_for(config.reports, args.first, args.last, queue=args.queue)
-    is_open = report_calendar(config)
+    hours = report_hours(config)
     minutes = int(args.interval)
     rows = with_engine(
         config.database.url,
         lambda engine: make_plan(
-            engine, config.reports, spec, is_open, utc_now(), minutes=minutes, target=target
+            engine, config.reports, spec, hours, utc_now(), minutes=minutes, target=target
         ),
     )
     if not rows:

@@ -9,7 +9,7 @@ waits for them. PostgreSQL reads on the given engine.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from ivr.config import ReportsConfig
+from ivr.reports.contacts import OpeningHours
 from ivr.reports.queries import (
     HoursFilter,
     IntervalName,
@@ -73,11 +74,11 @@ async def make_report(
     engine: AsyncEngine,
     config: ReportsConfig,
     spec: ReportSpec,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     now: datetime,
 ) -> Report:
     """Refresh the roll-up from the trail, then build the report for `spec`."""
-    await _refresh(engine, config, is_open, now)
+    await _refresh(engine, config, hours, now)
     async with reader(engine) as read:
         return await build_report(read, spec, now)
 
@@ -85,11 +86,11 @@ async def make_report(
 async def _refresh(
     engine: AsyncEngine,
     config: ReportsConfig,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     now: datetime,
 ) -> None:
     thresholds = Thresholds(config.answer_s, config.short_abandon_s)
-    await refresh(engine, is_open, now, stale_after_s=config.stale_after_s, thresholds=thresholds)
+    await refresh(engine, hours, now, stale_after_s=config.stale_after_s, thresholds=thresholds)
 
 
 def target_of(
@@ -141,7 +142,7 @@ async def make_plan(
     engine: AsyncEngine,
     config: ReportsConfig,
     spec: ReportSpec,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     now: datetime,
     *,
     minutes: int,
@@ -149,7 +150,7 @@ async def make_plan(
 ) -> list[PlanRow]:
     """Refresh the roll-up, then the staffing plan per `minutes` of the day over `spec`'s
     period (a peak plan: last year's March and April)."""
-    await _refresh(engine, config, is_open, now)
+    await _refresh(engine, config, hours, now)
     async with reader(engine) as read:
         slots = await slots_of_day(read, spec, minutes)
     return plan_of(slots, minutes, target)
