@@ -45,6 +45,7 @@ __all__ = [
     "calendars_from_config",
     "calendars_of",
     "call_hours",
+    "report_calendar",
 ]
 
 CalendarState = HoursState
@@ -140,6 +141,10 @@ class Calendar:
                     return start
         raise ValueError(f"calendar {self.name!r} does not open within {_SEARCH_DAYS} days")
 
+    def open_minutes(self, day: date) -> tuple[tuple[int, int], ...]:
+        """The minutes of Tokyo `day` the calendar is open: (start, end) minute-of-day pairs."""
+        return tuple((i.start, i.end) for i in self.day_plan(day).hours)
+
     def is_business_day(self, day: date) -> bool:
         return bool(self.day_plan(day).hours)
 
@@ -184,6 +189,15 @@ def calendar_named(config: RoutingConfig, name: str, key: str) -> Calendar:
     if name not in calendars:
         raise ConfigError(f"{key}: no calendar {name!r} in routing.calendars")
     return calendars[name]
+
+
+def report_calendar(config: RoutingConfig, calendar: str, queue: str | None = None) -> Calendar:
+    """The calendar the reports count `queue`'s opening hours by: the queue's own
+    (`routing.queues.<queue>.calendar`), else `calendar` (`reports.calendar`: no queue, or a
+    queue no longer in the config)."""
+    queues = config.queues
+    name = queues[queue].calendar if queue is not None and queue in queues else calendar
+    return calendar_named(config, name, "reports.calendar")
 
 
 def call_hours(config: RoutingConfig, calendar: str) -> Callable[[datetime, str | None], bool]:

@@ -472,7 +472,7 @@ def _add_state(
 @dataclass(frozen=True, slots=True)
 class Slot:
     """One interval of the day (`start_minute`, Tokyo) over a period: its figures summed over
-    the `days` that had calls in it."""
+    the period, and the `days` that had calls in it."""
 
     start_minute: int
     days: int

@@ -46,7 +46,7 @@ from ivr.web.report_forms import (
     parse_what_if,
 )
 from ivr.web.report_texts import report_translator
-from routing.hours import call_hours
+from routing.hours import call_hours, report_calendar
 
 MEDIA = {"csv": "text/csv", "json": "application/json", "html": "text/html"}
 
@@ -207,6 +207,7 @@ async def _peak_plan(reports: Reports, peak: PeakChoice) -> list[PlanRow]:
         reports.clock(),
         minutes=peak.minutes,
         target=target_of(cfg),
+        open_minutes=report_calendar(reports.config.routing, cfg.calendar, peak.queue).open_minutes,
     )
 
 

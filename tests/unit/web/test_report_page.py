@@ -250,6 +250,7 @@ async def test_the_peak_plan_is_last_march_and_april(
         clock(),
         minutes=60,
         target=target_of(config.reports),
+        open_minutes=PHONE.open_minutes,
     )
     assert len(plan) >= 10
     table = section(html, 'id="peak-plan"').split("</table>")[0]
