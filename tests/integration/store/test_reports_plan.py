@@ -53,7 +53,7 @@ async def test_arrivals_per_open_day_in_each_hour(engine: AsyncEngine) -> None:
         target=target_of(config),
         open_minutes=PHONE.open_minutes,
     )
-    rows = [(row.label, row.interval.calls, row.interval.aht_s) for row in plan]
-    assert rows == [("08:00", pytest.approx(0.2), 60.0), ("10:00", pytest.approx(2.0), 60.0)]
+    rows = [(row.label, round(row.interval.calls, 6), row.interval.aht_s) for row in plan]
+    assert rows == [("08:00", 0.2, 60.0), ("10:00", 2.0, 60.0)]
     # 2 calls of 60 s an hour is 0.03 erlang: one agent meets 80 % in 20 s
     assert [row.erlang_c.agents for row in plan] == [1, 1]
