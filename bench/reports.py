@@ -4,7 +4,9 @@
     .venv/bin/python bench/reports.py --calls 100000 --db sqlite
 
 One year (2026) of generated calls with the March–April peak (tests/support/reportdata.py:
-about 7 trail events per call, 4 agent events per answered call) is written, then timed:
+about 7 trail events per call, 4 agent events per answered call; 60 % of the calls recognised
+as one of the --accounts demo accounts, some calling again within days) is written straight
+to the driver (COPY on PostgreSQL, one executemany per table and day on SQLite), then timed:
 the first roll-up of the whole trail (`ivr.reports.rollup.refresh`: what every report would
 pay without the roll-up), an incremental refresh after one more day of calls, a month's
 report (by day, by 15 min), a year's report (by month, by hour) from the quarter-hour sums,
@@ -33,9 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ivr.config import ReportsConfig
 from ivr.reports.builder import reader, spec_for
+from ivr.reports.contacts import one_calendar
 from ivr.reports.queries import IntervalName, _request_kinds, build_report
 from ivr.reports.rollup import refresh
 from ivr.store.db import open_engine
+from ivr.store.demo import demo
 from ivr.store.migrate import migrate
 from ivr.store.tables import service_requests
 
@@ -48,6 +52,7 @@ from tests.support.reportdata import generate, generate_days, write_rows
 T = TypeVar("T")
 INDEX = "ix_service_requests_created_at"
 PHONE = calendars_from_config(DEFAULT_CALENDARS)["phone"]
+HOURS = one_calendar(PHONE.is_open)
 NOW = datetime(2027, 1, 3, tzinfo=UTC)
 TABLES = (
     "calls",
@@ -108,11 +113,15 @@ async def sizes(engine: AsyncEngine, url: str) -> None:
 
 async def report(
     engine: AsyncEngine, first: date, last: date, interval: IntervalName, answer_s: float = 20
-) -> int:
+) -> str:
     spec = spec_for(ReportsConfig(answer_s=answer_s), first, last, interval=interval)
     async with reader(engine) as read:
         result = await build_report(read, spec, NOW)
-    return result.total.offered
+    r = result.repeats
+    return (
+        f"{result.total.offered} offered, {result.total.abandoned} abandoned, "
+        f"{r.identified} calls of {r.accounts} accounts, {r.repeats} repeats"
+    )
 
 
 async def one_day_more(engine: AsyncEngine, calls: int) -> int:
@@ -122,6 +131,12 @@ async def one_day_more(engine: AsyncEngine, calls: int) -> int:
             await write_rows(engine, rows)
             return len(rows)
     return 0
+
+
+async def vacuum(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("VACUUM ANALYZE")
 
 
 async def request_kinds(engine: AsyncEngine, first: date, last: date) -> int:
@@ -161,7 +176,7 @@ async def _create(engine: AsyncEngine, index: sa.Index) -> None:
             await conn.exec_driver_sql("ANALYZE")
 
 
-async def bench(url: str, calls: int) -> None:
+async def bench(url: str, calls: int, accounts: int) -> None:
     await migrate(url)
     engine = open_engine(url)
     try:
@@ -172,24 +187,30 @@ async def bench(url: str, calls: int) -> None:
                 last_print[0] = time.perf_counter()
                 print(f"    … {day.isoformat()}: {written} calls", flush=True)
 
-        written, _ = await timed(
+        await timed(f"{accounts} demo accounts", lambda: demo(engine, accounts))
+        written, took = await timed(
             f"generate and write {calls} calls",
-            lambda: generate(engine, 2026, calls, PHONE.is_open, progress=progress),
+            lambda: generate(
+                engine, 2026, calls, PHONE.is_open, progress=progress, accounts=accounts
+            ),
         )
-        print(f"  ({written} calls written)")
+        print(f"  ({written} calls written: {written / took:.0f} calls/s)")
         done, took = await timed(
-            "first roll-up of the whole trail", lambda: refresh(engine, PHONE.is_open, NOW)
+            "first roll-up of the whole trail", lambda: refresh(engine, HOURS, NOW)
         )
         print(
             f"  ({done.calls} calls, {done.agent_events} agent events: "
             f"{done.calls / took:.0f} calls/s)"
         )
+        if engine.dialect.name == "postgresql":
+            # what autovacuum does to a year of tables (visibility map, planner statistics)
+            await timed("VACUUM ANALYZE", lambda: vacuum(engine))
         print(f"  (one more day: {await one_day_more(engine, calls)} calls)")
         more, _ = await timed(
-            "incremental refresh after one more day", lambda: refresh(engine, PHONE.is_open, NOW)
+            "incremental refresh after one more day", lambda: refresh(engine, HOURS, NOW)
         )
         print(f"  ({more.calls} calls, {more.agent_events} agent events)")
-        await timed("refresh with nothing new", lambda: refresh(engine, PHONE.is_open, NOW))
+        await timed("refresh with nothing new", lambda: refresh(engine, HOURS, NOW))
         periods: list[tuple[str, date, date, IntervalName]] = [
             ("month report (March, by day)", date(2026, 3, 1), date(2026, 3, 31), "day"),
             ("month report (March, by 15 min)", date(2026, 3, 1), date(2026, 3, 31), "15"),
@@ -198,13 +219,13 @@ async def bench(url: str, calls: int) -> None:
         ]
         for label, first, last, interval in periods:
 
-            async def one(f: date = first, la: date = last, i: IntervalName = interval) -> int:
+            async def one(f: date = first, la: date = last, i: IntervalName = interval) -> str:
                 return await report(engine, f, la, i)
 
-            offered, _ = await timed(label, one)
-            print(f"  ({offered} offered)")
+            summary, _ = await timed(label, one)
+            print(f"  ({summary})")
 
-        async def direct() -> int:
+        async def direct() -> str:
             return await report(engine, date(2026, 1, 1), date(2026, 12, 31), "month", 30)
 
         await timed("year report, T = 30 s (from the contacts)", direct)
@@ -228,13 +249,16 @@ async def pg_database(server: str) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument(
+        "--accounts", type=int, default=200_000, help="demo accounts the callers are recognised as"
+    )
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--pg-url", help="a PostgreSQL server where we may CREATE DATABASE")
     args = parser.parse_args()
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             print(f"SQLite, {args.calls} calls", flush=True)
-            await bench(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", args.calls)
+            await bench(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", args.calls, args.accounts)
     if args.db in ("postgresql", "both"):
         cluster = None
         server = args.pg_url
@@ -243,7 +267,7 @@ async def main() -> None:
             server = cluster.start()
         try:
             print(f"PostgreSQL, {args.calls} calls", flush=True)
-            await bench(await pg_database(server), args.calls)
+            await bench(await pg_database(server), args.calls, args.accounts)
         finally:
             if cluster is not None:
                 cluster.stop()

@@ -36,7 +36,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -69,6 +68,7 @@ from ivr.intake.outbox import OutboxDispatcher, OutboxPolicy
 from ivr.intake.service import IntakeService
 from ivr.intake.validation import IntakeRules, prepare_business_days
 from ivr.prompts import NoticeVoices, default_output_dir, default_tts
+from ivr.reports.contacts import OpeningHours
 from ivr.reports.daily import daily_reports
 from ivr.status import publish_status
 from ivr.store.accounts import AccountStore
@@ -87,7 +87,7 @@ from ivr.web.server import ConsoleSite, serve_console
 from ivr.web.wallboard import LiveQueues, Wallboard
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool, unserved_queues
-from routing.hours import calendar_named, calendars_of
+from routing.hours import calendars_of, call_hours
 from routing.ports import CallbackStore
 from routing.queues import QueueService
 from routing.transfer import TransferService
@@ -472,7 +472,7 @@ class Engine:
             tasks["notice-audio"] = render_pending_notices(self.backends.notice_desk)
         if self.backends.db is not None:
             tasks["daily-reports"] = daily_reports(
-                self.config, self.backends.db, utc_now, report_calendar(self.config)
+                self.config, self.backends.db, utc_now, report_hours(self.config)
             )
         if self.backends.outbox is not None:
             tasks["outbox"] = deliver_outbox(
@@ -621,9 +621,10 @@ async def render_pending_notices(desk: NoticeDesk) -> None:
     await asyncio.Event().wait()
 
 
-def report_calendar(config: AppConfig) -> Callable[[datetime], bool]:
-    """The opening hours the daily report divides calls by (`reports.calendar`)."""
-    return calendar_named(config.routing, config.reports.calendar, "reports.calendar").is_open
+def report_hours(config: AppConfig) -> OpeningHours:
+    """The opening hours the reports divide calls by: each queue's calendar, else
+    `reports.calendar` (`routing.hours.call_hours`)."""
+    return call_hours(config.routing, config.reports.calendar)
 
 
 async def deliver_outbox(dispatcher: OutboxDispatcher, interval_s: float) -> None:

@@ -17,7 +17,7 @@ States, as `Calendar.state_at` returns them:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -41,8 +41,11 @@ __all__ = [
     "Calendar",
     "CalendarState",
     "DayPlan",
+    "calendar_named",
     "calendars_from_config",
     "calendars_of",
+    "call_hours",
+    "report_calendar",
 ]
 
 CalendarState = HoursState
@@ -138,6 +141,10 @@ class Calendar:
                     return start
         raise ValueError(f"calendar {self.name!r} does not open within {_SEARCH_DAYS} days")
 
+    def open_minutes(self, day: date) -> tuple[tuple[int, int], ...]:
+        """The minutes of Tokyo `day` the calendar is open: (start, end) minute-of-day pairs."""
+        return tuple((i.start, i.end) for i in self.day_plan(day).hours)
+
     def is_business_day(self, day: date) -> bool:
         return bool(self.day_plan(day).hours)
 
@@ -182,6 +189,31 @@ def calendar_named(config: RoutingConfig, name: str, key: str) -> Calendar:
     if name not in calendars:
         raise ConfigError(f"{key}: no calendar {name!r} in routing.calendars")
     return calendars[name]
+
+
+def report_calendar(config: RoutingConfig, calendar: str, queue: str | None = None) -> Calendar:
+    """The calendar the reports count `queue`'s opening hours by: the queue's own
+    (`routing.queues.<queue>.calendar`), else `calendar` (`reports.calendar`: no queue, or a
+    queue no longer in the config)."""
+    queues = config.queues
+    name = queues[queue].calendar if queue is not None and queue in queues else calendar
+    return calendar_named(config, name, "reports.calendar")
+
+
+def call_hours(config: RoutingConfig, calendar: str) -> Callable[[datetime, str | None], bool]:
+    """Whether a call that started at `at` came within opening hours, for the reports: by its
+    queue's calendar (`routing.queues.<queue>.calendar`) when it was queued, else by `calendar`
+    (`reports.calendar`, the hotline's phone hours: what a caller who never reached a queue,
+    say one served by the IVR or put through to a department, was told the hotline keeps). A
+    queue no longer in the config is counted by `calendar` too."""
+    calendars = calendars_of(config)
+    default = calendar_named(config, calendar, "reports.calendar").is_open
+    by_queue = {name: calendars[q.calendar].is_open for name, q in config.queues.items()}
+
+    def within(at: datetime, queue: str | None) -> bool:
+        return by_queue.get(queue or "", default)(at)
+
+    return within
 
 
 def _describe(exc: ValidationError, source: str) -> str:

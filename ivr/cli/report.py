@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from ivr.app import report_calendar
+from ivr.app import report_hours
 from ivr.cli.db import with_engine
 from ivr.cli.output import write_document
 from ivr.config import load_config
@@ -65,9 +65,9 @@ def run_report(args: argparse.Namespace) -> int:
         queue=args.queue,
         hours=args.hours,
     )
-    is_open = report_calendar(config)
+    hours = report_hours(config)
     report = with_engine(
         config.database.url,
-        lambda engine: make_report(engine, config.reports, spec, is_open, utc_now()),
+        lambda engine: make_report(engine, config.reports, spec, hours, utc_now()),
     )
     return write_document(render(report, args.format, callers=not args.no_callers), args.output)

@@ -14,13 +14,14 @@ import argparse
 import sys
 from datetime import date
 
-from ivr.app import report_calendar
+from ivr.app import report_hours
 from ivr.cli.db import with_engine
 from ivr.config import AppConfig, load_config
 from ivr.domain import utc_now
 from ivr.errors import ConfigError
 from ivr.reports.builder import make_plan, spec_for, target_of
 from ivr.reports.staffing import Interval, Staffing, Target, side_by_side
+from routing.hours import report_calendar
 
 HEAD = (
     f"{'interval':<11} {'calls':>7} {'AHT s':>6} {'load':>6} | {'C agents':>8} {'SL':>6} "
@@ -96,12 +97,20 @@ def run_staffing(args: argparse.Namespace) -> int:
 
 def _measured(args: argparse.Namespace, config: AppConfig, target: Target) -> int:
     spec = spec_for(config.reports, args.first, args.last, queue=args.queue)
-    is_open = report_calendar(config)
+    hours = report_hours(config)
+    calendar = report_calendar(config.routing, config.reports.calendar, args.queue)
     minutes = int(args.interval)
     rows = with_engine(
         config.database.url,
         lambda engine: make_plan(
-            engine, config.reports, spec, is_open, utc_now(), minutes=minutes, target=target
+            engine,
+            config.reports,
+            spec,
+            hours,
+            utc_now(),
+            minutes=minutes,
+            target=target,
+            open_minutes=calendar.open_minutes,
         ),
     )
     if not rows:

@@ -9,16 +9,17 @@ waits for them. PostgreSQL reads on the given engine.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from ivr.config import ReportsConfig
+from ivr.reports.contacts import OpeningHours
 from ivr.reports.queries import (
     HoursFilter,
     IntervalName,
@@ -73,11 +74,11 @@ async def make_report(
     engine: AsyncEngine,
     config: ReportsConfig,
     spec: ReportSpec,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     now: datetime,
 ) -> Report:
     """Refresh the roll-up from the trail, then build the report for `spec`."""
-    await _refresh(engine, config, is_open, now)
+    await _refresh(engine, config, hours, now)
     async with reader(engine) as read:
         return await build_report(read, spec, now)
 
@@ -85,11 +86,11 @@ async def make_report(
 async def _refresh(
     engine: AsyncEngine,
     config: ReportsConfig,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     now: datetime,
 ) -> None:
     thresholds = Thresholds(config.answer_s, config.short_abandon_s)
-    await refresh(engine, is_open, now, stale_after_s=config.stale_after_s, thresholds=thresholds)
+    await refresh(engine, hours, now, stale_after_s=config.stale_after_s, thresholds=thresholds)
 
 
 def target_of(
@@ -124,15 +125,40 @@ class PlanRow:
         return f"{self.start_minute // 60:02d}:{self.start_minute % 60:02d}"
 
 
-def plan_of(slots: list[Slot], minutes: int, target: Target) -> list[PlanRow]:
+OpenMinutes = Callable[[date], Sequence[tuple[int, int]]]
+"""The minutes of a Tokyo day that the hotline (or a queue) is open: (start, end) pairs."""
+
+
+def open_days(first: date, last: date, open_minutes: OpenMinutes, minutes: int) -> dict[int, int]:
+    """For each `minutes`-long interval of the day (by its start minute), the days from `first`
+    to `last` that the calendar was open for some of it."""
+    counts: dict[int, int] = {}
+    day = first
+    while day <= last:
+        slots: set[int] = set()
+        for start, end in open_minutes(day):
+            slots.update(range(start // minutes, (end - 1) // minutes + 1))
+        for slot in slots:
+            counts[slot * minutes] = counts.get(slot * minutes, 0) + 1
+        day += timedelta(days=1)
+    return counts
+
+
+def plan_of(
+    slots: list[Slot], minutes: int, target: Target, days_open: Mapping[int, int]
+) -> list[PlanRow]:
     """A day's plan from the measured intervals of the day: each interval's calls averaged
-    over the days that had calls then, its measured AHT and patience."""
+    over the days the hotline was open then (`days_open`, by start minute: a quiet day counts
+    as a day without calls, a closed one not at all; an interval the calendar never opened but
+    that had calls, such as a 24-hour queue's night, over the days with calls), its measured
+    AHT and patience."""
     rows = []
     for slot in slots:
         f = slot.figures
         if f.aht_s is None or not f.offered:
             continue
-        interval = Interval(f.offered / slot.days, minutes * 60, f.aht_s, f.patience_s)
+        days = days_open.get(slot.start_minute) or slot.days
+        interval = Interval(f.offered / days, minutes * 60, f.aht_s, f.patience_s)
         rows.append(PlanRow(slot.start_minute, interval, *side_by_side(interval, target)))
     return rows
 
@@ -141,15 +167,17 @@ async def make_plan(
     engine: AsyncEngine,
     config: ReportsConfig,
     spec: ReportSpec,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     now: datetime,
     *,
     minutes: int,
     target: Target,
+    open_minutes: OpenMinutes,
 ) -> list[PlanRow]:
     """Refresh the roll-up, then the staffing plan per `minutes` of the day over `spec`'s
-    period (a peak plan: last year's March and April)."""
-    await _refresh(engine, config, is_open, now)
+    period (a peak plan: last year's March and April); `open_minutes` is the calendar of the
+    queue planned for (the hotline's for all queues)."""
+    await _refresh(engine, config, hours, now)
     async with reader(engine) as read:
         slots = await slots_of_day(read, spec, minutes)
-    return plan_of(slots, minutes, target)
+    return plan_of(slots, minutes, target, open_days(spec.first, spec.last, open_minutes, minutes))

@@ -1,7 +1,8 @@
 """One call's trail reduced to what the reports count (`Contact`): pure, no I/O.
 
 The reduction reads the trail's kinds as the engine writes them: the queue's (`enqueued`,
-`rejoined`, `answered`, `abandoned`, `overflow`, `closed`, `callback_*`, `call_ended`), the
+`rejoined`, `moved`, `answered`, `abandoned`, `overflow`, `closed`, `callback_*`,
+`call_ended`, `transferred`), the
 transfer's (`to_department`, `transfer_*`, `put_through`, `emergency_*`), the flow's (`hours`,
 `intake_created`, `to_emergency`) and, when the agent console writes them, `wrap_up` events with
 a `reason` (the call's classification) and `hold_started` / `hold_ended`. A call is one `calls`
@@ -83,6 +84,16 @@ class Contact:
         return values
 
 
+OpeningHours = Callable[[datetime, str | None], bool]
+"""Whether a call that started at `at` came within opening hours: by the calendar of its queue
+(the queue's name) when it was queued, else (None) by the hotline's own (`reports.calendar`)."""
+
+
+def one_calendar(is_open: Callable[[datetime], bool]) -> OpeningHours:
+    """`OpeningHours` that ask one calendar whatever the queue."""
+    return lambda at, _queue: is_open(at)
+
+
 def tokyo_slot(at: datetime) -> tuple[str, int]:
     """The Tokyo calendar day (ISO) and minute of the day of `at`."""
     local = at.astimezone(TOKYO)
@@ -90,7 +101,14 @@ def tokyo_slot(at: datetime) -> tuple[str, int]:
 
 
 class _Queue:
-    """The queue part of the trail as it is read: the last queue entered, when, how it ended."""
+    """The queue part of the trail as it is read: the queue the call is counted in, since
+    when it waited, how it ended.
+
+    A caller a supervisor moves to another queue (`moved`, then `enqueued` there) is counted
+    in the queue they end up in, waiting since they first queued: the engine keeps their place
+    by that time, and the caller's wait did not restart. A call an agent handed on to another
+    queue (`transferred`, detail `queue:<name>`) stays counted where it was answered, with
+    that wait and that agent's talk."""
 
     def __init__(self) -> None:
         self.queue: str | None = None
@@ -101,10 +119,16 @@ class _Queue:
         self.agent: str | None = None
         self.answered_at: datetime | None = None
         self.talk_end: datetime | None = None
+        self.moving_to: str | None = None
+        self.handed_on = False
 
     def enter(self, item: TrailItem) -> None:
         queue = str(item.data.get("queue", ""))
-        if queue != self.queue or self.since is None:
+        if self.handed_on:
+            return
+        if queue == self.moving_to and self.since is not None:
+            self.queue, self.moving_to = queue, None
+        elif queue != self.queue or self.since is None:
             # a re-adopted caller rejoins the queue it was in: the wait goes on from the enqueue
             self.queue, self.since = queue, item.at
             if self.outcome != "answered":
@@ -112,8 +136,22 @@ class _Queue:
         if item.kind == "callback_answered":
             self.callback_of = str(item.data.get("detail", "")) or None
 
+    def move(self, item: TrailItem) -> None:
+        """A supervisor moved the waiting caller (detail: the queue)."""
+        if self.outcome is None:
+            self.moving_to = str(item.data.get("detail", "")) or None
+
+    def hand_on(self, item: TrailItem) -> None:
+        """The agent transferred the caller (detail `queue:<name>` for another queue)."""
+        if self.outcome == "answered" and str(item.data.get("detail", "")).startswith("queue:"):
+            self.handed_on = True
+
+    def talk_ended(self, item: TrailItem) -> None:
+        if not self.handed_on:
+            self.talk_end = item.at
+
     def leave(self, outcome: str, item: TrailItem) -> None:
-        if self.outcome == "answered":
+        if self.outcome == "answered" or self.handed_on:
             return
         if outcome == "answered":
             self.agent = str(item.data.get("agent", "")) or None
@@ -140,12 +178,12 @@ _LEAVE = {
 def contact_of(
     call: CallRow,
     trail: Sequence[TrailItem],
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     wrap_s: float = 0.0,
 ) -> Contact:
-    """Reduce `call`'s trail (in the order written) to its `Contact`; `is_open` is the
-    calendar that says whether the call came within opening hours, `wrap_s` the agent's
-    wrap-up after it (from the agent trail)."""
+    """Reduce `call`'s trail (in the order written) to its `Contact`; `hours` says whether
+    the call came within opening hours (by the calendar of the queue it is counted in),
+    `wrap_s` is the agent's wrap-up after it (from the agent trail)."""
     q = _Queue()
     facts: dict[str, Any] = {"intakes": 0, "hold_s": 0.0}
     hold_from: datetime | None = None
@@ -156,7 +194,11 @@ def contact_of(
         elif kind in _LEAVE and "queue" in item.data and q.queue is not None:
             q.leave(_LEAVE[kind], item)
         elif kind == "call_ended":
-            q.talk_end = item.at
+            q.talk_ended(item)
+        elif kind == "moved":
+            q.move(item)
+        elif kind == "transferred":
+            q.hand_on(item)
         elif kind == "hold_started":
             hold_from = item.at
         elif kind == "hold_ended" and hold_from is not None:
@@ -165,7 +207,7 @@ def contact_of(
         else:
             _note(facts, item)
     facts["wrap_s"] = wrap_s
-    return _contact(call, q, facts, is_open)
+    return _contact(call, q, facts, hours)
 
 
 def _note(facts: dict[str, Any], item: TrailItem) -> None:
@@ -193,9 +235,7 @@ def _note(facts: dict[str, Any], item: TrailItem) -> None:
         facts["last_at"] = item.at
 
 
-def _contact(
-    call: CallRow, q: _Queue, facts: dict[str, Any], is_open: Callable[[datetime], bool]
-) -> Contact:
+def _contact(call: CallRow, q: _Queue, facts: dict[str, Any], hours: OpeningHours) -> Contact:
     day, minute = tokyo_slot(call.started_at)
     outcome = q.outcome
     if q.queue is not None and outcome is None:
@@ -211,7 +251,7 @@ def _contact(
         started_at=call.started_at,
         day=day,
         minute=minute,
-        in_hours=is_open(call.started_at),
+        in_hours=hours(call.started_at, q.queue),
         queue=q.queue,
         callback_of=q.callback_of,
         outcome=outcome,

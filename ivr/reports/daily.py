@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.config import AppConfig, DailyReportConfig
 from ivr.domain import TOKYO
 from ivr.reports.builder import make_report, spec_for
+from ivr.reports.contacts import OpeningHours
 from ivr.reports.render import render
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,13 @@ async def write_day(
     config: AppConfig,
     db: AsyncEngine,
     day: date,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     now: datetime,
 ) -> Path:
     """Write the report file of Tokyo day `day` (atomically: a reader never sees half)."""
     cfg = config.reports.daily
     spec = spec_for(config.reports, day, day, interval="60")
-    report = await make_report(db, config.reports, spec, is_open, now)
+    report = await make_report(db, config.reports, spec, hours, now)
     path = report_path(cfg, day)
     text = render(report, cfg.format)
     await asyncio.to_thread(_write, path, text)
@@ -88,16 +89,16 @@ def _write(path: Path, text: str) -> None:
 
 
 async def run_once(
-    config: AppConfig, db: AsyncEngine, is_open: Callable[[datetime], bool], now: datetime
+    config: AppConfig, db: AsyncEngine, hours: OpeningHours, now: datetime
 ) -> list[Path]:
     """One run at `now`: the reported day, missing files of the days before, pruning."""
     cfg = config.reports.daily
     day = reported_day(now, cfg)
-    written = [await write_day(config, db, day, is_open, now)]
+    written = [await write_day(config, db, day, hours, now)]
     for back in range(1, cfg.catch_up_days + 1):
         earlier = day - timedelta(days=back)
         if not report_path(cfg, earlier).exists():
-            written.append(await write_day(config, db, earlier, is_open, now))
+            written.append(await write_day(config, db, earlier, hours, now))
     await asyncio.to_thread(prune, cfg, day)
     return written
 
@@ -106,12 +107,12 @@ async def daily_reports(
     config: AppConfig,
     db: AsyncEngine,
     clock: Callable[[], datetime],
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
 ) -> None:
     """Forever: sleep until the next run time, write the day's report, prune old files. A
     failed run is logged and tried again at the next run time: a report never takes the
-    hotline down. `is_open` is the calendar of `reports.calendar` (the composition root
-    builds it from routing). Disabled, it waits until cancelled (a task of the engine's group
+    hotline down. `hours` are the opening hours by queue (the composition root builds them
+    from routing's calendars). Disabled, it waits until cancelled (a task of the engine's group
     that ends would stop the engine)."""
     cfg = config.reports.daily
     if not cfg.enabled:
@@ -121,7 +122,7 @@ async def daily_reports(
         wake = next_run(now, cfg)
         await asyncio.sleep((wake - now).total_seconds())
         try:
-            paths = await run_once(config, db, is_open, clock())
+            paths = await run_once(config, db, hours, clock())
         except (SQLAlchemyError, OSError) as exc:
             log.warning(
                 "daily report not written (%s); next try at the next run time", type(exc).__name__

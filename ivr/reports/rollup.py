@@ -18,7 +18,7 @@ transaction takes (`ivr.store.db`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.domain import TOKYO
 from ivr.reports import sums
-from ivr.reports.contacts import CallRow, TrailItem, contact_of
+from ivr.reports.contacts import CallRow, OpeningHours, TrailItem, contact_of
 from ivr.store.tables import (
     agent_events,
     call_events,
@@ -73,7 +73,7 @@ class Thresholds:
 
 async def refresh(
     engine: AsyncEngine,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     now: datetime,
     *,
     stale_after_s: float = STALE_AFTER_S,
@@ -84,9 +84,7 @@ async def refresh(
     contacts)."""
     async with engine.begin() as conn:
         await conn.run_sync(_use_thresholds, thresholds)
-    rolled = await _refresh_calls(
-        engine, is_open, now - timedelta(seconds=stale_after_s), thresholds
-    )
+    rolled = await _refresh_calls(engine, hours, now - timedelta(seconds=stale_after_s), thresholds)
     spans = await _refresh_agents(engine, thresholds)
     return Refreshed(rolled, spans)
 
@@ -226,7 +224,7 @@ def _set_progress(conn: sa.Connection, name: str, last_id: int) -> None:
 
 async def _refresh_calls(
     engine: AsyncEngine,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     stale_before: datetime,
     thresholds: Thresholds,
 ) -> int:
@@ -235,18 +233,18 @@ async def _refresh_calls(
     rolled = 0
     while True:
         async with engine.begin() as conn:
-            got, more = await conn.run_sync(_roll_window, is_open, stale_before, thresholds)
+            got, more = await conn.run_sync(_roll_window, hours, stale_before, thresholds)
         rolled += got
         if not more:
             break
     async with engine.begin() as conn:
-        rolled += await conn.run_sync(_roll_stale, is_open, stale_before, thresholds)
+        rolled += await conn.run_sync(_roll_stale, hours, stale_before, thresholds)
     return rolled
 
 
 def _roll_window(
     conn: sa.Connection,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     stale_before: datetime,
     thresholds: Thresholds,
 ) -> tuple[int, bool]:
@@ -261,26 +259,26 @@ def _roll_window(
         .where(call_events.c.id > last, call_events.c.id <= upto)
         .distinct()
     ).scalars()
-    rolled = _roll_ids(conn, sorted(set(touched)), is_open, stale_before, thresholds)
+    rolled = _roll_ids(conn, sorted(set(touched)), hours, stale_before, thresholds)
     _set_progress(conn, CALLS_PROGRESS, upto)
     return rolled, upto < top
 
 
 def _roll_stale(
     conn: sa.Connection,
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     stale_before: datetime,
     thresholds: Thresholds,
 ) -> int:
     _lock_sync(conn)
     stale = sorted(_stale_calls(conn, stale_before))
-    return _roll_ids(conn, stale, is_open, stale_before, thresholds)
+    return _roll_ids(conn, stale, hours, stale_before, thresholds)
 
 
 def _roll_ids(
     conn: sa.Connection,
     ids: Sequence[str],
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     stale_before: datetime,
     thresholds: Thresholds,
 ) -> int:
@@ -288,7 +286,7 @@ def _roll_ids(
     rolled = 0
     days: set[str] = set()
     for start in range(0, len(ids), CHUNK):
-        rolled += _roll_chunk(conn, ids[start : start + CHUNK], is_open, stale_before, days)
+        rolled += _roll_chunk(conn, ids[start : start + CHUNK], hours, stale_before, days)
     _sum_days(conn, days, thresholds)
     return rolled
 
@@ -342,7 +340,7 @@ def calls_with_trails(
 def _roll_chunk(
     conn: sa.Connection,
     ids: Sequence[str],
-    is_open: Callable[[datetime], bool],
+    hours: OpeningHours,
     stale_before: datetime,
     days: set[str],
 ) -> int:
@@ -360,7 +358,7 @@ def _roll_chunk(
         last_at = trail[-1].at if trail else call.started_at
         if call.ended_at is None and last_at >= stale_before:
             continue  # still going (or detached, waiting for the next engine)
-        contact = contact_of(call, trail, is_open, wrap_s=float(wrapped.get(call.call_id) or 0.0))
+        contact = contact_of(call, trail, hours, wrap_s=float(wrapped.get(call.call_id) or 0.0))
         contacts.append(contact.row())
     days.update(
         conn.execute(

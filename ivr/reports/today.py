@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.domain import TOKYO
-from ivr.reports.contacts import Contact, contact_of
+from ivr.reports.contacts import Contact, contact_of, one_calendar
 from ivr.reports.metrics import QueueFigures
 from ivr.reports.rollup import calls_with_trails
 from ivr.store.tables import call_events, calls
@@ -150,8 +150,8 @@ def reduce_calls(conn: sa.Connection, ids: list[str]) -> dict[str, Contact]:
     if not ids:
         return {}
     found = calls_with_trails(conn, ids)
-    return {call.call_id: contact_of(call, trail, _always) for call, trail in found}
+    return {call.call_id: contact_of(call, trail, _ALWAYS) for call, trail in found}
 
 
-def _always(_at: datetime) -> bool:
-    return True  # the wallboard does not divide by opening hours
+# the wallboard does not divide by opening hours
+_ALWAYS = one_calendar(lambda _at: True)

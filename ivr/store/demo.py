@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ivr.numbers import customer_number
+from ivr.store.bulk import bulk_insert
 from ivr.store.passwords import Passwords
 from ivr.store.staff import NewStaff, Role, StaffMember, StaffStore
 from ivr.store.tables import accounts, notice_areas, notices, phones, premises
@@ -110,30 +111,6 @@ async def _max_id(conn: AsyncConnection, table: sa.Table) -> int:
     )
 
 
-async def _bulk(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        if driver is not None:
-            columns = list(rows[0])
-            await driver.copy_records_to_table(
-                table.name,
-                records=[tuple(_pg_value(r[c]) for c in columns) for r in rows],
-                columns=columns,
-            )
-            return
-    await conn.execute(sa.insert(table), rows)
-
-
-def _pg_value(value: Any) -> Any:
-    # COPY bypasses SQLAlchemy's type processing: hand naive UTC like UtcDateTime does
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
 async def _fix_sequences(conn: AsyncConnection, tables: tuple[sa.Table, ...]) -> None:
     if conn.dialect.name != "postgresql":
         return
@@ -178,9 +155,9 @@ async def demo(
         for k in range(size):
             draw.account(acc0 + done + k + 1, rows)
         async with engine.begin() as conn:
-            await _bulk(conn, accounts, rows.accounts)
-            await _bulk(conn, premises, rows.premises)
-            await _bulk(conn, phones, rows.phones)
+            await bulk_insert(conn, accounts, rows.accounts)
+            await bulk_insert(conn, premises, rows.premises)
+            await bulk_insert(conn, phones, rows.phones)
         done += size
         if progress is not None:
             progress(done, n)

@@ -13,8 +13,7 @@ change nothing, so no CSRF token); a bad field is a 400 page with the field's er
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.config import AppConfig, ReportsConfig
 from ivr.domain import TOKYO
 from ivr.reports.builder import PlanRow, make_plan, make_report, spec_for, target_of
+from ivr.reports.contacts import OpeningHours
 from ivr.reports.queries import INTERVALS, Report
 from ivr.reports.render import FORMATS, html_sections, report_title
 from ivr.reports.render import render as render_report
@@ -46,22 +46,20 @@ from ivr.web.report_forms import (
     parse_what_if,
 )
 from ivr.web.report_texts import report_translator
-from routing.hours import calendar_named
+from routing.hours import call_hours, report_calendar
 
 MEDIA = {"csv": "text/csv", "json": "application/json", "html": "text/html"}
 
 
 class Reports:
-    """What the pages need: the configuration, the database, the clock and the calendar of
-    `reports.calendar` (within / outside opening hours)."""
+    """What the pages need: the configuration, the database, the clock and the opening hours
+    by queue (`routing.hours.call_hours`: within / outside opening hours)."""
 
     def __init__(self, config: AppConfig, db: AsyncEngine, clock: Clock) -> None:
         self.config = config
         self.db = db
         self.clock = clock
-        self.is_open: Callable[[datetime], bool] = calendar_named(
-            config.routing, config.reports.calendar, "reports.calendar"
-        ).is_open
+        self.hours: OpeningHours = call_hours(config.routing, config.reports.calendar)
 
     @property
     def queues(self) -> list[str]:
@@ -122,7 +120,7 @@ async def _report(reports: Reports, choice: ReportChoice) -> Report:
         queue=choice.queue,
         hours=choice.hours,
     )
-    return await make_report(reports.db, cfg, spec, reports.is_open, reports.clock())
+    return await make_report(reports.db, cfg, spec, reports.hours, reports.clock())
 
 
 async def report_download(request: web.Request) -> web.StreamResponse:
@@ -205,10 +203,11 @@ async def _peak_plan(reports: Reports, peak: PeakChoice) -> list[PlanRow]:
         reports.db,
         cfg,
         spec,
-        reports.is_open,
+        reports.hours,
         reports.clock(),
         minutes=peak.minutes,
         target=target_of(cfg),
+        open_minutes=report_calendar(reports.config.routing, cfg.calendar, peak.queue).open_minutes,
     )
 
 

@@ -18,6 +18,7 @@ from playwright.async_api import Page, expect
 
 from ivr.config import AppConfig, ReportsConfig, parse_config
 from ivr.reports.builder import make_report, spec_for
+from ivr.reports.contacts import one_calendar
 from ivr.reports.render import to_html
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
@@ -32,6 +33,7 @@ from tests.support.reportdata import generate
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PHONE = calendars_from_config(DEFAULT_CALENDARS)["phone"]
+HOURS = one_calendar(PHONE.is_open)
 NOW = datetime(2027, 1, 5, tzinfo=UTC)
 
 
@@ -44,7 +46,7 @@ async def year_page(tmp_path: Path) -> AsyncIterator[Path]:
         await generate(engine, 2026, 3000, PHONE.is_open, seed=14)
         config = ReportsConfig()
         spec = spec_for(config, date(2026, 1, 1), date(2026, 12, 31), interval="month")
-        report = await make_report(engine, config, spec, PHONE.is_open, NOW)
+        report = await make_report(engine, config, spec, HOURS, NOW)
     finally:
         await engine.dispose()
     path = tmp_path / "report.html"

@@ -4,23 +4,25 @@ agents' trail (`agent_events`) and the requests taken (`service_requests`), with
 March–April moving-season peak (about 30 % of the year's requests in those two months, as at
 the model call centre), closed Sundays and holidays, a morning peak within the day.
 
-Deterministic for a seed. Rows go in by day in large batches (the engine's own writers append
-per call; a year through them would measure the writer, not the report).
+Deterministic for a seed. Rows go in by day, one transaction a day, straight to the driver
+(`ivr.store.bulk`): the engine's own writers append per call, and a year through them would
+measure the writer, not the report.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.domain import TOKYO
+from ivr.store.bulk import bulk_insert
 from ivr.store.staff import NewStaff, Role, StaffStore
 from ivr.store.tables import agent_events, call_events, calls, service_requests
 
@@ -169,16 +171,43 @@ def _one_call(
         call.end("caller_hung_up", rng.uniform(5, 30))
 
 
+class _Callers:
+    """Which account a call is recognised as (`accounts` demo accounts; none: no account):
+    `IDENTIFIED` of the calls, a `REPEAT` share of those from an account that called in the
+    last few hundred calls (a caller trying again), the rest any account. Its own random
+    sequence, so the trail is the same with or without accounts."""
+
+    IDENTIFIED = 0.6
+    REPEAT = 0.12
+
+    def __init__(self, accounts: int, seed: int) -> None:
+        self.accounts = accounts
+        self.rng = random.Random(seed + 1)
+        self.recent: deque[int] = deque(maxlen=500)
+
+    def account(self) -> int | None:
+        if not self.accounts or self.rng.random() >= self.IDENTIFIED:
+            return None
+        if self.recent and self.rng.random() < self.REPEAT:
+            return self.rng.choice(self.recent)
+        account = self.rng.randrange(1, self.accounts + 1)
+        self.recent.append(account)
+        return account
+
+
 def generate_days(
     year: int,
     calls: int,
     is_open: Callable[[datetime], bool],
     seed: int = 2004,
     prefix: str = "gen",
+    accounts: int = 0,
 ) -> Iterator[tuple[date, _Rows]]:
     """The year's trail, one day's rows at a time, `calls` calls in all (about); call ids
-    are `prefix` and a serial number."""
+    are `prefix` and a serial number; with `accounts`, most calls are recognised as one of
+    demo accounts 1 to `accounts` (`_Callers`)."""
     rng = random.Random(seed)
+    callers = _Callers(accounts, seed)
     days = [date(year, 1, 1) + timedelta(days=n) for n in range(365)]
     weights = [day_weight(d, is_open) for d in days]
     per_weight = calls / sum(weights)
@@ -191,6 +220,7 @@ def generate_days(
         for start in starts:
             serial += 1
             _one_call(rows, rng, f"{prefix}-{serial:08d}", start.astimezone(UTC), is_open(start))
+            rows.calls[-1]["account_id"] = callers.account()
         yield day, rows
 
 
@@ -202,15 +232,12 @@ async def add_agents(engine: AsyncEngine) -> None:
 
 
 async def write_rows(engine: AsyncEngine, rows: _Rows) -> None:
+    """One transaction; the rows straight to the driver (COPY on PostgreSQL)."""
     async with engine.begin() as conn:
-        if rows.calls:
-            await conn.execute(sa.insert(calls), rows.calls)
-        if rows.events:
-            await conn.execute(sa.insert(call_events), rows.events)
-        if rows.agents:
-            await conn.execute(sa.insert(agent_events), rows.agents)
-        if rows.requests:
-            await conn.execute(sa.insert(service_requests), rows.requests)
+        await bulk_insert(conn, calls, rows.calls)
+        await bulk_insert(conn, call_events, rows.events)
+        await bulk_insert(conn, agent_events, rows.agents)
+        await bulk_insert(conn, service_requests, rows.requests)
 
 
 async def generate(
@@ -220,11 +247,14 @@ async def generate(
     is_open: Callable[[datetime], bool],
     seed: int = 2004,
     progress: Callable[[date, int], None] | None = None,
+    accounts: int = 0,
 ) -> int:
-    """Write the generated year into `engine` (agents included); the calls written."""
+    """Write the generated year into `engine` (agents included); the calls written. With
+    `accounts`, most calls are recognised as one of accounts 1 to `accounts`, which must
+    exist (`ivr.store.demo.demo` on a fresh database)."""
     await add_agents(engine)
     written = 0
-    for day, rows in generate_days(year, calls, is_open, seed):
+    for day, rows in generate_days(year, calls, is_open, seed, accounts=accounts):
         await write_rows(engine, rows)
         written += len(rows)
         if progress is not None:

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.callerid import normalise_caller_id
+from ivr.reports.contacts import one_calendar
 from ivr.reports.queries import TOTAL, ReportSpec, build_report
 from ivr.reports.rollup import Thresholds, refresh
 from ivr.store.calls import AccountMatched, CallClosed, CallLog, CallOpened, TrailEntry, TrailEvent
@@ -43,6 +44,7 @@ pytestmark = pytest.mark.integration
 
 DAY = date(2027, 3, 15)
 PHONE = calendars_from_config(DEFAULT_CALENDARS)["phone"]
+HOURS = one_calendar(PHONE.is_open)
 CALLER = "0935821234"
 # the report is made the next morning
 NOW = datetime(2027, 3, 16, 9, 0, tzinfo=UTC)
@@ -223,11 +225,11 @@ async def write_day(engine: AsyncEngine) -> None:
     first, later = day_trail()
     await CallLog(engine).append_many(first.entries)
     await PresenceStore(engine).append(AGENT_TRAIL[:8], NOW)
-    await refresh(engine, PHONE.is_open, at("16:01:00"))
+    await refresh(engine, HOURS, at("16:01:00"))
     await CallLog(engine).append_many(later.entries)
     await PresenceStore(engine).append(AGENT_TRAIL[8:], NOW)
     await requests(engine)
-    await refresh(engine, PHONE.is_open, NOW)
+    await refresh(engine, HOURS, NOW)
 
 
 async def test_the_day_adds_up(engine: AsyncEngine) -> None:
@@ -343,7 +345,7 @@ async def test_per_agent(engine: AsyncEngine) -> None:
 async def test_a_second_refresh_changes_nothing(engine: AsyncEngine) -> None:
     await write_day(engine)
     before = await build_report(engine, ReportSpec(DAY, DAY), NOW)
-    again = await refresh(engine, PHONE.is_open, NOW)
+    again = await refresh(engine, HOURS, NOW)
     assert (again.calls, again.agent_events) == (0, 0)
     after = await build_report(engine, ReportSpec(DAY, DAY), NOW)
     assert after.total == before.total
@@ -358,7 +360,7 @@ async def test_other_thresholds_count_from_the_contacts_and_after_a_refresh_alik
     spec = ReportSpec(DAY, DAY, answer_s=30, short_abandon_s=6)
     direct = await build_report(engine, spec, NOW)
     assert (direct.total.answered_within, direct.total.abandoned_within) == (1, 2)
-    await refresh(engine, PHONE.is_open, NOW, thresholds=Thresholds(30, 6))
+    await refresh(engine, HOURS, NOW, thresholds=Thresholds(30, 6))
     summed = await build_report(engine, spec, NOW)
     assert summed.total == direct.total
     assert summed.intervals == direct.intervals

@@ -14,7 +14,7 @@ from ivr.config import AppConfig, DailyReportConfig, ReportsConfig
 from ivr.reports.daily import daily_reports, next_run, prune, report_path, reported_day, run_once
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
-from tests.integration.store.test_reports import DAY, PHONE, write_day
+from tests.integration.store.test_reports import DAY, HOURS, write_day
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def test_old_files_are_pruned(tmp_path: Path) -> None:
 async def test_a_run_writes_the_day_and_catches_up(engine: AsyncEngine, tmp_path: Path) -> None:
     await write_day(engine)
     cfg = config(tmp_path, catch_up_days=2)
-    written = await run_once(cfg, engine, PHONE.is_open, tokyo("2027-03-15T19:30"))
+    written = await run_once(cfg, engine, HOURS, tokyo("2027-03-15T19:30"))
     assert [p.name for p in written] == [
         "hotline-report-2027-03-15.html",
         "hotline-report-2027-03-14.html",
@@ -68,7 +68,7 @@ async def test_a_run_writes_the_day_and_catches_up(engine: AsyncEngine, tmp_path
     assert "Hotline report 2027-03-15 – 2027-03-15" in page
     assert "<svg" in page
     # the next evening: only the new day (the earlier ones are there)
-    again = await run_once(cfg, engine, PHONE.is_open, tokyo("2027-03-16T19:30"))
+    again = await run_once(cfg, engine, HOURS, tokyo("2027-03-16T19:30"))
     assert [p.name for p in again] == ["hotline-report-2027-03-16.html"]
 
 
@@ -93,7 +93,7 @@ async def _the_loop(engine: AsyncEngine, tmp_path: Path) -> None:
     def clock() -> datetime:
         return t0 + timedelta(seconds=loop.time() - start)
 
-    task = asyncio.create_task(daily_reports(cfg, engine, clock, PHONE.is_open))
+    task = asyncio.create_task(daily_reports(cfg, engine, clock, HOURS))
     path = report_path(cfg.reports.daily, DAY)
     await asyncio.sleep(1700)
     assert not path.exists()
@@ -114,9 +114,7 @@ async def test_disabled_it_writes_nothing_and_keeps_running(tmp_path: Path) -> N
     # a task of the engine's group that ended would stop the engine
     cfg = config(tmp_path, enabled=False)
     engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite3'}")
-    task = asyncio.create_task(
-        daily_reports(cfg, engine, lambda: tokyo("2027-03-15T19:00"), PHONE.is_open)
-    )
+    task = asyncio.create_task(daily_reports(cfg, engine, lambda: tokyo("2027-03-15T19:00"), HOURS))
     await asyncio.sleep(3 * 86400)
     assert not task.done()
     assert not await asyncio.to_thread(Path(cfg.reports.daily.dir).exists)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import AppConfig, parse_config
 from ivr.reports.builder import make_plan, make_report, spec_for, target_of
+from ivr.reports.contacts import one_calendar
 from ivr.reports.render import html_sections, render
 from ivr.store.db import open_engine
 from ivr.store.passwords import Passwords
@@ -32,6 +33,7 @@ from tests.support.reportdata import generate
 from tests.unit.web.conftest import Client, sign_in
 
 PHONE = calendars_from_config(DEFAULT_CALENDARS)["phone"]
+HOURS = one_calendar(PHONE.is_open)
 
 
 def report_config() -> AppConfig:
@@ -112,7 +114,7 @@ async def test_the_page_shows_the_report_hotline_report_makes(
         queue="moving",
         hours="in",
     )
-    report = await make_report(engine, config.reports, spec, PHONE.is_open, clock())
+    report = await make_report(engine, config.reports, spec, HOURS, clock())
     assert report.total.offered > 50
     body = section(html, '<div lang="en" class="report-body">').split("</div>\n</section>")[0]
     assert body == html_sections(report)
@@ -244,10 +246,11 @@ async def test_the_peak_plan_is_last_march_and_april(
         engine,
         config.reports,
         spec,
-        PHONE.is_open,
+        HOURS,
         clock(),
         minutes=60,
         target=target_of(config.reports),
+        open_minutes=PHONE.open_minutes,
     )
     assert len(plan) >= 10
     table = section(html, 'id="peak-plan"').split("</table>")[0]
