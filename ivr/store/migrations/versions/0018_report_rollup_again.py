@@ -5,7 +5,7 @@ is derived data: every table of it is emptied and the next refresh reads the who
 again (`ivr.reports.rollup.rebuild` does the same). No schema change.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-02 12:00:00
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
