@@ -9,8 +9,8 @@ One `AsyncExitStack` owns every resource, opened in order and closed in reverse:
 store, the call memory and call trail writers, the ARI client, and whatever component is added
 next (`build(config, components=[...])`: the agent console enters its web server on the same
 stack, reading `engine.db` and `engine.acd`). The long-running tasks (ari-events, flow-reload,
-status, queue-callbacks, outbox) run in one `asyncio.TaskGroup`: a task that fails ends the
-engine (`serve` raises).
+status, queue-callbacks, duty-fallback, outbox) run in one `asyncio.TaskGroup`: a task that
+fails ends the engine (`serve` raises).
 
 The router is built before the call services that carry it: the ACD on `routing:` when it
 defines queues or departments, else the dialplan router. Tests build an engine on fakes by
@@ -54,7 +54,7 @@ from ivr.adapters import (
 from ivr.adapters.agents import DbAgentTrail, open_agent_pool
 from ivr.adapters.notices import NoticeDesk
 from ivr.adapters.wrapups import resume_wrap_ups
-from ivr.ari.client import AriClient, Backoff
+from ivr.ari.client import AriClient, Backoff, StreamItem
 from ivr.calls.flows import FlowKeeper, FlowRegistry
 from ivr.calls.memory import CallMemory
 from ivr.calls.records import CallRecorder
@@ -87,6 +87,7 @@ from ivr.web.server import ConsoleSite, serve_console
 from ivr.web.wallboard import LiveQueues, Wallboard
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool, unserved_queues
+from routing.fallback import FallbackDuty
 from routing.hours import calendars_of, call_hours
 from routing.ports import CallbackStore
 from routing.queues import QueueService
@@ -394,9 +395,18 @@ class Engine:
             media=prompt_media(config.prompts.asterisk_dir),
         )
         self.supervisor = Supervisor(self.ari, backends.recorder, config.calls, self.services)
+        #: keeps the dialplan fallback's on-duty list what this engine would ring
+        self.duty_fallback: FallbackDuty | None = None
         if self.acd is not None:
             self.acd.bind(self.supervisor.watch)
             self.acd.bind_commands(self.supervisor.post)
+            leak = config.calls.emergency_department
+            self.duty_fallback = FallbackDuty(
+                self.ari,
+                self.acd.transfers,
+                leak,
+                config.routing.departments[leak].accept_timeout_s,
+            )
         self._tasks = _Tasks()
         self._stopped: asyncio.Future[None] | None = None
         self.before_calls: Callable[[], Awaitable[object]] | None = None
@@ -451,7 +461,7 @@ class Engine:
     def _long_running(self) -> dict[str, Coroutine[Any, Any, None]]:
         flows = self.services.flows
         tasks: dict[str, Coroutine[Any, Any, None]] = {
-            "ari-events": self.ari.run(self.supervisor.on_event),
+            "ari-events": self.ari.run(self._on_ari),
             "flow-reload": flows.watch(self.config.flows.reload_poll_s, self.backends.flow_keeper),
             "status": publish_status(
                 self.config.status_path,
@@ -467,6 +477,9 @@ class Engine:
         if self.acd is not None:
             # hands due callbacks to the router, once each, within the queue's hours
             tasks["queue-callbacks"] = self.acd.queues.run()
+        if self.duty_fallback is not None:
+            # tonight's on-duty list, in Asterisk for when this engine is gone
+            tasks["duty-fallback"] = self.duty_fallback.run()
         if self.backends.notice_desk is not None:
             # notices saved while no engine ran (and the demo's) get their audio
             tasks["notice-audio"] = render_pending_notices(self.backends.notice_desk)
@@ -479,6 +492,11 @@ class Engine:
                 self.backends.outbox, self.config.billing.outbox.interval_s
             )
         return tasks
+
+    def _on_ari(self, item: StreamItem) -> None:
+        self.supervisor.on_event(item)
+        if self.duty_fallback is not None:
+            self.duty_fallback.on_event(item)
 
     async def serve(self, until: asyncio.Event | None = None) -> None:
         """Take calls until `until` is set (None: until cancelled); raises if a task fails."""

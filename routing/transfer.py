@@ -397,11 +397,11 @@ class TransferService:
 
     # ------------------------------------------------------------------ emergency
 
-    async def _duty_steps(self, department: str) -> tuple[DutyStep, ...]:
+    async def duty_steps(self, department: str) -> tuple[DutyStep, ...]:
         """The on-duty list to ring now: the database's (read afresh for each call, so an edit
         in the console applies to the next one), else config.yaml's with the department's
         ring time. A database that cannot be read must not stop the leak line: config's list
-        is rung then."""
+        is rung then. `routing.fallback` publishes the same list for the dialplan fallback."""
         dept = self.config.departments[department]
         if self._duty is not None:
             try:
@@ -430,7 +430,7 @@ class TransferService:
         self._trail(call, department, "emergency")
         with contextlib.suppress(AriError):
             await self._ari.start_moh(call.channel_id, self._moh_class)
-        for index, step in enumerate(await self._duty_steps(department)):
+        for index, step in enumerate(await self.duty_steps(department)):
             leg = call.new_id(f"duty{index}")
             ring = await self._ring(
                 call, step.endpoint, leg, department, step.ring_s, context or call.context

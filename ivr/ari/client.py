@@ -266,6 +266,11 @@ class AriClient:
     async def info(self) -> AsteriskInfo:
         return AsteriskInfo.model_validate(await self.request("GET", "/asterisk/info"))
 
+    async def get_global(self, variable: str) -> str:
+        """A dialplan global's value ("" when unset: Asterisk answers 200 with an empty value)."""
+        data = await self.request("GET", "/asterisk/variable", {"variable": variable})
+        return Variable.model_validate(data).value
+
     async def set_global(self, variable: str, value: str) -> None:
         await self.request("POST", "/asterisk/variable", {"variable": variable, "value": value})
 

@@ -32,6 +32,8 @@ class FakeAri:
     variables: dict[str, dict[str, str]] = field(default_factory=dict)
     playbacks: dict[str, Playback] = field(default_factory=dict)
     bridges: dict[str, Bridge] = field(default_factory=dict)
+    #: the dialplan's globals as set through ARI
+    dialplan_globals: dict[str, str] = field(default_factory=dict)
     ops: list[tuple[str, ...]] = field(default_factory=list)
     sink: Callable[[StreamItem], None] | None = None
 
@@ -74,6 +76,12 @@ class FakeAri:
         if channel is None:
             raise ChannelGone(404, "POST", f"/channels/{channel_id}/{op}", "Channel not found")
         return channel
+
+    # ------------------------------------------------------------ beyond AriPort
+
+    async def set_global(self, variable: str, value: str) -> None:
+        self.ops.append(("set_global", variable, value))
+        self.dialplan_globals[variable] = value
 
     # ------------------------------------------------------------ AriPort
 

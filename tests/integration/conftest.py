@@ -25,6 +25,7 @@ from ivr.flow.ports import AccountSummary, FakeAccounts, FakeCalendar, FakeIntak
 from ivr.store.call_memory import DbCallMemory
 from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
+from routing.fallback import ACCEPT_GLOBAL, STEPS_GLOBAL
 from routing.ports import CallbackStore
 from tests.support.sandbox import Sandbox, provision
 
@@ -121,7 +122,18 @@ async def hang_up_leftovers(sandbox: Sandbox) -> None:
 
 
 @pytest.fixture
-async def start_engine(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[EngineFactory]:
+async def fallback_globals_kept(sandbox: Sandbox) -> AsyncIterator[None]:
+    """An engine with an on-duty list publishes it for the dialplan fallback: put back what
+    was there once the test's engines have stopped, for the tests that follow."""
+    ari = AriClient(sandbox.ari_url, sandbox.ari_user, sandbox.ari_password, "globals")
+    async with ari, kept_globals(ari, *FALLBACK_GLOBALS):
+        yield
+
+
+@pytest.fixture
+async def start_engine(
+    sandbox: Sandbox, tmp_path: Path, fallback_globals_kept: None
+) -> AsyncIterator[EngineFactory]:
     """Start engines on the real Asterisk; every one still running is stopped at the end.
     The engines of one test keep their calls' restart state in one SQLite database, as the
     engines of a deployment share theirs."""
@@ -222,6 +234,32 @@ class Driver:
 
     async def hung_up(self, channel_id: str) -> None:
         await self.wait_for(lambda e: isinstance(e, StasisEnd) and e.channel.id == channel_id)
+
+
+FALLBACK_GLOBALS = (STEPS_GLOBAL, ACCEPT_GLOBAL)
+"""What an engine with an on-duty list writes into the shared sandbox Asterisk."""
+
+
+@contextlib.asynccontextmanager
+async def kept_globals(ari: AriClient, *names: str) -> AsyncIterator[None]:
+    """The dialplan's globals `names` put back as they were after the block (the sandbox's
+    Asterisk is shared by the tests that follow)."""
+    before = {name: await ari.get_global(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            with contextlib.suppress(Exception):
+                await ari.set_global(name, value)
+
+
+@contextlib.asynccontextmanager
+async def dialplan_globals(ari: AriClient, **values: str) -> AsyncIterator[None]:
+    """The dialplan's globals set so for the block, then put back as they were."""
+    async with kept_globals(ari, *values):
+        for name, value in values.items():
+            await ari.set_global(name, value)
+        yield
 
 
 @pytest.fixture

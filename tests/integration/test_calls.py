@@ -15,7 +15,13 @@ from ivr.ari.client import Resynced
 from ivr.callerid import normalise_number
 from ivr.calls.records import CallRecord, MemoryCallRecorder
 from ivr.flow.ports import FakeIntake
-from tests.integration.conftest import CALLER, Driver, EngineFactory, hotline_backends
+from tests.integration.conftest import (
+    CALLER,
+    Driver,
+    EngineFactory,
+    dialplan_globals,
+    hotline_backends,
+)
 from tests.support.sandbox import ROOT, Sandbox, sandbox_dir
 from tests.support.sipp import Sipp, SippResult, caller_args, keys_scenario
 
@@ -160,19 +166,20 @@ async def test_sip_caller_signs_up_for_bank_debit_by_keypad(
 async def call_the_on_duty_line(
     sandbox: Sandbox, driver: Driver, workdir: Path, scenario: str | Path, number: str
 ) -> tuple[SippResult, SippResult]:
-    """A caller runs `scenario` against `number` while the on-duty line (the dialplan's
-    `HOTLINE_ONDUTY`) points at a SIPp staff phone; returns (caller, phone) results."""
-    phone = await Sipp("phone.xml", ["-d", "300"], workdir).start()
-    await driver.ari.set_global("HOTLINE_ONDUTY", f"PJSIP/onduty/sip:onduty@127.0.0.1:{phone.port}")
+    """A caller runs `scenario` against `number` while the dialplan's on-duty list
+    (`HOTLINE_ONDUTY_STEPS`) is one SIPp staff phone that presses 1, talks and hangs up;
+    returns (caller, phone) results."""
+    phone = await Sipp("phone_press1_talk.xml", ["-d", "300"], workdir).start()
+    steps = f"PJSIP/onduty/sip:onduty@127.0.0.1:{phone.port}~30"
     try:
-        caller = Sipp(
-            scenario, caller_args(sandbox.sip_host, sandbox.sip_port, number, CALLER), workdir
-        )
-        caller_result = await (await caller.start()).wait()
-        phone_result = await phone.wait()
+        async with dialplan_globals(driver.ari, HOTLINE_ONDUTY_STEPS=steps):
+            caller = Sipp(
+                scenario, caller_args(sandbox.sip_host, sandbox.sip_port, number, CALLER), workdir
+            )
+            caller_result = await (await caller.start()).wait()
+            phone_result = await phone.wait()
     finally:
         phone.kill()
-        await driver.ari.set_global("HOTLINE_ONDUTY", "PJSIP/onduty")
     return caller_result, phone_result
 
 

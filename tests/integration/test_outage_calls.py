@@ -16,8 +16,10 @@ import pytest
 
 from ivr.calls.records import MemoryCallRecorder
 from ivr.prompts import CommandTts
-from tests.integration.conftest import CALLER, Driver, EngineFactory
+from routing.fallback import ACCEPT_GLOBAL, STEPS_GLOBAL
+from tests.integration.conftest import CALLER, Driver, EngineFactory, dialplan_globals
 from tests.integration.test_calls import call_the_on_duty_line, the_record
+from tests.integration.test_routed_calls import routing
 from tests.support.sandbox import Sandbox, sandbox_dir
 from tests.support.sipp import Sipp, caller_args, keys_scenario
 
@@ -26,6 +28,8 @@ pytestmark = pytest.mark.integration
 OURS = "/var/lib/hotline/prompts/"
 # Asterisk's verbose log line for each file a channel starts to play (`asterisk -vvv`)
 _PLAYING = re.compile(r"<(?P<channel>[^>]+)> Playing '(?P<file>[^']+)'")
+_ANSWERED = re.compile(r"-- (?P<callee>\S+) answered (?P<caller>\S+)")
+_JOINED = re.compile(r"Channel (?P<channel>\S+) joined '[^']+' basic-bridge <(?P<bridge>[^>]+)>")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -49,6 +53,24 @@ class AsteriskLog:
             m = _PLAYING.search(line)
             if m and m["channel"].startswith(channel_prefix):
                 out.append(m["file"].rsplit(".", 1)[0])
+        return out
+
+    def answered(self, caller_prefix: str) -> list[str]:
+        """The channels Dial connected to callers whose name starts so, in answer order."""
+        out = []
+        for line in self.lines():
+            m = _ANSWERED.search(line)
+            if m and m["caller"].startswith(caller_prefix):
+                out.append(m["callee"])
+        return out
+
+    def bridged(self) -> dict[str, set[str]]:
+        """The channels that joined each basic bridge (Dial's), by bridge id."""
+        out: dict[str, set[str]] = {}
+        for line in self.lines():
+            m = _JOINED.search(line)
+            if m:
+                out.setdefault(m["bridge"], set()).add(m["channel"])
         return out
 
 
@@ -88,6 +110,139 @@ async def test_engine_down_the_leak_line_speaks_our_prompts_then_rings_on_duty(
     assert log.played("PJSIP/caller-") == [
         OURS + "ja/fallback-connecting",
         OURS + "en/fallback-connecting",
+    ]
+
+
+async def test_engine_down_a_phone_that_only_answers_is_hung_up_and_the_next_on_duty_takes_it(
+    sandbox: Sandbox, driver: Driver, workdir: Path
+) -> None:
+    log = AsteriskLog()
+    # tonight's list as the engine would have published it: a voicemail that answers at once
+    # and never presses 1, then the on-duty person who presses 1, talks and hangs up
+    voicemail = await Sipp("phone_wait.xml", [], workdir).start()
+    duty = await Sipp("phone_press1_talk.xml", ["-d", "1500"], workdir).start()
+    steps = "^".join(
+        f"PJSIP/onduty/sip:onduty@127.0.0.1:{phone.port}~10" for phone in (voicemail, duty)
+    )
+    try:
+        # no engine is connected: Stasis(hotline) fails and [hotline-duty] rings the list
+        async with dialplan_globals(
+            driver.ari, HOTLINE_ONDUTY_STEPS=steps, HOTLINE_ONDUTY_ACCEPT_S="2"
+        ):
+            caller = Sipp(
+                "caller_silent.xml",
+                caller_args(sandbox.sip_host, sandbox.sip_port, "1100", CALLER),
+                workdir,
+            )
+            caller_result = await (await caller.start()).wait()
+            voicemail_result, duty_result = await voicemail.wait(), await duty.wait()
+    finally:
+        voicemail.kill()
+        duty.kill()
+    # the voicemail answered and was hung up by Asterisk (its scenario ends only on a BYE)
+    assert voicemail_result.ok, voicemail_result.output
+    assert CALLER in voicemail_result.log
+    # the second phone was rung, pressed 1 and talked until it hung up itself
+    assert duty_result.ok, duty_result.output
+    assert CALLER in duty_result.log
+    # the caller was hung up after that conversation, not left in silence
+    assert caller_result.ok, caller_result.output
+    # what Asterisk did: both phones answered and heard the accept prompt; only the second
+    # joined the caller's bridge; the caller heard no apology
+    answered = log.answered("PJSIP/caller-")
+    assert len(answered) == 2, log.lines()[-40:]
+    first, second = answered
+    assert log.played(first) == [OURS + "ja/duty-accept", OURS + "en/duty-accept"]
+    assert log.played(second)[0] == OURS + "ja/duty-accept"
+    bridged = log.bridged()
+    assert len(bridged) == 1, bridged
+    [members] = bridged.values()
+    assert second in members
+    assert any(m.startswith("PJSIP/caller-") for m in members)
+    assert first not in members
+    assert log.played("PJSIP/caller-") == [
+        OURS + "ja/fallback-connecting",
+        OURS + "en/fallback-connecting",
+    ]
+
+
+async def test_an_engine_s_on_duty_list_is_rung_by_the_dialplan_once_the_engine_is_gone(
+    sandbox: Sandbox, start_engine: EngineFactory, driver: Driver, workdir: Path
+) -> None:
+    voicemail = await Sipp("phone_wait.xml", [], workdir).start()
+    duty = await Sipp("phone_press1_talk.xml", ["-d", "1000"], workdir).start()
+    on_duty = [f"PJSIP/onduty/sip:onduty@127.0.0.1:{p.port}" for p in (voicemail, duty)]
+    plan = routing(on_duty=on_duty)
+    plan["departments"]["emergency_duty"].update(ring_timeout_s=10, accept_timeout_s=2)
+    try:
+        engine = await start_engine(routing=plan)
+        # the engine wrote its list for the fallback once it connected
+        expected = "^".join(f"{e}~10" for e in on_duty)
+        async with asyncio.timeout(10):
+            while await driver.ari.get_global(STEPS_GLOBAL) != expected:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert await driver.ari.get_global(ACCEPT_GLOBAL) == "2"
+        await engine.stop()
+
+        log = AsteriskLog()
+        # the engine is gone: Stasis fails, and the dialplan rings the list it left behind
+        caller = Sipp(
+            "caller_silent.xml",
+            caller_args(sandbox.sip_host, sandbox.sip_port, "1100", CALLER),
+            workdir,
+        )
+        caller_result = await (await caller.start()).wait()
+        voicemail_result, duty_result = await voicemail.wait(), await duty.wait()
+    finally:
+        voicemail.kill()
+        duty.kill()
+    assert voicemail_result.ok, voicemail_result.output  # answered, then hung up by Asterisk
+    assert duty_result.ok, duty_result.output  # pressed 1, talked, hung up itself
+    assert caller_result.ok, caller_result.output
+    first, second = log.answered("PJSIP/caller-")
+    [members] = log.bridged().values()
+    assert second in members
+    assert first not in members
+
+
+async def test_engine_down_nobody_accepting_ends_in_the_apology_not_silence(
+    sandbox: Sandbox, driver: Driver, workdir: Path
+) -> None:
+    log = AsteriskLog()
+    # one phone hangs up during the accept prompt, the other answers and never presses 1
+    hangs_up = await Sipp("phone.xml", ["-d", "300"], workdir).start()
+    voicemail = await Sipp("phone_wait.xml", [], workdir).start()
+    steps = "^".join(
+        f"PJSIP/onduty/sip:onduty@127.0.0.1:{phone.port}~10" for phone in (hangs_up, voicemail)
+    )
+    try:
+        async with dialplan_globals(
+            driver.ari, HOTLINE_ONDUTY_STEPS=steps, HOTLINE_ONDUTY_ACCEPT_S="2"
+        ):
+            caller = Sipp(
+                "caller_silent.xml",
+                caller_args(sandbox.sip_host, sandbox.sip_port, "1100", CALLER),
+                workdir,
+            )
+            caller_result = await (await caller.start()).wait()
+            hangs_up_result, voicemail_result = await hangs_up.wait(), await voicemail.wait()
+    finally:
+        hangs_up.kill()
+        voicemail.kill()
+    assert hangs_up_result.ok, hangs_up_result.output
+    assert voicemail_result.ok, voicemail_result.output
+    assert caller_result.ok, caller_result.output  # Asterisk hung up after the apology
+    gone, unaccepted = log.answered("PJSIP/caller-")
+    # Dial still joins a phone that hung up during the prompt to the caller's bridge for an
+    # instant (it is gone, nothing is heard); the one that stayed on without a 1 never joins
+    joined = set().union(*log.bridged().values())
+    assert unaccepted not in joined
+    assert joined <= {gone} | {c for c in joined if c.startswith("PJSIP/caller-")}
+    assert log.played("PJSIP/caller-") == [
+        OURS + "ja/fallback-connecting",
+        OURS + "en/fallback-connecting",
+        OURS + "ja/fallback-no-answer",
+        OURS + "en/fallback-no-answer",
     ]
 
 
