@@ -90,8 +90,13 @@ class FallbackDuty:
                 async with asyncio.timeout(self._every_s):
                     await self._wake.wait()
             self._wake.clear()
-            if self._connected:
+            if not self._connected:
+                continue
+            try:
                 await self.publish()
+            except Exception:
+                # a side task: a failed round must not end the engine that takes the calls
+                log.exception("publishing the fallback's on-duty list failed; next round retries")
 
     async def publish(self) -> bool:
         """Write the list now; False when it was empty or Asterisk refused (the next round
@@ -111,7 +116,7 @@ class FallbackDuty:
             await self._ari.set_global(ACCEPT_GLOBAL, str(self._accept_s))
             await self._ari.set_global(STEPS_GLOBAL, value)
         except (AriError, AriUnavailable) as exc:
-            # the events socket reconnects on its own, and its Resynced publishes again
+            # Asterisk away or this engine fenced: the next round or reconnect tries again
             log.warning("publishing the fallback's on-duty list failed (%s)", type(exc).__name__)
             return False
         if value != self.published:

@@ -50,7 +50,7 @@ class Router(Protocol):
 
 
 class DialplanRouter:
-    """Routing until the ACD is wired in: leaks go to the on-duty line through the same
+    """Routing until the ACD is wired in: leaks go to the on-duty list through the same
     dialplan path Asterisk uses when the engine is down (`[hotline-fallback]`); there are no
     agent queues or department transfers yet, so those report overflow / failure and the flow
     takes its own branch for that (an apology and the web intake address)."""

@@ -28,7 +28,14 @@ from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
 from ivr.store.staff import NewStaff, Role, StaffStore
 from ivr.store.tables import call_events
-from tests.integration.conftest import CALLER, ROOT, hang_up_leftovers
+from routing.fallback import STEPS_GLOBAL
+from tests.integration.conftest import (
+    CALLER,
+    FALLBACK_GLOBALS,
+    ROOT,
+    hang_up_leftovers,
+    kept_globals,
+)
 from tests.integration.store.storedata import seed
 from tests.integration.test_call_trail import engine_config_file, read_log, wait_for_line
 from tests.support.pgcluster import PgCluster
@@ -193,15 +200,18 @@ async def test_the_standby_takes_over_menus_a_queue_and_a_conversation_and_a_lea
     sandbox: Sandbox, tmp_path: Path, pg_url: str
 ) -> None:
     await hang_up_leftovers(sandbox)
-    # answers the leak call the dialplan fallback dials while no engine is connected
-    duty = await Sipp("phone.xml", ["-d", "2000"], tmp_path).start()
+    # takes the leak call the dialplan fallback dials while no engine is connected: answers,
+    # presses 1 (as the fallback asks, like the engine), talks, hangs up
+    duty = await Sipp("phone_press1_talk.xml", ["-d", "2000"], tmp_path).start()
     duty_uri = f"PJSIP/onduty/sip:onduty@127.0.0.1:{duty.port}"
     # the agent's phone answers the first queued caller and stays on until the engine ends it
     agent_phone = await Sipp("phone_wait.xml", [], tmp_path).start()
     agent_uri = f"PJSIP/agent1/sip:agent1@127.0.0.1:{agent_phone.port}"
     config = standby_config(sandbox, tmp_path, pg_url, duty_uri, agent_uri)
     ari = AriClient(sandbox.ari_url, sandbox.ari_user, sandbox.ari_password, "standby-test")
-    await ari.set_global("HOTLINE_ONDUTY", duty_uri)
+    # the fallback's list is the one the engines publish: the sandbox's is put back after
+    restore = contextlib.AsyncExitStack()
+    await restore.enter_async_context(kept_globals(ari, *FALLBACK_GLOBALS))
     db = open_engine(pg_url)
     # the agent takes calls on that phone (the staff table; config.yaml puts them ready)
     await StaffStore(db).add(
@@ -234,10 +244,15 @@ async def test_the_standby_takes_over_menus_a_queue_and_a_conversation_and_a_lea
         await kinds_reach(db, "answered", 1)
         await kinds_reach(db, "menu_choice", 2 * PER_GROUP + PER_GROUP)
 
+        # the active engine wrote its on-duty list (config.yaml's, seeded into the database)
+        # for the dialplan fallback
+        async with asyncio.timeout(WAIT_S):
+            while await ari.get_global(STEPS_GLOBAL) != f"{duty_uri}~10":  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
         procs[active].send_signal(signal.SIGKILL)
         await procs[active].wait()
         # the leak call comes in while the standby is taking over: Stasis fails, the fallback
-        # dials the on-duty line
+        # rings the list the killed engine left
         leak = Sipp(
             keys_scenario(tmp_path, "", gap_ms=[], hang_up_after_ms=None),
             caller_args(sandbox.sip_host, sandbox.sip_port, "1100", CALLER),
@@ -299,8 +314,7 @@ async def test_the_standby_takes_over_menus_a_queue_and_a_conversation_and_a_lea
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-        with contextlib.suppress(Exception):
-            await ari.set_global("HOTLINE_ONDUTY", "PJSIP/onduty")
+        await restore.aclose()
         await ari.close()
         await db.dispose()
         await hang_up_leftovers(sandbox)

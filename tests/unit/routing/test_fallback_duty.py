@@ -156,3 +156,32 @@ async def test_a_refused_write_is_tried_again_next_round(rig: Rig) -> None:
     rig.ari.away = False
     await rig.written()
     assert rig.steps() == "PJSIP/onduty/sip:sato@10.0.0.5~20^PJSIP/ito~40"
+
+
+class Flaky:
+    """A list source that fails its first read (a bug, not the database: that one is caught
+    by `TransferService.duty_steps` itself)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def duty_steps(self, department: str) -> tuple[DutyStep, ...]:
+        self.reads += 1
+        if self.reads == 1:
+            raise RuntimeError("boom")
+        return (DutyStep("Kato", "PJSIP/kato", 15),)
+
+
+async def test_a_failed_round_does_not_end_the_task() -> None:
+    ari = GlobalsAri()
+    duty = FallbackDuty(ari, Flaky(), LEAKS, 15)
+    ari.sink = duty.on_event
+    task = asyncio.create_task(duty.run(), name="duty-fallback")
+    try:
+        ari.emit(Resynced(channels=(), reconnect=False))
+        await asyncio.wait_for(ari.changed.wait(), PUBLISH_EVERY_S + 1)
+        assert ari.dialplan_globals[STEPS_GLOBAL] == "PJSIP/kato~15"
+        assert not task.done()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
