@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -14,13 +15,21 @@ from ivr.ari.client import Disconnected, Resynced
 from ivr.errors import AriUnavailable
 from ivr.store.duty import DutyStep
 from routing.config import RoutingConfig
-from routing.fallback import ACCEPT_GLOBAL, PUBLISH_EVERY_S, STEPS_GLOBAL, FallbackDuty
+from routing.fallback import (
+    ACCEPT_GLOBAL,
+    FIELD_SEP,
+    PUBLISH_EVERY_S,
+    STEP_SEP,
+    STEPS_GLOBAL,
+    FallbackDuty,
+)
 from routing.hours import calendars_of
-from routing.transfer import TransferService
+from routing.transfer import ACCEPT_PROMPT, TransferService
 from tests.unit.routing.test_queues import FakeRoutingAri
 
 pytestmark = [pytest.mark.unit, pytest.mark.looptime]
 
+ROOT = Path(__file__).resolve().parents[3]
 LEAKS = "leaks"
 CONFIG_PHONE = "PJSIP/duty-config"
 
@@ -185,3 +194,15 @@ async def test_a_failed_round_does_not_end_the_task() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_the_dialplan_reads_what_is_published_and_asks_what_the_engine_asks() -> None:
+    dialplan = (ROOT / "asterisk" / "extensions.conf").read_text(encoding="utf-8")
+    for name in (STEPS_GLOBAL, ACCEPT_GLOBAL):
+        assert f"\n{name}=" in dialplan  # its default in [globals]
+        assert f"${{{name}}}" in dialplan  # and read where the fallback rings
+    assert f"${{HOTLINE_PROMPTS}}/ja/{ACCEPT_PROMPT}&${{HOTLINE_PROMPTS}}/en/{ACCEPT_PROMPT}" in (
+        dialplan
+    )
+    assert f"(duty_step,{FIELD_SEP},1)" in dialplan
+    assert f"(duty_steps,{STEP_SEP},${{duty_i}})" in dialplan
