@@ -211,6 +211,10 @@ class DepartmentBook:
         kept += [dept for dept in seeds if dept.code not in known]
         return sorted(kept, key=lambda dept: dept.code)
 
+    async def codes(self, seeds: Collection[Department]) -> frozenset[str]:
+        """The codes of the departments in force (`current`): what a flow may transfer to."""
+        return frozenset(dept.code for dept in await self.current(seeds))
+
     async def _current(self, conn: AsyncConnection, code: str) -> Department | None:
         row = (await conn.execute(sa.select(departments).where(departments.c.code == code))).first()
         return _from_row(row) if row is not None else None

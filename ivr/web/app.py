@@ -126,7 +126,7 @@ def create_app(
     notices.setup(app, config, db, clock, desk=notice_desk)
     add_wallboard(app, config, db, clock, board)
     calls.setup(app, config.routing, controls)
-    flows.setup(app, config, clock, registry=flow_registry)
+    flows.setup(app, config, clock, registry=flow_registry, db=db)
     cases.setup(app, config, db, clock)
     admin_duty.setup(app, config, db, clock)
     admin_departments.setup(app, config, db, clock)
