@@ -101,6 +101,15 @@ async def test_a_bad_department_is_refused_whole(engine: AsyncEngine) -> None:
             Department("nope", "a", "b", "PJSIP/x"), "admin:boss", T0, calendars=(), new=False
         )
     assert unknown.value.fields == {"code": "unknown"}
+    with pytest.raises(DepartmentError) as control:
+        await book.save(
+            Department("sewer", "下水\x00道課", "Sewer\nage", "PJSIP/x"),
+            "admin:boss",
+            T0,
+            calendars=(),
+            new=True,
+        )
+    assert control.value.fields == {"label_ja": "bad_label", "label_en": "bad_label"}
     with pytest.raises(DepartmentError) as in_use:
         await book.remove("construction", "admin:boss", T0, in_use={"construction"})
     assert in_use.value.fields == {"code": "in_use"}
