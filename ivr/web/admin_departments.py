@@ -40,7 +40,7 @@ from ivr.web.access import add_route
 from ivr.web.admin_duty import tokyo_time
 from ivr.web.context import Clock
 from ivr.web.forms import Form, read_form, text_field
-from ivr.web.i18n import Translate, language_of, register_texts
+from ivr.web.i18n import language_of, register_texts, translator
 from ivr.web.openapi import FieldErrors, Operation, answer, api_route, read_json, unprocessable
 from ivr.web.pages import me
 from ivr.web.render import render
@@ -137,15 +137,6 @@ FIELDS = ("label_ja", "label_en", "endpoint", "number", "calendar")
 MAX_FIELD = 200
 
 
-def text(lang: str) -> Translate:
-    index = 1 if lang == "en" else 0
-
-    def say(key: str) -> str:
-        return TEXTS[key][index]
-
-    return say
-
-
 def actor_of(request: web.Request) -> str:
     return f"admin:{me(request).member.login}"
 
@@ -160,7 +151,7 @@ async def in_use(request: web.Request) -> dict[str, str]:
         for node in flow.nodes.values():
             if isinstance(node, TransferNode):
                 users.setdefault(node.department, []).append(flow_id)
-    say = text(language_of(request))
+    say = translator(language_of(request), TEXTS)
     reasons = {
         code: say("in_use_flow").format(flows=", ".join(sorted(set(ids))))
         for code, ids in users.items()
@@ -194,7 +185,7 @@ async def departments_page(
     """The page; `section` (a code, or "" for the add form) shows `values` as posted with
     their `errors`."""
     desk = request.app[DESK]
-    say = text(language_of(request))
+    say = translator(language_of(request), TEXTS)
     blocked = await in_use(request)
     shown = {k: say(f"err_{v}") for k, v in (errors or {}).items()}
     sections = []

@@ -10,19 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-import sqlalchemy as sa
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.config import parse_config
 from ivr.store.departments import Department, DepartmentBook
 from ivr.store.passwords import Passwords
-from ivr.store.staff import Role
-from ivr.store.tables import audit_log
-from ivr.web.app import create_app
 from ivr.web.csrf import HEADER
-from tests.support.console import VirtualClock, add_member
-from tests.unit.web.conftest import Client, page_token, sign_in
+from tests.support.console import VirtualClock
+from tests.unit.web.conftest import Client, admin_console, audited, page_token, sign_in
 
 LEAK = "emergency_duty"
 
@@ -31,34 +25,23 @@ LEAK = "emergency_duty"
 async def client(
     engine: AsyncEngine, clock: VirtualClock, passwords: Passwords
 ) -> AsyncIterator[Client]:
-    await add_member(engine, passwords, "boss", Role.ADMIN, language="en")
-    await add_member(engine, passwords, "sup", Role.SUPERVISOR)
-    await add_member(engine, passwords, "agent1", Role.AGENT, language="en")
-    config = parse_config(
-        {
-            "console": {"port": 0},
-            "routing": {
-                # dialplans/ name these queues; the flows page's registry loads those files
-                "queues": {
-                    q: {"calendar": "phone"}
-                    for q in ("general", "moving", "reconnection", "billing")
-                },
-                "departments": {
-                    LEAK: {"on_duty": ["PJSIP/onduty"]},
-                    # dialplans/hotline.yaml transfers to it
-                    "construction": {
-                        "label": {"ja": "工事課", "en": "Construction"},
-                        "endpoint": "PJSIP/agent3",
-                        "calendar": "construction",
-                    },
-                    "billing": {"label": {"ja": "料金課", "en": "Billing"}, "number": "0312345678"},
-                },
-            },
+    routing = {
+        # dialplans/ name these queues; the flows page's registry loads those files
+        "queues": {
+            q: {"calendar": "phone"} for q in ("general", "moving", "reconnection", "billing")
         },
-        {},
-    )
-    app = create_app(config, engine, clock, passwords=passwords)
-    async with TestClient(TestServer(app)) as c:
+        "departments": {
+            LEAK: {"on_duty": ["PJSIP/onduty"]},
+            # dialplans/hotline.yaml transfers to it
+            "construction": {
+                "label": {"ja": "工事課", "en": "Construction"},
+                "endpoint": "PJSIP/agent3",
+                "calendar": "construction",
+            },
+            "billing": {"label": {"ja": "料金課", "en": "Billing"}, "number": "0312345678"},
+        },
+    }
+    async with admin_console(engine, clock, passwords, routing) as c:
         yield c
 
 
@@ -67,14 +50,8 @@ def form(token: str, **fields: str) -> dict[str, str]:
     return {"csrf_token": token, **blank, **fields}
 
 
-async def audited(engine: AsyncEngine) -> list[tuple[str, str, str]]:
-    async with engine.connect() as conn:
-        found = await conn.execute(
-            sa.select(audit_log.c.actor, audit_log.c.action, audit_log.c.reason)
-            .where(audit_log.c.action.like("department%"))
-            .order_by(audit_log.c.id)
-        )
-        return [(r[0], r[1], r[2]) for r in found]
+async def departments_audited(engine: AsyncEngine) -> list[tuple[str, str, str]]:
+    return await audited(engine, "department%")
 
 
 async def transfer_options(client: Client) -> str:
@@ -119,9 +96,14 @@ async def test_a_changed_department_is_kept_audited_and_offered_at_the_next_page
     assert "Saved: the next call uses it." in html
     assert "admin:boss" in html.split('id="dept-billing-changed"')[1].split("</p>")[0]
     # config's departments were written first (the seed), then the admin's change
-    assert [(a, b) for a, b, _ in await audited(engine)][-1] == ("admin:boss", "department_set")
-    assert ("config.yaml", "department_seed") in [(a, b) for a, b, _ in await audited(engine)]
-    assert (await audited(engine))[-1][2] == (
+    assert [(a, b) for a, b, _ in await departments_audited(engine)][-1] == (
+        "admin:boss",
+        "department_set",
+    )
+    assert ("config.yaml", "department_seed") in [
+        (a, b) for a, b, _ in await departments_audited(engine)
+    ]
+    assert (await departments_audited(engine))[-1][2] == (
         "billing: 料金課 / Billing office, PJSIP/billing2, phone"
     )
 
@@ -158,7 +140,10 @@ async def test_an_added_department_is_a_transfer_target_and_can_be_removed(
     )
     assert removed.status == 303
     assert "department:sewer" not in await transfer_options(client)
-    assert [b for _, b, _ in await audited(engine)][-2:] == ["department_add", "department_removed"]
+    assert [b for _, b, _ in await departments_audited(engine)][-2:] == [
+        "department_add",
+        "department_removed",
+    ]
     # a removed department is not seeded back by the next start
     book = DepartmentBook(engine)
     assert await book.seed([Department("sewer", "a", "b", "PJSIP/x")], clock.now) == []
@@ -183,7 +168,7 @@ async def test_a_department_in_use_cannot_be_removed_and_the_page_says_why(
     html = await (await client.get("/admin/departments")).text()
     assert 'id="dept-construction"' in html
     assert f'id="dept-{LEAK}"' in html
-    assert "department_removed" not in [b for _, b, _ in await audited(engine)]
+    assert "department_removed" not in [b for _, b, _ in await departments_audited(engine)]
 
 
 async def test_field_errors_are_shown_next_to_their_fields_and_nothing_is_saved(
@@ -221,7 +206,7 @@ async def test_field_errors_are_shown_next_to_their_fields_and_nothing_is_saved(
         allow_redirects=False,
     )
     assert leak.status == 303
-    assert [b for _, b, _ in await audited(engine)].count("department_set") == 1
+    assert [b for _, b, _ in await departments_audited(engine)].count("department_set") == 1
 
 
 @pytest.mark.parametrize(
@@ -245,7 +230,7 @@ async def test_hostile_input_is_a_plain_422(
     answer = await client.post(path, data={"csrf_token": token, **fields})
     assert answer.status == 422
     assert "<script>" not in await answer.text()
-    assert [b for _, b, _ in await audited(engine)] in ([], ["department_seed"] * 3)
+    assert [b for _, b, _ in await departments_audited(engine)] in ([], ["department_seed"] * 3)
 
 
 async def test_unknown_departments_and_queries_are_plain_answers(client: Client) -> None:
@@ -333,7 +318,7 @@ async def test_the_api_lists_adds_changes_and_removes_a_department_audited(
     )
     assert removed.status == 200
     assert "sewerage" not in {d["code"] for d in (await removed.json())["departments"]}
-    assert [action for _, action, _ in await audited(engine)][-3:] == [
+    assert [action for _, action, _ in await departments_audited(engine)][-3:] == [
         "department_add",
         "department_set",
         "department_removed",
