@@ -6,8 +6,8 @@ fields) comes from config.yaml (or `--config`), as for the engine: a queue an ad
 known to `check` and `simulate` at once. `check` takes the departments from the configured
 database, as the engine does (a department added on `/admin/departments` is known, one removed
 there is not); with no database yet, config.yaml's, which the engine's first start writes.
-`simulate` answers with the calendars of the config and the demo generator's accounts and
-notices (`hotline demo`), and its departments are config.yaml's.
+`simulate` checks the same way, and answers with the calendars of the config and the demo
+generator's accounts and notices (`hotline demo`).
 """
 
 from __future__ import annotations
@@ -164,6 +164,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         print(f"--at: {exc}", file=sys.stderr)
         return 2
     catalog = Path(args.catalog) if args.catalog else None
+    departments = engine_departments(config)
     try:
         lines = asyncio.run(
             simulate_file(
@@ -174,6 +175,7 @@ def run_simulate(args: argparse.Namespace) -> int:
                 at,
                 catalog_path=catalog,
                 language=args.lang,
+                departments=departments,
             )
         )
     except FlowError as exc:

@@ -168,7 +168,9 @@ async def cases_page(
         "kinds": CASE_KINDS,
         "categories": CATEGORIES,
         "departments": choices,
-        "my_departments": departments_of(member, [code for code, _ in choices]),
+        "my_departments": [
+            (code, names) for code, names in choices if departments_of(member, [code])
+        ],
         "values": values or {},
         "errors": errors or {},
         "call_id": view.call_id if view else None,

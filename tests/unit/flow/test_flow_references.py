@@ -370,6 +370,11 @@ async def test_check_knows_a_department_added_in_the_database_and_not_one_remove
 
     await in_book(url, lambda book: book.save(SEWER, "admin:boss", T0, calendars=(), new=True))
     assert await check_in_thread(config, capsys) == (0, "ok: 3 file(s)\n")
+    # simulate checks the same way: the call walks to the transfer
+    simulated = await asyncio.to_thread(main, ["--config", str(config), "simulate", str(flow)])
+    printed = capsys.readouterr()
+    assert simulated == 0, printed.err
+    assert "TRANSFER sewer" in printed.out
 
     # config.yaml still names construction; the console removed it: the engine has none
     await in_book(url, lambda book: book.seed(config_departments(config_of(config)), T0))
