@@ -4,7 +4,7 @@ parameters, driven through aiohttp's test client (a real HTTP server on a free p
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,8 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.config import parse_config
+from ivr.calls.flows import FlowRegistry
+from ivr.config import AppConfig, parse_config
 from ivr.store.db import open_engine
 from ivr.store.passwords import Passwords
 from ivr.store.staff import Role
@@ -95,15 +96,22 @@ async def page_token(client: Client, path: str = "/agent") -> str:
 
 @asynccontextmanager
 async def admin_console(
-    engine: AsyncEngine, clock: VirtualClock, passwords: Passwords, routing: Mapping[str, Any]
+    engine: AsyncEngine,
+    clock: VirtualClock,
+    passwords: Passwords,
+    routing: Mapping[str, Any],
+    *,
+    flow_registry: Callable[[AppConfig], FlowRegistry] | None = None,
 ) -> AsyncIterator[Client]:
     """The console on config.yaml's `routing` section, with the staff the admin pages' tests
-    sign in as: the admin `boss` and the agent `agent1` (in English) and the supervisor `sup`."""
+    sign in as: the admin `boss` and the agent `agent1` (in English) and the supervisor `sup`;
+    `flow_registry` makes the engine's flows on that config (None: the console's own)."""
     await add_member(engine, passwords, "boss", Role.ADMIN, language="en")
     await add_member(engine, passwords, "sup", Role.SUPERVISOR)
     await add_member(engine, passwords, "agent1", Role.AGENT, language="en")
     config = parse_config({"console": {"port": 0}, "routing": dict(routing)}, {})
-    app = create_app(config, engine, clock, passwords=passwords)
+    registry = flow_registry(config) if flow_registry is not None else None
+    app = create_app(config, engine, clock, passwords=passwords, flow_registry=registry)
     async with TestClient(TestServer(app)) as c:
         yield c
 

@@ -8,17 +8,22 @@ supervisors refused. That the next transferred call rings the new endpoint: the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.store.departments import Department, DepartmentBook
+from ivr.calls.flows import FlowRegistry
+from ivr.config import AppConfig
+from ivr.store.departments import Department, DepartmentBook, config_departments
 from ivr.store.passwords import Passwords
 from ivr.web.csrf import HEADER
 from tests.support.console import VirtualClock
 from tests.unit.web.conftest import Client, admin_console, audited, page_token, sign_in
 
 LEAK = "emergency_duty"
+CATALOG = Path(__file__).resolve().parents[3] / "prompts" / "catalog.yaml"
 
 
 @pytest.fixture
@@ -380,3 +385,60 @@ async def test_an_api_change_without_the_csrf_token_is_refused(
     posted = await client.post("/api/v1/departments", json=body)
     assert posted.status == 403
     assert await DepartmentBook(engine).get("sewer") is None
+
+
+HANG_UP = (
+    "flow: {id: main, start: bye, fallback: bye}\n"
+    "nodes:\n"
+    "  bye: {kind: hangup, prompts: [welcome]}\n"
+)
+SEWER_FLOW = (
+    "flow: {id: sewer, start: hand_over, fallback: bye}\n"
+    "nodes:\n"
+    "  hand_over: {kind: transfer, department: sewer, on_failed: bye}\n"
+    "  bye: {kind: hangup, prompts: [thank-you-goodbye]}\n"
+)
+
+
+async def test_a_department_only_the_console_added_cannot_be_removed_once_a_live_flow_uses_it(
+    engine: AsyncEngine, clock: VirtualClock, passwords: Passwords, tmp_path: Path
+) -> None:
+    """The engine's flows, checked against the database's departments: a flow naming the
+    department added in the console goes live, and from then on the removal is refused."""
+    dialplans = tmp_path / "dialplans"
+    dialplans.mkdir()
+    (dialplans / "main.yaml").write_text(HANG_UP, encoding="utf-8")
+    registries: list[FlowRegistry] = []
+
+    def engines_flows(config: AppConfig) -> FlowRegistry:
+        names = partial(DepartmentBook(engine).codes, config_departments(config))
+        registries.append(FlowRegistry(dialplans, CATALOG, config, names))
+        registries[0].load()
+        return registries[0]
+
+    routing = {"departments": {LEAK: {"on_duty": ["PJSIP/onduty"]}}}
+    async with admin_console(
+        engine, clock, passwords, routing, flow_registry=engines_flows
+    ) as client:
+        await sign_in(client, "boss")
+        token = await page_token(client, "/admin/departments")
+        body = {"code": "sewer", "label_ja": "下水道課", "label_en": "Sewerage",
+                "endpoint": "PJSIP/sewer"}  # fmt: skip
+        added = await client.post("/api/v1/departments", json=body, headers={HEADER: token})
+        assert added.status == 200
+        # the flow edit, at the engine's next look for edits
+        (dialplans / "sewer.yaml").write_text(SEWER_FLOW, encoding="utf-8")
+        [registry] = registries
+        await registry.refresh_departments()
+        assert registry.reload_if_changed() is True
+        assert registry.status.errors == []
+
+        refused = await client.post(
+            "/api/v1/departments/remove", json={"code": "sewer"}, headers={HEADER: token}
+        )
+        assert refused.status == 409
+        assert "flow sewer transfers to it" in (await refused.json())["error"]
+        page = await client.post("/admin/departments/sewer/remove", data={"csrf_token": token})
+        assert page.status == 409
+        assert "Cannot be removed: flow sewer transfers to it." in await page.text()
+        assert await DepartmentBook(engine).get("sewer") is not None
