@@ -389,3 +389,27 @@ async def test_a_department_removed_since_the_form_was_loaded_is_a_field_error_n
     assert "No such department (it may have been removed)" in page.split('id="e-department"')[1]
     assert QUESTION in page
     assert await KnowledgeBase(engine).listing("live") == []
+
+
+async def test_a_removed_departments_work_list_still_shows_what_was_sent_to_it(
+    client: Client, engine: AsyncEngine, clock: VirtualClock
+) -> None:
+    book = DepartmentBook(engine)
+    sewer = Department("sewer", "下水道課", "Sewerage", "PJSIP/sewer")
+    await book.save(sewer, "admin:boss", clock(), calendars=(), new=True)
+    await as_member(client, "agent1")
+    token = await page_token(client, "/agent/cases")
+    saved = await client.post(
+        "/agent/cases",
+        data={"csrf_token": token, "kind": "complaint", "category": "other",
+              "said": SAID, "department": "sewer", "customer_number": ""},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert saved.status == 303
+    await book.remove("sewer", "admin:boss", clock(), in_use=())
+    await as_member(client, "boss")
+    assert 'id="link-department-sewer"' not in await (await client.get("/agent/cases")).text()
+    listed = await client.get("/departments/sewer")
+    assert listed.status == 200
+    assert SAID in await listed.text()
+    assert (await client.get("/departments/never_was")).status == 404
