@@ -255,11 +255,16 @@ def register_texts(texts: dict[str, tuple[str, str]]) -> None:
             raise ValueError(f"text {key!r} is defined twice")
 
 
+def index_of(language: str) -> int:
+    """Where `language`'s words are in a (ja, en) pair: English for "en", else Japanese."""
+    return 1 if language == "en" else 0
+
+
 def translator(language: str, table: Table = TEXTS) -> Translate:
     """The words of `table` (the console's, or a page module's own) in `language`: English for
     "en", Japanese for anything else. A key the table lacks is a KeyError (a test fails), never
     a blank on screen."""
-    index = 1 if language == "en" else 0
+    index = index_of(language)
 
     def t(key: str) -> str:
         return table[key][index]
