@@ -35,7 +35,6 @@ from ivr.store.cases import (
     StepRefused,
     draft_problems,
 )
-from ivr.store.departments import DepartmentBook
 from ivr.store.staff import Role, StaffMember
 from ivr.store.tables import CASE_KINDS
 from ivr.web.access import add_route
@@ -47,7 +46,7 @@ from ivr.web.i18n import register_texts
 from ivr.web.messages import CaseStatusChanged
 from ivr.web.pages import me
 from ivr.web.render import render
-from ivr.web.targets import Targets
+from ivr.web.targets import TARGETS, Targets
 
 CATEGORIES = (
     "water_quality",
@@ -291,8 +290,9 @@ async def post_step(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application, config: AppConfig, db: AsyncEngine, clock: Clock) -> None:
+    """After `ivr.web.targets.setup` (the departments offered are its)."""
     register_texts(TEXTS)
-    app[DESK] = CaseDesk(CaseStore(db), Targets(DepartmentBook(db), config), clock)
+    app[DESK] = CaseDesk(CaseStore(db), app[TARGETS], clock)
     add_route(app, "GET", "/agent/cases", get_cases, Role.AGENT, name="agent-cases")
     add_route(app, "POST", "/agent/cases", post_case, Role.AGENT)
     add_route(app, "GET", "/departments/{code}", get_work_list, Role.AGENT, name="department")

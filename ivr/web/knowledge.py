@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import AppConfig
 from ivr.domain import StoredKind
-from ivr.store.departments import DepartmentBook
 from ivr.store.knowledge import (
     MAX_ANSWER,
     MAX_QUERY,
@@ -40,7 +39,7 @@ from ivr.web.forms import Form, read_form, text_field
 from ivr.web.i18n import register_texts
 from ivr.web.pages import me
 from ivr.web.render import render
-from ivr.web.targets import Targets
+from ivr.web.targets import TARGETS, Targets
 
 FIELDS = ("lang", "question", "answer", "category", "department")
 
@@ -293,9 +292,10 @@ async def post_accept(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application, config: AppConfig, db: AsyncEngine, clock: Clock) -> None:
-    """After `ivr.web.flows.setup` (the categories come from its live flows)."""
+    """After `ivr.web.flows.setup` (the categories come from its live flows) and
+    `ivr.web.targets.setup` (the departments offered are its)."""
     register_texts(TEXTS)
-    app[DESK] = KbDesk(KnowledgeBase(db), Targets(DepartmentBook(db), config), clock)
+    app[DESK] = KbDesk(KnowledgeBase(db), app[TARGETS], clock)
     add_route(app, "GET", "/agent/kb", get_kb, Role.AGENT, name="agent-kb")
     add_route(app, "POST", "/agent/kb/propose", post_propose, Role.AGENT)
     add_route(app, "GET", "/agent/kb/suggestions/{call_id}", get_suggestions, Role.AGENT)
