@@ -36,6 +36,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -198,7 +199,14 @@ async def open_backends(
     db = open_engine(url)
     stack.push_async_callback(db.dispose)
     keeper = AcceptedFlowFiles(db)
+    # seeded before the flows load: they are checked against the departments the engine has
+    departments = DepartmentBook(db)
+    await departments.seed(config_departments(config), utc_now())
+    flows.departments = partial(departments.codes, config_departments(config))
     if flows.accepted:
+        # loaded already, against config.yaml's departments: checked again against the rows
+        await flows.refresh_departments()
+        await asyncio.to_thread(flows.reload_if_changed)
         await flows.keep(keeper)
     else:
         # not loaded yet: a broken file on disk then serves the version kept last time
@@ -232,8 +240,6 @@ async def open_backends(
     stack.push_async_callback(must, agent_trail.aclose, FLUSH_S, "writing the agent trail")
     duty = DutyRoster(db)
     await duty.seed(config_duty_lists(config), utc_now())
-    departments = DepartmentBook(db)
-    await departments.seed(config_departments(config), utc_now())
     return Backends(
         flows=flows,
         accounts=StoreAccounts(store),

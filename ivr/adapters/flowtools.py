@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date, datetime
@@ -91,13 +91,15 @@ async def simulate_file(
     *,
     catalog_path: Path | None = None,
     language: Language | None = None,
+    departments: Collection[str] | None = None,
 ) -> list[str]:
     """The transcript of a call into the flow file `path` (its sibling *.yaml are the flows it
-    may go to) from `caller` as typed ('withheld' or any format), pressing `keys` at `at`.
-    `FlowError` (with every `file:line` error) when the files do not load."""
+    may go to) from `caller` as typed ('withheld' or any format), pressing `keys` at `at`;
+    `departments`: the engine's (None: config.yaml's). `FlowError` (with every `file:line`
+    error) when the files do not load."""
     siblings = sorted(path.parent.glob("*.yaml"))
     catalog = load_flow_catalog(catalog_path or config.flows.catalog)
-    refs = references_from(config, catalog)
+    refs = references_from(config, catalog, departments)
     flows = load_flows(sorted({path, *siblings}), refs)
     main = load_flow(path, replace(refs, flows=frozenset(flows)))
     return await simulate_flow(config, main, flows, catalog, caller, keys, at, language=language)

@@ -6,9 +6,11 @@ rejected with every `file:line` error logged and kept in `last_errors` (shown by
 `hotline status`), and the previous version goes on serving.
 
 What a flow may name comes from the application config, once, here (`references_from`): the
-queues, departments and calendars of `routing:`, the prompt catalog, and the field rules of the
-intake service. `hotline check`, `hotline simulate` and the engine all check with it, so a name
-the config defines is accepted everywhere and one it lacks is rejected before any call uses it.
+queues and calendars of `routing:`, the prompt catalog, the field rules of the intake service,
+and the departments the engine has: the database's (edited on `/admin/departments`, read by the
+shell and handed in as names, `FlowRegistry(departments=...)`), config.yaml's where none is
+handed in. `hotline check`, `hotline simulate` and the engine all check with it, so a name the
+engine has is accepted everywhere and one it lacks is rejected before any call uses it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,19 +41,27 @@ log = logging.getLogger(__name__)
 _SAMPLE_CALLER_ID = "+81335551234"
 
 
-def references_from(config: AppConfig | None, catalog: Catalog) -> References:
-    """What the flows may name under `config`. None: only the prompts are checked, for engines
-    whose routing and intake are fakes (tests), which take any queue and any fields."""
+DepartmentNames = Callable[[], Awaitable[Collection[str]]]
+"""The codes of the departments the engine has now (the database's; `ivr.app` wires it)."""
+
+
+def references_from(
+    config: AppConfig | None, catalog: Catalog, departments: Collection[str] | None = None
+) -> References:
+    """What the flows may name under `config`, with `departments` the engine has (None:
+    config.yaml's). `config` None: only the prompts are checked, for engines whose routing and
+    intake are fakes (tests), which take any queue and any fields."""
     if config is None:
         return References(catalog=catalog)
     routing = config.routing
     # with neither queues nor departments the engine routes no call itself (`DialplanRouter`):
     # every `queue` node takes its overflow branch and every `transfer` its failure branch
     acd = bool(routing.queues or routing.departments)
+    known = frozenset(routing.departments if departments is None else departments)
     return References(
         catalog=catalog,
         queues=frozenset(routing.queues) if acd else None,
-        departments=frozenset(routing.departments) if acd else None,
+        departments=known if acd else None,
         calendars=frozenset(routing.calendars),
         intake=intake_field_problems,
     )
@@ -128,13 +138,19 @@ class FlowRegistry:
         directory: Path,
         catalog_path: Path,
         config: AppConfig | None = None,
+        departments: DepartmentNames | None = None,
     ) -> None:
         """`config`: what the flows may name (`references_from`); every load and reload checks
         against it, so an engine never starts or goes on with a flow that names what it lacks.
-        `ivr.app.flow_registry` passes the engine's; None is for engines on fake services."""
+        `ivr.app.flow_registry` passes the engine's; None is for engines on fake services.
+        `departments`: where the names of the engine's departments are read (the database's),
+        before the start and each look for edits; None: config.yaml's."""
         self.directory = directory
         self.catalog_path = catalog_path
         self.config = config
+        self.departments = departments
+        #: the department names the flows were last checked against (None: config.yaml's)
+        self.department_names: frozenset[str] | None = None
         self.catalog: Catalog | None = None
         #: the files of the live version, as read (what `FlowKeeper.save` keeps)
         self.accepted: tuple[AcceptedFile, ...] = ()
@@ -156,7 +172,21 @@ class FlowRegistry:
             except OSError:
                 continue
             out.append((str(p), st.st_mtime_ns, st.st_size))
+        if self.department_names is not None:
+            # a department added or removed is a change too: a flow rejected for naming one the
+            # engine lacked goes live once it exists
+            out.append(("departments:" + ",".join(sorted(self.department_names)), 0, 0))
         return tuple(out)
+
+    async def refresh_departments(self) -> None:
+        """Read the engine's department names again (kept as they were when unreadable: the
+        next look tries again)."""
+        if self.departments is None:
+            return
+        try:
+            self.department_names = frozenset(await self.departments())
+        except Exception:
+            log.warning("the departments could not be read; flows are checked against the last")
 
     def load(self) -> None:
         """Load everything or raise `FlowError`; the live set changes only when all is valid."""
@@ -175,7 +205,8 @@ class FlowRegistry:
 
     def _load_texts(self, catalog_name: str, catalog: bytes, flows: Mapping[str, bytes]) -> None:
         prompts = _with_builtins(catalog_from_bytes(catalog, catalog_name), catalog_name)
-        loaded = flows_from_bytes(flows, references_from(self.config, prompts))
+        refs = references_from(self.config, prompts, self.department_names)
+        loaded = flows_from_bytes(flows, refs)
         versions: dict[str, FlowVersion] = {}
         for flow_id, flow in loaded.items():
             digest = hashlib.sha256(flow.model_dump_json().encode()).hexdigest()[:16]
@@ -195,6 +226,7 @@ class FlowRegistry:
         not load, serve the version `keeper` kept (the rejection shown in status and the log),
         so a broken edit saved while the engine was down does not keep the hotline down; with
         nothing kept, raise `FlowError` as `load` does."""
+        await self.refresh_departments()
         try:
             await asyncio.to_thread(self.load)
         except FlowError as exc:
@@ -274,6 +306,7 @@ class FlowRegistry:
         while True:
             await asyncio.sleep(poll_s)
             try:
+                await self.refresh_departments()
                 if await asyncio.to_thread(self.reload_if_changed):
                     await self.keep(keeper)
             except Exception:

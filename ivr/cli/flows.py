@@ -1,10 +1,13 @@
 """`hotline check | schema | simulate | graph`: the admin's tools for dialplan files.
 
 `add_commands(subparsers)` registers the subcommands; each handler takes the parsed namespace
-and returns the process exit code. What a flow may name (queues, departments, calendars, prompts,
-intake fields) comes from config.yaml (or `--config`), as for the engine: a queue an admin adds
-there is known to `check` and `simulate` at once. `simulate` answers with the calendars of the
-config and the demo generator's accounts and notices (`hotline demo`).
+and returns the process exit code. What a flow may name (queues, calendars, prompts, intake
+fields) comes from config.yaml (or `--config`), as for the engine: a queue an admin adds there is
+known to `check` and `simulate` at once. `check` takes the departments from the configured
+database, as the engine does (a department added on `/admin/departments` is known, one removed
+there is not); with no database yet, config.yaml's, which the engine's first start writes.
+`simulate` checks the same way, and answers with the calendars of the config and the demo
+generator's accounts and notices (`hotline demo`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from ivr.adapters.flowtools import (
     DEMO_CALLER_NATIONAL,
     GRAPH_FORMATS,
@@ -24,12 +30,15 @@ from ivr.adapters.flowtools import (
     simulate_file,
 )
 from ivr.calls.flows import load_flow_catalog, references_from
+from ivr.cli.db import with_engine
 from ivr.cli.output import write_document
 from ivr.config import AppConfig, load_config
-from ivr.errors import FlowError
+from ivr.errors import ConfigError, FlowError
 from ivr.flow.graph import to_dot
 from ivr.flow.loader import References, check_files, load_flow
 from ivr.flow.schema import flow_schema_json
+from ivr.store.db import is_sqlite
+from ivr.store.departments import DepartmentBook, config_departments
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -91,8 +100,10 @@ def run_check(args: argparse.Namespace) -> int:
         named = " ".join(args.files) or f"{config.flows.dir}/"
         print(f"no dialplan files (*.yaml) to check in {named}", file=sys.stderr)
         return 1
+    departments = engine_departments(config)
     try:
-        refs = references_from(config, load_flow_catalog(args.catalog or config.flows.catalog))
+        catalog = load_flow_catalog(args.catalog or config.flows.catalog)
+        refs = references_from(config, catalog, departments)
     except FlowError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
@@ -103,6 +114,27 @@ def run_check(args: argparse.Namespace) -> int:
         return 1
     print(f"ok: {len(files)} file(s)")
     return 0
+
+
+def engine_departments(config: AppConfig) -> frozenset[str] | None:
+    """The codes of the departments in the configured database (with config.yaml's it has no
+    row for yet); None, config.yaml's, when there is no database yet or it cannot be read (said
+    on stderr: the check is then config's, not the engine's)."""
+    url = config.database.url
+    parsed = make_url(url)
+    if is_sqlite(url) and parsed.database and not Path(parsed.database).is_file():
+        return None  # a fresh checkout: the engine's first start writes config's departments
+    seeds = config_departments(config)
+    try:
+        return with_engine(url, lambda engine: DepartmentBook(engine).codes(seeds))
+    except (ConfigError, SQLAlchemyError) as exc:
+        # never the URL (it may carry a password)
+        reason = str(exc) if isinstance(exc, ConfigError) else type(exc).__name__
+        print(
+            f"note: departments checked against config.yaml's: {reason}",
+            file=sys.stderr,
+        )
+        return None
 
 
 def _flow_files(paths: list[Path]) -> list[Path]:
@@ -132,6 +164,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         print(f"--at: {exc}", file=sys.stderr)
         return 2
     catalog = Path(args.catalog) if args.catalog else None
+    departments = engine_departments(config)
     try:
         lines = asyncio.run(
             simulate_file(
@@ -142,6 +175,7 @@ def run_simulate(args: argparse.Namespace) -> int:
                 at,
                 catalog_path=catalog,
                 language=args.lang,
+                departments=departments,
             )
         )
     except FlowError as exc:

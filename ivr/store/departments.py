@@ -12,6 +12,7 @@ row (who, what, when) in the same transaction. Only staff lines are kept, never 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -65,16 +66,15 @@ def check_department(
     dept: Department, calendars: Collection[str], *, line_optional: bool = False
 ) -> dict[str, str]:
     """Field error codes of a department (empty: it may be saved): `bad_code`, `required`,
-    `too_long`, `bad_endpoint`, `bad_number`, `both_lines`, `no_line`, `unknown_calendar`.
-    `line_optional`: a department with an on-duty list may have no line of its own."""
+    `too_long`, `bad_label`, `bad_endpoint`, `bad_number`, `both_lines`, `no_line`,
+    `unknown_calendar`. `line_optional`: a department with an on-duty list may have no line of
+    its own."""
     errors: dict[str, str] = {}
     if not CODE_PATTERN.fullmatch(dept.code):
         errors["code"] = "bad_code"
     for key, value in (("label_ja", dept.label_ja), ("label_en", dept.label_en)):
-        if not value.strip():
-            errors[key] = "required"
-        elif len(value) > LABEL_MAX:
-            errors[key] = "too_long"
+        if problem := _label_problem(value):
+            errors[key] = problem
     if dept.endpoint is not None and not ENDPOINT_PATTERN.fullmatch(dept.endpoint):
         errors["endpoint"] = "bad_endpoint"
     if dept.number is not None and not DEPARTMENT_NUMBER_PATTERN.fullmatch(dept.number):
@@ -86,6 +86,17 @@ def check_department(
     if dept.calendar is not None and dept.calendar not in calendars:
         errors["calendar"] = "unknown_calendar"
     return errors
+
+
+def _label_problem(value: str) -> str:
+    if not value.strip():
+        return "required"
+    if len(value) > LABEL_MAX:
+        return "too_long"
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        # a NUL, a tab or a newline: PostgreSQL refuses the NUL, and a name is one line
+        return "bad_label"
+    return ""
 
 
 def _summary(dept: Department) -> str:
@@ -210,6 +221,10 @@ class DepartmentBook:
         kept = [dept for dept in rows if not dept.removed]
         kept += [dept for dept in seeds if dept.code not in known]
         return sorted(kept, key=lambda dept: dept.code)
+
+    async def codes(self, seeds: Collection[Department]) -> frozenset[str]:
+        """The codes of the departments in force (`current`): what a flow may transfer to."""
+        return frozenset(dept.code for dept in await self.current(seeds))
 
     async def _current(self, conn: AsyncConnection, code: str) -> Department | None:
         row = (await conn.execute(sa.select(departments).where(departments.c.code == code))).first()

@@ -1,27 +1,32 @@
-"""The admin's departments: `/admin/departments` (server-rendered) on the database's
-`DepartmentBook` (`ivr.store.departments`).
+"""The admin's departments: `/admin/departments` (server-rendered) and `/api/v1/departments`
+(JSON), both on the database's `DepartmentBook` (`ivr.store.departments`).
 
 A department is a transfer target: its name in Japanese and English, its line (a SIP endpoint,
 or a phone number dialled through the trunk) and the calendar of its hours. The engine reads a
 department afresh at each transfer and the agent page its targets at each load, so a saved
 change applies to the next call without a restart. config.yaml's departments are the seed: a
 console that finds no row for one writes config's before the first change. A department a live
-flow transfers to, or the leak line's, cannot be removed (the page says which flow). Every
-change writes an audit row under ``admin:<login>``; bad input is a 422 with the field errors,
-nothing saved.
+flow transfers to, or the leak line's, cannot be removed (the page says which flow; the API
+answers 409). Every change writes an audit row under ``admin:<login>``; bad input is a 422 with
+the field errors, nothing saved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import AppConfig
+from ivr.domain import DEPARTMENT_NUMBER_PATTERN, ENDPOINT_PATTERN
 from ivr.flow.model import TransferNode
 from ivr.store.departments import (
+    CODE_PATTERN,
     LABEL_MAX,
     Department,
     DepartmentBook,
@@ -35,7 +40,8 @@ from ivr.web.access import add_route
 from ivr.web.admin_duty import tokyo_time
 from ivr.web.context import Clock
 from ivr.web.forms import Form, read_form, text_field
-from ivr.web.i18n import Translate, language_of, register_texts
+from ivr.web.i18n import language_of, register_texts, translator
+from ivr.web.openapi import FieldErrors, Operation, answer, api_route, read_json, unprocessable
 from ivr.web.pages import me
 from ivr.web.render import render
 
@@ -104,6 +110,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "err_in_use": ("使用中のため削除できません。", "In use: it cannot be removed."),
     "err_required": ("入力してください。", "Required."),
     "err_too_long": (f"長すぎます（{LABEL_MAX}文字まで）。", f"Too long ({LABEL_MAX} at most)."),
+    "err_bad_label": (
+        "改行やタブなどの制御文字は使えません。",
+        "One line, without tabs or other control characters.",
+    ),
     "err_bad_endpoint": (
         "PJSIP/sewer のような電話のエンドポイントを入力してください。",
         "A phone endpoint such as PJSIP/sewer.",
@@ -127,15 +137,6 @@ FIELDS = ("label_ja", "label_en", "endpoint", "number", "calendar")
 MAX_FIELD = 200
 
 
-def text(lang: str) -> Translate:
-    index = 1 if lang == "en" else 0
-
-    def say(key: str) -> str:
-        return TEXTS[key][index]
-
-    return say
-
-
 def actor_of(request: web.Request) -> str:
     return f"admin:{me(request).member.login}"
 
@@ -150,7 +151,7 @@ async def in_use(request: web.Request) -> dict[str, str]:
         for node in flow.nodes.values():
             if isinstance(node, TransferNode):
                 users.setdefault(node.department, []).append(flow_id)
-    say = text(language_of(request))
+    say = translator(language_of(request), TEXTS)
     reasons = {
         code: say("in_use_flow").format(flows=", ".join(sorted(set(ids))))
         for code, ids in users.items()
@@ -184,7 +185,7 @@ async def departments_page(
     """The page; `section` (a code, or "" for the add form) shows `values` as posted with
     their `errors`."""
     desk = request.app[DESK]
-    say = text(language_of(request))
+    say = translator(language_of(request), TEXTS)
     blocked = await in_use(request)
     shown = {k: say(f"err_{v}") for k, v in (errors or {}).items()}
     sections = []
@@ -307,6 +308,211 @@ async def post_remove(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/admin/departments?done=removed&code={code}")
 
 
+# ------------------------------------------------------------------------------ the API
+
+Code = Annotated[str, Field(min_length=1, max_length=32, pattern=f"^{CODE_PATTERN.pattern}$")]
+Label = Annotated[str, Field(min_length=1, max_length=LABEL_MAX, pattern=r"\S")]
+Endpoint = Annotated[str, Field(max_length=200, pattern=f"^{ENDPOINT_PATTERN.pattern}$")]
+Number = Annotated[str, Field(max_length=21, pattern=f"^{DEPARTMENT_NUMBER_PATTERN.pattern}$")]
+CalendarName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class DepartmentBody(BaseModel):
+    """A department: its names, its line (an endpoint or a number through the trunk, not both;
+    neither only for one with an on-duty list) and its hours' calendar (null: always open)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "sewerage",
+                    "label_ja": "下水道課",
+                    "label_en": "Sewerage",
+                    "endpoint": "PJSIP/sewerage",
+                    "number": None,
+                    "calendar": None,
+                }
+            ]
+        },
+    )
+
+    code: Code
+    label_ja: Label
+    label_en: Label
+    endpoint: Endpoint | None = None
+    number: Number | None = None
+    calendar: CalendarName | None = None
+
+
+class DepartmentRemoveBody(BaseModel):
+    """The department to remove (refused, 409, while a live flow or the leak line uses it)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"examples": [{"code": "sewerage"}]}
+    )
+
+    code: Code
+
+
+class DepartmentView(BaseModel):
+    """A department in force: `source` is `database` once kept (seeded at the engine's start or
+    saved in the console), `config` while config.yaml's is the one used; `in_use` says why it
+    cannot be removed (empty: it can)."""
+
+    code: str
+    label_ja: str
+    label_en: str
+    endpoint: str | None
+    number: str | None
+    calendar: str | None
+    source: Literal["database", "config"]
+    updated_at: datetime | None
+    updated_by: str | None
+    in_use: str
+
+
+class DepartmentList(BaseModel):
+    departments: list[DepartmentView]
+
+
+def view_of(dept: Department, blocked: Mapping[str, str]) -> DepartmentView:
+    kept = dept.updated_at is not None
+    return DepartmentView(
+        code=dept.code,
+        label_ja=dept.label_ja,
+        label_en=dept.label_en,
+        endpoint=dept.endpoint,
+        number=dept.number,
+        calendar=dept.calendar,
+        source="database" if kept else "config",
+        updated_at=dept.updated_at,
+        updated_by=dept.updated_by if kept else None,
+        in_use=blocked.get(dept.code, ""),
+    )
+
+
+async def api_list(request: web.Request) -> web.StreamResponse:
+    blocked = await in_use(request)
+    departments = await request.app[DESK].current()
+    return answer(DepartmentList(departments=[view_of(d, blocked) for d in departments]))
+
+
+async def _api_save(request: web.Request, *, new: bool) -> web.StreamResponse:
+    body = await read_json(request, DepartmentBody)
+    if not new and body.code not in {d.code for d in await request.app[DESK].current()}:
+        raise unprocessable({"code": "unknown"}, "no such department")
+    dept = Department(
+        body.code,
+        body.label_ja.strip(),
+        body.label_en.strip(),
+        body.endpoint,
+        body.number,
+        body.calendar,
+    )
+    try:
+        await _save(request, dept, new=new)
+    except DepartmentError as bad:
+        raise unprocessable(bad.fields) from None
+    return await _api_one(request, body.code)
+
+
+async def _api_one(request: web.Request, code: str) -> web.Response:
+    blocked = await in_use(request)
+    dept = next(d for d in await request.app[DESK].current() if d.code == code)
+    return answer(view_of(dept, blocked))
+
+
+async def api_add(request: web.Request) -> web.StreamResponse:
+    return await _api_save(request, new=True)
+
+
+async def api_change(request: web.Request) -> web.StreamResponse:
+    return await _api_save(request, new=False)
+
+
+async def api_remove(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request, DepartmentRemoveBody)
+    desk = request.app[DESK]
+    if body.code not in {d.code for d in await desk.current()}:
+        raise unprocessable({"code": "unknown"}, "no such department")
+    blocked = await in_use(request)
+    if body.code in blocked:
+        conflict = FieldErrors(error=blocked[body.code], fields={"code": "in_use"})
+        raise web.HTTPConflict(text=conflict.model_dump_json(), content_type="application/json")
+    now = desk.clock()
+    await desk.book.seed(config_departments(desk.config), now)
+    try:
+        await desk.book.remove(body.code, actor_of(request), now, in_use=blocked)
+    except DepartmentError as bad:  # removed meanwhile by another admin
+        raise unprocessable(bad.fields) from None
+    return answer(DepartmentList(departments=[view_of(d, blocked) for d in await desk.current()]))
+
+
+def add_api(app: web.Application) -> None:
+    tags = ("departments",)
+    api_route(
+        app,
+        Operation(
+            "GET",
+            "/api/v1/departments",
+            Role.ADMIN,
+            "listDepartments",
+            "The departments calls are transferred to, as the next transfer reads them",
+            {200: DepartmentList},
+            tags=tags,
+        ),
+        api_list,
+    )
+    api_route(
+        app,
+        Operation(
+            "POST",
+            "/api/v1/departments",
+            Role.ADMIN,
+            "addDepartment",
+            "Add a department: agents can transfer to it and flows may name it at once",
+            {200: DepartmentView},
+            body=DepartmentBody,
+            description="Checked whole (422 with a code per field, nothing saved), then audited.",
+            tags=tags,
+        ),
+        api_add,
+    )
+    api_route(
+        app,
+        Operation(
+            "POST",
+            "/api/v1/departments/change",
+            Role.ADMIN,
+            "changeDepartment",
+            "Change a department's names, line or hours: the next transfer uses them",
+            {200: DepartmentView},
+            body=DepartmentBody,
+            description="Checked whole (422 with a code per field, nothing saved), then audited.",
+            tags=tags,
+        ),
+        api_change,
+    )
+    api_route(
+        app,
+        Operation(
+            "POST",
+            "/api/v1/departments/remove",
+            Role.ADMIN,
+            "removeDepartment",
+            "Remove a department nothing uses; answers the departments left",
+            {200: DepartmentList, 409: FieldErrors},
+            body=DepartmentRemoveBody,
+            description="409 while a live flow transfers to it or the leak line rings its "
+            "on-duty list (`error` says which); audited.",
+            tags=tags,
+        ),
+        api_remove,
+    )
+
+
 # ------------------------------------------------------------------------------ setting up
 
 
@@ -319,3 +525,4 @@ def setup(app: web.Application, config: AppConfig, db: AsyncEngine, clock: Clock
     add_route(app, "POST", "/admin/departments", post_add, Role.ADMIN)
     add_route(app, "POST", "/admin/departments/{code}", post_save, Role.ADMIN)
     add_route(app, "POST", "/admin/departments/{code}/remove", post_remove, Role.ADMIN)
+    add_api(app)

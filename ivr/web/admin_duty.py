@@ -33,7 +33,7 @@ from ivr.store.staff import Role
 from ivr.web.access import add_route
 from ivr.web.context import Clock
 from ivr.web.forms import Form, read_form, text_field
-from ivr.web.i18n import Translate, language_of, register_texts
+from ivr.web.i18n import language_of, register_texts, translator
 from ivr.web.openapi import Operation, answer, api_route, read_json, unprocessable
 from ivr.web.pages import me
 from ivr.web.render import render
@@ -87,15 +87,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "err_bad_order": ("順番は整数で入力してください。", "The order is a whole number."),
     "err_too_many": (f"{MAX_STEPS}人までです。", f"{MAX_STEPS} steps at most."),
 }
-
-
-def text(lang: str) -> Translate:
-    index = 1 if lang == "en" else 0
-
-    def say(key: str) -> str:
-        return TEXTS[key][index]
-
-    return say
 
 
 def actor_of(request: web.Request) -> str:
@@ -157,7 +148,7 @@ async def duty_page(
 ) -> web.Response:
     config = request.app[DESK].config
     kept = {k.department: k for k in await request.app[DESK].roster.all()}
-    say = text(language_of(request))
+    say = translator(language_of(request), TEXTS)
     sections = []
     for name in duty_departments(config):
         held = kept.get(name)

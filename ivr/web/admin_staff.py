@@ -31,7 +31,7 @@ from ivr.web.access import add_route
 from ivr.web.context import Clock, console_of
 from ivr.web.desk import desk_of
 from ivr.web.forms import Form, read_form, text_field
-from ivr.web.i18n import Translate, language_of, register_texts
+from ivr.web.i18n import language_of, register_texts, translator
 from ivr.web.openapi import Operation, answer, api_route, read_json, unprocessable
 from ivr.web.pages import me
 from ivr.web.render import render
@@ -88,15 +88,6 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
-def text(lang: str) -> Translate:
-    index = 1 if lang == "en" else 0
-
-    def say(key: str) -> str:
-        return TEXTS[key][index]
-
-    return say
-
-
 def actor_of(request: web.Request) -> str:
     return f"admin:{me(request).member.login}"
 
@@ -131,7 +122,7 @@ async def staff_page(
     errors: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    say = text(language_of(request))
+    say = translator(language_of(request), TEXTS)
     members: list[StaffMember] = await request.app[ADMIN].store.all()
     context: dict[str, Any] = {
         "member": me(request).member,

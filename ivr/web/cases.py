@@ -4,13 +4,16 @@ given) and follows its status there; it lands on `/departments/{code}`, the work
 department it goes to, where the department's people take it in hand and answer it.
 
 Who belongs to a department: a staff member with the skill ``dept:<code>`` (skills are edited
-with the staff), and supervisors and admins for every department. Departments are the config's
-(`routing.departments`).
+with the staff), and supervisors and admins for every department. Departments are the ones in
+force in the database (`ivr.web.targets`, edited on `/admin/departments`), read for each page and
+each post: one added there is offered at once, and a posted code that is not one is a field
+error (422, the form shown again as keyed). A removed department's work list stays open for what
+was sent to it before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +46,7 @@ from ivr.web.i18n import register_texts
 from ivr.web.messages import CaseStatusChanged
 from ivr.web.pages import me
 from ivr.web.render import render
+from ivr.web.targets import TARGETS, Targets
 
 CATEGORIES = (
     "water_quality",
@@ -61,17 +65,17 @@ def department_skill(code: str) -> str:
     return f"dept:{code}"
 
 
-def departments_of(member: StaffMember, departments: tuple[str, ...]) -> tuple[str, ...]:
+def departments_of(member: StaffMember, departments: Sequence[str]) -> tuple[str, ...]:
     """The departments whose work list `member` answers for."""
     if member.role is not Role.AGENT:
-        return departments
+        return tuple(departments)
     return tuple(d for d in departments if department_skill(d) in member.skills)
 
 
 class CaseDesk:
-    def __init__(self, store: CaseStore, departments: tuple[str, ...], clock: Clock) -> None:
+    def __init__(self, store: CaseStore, targets: Targets, clock: Clock) -> None:
         self.store = store
-        self.departments = departments
+        self.targets = targets
         self.clock = clock
 
 
@@ -112,6 +116,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "case_my_departments": ("担当部署の作業リスト", "Your departments' work lists"),
     "case_err_required": ("入力してください。", "Enter a value."),
     "case_err_unknown": ("選んでください。", "Choose one."),
+    "case_err_unknown_department": (
+        "この部署はありません（削除された可能性があります）。一覧から選んでください。",
+        "No such department (it may have been removed): choose one of the list.",
+    ),
     "case_err_too_long": ("長すぎます。", "This is too long."),
     "case_err_invalid_number": ("お客さま番号が正しくありません。", "Not a valid customer number."),
     "case_err_step": (
@@ -153,12 +161,15 @@ async def cases_page(
     desk = request.app[DESK]
     member = me(request).member
     view = my_view(request)
+    choices = await desk.targets.choices()
     context: dict[str, Any] = {
         "member": member,
         "kinds": CASE_KINDS,
         "categories": CATEGORIES,
-        "departments": desk.departments,
-        "my_departments": departments_of(member, desk.departments),
+        "departments": choices,
+        "my_departments": [
+            (code, names) for code, names in choices if departments_of(member, [code])
+        ],
         "values": values or {},
         "errors": errors or {},
         "call_id": view.call_id if view else None,
@@ -198,7 +209,10 @@ async def post_case(request: web.Request) -> web.StreamResponse:
         call_id=view.call_id if view else None,
         customer_number=customer,
     )
-    problems |= draft_problems(draft, desk.departments)
+    problems |= draft_problems(draft, await desk.targets.codes())
+    if problems.get("department") == "unknown":
+        # a stale form: the department was removed (or renamed) since the page was loaded
+        problems["department"] = "unknown_department"
     if draft.category and draft.category not in CATEGORIES:
         problems["category"] = "unknown"
     if problems:
@@ -210,13 +224,13 @@ async def post_case(request: web.Request) -> web.StreamResponse:
 # ------------------------------------------------------------------------------ the department's
 
 
-def department_of(request: web.Request) -> str:
+async def department_of(request: web.Request) -> str:
     """The department in the path, if the member answers for it (else 404 / 403)."""
     desk = request.app[DESK]
     code = request.match_info["code"]
-    if code not in desk.departments:
+    if len(code) > 32 or not await desk.targets.kept(code):
         raise web.HTTPNotFound()
-    if code not in departments_of(me(request).member, desk.departments):
+    if not departments_of(me(request).member, [code]):
         raise web.HTTPForbidden()
     return code
 
@@ -225,7 +239,7 @@ async def work_list_page(
     request: web.Request, *, error: str | None = None, status: int = 200
 ) -> web.Response:
     desk = request.app[DESK]
-    code = department_of(request)
+    code = await department_of(request)
     listed = await desk.store.work_list(code, audit_of(request), desk.clock())
     context: dict[str, Any] = {
         "member": me(request).member,
@@ -243,7 +257,7 @@ async def get_work_list(request: web.Request) -> web.StreamResponse:
 
 
 async def post_step(request: web.Request) -> web.StreamResponse:
-    code = department_of(request)
+    code = await department_of(request)
     text = request.match_info["id"]
     if not text.isdigit() or len(text) > 12:
         raise web.HTTPNotFound()
@@ -276,9 +290,9 @@ async def post_step(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application, config: AppConfig, db: AsyncEngine, clock: Clock) -> None:
+    """After `ivr.web.targets.setup` (the departments offered are its)."""
     register_texts(TEXTS)
-    departments = tuple(sorted(config.routing.departments))
-    app[DESK] = CaseDesk(CaseStore(db), departments, clock)
+    app[DESK] = CaseDesk(CaseStore(db), app[TARGETS], clock)
     add_route(app, "GET", "/agent/cases", get_cases, Role.AGENT, name="agent-cases")
     add_route(app, "POST", "/agent/cases", post_case, Role.AGENT)
     add_route(app, "GET", "/departments/{code}", get_work_list, Role.AGENT, name="department")

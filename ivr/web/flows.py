@@ -16,10 +16,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.adapters.flowtools import DEMO_CALLER_NATIONAL, GraphUnavailable, render_dot, simulate_flow
 from ivr.calls.flows import FlowRegistry
@@ -28,6 +30,7 @@ from ivr.domain import TOKYO
 from ivr.errors import FlowError
 from ivr.flow.graph import to_dot
 from ivr.flow.model import Language
+from ivr.store.departments import DepartmentBook, config_departments
 from ivr.store.staff import Role
 from ivr.web.access import add_route
 from ivr.web.context import Clock
@@ -54,6 +57,7 @@ class FlowsDesk:
 
     async def current(self) -> FlowRegistry:
         if self.own:
+            await self.registry.refresh_departments()
             await asyncio.to_thread(self.registry.reload_if_changed)
         return self.registry
 
@@ -214,9 +218,13 @@ async def post_simulate(request: web.Request) -> web.StreamResponse:
     return await flows_page(request, values=values, transcript=transcript)
 
 
-def own_registry(config: AppConfig) -> FlowRegistry:
+def own_registry(config: AppConfig, db: AsyncEngine | None = None) -> FlowRegistry:
+    """The console's own registry, checked against `db`'s departments (None: config.yaml's)."""
     base = Path.cwd()
-    return FlowRegistry(base / config.flows.dir, base / config.flows.catalog, config)
+    names = None
+    if db is not None:
+        names = partial(DepartmentBook(db).codes, config_departments(config))
+    return FlowRegistry(base / config.flows.dir, base / config.flows.catalog, config, names)
 
 
 def setup(
@@ -225,10 +233,12 @@ def setup(
     clock: Clock,
     *,
     registry: FlowRegistry | None = None,
+    db: AsyncEngine | None = None,
 ) -> None:
-    """The page on the engine's `registry`, or on one of the console's own (`own_registry`)."""
+    """The page on the engine's `registry`, or on one of the console's own (`own_registry`, on
+    `db`'s departments)."""
     register_texts(TEXTS)
-    app[DESK] = FlowsDesk(registry or own_registry(config), config, clock, own=registry is None)
+    app[DESK] = FlowsDesk(registry or own_registry(config, db), config, clock, own=registry is None)
     add_route(app, "GET", "/admin/flows", get_page, Role.ADMIN, name="admin-flows")
     add_route(app, "POST", "/admin/flows/simulate", post_simulate, Role.ADMIN)
     add_route(app, "GET", "/admin/flows/{flow_id}/graph.svg", get_graph, Role.ADMIN)

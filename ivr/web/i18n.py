@@ -8,7 +8,7 @@ the tests, never a blank on screen.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -244,6 +244,8 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 Translate = Callable[[str], str]
+Table = Mapping[str, tuple[str, str]]
+"""Words by key, as (ja, en)."""
 
 
 def register_texts(texts: dict[str, tuple[str, str]]) -> None:
@@ -253,11 +255,19 @@ def register_texts(texts: dict[str, tuple[str, str]]) -> None:
             raise ValueError(f"text {key!r} is defined twice")
 
 
-def translator(language: str) -> Translate:
-    index = 1 if language == "en" else 0
+def index_of(language: str) -> int:
+    """Where `language`'s words are in a (ja, en) pair: English for "en", else Japanese."""
+    return 1 if language == "en" else 0
+
+
+def translator(language: str, table: Table = TEXTS) -> Translate:
+    """The words of `table` (the console's, or a page module's own) in `language`: English for
+    "en", Japanese for anything else. A key the table lacks is a KeyError (a test fails), never
+    a blank on screen."""
+    index = index_of(language)
 
     def t(key: str) -> str:
-        return TEXTS[key][index]
+        return table[key][index]
 
     return t
 

@@ -6,6 +6,7 @@ API's edge (ivr.web.openapi). One table each; a test checks that every code has 
 from __future__ import annotations
 
 from ivr.domain import RequestKind
+from ivr.web.i18n import index_of
 
 KINDS: dict[RequestKind, tuple[str, str]] = {
     RequestKind.START: ("使用開始", "Start service"),
@@ -121,19 +122,19 @@ PAYMENT_METHODS: dict[str, tuple[str, str]] = {
 def pick(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
     """`key`'s text in `table` (its key when the table lacks it)."""
     texts = table.get(key)
-    return key if texts is None else texts[1 if lang == "en" else 0]
+    return key if texts is None else texts[index_of(lang)]
 
 
 def kind_label(kind: RequestKind, lang: str) -> str:
-    return KINDS[kind][1 if lang == "en" else 0]
+    return KINDS[kind][index_of(lang)]
 
 
 def field_label(name: str, lang: str) -> str:
     label = FIELDS.get(name)
-    return name if label is None else label[1 if lang == "en" else 0]
+    return name if label is None else label[index_of(lang)]
 
 
 def error_text(code: str, lang: str) -> str:
     """The message for `code`; an unknown code (a new one not yet in the table) is shown as the
     generic 'invalid' rather than as the code."""
-    return ERRORS.get(code, ERRORS["invalid"])[1 if lang == "en" else 0]
+    return ERRORS.get(code, ERRORS["invalid"])[index_of(lang)]

@@ -5,7 +5,9 @@ worked"); admins curate it on `/admin/kb`: add, edit, retire, and accept what ag
 
 An entry's category names what it answers: a node of the flow (``outage_info``), a request kind
 (``start``, ``stop``) or any word of the admins' own; the categories the flows and request kinds
-give are offered as choices on the admin's form.
+give are offered as choices on the admin's form. The department an entry hands over to is one
+in force in the database (`ivr.web.targets`): the forms offer those, read for each page, and a
+posted code that is not one is a field error, nothing saved.
 """
 
 from __future__ import annotations
@@ -37,14 +39,16 @@ from ivr.web.forms import Form, read_form, text_field
 from ivr.web.i18n import register_texts
 from ivr.web.pages import me
 from ivr.web.render import render
+from ivr.web.targets import TARGETS, Targets
 
 FIELDS = ("lang", "question", "answer", "category", "department")
 
 
 class KbDesk:
-    def __init__(self, kb: KnowledgeBase, departments: tuple[str, ...], clock: Clock) -> None:
+    def __init__(self, kb: KnowledgeBase, targets: Targets, clock: Clock) -> None:
         self.kb = kb
-        self.departments = departments
+        # the departments in force, read for each form and each post (`ivr.web.targets`)
+        self.targets = targets
         self.clock = clock
 
 
@@ -79,8 +83,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "kb_by": ("記入者", "By"),
     "kb_err_required": ("入力してください。", "Enter a value."),
     "kb_err_unknown": ("選んでください。", "Choose one."),
+    "kb_err_unknown_department": (
+        "この部署はありません（削除された可能性があります）。一覧から選んでください。",
+        "No such department (it may have been removed): choose one of the list.",
+    ),
     "kb_err_too_long": ("長すぎます。", "This is too long."),
 }
+
+
+async def entry_problems(desk: KbDesk, draft: EntryDraft) -> dict[str, str]:
+    problems = draft_problems(draft, await desk.targets.codes())
+    if problems.get("department") == "unknown":
+        # a stale form: the department was removed (or renamed) since the page was loaded
+        problems["department"] = "unknown_department"
+    return problems
 
 
 async def known_categories(request: web.Request) -> list[str]:
@@ -137,7 +153,7 @@ async def kb_page(
         "values": values or {},
         "errors": errors or {},
         "proposed": request.query.get("proposed", ""),
-        "departments": desk.departments,
+        "departments": await desk.targets.choices(),
         "max_question": MAX_QUESTION,
         "max_answer": MAX_ANSWER,
     }
@@ -173,7 +189,7 @@ async def post_propose(request: web.Request) -> web.StreamResponse:
     values = _values(await read_form(request))
     desk = request.app[DESK]
     draft = _draft(values)
-    problems = draft_problems(draft, desk.departments)
+    problems = await entry_problems(desk, draft)
     if problems:
         return await kb_page(request, values=values, errors=problems, status=422)
     view = my_view(request)
@@ -210,7 +226,7 @@ async def admin_page(
         "values": shown,
         "errors": errors or {},
         "categories": await known_categories(request),
-        "departments": desk.departments,
+        "departments": await desk.targets.choices(),
         "max_question": MAX_QUESTION,
         "max_answer": MAX_ANSWER,
     }
@@ -230,7 +246,7 @@ async def post_entry(request: web.Request) -> web.StreamResponse:
     values = _values(await read_form(request))
     desk = request.app[DESK]
     draft = _draft(values)
-    problems = draft_problems(draft, desk.departments)
+    problems = await entry_problems(desk, draft)
     entry_id = values.get("id", "")
     if entry_id and not (entry_id.isdigit() and len(entry_id) <= 12):
         problems["id"] = "unknown"
@@ -276,10 +292,10 @@ async def post_accept(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application, config: AppConfig, db: AsyncEngine, clock: Clock) -> None:
-    """After `ivr.web.flows.setup` (the categories come from its live flows)."""
+    """After `ivr.web.flows.setup` (the categories come from its live flows) and
+    `ivr.web.targets.setup` (the departments offered are its)."""
     register_texts(TEXTS)
-    departments = tuple(sorted(config.routing.departments))
-    app[DESK] = KbDesk(KnowledgeBase(db), departments, clock)
+    app[DESK] = KbDesk(KnowledgeBase(db), app[TARGETS], clock)
     add_route(app, "GET", "/agent/kb", get_kb, Role.AGENT, name="agent-kb")
     add_route(app, "POST", "/agent/kb/propose", post_propose, Role.AGENT)
     add_route(app, "GET", "/agent/kb/suggestions/{call_id}", get_suggestions, Role.AGENT)

@@ -32,7 +32,7 @@ from ivr.reports.staffing import Interval, Staffing, side_by_side
 from ivr.store.staff import Role
 from ivr.web.access import add_route
 from ivr.web.context import Clock
-from ivr.web.i18n import language_of
+from ivr.web.i18n import language_of, translator
 from ivr.web.render import render
 from ivr.web.report_forms import (
     HOURS,
@@ -45,7 +45,7 @@ from ivr.web.report_forms import (
     parse_report,
     parse_what_if,
 )
-from ivr.web.report_texts import report_translator
+from ivr.web.report_texts import TEXTS as REPORT_TEXTS
 from routing.hours import call_hours, report_calendar
 
 MEDIA = {"csv": "text/csv", "json": "application/json", "html": "text/html"}
@@ -70,14 +70,14 @@ REPORTS = web.AppKey("reports", Reports)
 
 
 def _errors(parsed: Parsed, lang: str) -> dict[str, str]:
-    r = report_translator(lang)
+    r = translator(lang, REPORT_TEXTS)
     return {k: r(f"err_{v}") for k, v in parsed.errors.items()}
 
 
 def _base(request: web.Request) -> dict[str, Any]:
     reports = request.app[REPORTS]
     return {
-        "r": report_translator(language_of(request)),
+        "r": translator(language_of(request), REPORT_TEXTS),
         "queues": reports.queues,
         "intervals": INTERVALS,
         "hours_choices": HOURS,
@@ -130,7 +130,7 @@ async def report_download(request: web.Request) -> web.StreamResponse:
     parsed, choice = parse_report(query, reports.queues)
     problems = dict(_errors(parsed, language_of(request)))
     if fmt not in FORMATS:
-        problems["format"] = report_translator(language_of(request))("err_bad_choice")
+        problems["format"] = translator(language_of(request), REPORT_TEXTS)("err_bad_choice")
     if problems:
         text = "\n".join(f"{k}: {v}" for k, v in problems.items())
         return web.Response(status=400, text=text + "\n", content_type="text/plain")

@@ -4,8 +4,6 @@ headings and one message per field error code of `ivr.web.report_forms`. The rep
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 TEXTS: dict[str, tuple[str, str]] = {
     # key: (ja, en)
     "report_title": ("応答実績レポート", "Hotline report"),
@@ -116,12 +114,3 @@ ERROR_CODES = (
     "too_much_load",
     "no_season_yet",
 )
-
-
-def report_translator(language: str) -> Callable[[str], str]:
-    index = 1 if language == "en" else 0
-
-    def r(key: str) -> str:
-        return TEXTS[key][index]
-
-    return r

@@ -41,7 +41,7 @@ from ivr.web.context import Clock, console_of
 from ivr.web.csrf import form_token
 from ivr.web.desk import DESK, Desk, FieldErrors, StateChange, change, field_errors, reason_label
 from ivr.web.hub import same_origin
-from ivr.web.i18n import language_of
+from ivr.web.i18n import language_of, translator
 from ivr.web.openapi import Operation, api_route, read_json
 from ivr.web.pages import me
 from ivr.web.render import render
@@ -55,7 +55,7 @@ from ivr.web.wallboard_model import (
     board_of,
     formula_of,
 )
-from ivr.web.wallboard_texts import wall_translator
+from ivr.web.wallboard_texts import TEXTS as WALL_TEXTS
 from routing.agents import UnknownAgent
 from routing.commands import CallDesk
 from routing.queues import QueueService
@@ -184,7 +184,7 @@ def board_context(app: web.Application, board: Board, lang: str, token: str) -> 
     desk = app[DESK]
     return {
         "board": board,
-        "w": wall_translator(lang),
+        "w": translator(lang, WALL_TEXTS),
         "lang": lang,
         "csrf_token": token,
         "reasons": [(rid, r.en if lang == "en" else r.ja) for rid, r in desk.reasons.items()],
@@ -217,7 +217,7 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
         "wallboard.html",
         {
             "member": me(request).member,
-            "w": wall_translator(lang),
+            "w": translator(lang, WALL_TEXTS),
             "board_html": render_board(request.app, board, lang, form_token(request)),
             "duty": duty_rows(steps, staff),
             "duty_department": department,
@@ -350,7 +350,7 @@ async def open_caller(request: web.Request) -> web.StreamResponse:
         "wallboard_caller.html",
         {
             "member": who.member,
-            "w": wall_translator(lang),
+            "w": translator(lang, WALL_TEXTS),
             "call_id": call_id,
             "caller": caller,
             "customer_number": number,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 TEXTS: dict[str, tuple[str, str]] = {
     "title": ("ウォールボード", "Wallboard"),
     "now": ("現在", "Now"),
@@ -73,12 +71,3 @@ TEXTS: dict[str, tuple[str, str]] = {
     "move": ("移動", "Move"),
     "move_to": ("移動先キュー", "Move to queue"),
 }
-
-
-def wall_translator(language: str) -> Callable[[str], str]:
-    index = 1 if language == "en" else 0
-
-    def w(key: str) -> str:
-        return TEXTS[key][index]
-
-    return w

@@ -242,3 +242,42 @@ async def test_the_pop_lists_the_entries_for_the_callers_ivr_path(
         await expect(agent.locator("#kb-suggest")).to_be_visible()
     finally:
         await agent.context.close()
+
+
+async def test_a_department_an_admin_adds_is_offered_on_the_agents_complaint_form(
+    browser: Browser, site: Site
+) -> None:
+    """No restart: the agent's next look at the form offers it, by its name; the case keyed
+    for it lands on its work list."""
+    agent = await signed_in(browser, site, "agent1")
+    admin = await signed_in(browser, site, "root")
+    try:
+        await agent.click("#link-cases")
+        choice = agent.locator("#f-department option[value='sewerage']")
+        await expect(choice).to_have_count(0)
+
+        await admin.goto(site.url("/admin"))
+        await admin.click("#link-departments")
+        await admin.fill("#f-new-code", "sewerage")
+        await admin.fill("#f-new-label_ja", "下水道課")
+        await admin.fill("#f-new-label_en", "Sewerage")
+        await admin.fill("#f-new-endpoint", "PJSIP/sewerage")
+        await admin.click("#dept-add")
+        await expect(admin.locator("#done-note")).to_contain_text("sewerage: Added")
+
+        await agent.reload()
+        await expect(choice).to_have_text("Sewerage")
+        await agent.select_option("#f-kind", "request")
+        await agent.select_option("#f-category", "road_and_pipes")
+        await agent.fill("#f-said", SAID)
+        await agent.select_option("#f-department", "sewerage")
+        await agent.click("#case-save")
+        await expect(agent.locator("#saved-note")).to_contain_text("Saved (number")
+
+        await admin.goto(site.url("/departments/sewerage"))
+        await expect(admin.locator("#work-list")).to_contain_text(SAID)
+        ARTIFACTS.mkdir(exist_ok=True)
+        await agent.screenshot(path=str(ARTIFACTS / "case-new-department.png"), full_page=True)
+    finally:
+        await agent.context.close()
+        await admin.context.close()

@@ -71,6 +71,7 @@ async def _serve(db_path: Path, started: Future[str], stop: threading.Event) -> 
     passwords = Passwords.for_tests()
     await seed(engine)
     await add_member(engine, passwords, "agent1", Role.AGENT, endpoint="PJSIP/agent1")
+    await add_member(engine, passwords, "boss", Role.ADMIN)
     app = create_app(console_config(), engine, VirtualClock(), passwords=passwords)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -110,57 +111,37 @@ def live_console(tmp_path: Path) -> Iterator[LiveConsole]:
         thread.join(timeout=10)
 
 
-def signed_in(console: LiveConsole) -> tuple[requests.Session, str]:
+def signed_in(console: LiveConsole, login: str = "agent1") -> tuple[requests.Session, str]:
     session = requests.Session()
     page = session.get(console.url + "/login", timeout=10)
     token = TOKEN.search(page.text)
     assert token
     answer = session.post(
         console.url + "/login",
-        data={"login": "agent1", "password": PASSWORD, "csrf_token": token.group(1)},
+        data={"login": login, "password": PASSWORD, "csrf_token": token.group(1)},
         timeout=10,
     )
-    assert answer.status_code == 200  # followed to the agent page
+    assert answer.status_code == 200  # followed to the member's start page
     me = session.get(console.url + "/api/v1/me", timeout=10).json()
     return session, str(me["csrf_token"])
 
 
-def test_every_operation_answers_by_its_document_and_never_a_5xx(
-    live_console: LiveConsole,
-) -> None:
-    session, csrf = signed_in(live_console)
-    document: dict[str, Any] = session.get(
-        live_console.url + "/api/v1/openapi.json", timeout=10
-    ).json()
+def operations_of(console: LiveConsole, session: requests.Session) -> list[Any]:
+    document: dict[str, Any] = session.get(console.url + "/api/v1/openapi.json", timeout=10).json()
     assert document["openapi"] == "3.1.0"
     schema = schemathesis.openapi.from_dict(document)
     operations = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result  # the document is one schemathesis can read
         operations.append(result.ok())
-    labels = sorted(op.label for op in operations)
-    assert labels == [
-        "GET /api/v1/accounts",
-        "GET /api/v1/agent/state",
-        "GET /api/v1/me",
-        "GET /api/v1/notices",
-        "GET /api/v1/on-duty",
-        "GET /api/v1/staff",
-        "GET /api/v1/wallboard",
-        "POST /api/v1/agent/reject",
-        "POST /api/v1/agent/wrap-up",
-        "POST /api/v1/calls/{call_id}/transfer",
-        "POST /api/v1/calls/{call_id}/transfer/cancel",
-        "POST /api/v1/calls/{call_id}/transfer/complete",
-        "POST /api/v1/intake",
-        "POST /api/v1/notices",
-        "POST /api/v1/notices/end",
-        "POST /api/v1/on-duty",
-        "POST /api/v1/staff/change",
-        "POST /api/v1/staff/disable",
-        "PUT /api/v1/agent/state",
-        "PUT /api/v1/wallboard/agents/{agent}/state",
-    ]
+    return operations
+
+
+def exercise(
+    console: LiveConsole, session: requests.Session, csrf: str, operations: list[Any]
+) -> dict[str, set[int]]:
+    """Each operation's generated requests, valid and invalid, checked against the document;
+    the statuses seen per operation."""
     seen: dict[str, set[int]] = {}
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -183,7 +164,7 @@ def test_every_operation_answers_by_its_document_and_never_a_5xx(
                 if case.cookies:
                     case.cookies.pop(COOKIE_NAME, None)
                 response = case.call(
-                    base_url=live_console.url,
+                    base_url=console.url,
                     session=session,
                     headers={"X-CSRF-Token": csrf},
                     timeout=10,
@@ -192,8 +173,59 @@ def test_every_operation_answers_by_its_document_and_never_a_5xx(
                 case.validate_response(response, checks=CHECKS)
 
             run()
+    return seen
+
+
+def test_every_operation_answers_by_its_document_and_never_a_5xx(
+    live_console: LiveConsole,
+) -> None:
+    session, csrf = signed_in(live_console)
+    operations = operations_of(live_console, session)
+    labels = sorted(op.label for op in operations)
+    assert labels == [
+        "GET /api/v1/accounts",
+        "GET /api/v1/agent/state",
+        "GET /api/v1/departments",
+        "GET /api/v1/me",
+        "GET /api/v1/notices",
+        "GET /api/v1/on-duty",
+        "GET /api/v1/staff",
+        "GET /api/v1/wallboard",
+        "POST /api/v1/agent/reject",
+        "POST /api/v1/agent/wrap-up",
+        "POST /api/v1/calls/{call_id}/transfer",
+        "POST /api/v1/calls/{call_id}/transfer/cancel",
+        "POST /api/v1/calls/{call_id}/transfer/complete",
+        "POST /api/v1/departments",
+        "POST /api/v1/departments/change",
+        "POST /api/v1/departments/remove",
+        "POST /api/v1/intake",
+        "POST /api/v1/notices",
+        "POST /api/v1/notices/end",
+        "POST /api/v1/on-duty",
+        "POST /api/v1/staff/change",
+        "POST /api/v1/staff/disable",
+        "PUT /api/v1/agent/state",
+        "PUT /api/v1/wallboard/agents/{agent}/state",
+    ]
+    seen = exercise(live_console, session, csrf, operations)
     # the runs reached the operations themselves (the documents' examples do), not only refusals
     assert {200, 422} <= seen["GET /api/v1/accounts"]
     assert {201, 422} <= seen["POST /api/v1/intake"]
     assert 200 in seen["PUT /api/v1/agent/state"]
     assert 200 in seen["GET /api/v1/me"]
+    assert seen["GET /api/v1/departments"] == {403}  # an agent's session
+
+
+def test_the_admins_department_operations_answer_by_their_document(
+    live_console: LiveConsole,
+) -> None:
+    """As an admin, so the writes run for real (added, changed, refused, removed)."""
+    session, csrf = signed_in(live_console, "boss")
+    operations = [op for op in operations_of(live_console, session) if "/departments" in op.label]
+    assert len(operations) == 4
+    seen = exercise(live_console, session, csrf, operations)
+    assert 200 in seen["GET /api/v1/departments"]
+    assert {200, 422} <= seen["POST /api/v1/departments"]
+    assert 422 in seen["POST /api/v1/departments/change"]
+    assert 422 in seen["POST /api/v1/departments/remove"]

@@ -38,6 +38,7 @@ from ivr.logs import call_context
 from ivr.store.accounts import AccountStore
 from ivr.store.calls import CallLog
 from ivr.store.db import open_engine
+from ivr.store.departments import Department, DepartmentBook
 from ivr.store.migrate import current_revision, head_revision
 from ivr.store.models import Notice
 from ivr.store.tables import audit_log, billing_outbox, calls, service_requests
@@ -512,3 +513,35 @@ async def test_the_audit_names_the_call_the_session_passed_not_the_log_context(
     with call_context("call-logged"):
         await asyncio.create_task(accounts.lookup_by_phone("0935821234", call_id="call-9"))
     assert [r["call_id"] for r in await rows(engine, audit_log)] == [None, "call-9"]
+
+
+async def test_the_engine_loads_a_flow_naming_a_department_only_the_database_has(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Added on /admin/departments, not in config.yaml: `hotline run` starts with the flow."""
+    dialplans = tmp_path / "dialplans"
+    dialplans.mkdir()
+    (dialplans / "sewer.yaml").write_text(
+        "flow: {id: sewer, start: hand_over, fallback: bye}\n"
+        "nodes:\n"
+        "  hand_over: {kind: transfer, department: sewer, on_failed: bye}\n"
+        "  bye: {kind: hangup, prompts: [thank-you-goodbye]}\n",
+        encoding="utf-8",
+    )
+    billing_url = f"sqlite+aiosqlite:///{tmp_path / 'billing.sqlite3'}"
+    routing = {"departments": {"emergency_duty": {"on_duty": ["PJSIP/onduty"]}}}
+    config = parse_config(
+        {"database": {"url": db_url}, "billing": {"database_url": billing_url}, "routing": routing},
+        {},
+    )
+    db = open_engine(db_url)
+    try:
+        sewer = Department("sewer", "下水道課", "Sewerage", "PJSIP/sewer")
+        await DepartmentBook(db).save(sewer, "admin:boss", NOW, calendars=(), new=True)
+    finally:
+        await db.dispose()
+    flows = FlowRegistry(dialplans, ROOT / "prompts/catalog.yaml", config)
+    async with AsyncExitStack() as stack:
+        await open_backends(config, flows, stack)
+        assert flows.live("sewer").flow.nodes["hand_over"].kind == "transfer"
+        assert flows.department_names == frozenset({"emergency_duty", "sewer"})

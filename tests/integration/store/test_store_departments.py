@@ -101,6 +101,15 @@ async def test_a_bad_department_is_refused_whole(engine: AsyncEngine) -> None:
             Department("nope", "a", "b", "PJSIP/x"), "admin:boss", T0, calendars=(), new=False
         )
     assert unknown.value.fields == {"code": "unknown"}
+    with pytest.raises(DepartmentError) as control:
+        await book.save(
+            Department("sewer", "下水\x00道課", "Sewer\nage", "PJSIP/x"),
+            "admin:boss",
+            T0,
+            calendars=(),
+            new=True,
+        )
+    assert control.value.fields == {"label_ja": "bad_label", "label_en": "bad_label"}
     with pytest.raises(DepartmentError) as in_use:
         await book.remove("construction", "admin:boss", T0, in_use={"construction"})
     assert in_use.value.fields == {"code": "in_use"}
@@ -110,3 +119,17 @@ async def test_a_bad_department_is_refused_whole(engine: AsyncEngine) -> None:
         await book.save(leak, "admin:boss", T0, calendars=(), new=False)
     await book.save(leak, "admin:boss", T0, calendars=(), new=False, line_optional=True)
     assert [a for _, a in await actions(engine)] == ["department_seed"] * 2 + ["department_set"]
+
+
+async def test_the_codes_a_flow_may_name_are_the_rows_in_force_and_configs_not_yet_kept(
+    engine: AsyncEngine,
+) -> None:
+    book = DepartmentBook(engine)
+    # nothing kept yet: config's (a console or a check before any engine start)
+    assert await book.codes(CONFIG) == {"construction", "emergency_duty"}
+    await book.seed(CONFIG, T0)
+    sewer = Department("sewer", "下水道課", "Sewers", "PJSIP/sewer")
+    await book.save(sewer, "admin:boss", T0, calendars=CALENDARS, new=True)
+    await book.remove("construction", "admin:boss", T0, in_use=())
+    # removed in the console: gone, though config.yaml still names it
+    assert await book.codes(CONFIG) == {"emergency_duty", "sewer"}

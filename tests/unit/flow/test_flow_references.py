@@ -5,8 +5,10 @@ judged by the intake service's own rules."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,16 @@ from ivr.calls.flows import FlowRegistry
 from ivr.cli import main
 from ivr.config import AppConfig, load_config
 from ivr.errors import FlowError
+from ivr.flow.model import TransferNode
+from ivr.store.db import open_engine
+from ivr.store.departments import Department, DepartmentBook, config_departments
+from tests.support.console import copy_database, make_template
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
 CATALOG = ROOT / "prompts" / "catalog.yaml"
+T0 = datetime(2027, 2, 10, 3, 0, tzinfo=UTC)
 
 WATER_FLOW = """\
 flow:
@@ -307,3 +314,115 @@ def test_check_takes_a_directory_as_the_engine_reads_it(
         1,
         f"no dialplan files (*.yaml) to check in {empty}\n",
     )
+
+
+# --- departments: the engine's, in the database (edited on /admin/departments) --------------
+
+SEWER_FLOW = """\
+flow:
+  id: sewer
+  start: hand_over
+  fallback: bye
+nodes:
+  hand_over:
+    kind: transfer
+    department: {department}
+    prompts: [welcome]
+    on_failed: bye
+  bye:
+    kind: hangup
+    prompts: [thank-you-goodbye]
+"""
+
+SEWER = Department("sewer", "下水道課", "Sewerage", "PJSIP/sewer")
+
+
+def with_database(url: str) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        data["database"] = {"url": url}
+
+    return edit
+
+
+async def in_book(url: str, work: Callable[[DepartmentBook], Awaitable[object]]) -> None:
+    engine = open_engine(url)
+    try:
+        await work(DepartmentBook(engine))
+    finally:
+        await engine.dispose()
+
+
+async def check_in_thread(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    # as a terminal runs it: the command makes its own event loop
+    return await asyncio.to_thread(check, config, capsys)
+
+
+async def test_check_knows_a_department_added_in_the_database_and_not_one_removed_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = copy_database(await asyncio.to_thread(make_template, tmp_path), tmp_path)
+    flows = {**shipped_flows(), "sewer.yaml": SEWER_FLOW.format(department="sewer")}
+    config = site(tmp_path, flows, with_database(url))
+    flow = tmp_path / "dialplans" / "sewer.yaml"
+    code, out = await check_in_thread(config, capsys)
+    assert code == 1
+    assert f"{flow}:{line_of(flow, 'department: sewer')}: unknown department 'sewer'" in out
+
+    await in_book(url, lambda book: book.save(SEWER, "admin:boss", T0, calendars=(), new=True))
+    assert await check_in_thread(config, capsys) == (0, "ok: 3 file(s)\n")
+    # simulate checks the same way: the call walks to the transfer
+    simulated = await asyncio.to_thread(main, ["--config", str(config), "simulate", str(flow)])
+    printed = capsys.readouterr()
+    assert simulated == 0, printed.err
+    assert "TRANSFER sewer" in printed.out
+
+    # config.yaml still names construction; the console removed it: the engine has none
+    await in_book(url, lambda book: book.seed(config_departments(config_of(config)), T0))
+    await in_book(url, lambda book: book.remove("construction", "admin:boss", T0, in_use=()))
+    code, out = await check_in_thread(config, capsys)
+    assert code == 1
+    hotline = tmp_path / "dialplans" / "hotline.yaml"
+    line = line_of(hotline, "department: construction")
+    assert f"{hotline}:{line}: unknown department 'construction'" in out
+
+
+async def test_check_on_an_unreadable_database_says_it_checked_configs_departments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.sqlite3"
+    empty.write_bytes(b"")  # a file, no tables: not the engine's database
+    config = site(tmp_path, shipped_flows(), with_database(f"sqlite+aiosqlite:///{empty}"))
+    code, out = await check_in_thread(config, capsys)
+    assert code == 0
+    assert "note: departments checked against config.yaml's: database.url: cannot open" in out
+
+
+async def test_the_registry_checks_against_the_engines_departments_and_follows_them(
+    tmp_path: Path,
+) -> None:
+    config = config_of(site(tmp_path, {"sewer.yaml": SEWER_FLOW.format(department="sewer")}))
+    names = {"emergency_duty", "sewer"}
+
+    async def departments() -> set[str]:
+        return set(names)
+
+    registry = FlowRegistry(tmp_path / "dialplans", CATALOG, config, departments)
+    await registry.start()
+    before = registry.live("sewer")
+    flow = tmp_path / "dialplans" / "sewer.yaml"
+    flow.write_text(SEWER_FLOW.format(department="sewage"), encoding="utf-8")
+
+    await registry.refresh_departments()
+    assert registry.reload_if_changed() is False
+    assert registry.live("sewer") == before
+    line = line_of(flow, "department: sewage")
+    assert registry.status.errors == [
+        f"{flow}:{line}: unknown department 'sewage' (known: emergency_duty, sewer)"
+    ]
+    # the admin adds it on /admin/departments: the next look takes the edit, no restart
+    names.add("sewage")
+    await registry.refresh_departments()
+    assert registry.reload_if_changed() is True
+    hand_over = registry.live("sewer").flow.nodes["hand_over"]
+    assert isinstance(hand_over, TransferNode)
+    assert hand_over.department == "sewage"

@@ -4,20 +4,28 @@ parameters, driven through aiohttp's test client (a real HTTP server on a free p
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ivr.calls.flows import FlowRegistry
+from ivr.config import AppConfig, parse_config
 from ivr.store.db import open_engine
 from ivr.store.passwords import Passwords
+from ivr.store.staff import Role
+from ivr.store.tables import audit_log
 from ivr.web.app import create_app
 from tests.support.console import (
     PASSWORD,
     VirtualClock,
+    add_member,
     console_config,
     copy_database,
     make_template,
@@ -84,3 +92,36 @@ async def page_token(client: Client, path: str = "/agent") -> str:
     page = await client.get(path)
     assert page.status == 200
     return token_in(await page.text())
+
+
+@asynccontextmanager
+async def admin_console(
+    engine: AsyncEngine,
+    clock: VirtualClock,
+    passwords: Passwords,
+    routing: Mapping[str, Any],
+    *,
+    flow_registry: Callable[[AppConfig], FlowRegistry] | None = None,
+) -> AsyncIterator[Client]:
+    """The console on config.yaml's `routing` section, with the staff the admin pages' tests
+    sign in as: the admin `boss` and the agent `agent1` (in English) and the supervisor `sup`;
+    `flow_registry` makes the engine's flows on that config (None: the console's own)."""
+    await add_member(engine, passwords, "boss", Role.ADMIN, language="en")
+    await add_member(engine, passwords, "sup", Role.SUPERVISOR)
+    await add_member(engine, passwords, "agent1", Role.AGENT, language="en")
+    config = parse_config({"console": {"port": 0}, "routing": dict(routing)}, {})
+    registry = flow_registry(config) if flow_registry is not None else None
+    app = create_app(config, engine, clock, passwords=passwords, flow_registry=registry)
+    async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+async def audited(engine: AsyncEngine, actions: str) -> list[tuple[str, str, str]]:
+    """(actor, action, reason) of the audit rows whose action is like `actions` (SQL LIKE)."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            sa.select(audit_log.c.actor, audit_log.c.action, audit_log.c.reason)
+            .where(audit_log.c.action.like(actions))
+            .order_by(audit_log.c.id)
+        )
+        return [(r[0], r[1], r[2]) for r in found]

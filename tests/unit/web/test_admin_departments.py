@@ -8,57 +8,45 @@ supervisors refused. That the next transferred call rings the new endpoint: the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.config import parse_config
-from ivr.store.departments import Department, DepartmentBook
+from ivr.calls.flows import FlowRegistry
+from ivr.config import AppConfig
+from ivr.store.departments import Department, DepartmentBook, config_departments
 from ivr.store.passwords import Passwords
-from ivr.store.staff import Role
-from ivr.store.tables import audit_log
-from ivr.web.app import create_app
 from ivr.web.csrf import HEADER
-from tests.support.console import VirtualClock, add_member
-from tests.unit.web.conftest import Client, page_token, sign_in
+from tests.support.console import VirtualClock
+from tests.unit.web.conftest import Client, admin_console, audited, page_token, sign_in
 
 LEAK = "emergency_duty"
+CATALOG = Path(__file__).resolve().parents[3] / "prompts" / "catalog.yaml"
 
 
 @pytest.fixture
 async def client(
     engine: AsyncEngine, clock: VirtualClock, passwords: Passwords
 ) -> AsyncIterator[Client]:
-    await add_member(engine, passwords, "boss", Role.ADMIN, language="en")
-    await add_member(engine, passwords, "sup", Role.SUPERVISOR)
-    await add_member(engine, passwords, "agent1", Role.AGENT, language="en")
-    config = parse_config(
-        {
-            "console": {"port": 0},
-            "routing": {
-                # dialplans/ name these queues; the flows page's registry loads those files
-                "queues": {
-                    q: {"calendar": "phone"}
-                    for q in ("general", "moving", "reconnection", "billing")
-                },
-                "departments": {
-                    LEAK: {"on_duty": ["PJSIP/onduty"]},
-                    # dialplans/hotline.yaml transfers to it
-                    "construction": {
-                        "label": {"ja": "工事課", "en": "Construction"},
-                        "endpoint": "PJSIP/agent3",
-                        "calendar": "construction",
-                    },
-                    "billing": {"label": {"ja": "料金課", "en": "Billing"}, "number": "0312345678"},
-                },
-            },
+    routing = {
+        # dialplans/ name these queues; the flows page's registry loads those files
+        "queues": {
+            q: {"calendar": "phone"} for q in ("general", "moving", "reconnection", "billing")
         },
-        {},
-    )
-    app = create_app(config, engine, clock, passwords=passwords)
-    async with TestClient(TestServer(app)) as c:
+        "departments": {
+            LEAK: {"on_duty": ["PJSIP/onduty"]},
+            # dialplans/hotline.yaml transfers to it
+            "construction": {
+                "label": {"ja": "工事課", "en": "Construction"},
+                "endpoint": "PJSIP/agent3",
+                "calendar": "construction",
+            },
+            "billing": {"label": {"ja": "料金課", "en": "Billing"}, "number": "0312345678"},
+        },
+    }
+    async with admin_console(engine, clock, passwords, routing) as c:
         yield c
 
 
@@ -67,14 +55,8 @@ def form(token: str, **fields: str) -> dict[str, str]:
     return {"csrf_token": token, **blank, **fields}
 
 
-async def audited(engine: AsyncEngine) -> list[tuple[str, str, str]]:
-    async with engine.connect() as conn:
-        found = await conn.execute(
-            sa.select(audit_log.c.actor, audit_log.c.action, audit_log.c.reason)
-            .where(audit_log.c.action.like("department%"))
-            .order_by(audit_log.c.id)
-        )
-        return [(r[0], r[1], r[2]) for r in found]
+async def departments_audited(engine: AsyncEngine) -> list[tuple[str, str, str]]:
+    return await audited(engine, "department%")
 
 
 async def transfer_options(client: Client) -> str:
@@ -119,9 +101,14 @@ async def test_a_changed_department_is_kept_audited_and_offered_at_the_next_page
     assert "Saved: the next call uses it." in html
     assert "admin:boss" in html.split('id="dept-billing-changed"')[1].split("</p>")[0]
     # config's departments were written first (the seed), then the admin's change
-    assert [(a, b) for a, b, _ in await audited(engine)][-1] == ("admin:boss", "department_set")
-    assert ("config.yaml", "department_seed") in [(a, b) for a, b, _ in await audited(engine)]
-    assert (await audited(engine))[-1][2] == (
+    assert [(a, b) for a, b, _ in await departments_audited(engine)][-1] == (
+        "admin:boss",
+        "department_set",
+    )
+    assert ("config.yaml", "department_seed") in [
+        (a, b) for a, b, _ in await departments_audited(engine)
+    ]
+    assert (await departments_audited(engine))[-1][2] == (
         "billing: 料金課 / Billing office, PJSIP/billing2, phone"
     )
 
@@ -158,7 +145,10 @@ async def test_an_added_department_is_a_transfer_target_and_can_be_removed(
     )
     assert removed.status == 303
     assert "department:sewer" not in await transfer_options(client)
-    assert [b for _, b, _ in await audited(engine)][-2:] == ["department_add", "department_removed"]
+    assert [b for _, b, _ in await departments_audited(engine)][-2:] == [
+        "department_add",
+        "department_removed",
+    ]
     # a removed department is not seeded back by the next start
     book = DepartmentBook(engine)
     assert await book.seed([Department("sewer", "a", "b", "PJSIP/x")], clock.now) == []
@@ -183,7 +173,7 @@ async def test_a_department_in_use_cannot_be_removed_and_the_page_says_why(
     html = await (await client.get("/admin/departments")).text()
     assert 'id="dept-construction"' in html
     assert f'id="dept-{LEAK}"' in html
-    assert "department_removed" not in [b for _, b, _ in await audited(engine)]
+    assert "department_removed" not in [b for _, b, _ in await departments_audited(engine)]
 
 
 async def test_field_errors_are_shown_next_to_their_fields_and_nothing_is_saved(
@@ -221,7 +211,7 @@ async def test_field_errors_are_shown_next_to_their_fields_and_nothing_is_saved(
         allow_redirects=False,
     )
     assert leak.status == 303
-    assert [b for _, b, _ in await audited(engine)].count("department_set") == 1
+    assert [b for _, b, _ in await departments_audited(engine)].count("department_set") == 1
 
 
 @pytest.mark.parametrize(
@@ -245,7 +235,7 @@ async def test_hostile_input_is_a_plain_422(
     answer = await client.post(path, data={"csrf_token": token, **fields})
     assert answer.status == 422
     assert "<script>" not in await answer.text()
-    assert [b for _, b, _ in await audited(engine)] in ([], ["department_seed"] * 3)
+    assert [b for _, b, _ in await departments_audited(engine)] in ([], ["department_seed"] * 3)
 
 
 async def test_unknown_departments_and_queries_are_plain_answers(client: Client) -> None:
@@ -287,3 +277,168 @@ async def test_a_change_without_the_csrf_token_is_refused(
     )
     assert posted.status == 403
     assert await DepartmentBook(engine).get("billing") is None
+
+
+async def test_the_api_lists_adds_changes_and_removes_a_department_audited(
+    client: Client, engine: AsyncEngine
+) -> None:
+    await sign_in(client, "boss")
+    token = await page_token(client, "/admin/departments")
+    listed = (await (await client.get("/api/v1/departments")).json())["departments"]
+    assert [(d["code"], d["source"]) for d in listed] == [
+        ("billing", "config"),
+        ("construction", "config"),
+        (LEAK, "config"),
+    ]
+    by_code = {d["code"]: d for d in listed}
+    assert "hotline" in by_code["construction"]["in_use"]  # dialplans/hotline.yaml transfers
+    assert by_code["billing"]["in_use"] == ""
+
+    body = {"code": "sewerage", "label_ja": "下水道課", "label_en": "Sewerage",
+            "endpoint": "PJSIP/sewerage", "calendar": "phone"}  # fmt: skip
+    added = await client.post("/api/v1/departments", json=body, headers={HEADER: token})
+    assert added.status == 200
+    view = await added.json()
+    assert (view["source"], view["updated_by"], view["endpoint"]) == (
+        "database",
+        "admin:boss",
+        "PJSIP/sewerage",
+    )
+    assert "Sewerage" in await transfer_options(client)  # offered at the next page
+
+    again = await client.post("/api/v1/departments", json=body, headers={HEADER: token})
+    assert (again.status, (await again.json())["fields"]) == (422, {"code": "taken"})
+    changed = await client.post(
+        "/api/v1/departments/change",
+        json={**body, "endpoint": None, "number": "0312345678"},
+        headers={HEADER: token},
+    )
+    assert changed.status == 200
+    kept = await DepartmentBook(engine).get("sewerage")
+    assert kept is not None
+    assert (kept.endpoint, kept.number) == (None, "0312345678")
+
+    removed = await client.post(
+        "/api/v1/departments/remove", json={"code": "sewerage"}, headers={HEADER: token}
+    )
+    assert removed.status == 200
+    assert "sewerage" not in {d["code"] for d in (await removed.json())["departments"]}
+    assert [action for _, action, _ in await departments_audited(engine)][-3:] == [
+        "department_add",
+        "department_set",
+        "department_removed",
+    ]
+
+
+async def test_the_api_refuses_bad_input_unknown_codes_and_what_is_in_use(
+    client: Client, engine: AsyncEngine
+) -> None:
+    await sign_in(client, "boss")
+    token = await page_token(client, "/admin/departments")
+    bad = {"code": "Sewer!", "label_ja": "下水\u0000道課", "label_en": " ",
+           "endpoint": "PJSIP/a", "number": "0312345678", "calendar": "nope"}  # fmt: skip
+    refused = await client.post("/api/v1/departments", json=bad, headers={HEADER: token})
+    assert refused.status == 422
+    assert set((await refused.json())["fields"]) == {"code", "label_en"}
+    # a body the schema takes, refused whole by the department's own checks
+    bad |= {"code": "sewer", "label_en": "Sewer\tage"}
+    refused = await client.post("/api/v1/departments", json=bad, headers={HEADER: token})
+    assert refused.status == 422
+    assert (await refused.json())["fields"] == {
+        "label_ja": "bad_label",
+        "label_en": "bad_label",
+        "line": "both_lines",
+        "calendar": "unknown_calendar",
+    }
+    assert await DepartmentBook(engine).get("sewer") is None
+
+    unknown = {"code": "nowhere", "label_ja": "a", "label_en": "b", "endpoint": "PJSIP/x"}
+    changed = await client.post("/api/v1/departments/change", json=unknown, headers={HEADER: token})
+    assert (changed.status, (await changed.json())["fields"]) == (422, {"code": "unknown"})
+    for code, why in (("construction", "flow hotline transfers to it"), (LEAK, "leak line")):
+        blocked = await client.post(
+            "/api/v1/departments/remove", json={"code": code}, headers={HEADER: token}
+        )
+        assert blocked.status == 409
+        answer = await blocked.json()
+        assert answer["fields"] == {"code": "in_use"}
+        assert why in answer["error"]
+    # config's seeded by the first save tried, nothing added, nothing removed
+    assert {d.code for d in await DepartmentBook(engine).all()} == {"billing", "construction", LEAK}
+
+
+@pytest.mark.parametrize("login", ["agent1", "sup"])
+async def test_only_admins_use_the_departments_api(client: Client, login: str) -> None:
+    await sign_in(client, login)
+    token = await page_token(client, "/agent")
+    assert (await client.get("/api/v1/departments")).status == 403
+    body = {"code": "sewer", "label_ja": "a", "label_en": "b", "endpoint": "PJSIP/x"}
+    posted = await client.post("/api/v1/departments", json=body, headers={HEADER: token})
+    assert posted.status == 403
+
+
+async def test_an_api_change_without_the_csrf_token_is_refused(
+    client: Client, engine: AsyncEngine
+) -> None:
+    await sign_in(client, "boss")
+    body = {"code": "sewer", "label_ja": "a", "label_en": "b", "endpoint": "PJSIP/x"}
+    posted = await client.post("/api/v1/departments", json=body)
+    assert posted.status == 403
+    assert await DepartmentBook(engine).get("sewer") is None
+
+
+HANG_UP = (
+    "flow: {id: main, start: bye, fallback: bye}\n"
+    "nodes:\n"
+    "  bye: {kind: hangup, prompts: [welcome]}\n"
+)
+SEWER_FLOW = (
+    "flow: {id: sewer, start: hand_over, fallback: bye}\n"
+    "nodes:\n"
+    "  hand_over: {kind: transfer, department: sewer, on_failed: bye}\n"
+    "  bye: {kind: hangup, prompts: [thank-you-goodbye]}\n"
+)
+
+
+async def test_a_department_only_the_console_added_cannot_be_removed_once_a_live_flow_uses_it(
+    engine: AsyncEngine, clock: VirtualClock, passwords: Passwords, tmp_path: Path
+) -> None:
+    """The engine's flows, checked against the database's departments: a flow naming the
+    department added in the console goes live, and from then on the removal is refused."""
+    dialplans = tmp_path / "dialplans"
+    dialplans.mkdir()
+    (dialplans / "main.yaml").write_text(HANG_UP, encoding="utf-8")
+    registries: list[FlowRegistry] = []
+
+    def engines_flows(config: AppConfig) -> FlowRegistry:
+        names = partial(DepartmentBook(engine).codes, config_departments(config))
+        registries.append(FlowRegistry(dialplans, CATALOG, config, names))
+        registries[0].load()
+        return registries[0]
+
+    routing = {"departments": {LEAK: {"on_duty": ["PJSIP/onduty"]}}}
+    async with admin_console(
+        engine, clock, passwords, routing, flow_registry=engines_flows
+    ) as client:
+        await sign_in(client, "boss")
+        token = await page_token(client, "/admin/departments")
+        body = {"code": "sewer", "label_ja": "下水道課", "label_en": "Sewerage",
+                "endpoint": "PJSIP/sewer"}  # fmt: skip
+        added = await client.post("/api/v1/departments", json=body, headers={HEADER: token})
+        assert added.status == 200
+        # the flow edit, at the engine's next look for edits
+        (dialplans / "sewer.yaml").write_text(SEWER_FLOW, encoding="utf-8")
+        [registry] = registries
+        await registry.refresh_departments()
+        assert registry.reload_if_changed() is True
+        assert registry.status.errors == []
+
+        refused = await client.post(
+            "/api/v1/departments/remove", json={"code": "sewer"}, headers={HEADER: token}
+        )
+        assert refused.status == 409
+        assert "flow sewer transfers to it" in (await refused.json())["error"]
+        page = await client.post("/admin/departments/sewer/remove", data={"csrf_token": token})
+        assert page.status == 409
+        assert "Cannot be removed: flow sewer transfers to it." in await page.text()
+        assert await DepartmentBook(engine).get("sewer") is not None

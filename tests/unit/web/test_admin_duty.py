@@ -8,19 +8,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-import sqlalchemy as sa
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ivr.config import parse_config
 from ivr.store.duty import DutyRoster, DutyStep
 from ivr.store.passwords import Passwords
 from ivr.store.staff import Role
-from ivr.store.tables import audit_log
-from ivr.web.app import create_app
 from ivr.web.csrf import HEADER
 from tests.support.console import VirtualClock, add_member
-from tests.unit.web.conftest import Client, page_token, sign_in
+from tests.unit.web.conftest import Client, admin_console, audited, page_token, sign_in
 
 LEAK = "emergency_duty"
 
@@ -29,24 +24,14 @@ LEAK = "emergency_duty"
 async def client(
     engine: AsyncEngine, clock: VirtualClock, passwords: Passwords
 ) -> AsyncIterator[Client]:
-    await add_member(engine, passwords, "boss", Role.ADMIN, language="en")
-    await add_member(engine, passwords, "sup", Role.SUPERVISOR)
-    await add_member(engine, passwords, "agent1", Role.AGENT)
-    await add_member(engine, passwords, "phone3", Role.AGENT, endpoint="PJSIP/agent3")
-    config = parse_config(
-        {
-            "console": {"port": 0},
-            "routing": {
-                "departments": {
-                    LEAK: {"on_duty": ["PJSIP/onduty", "PJSIP/agent3"], "ring_timeout_s": 20},
-                    "billing": {"endpoint": "PJSIP/billing"},
-                }
-            },
-        },
-        {},
-    )
-    app = create_app(config, engine, clock, passwords=passwords)
-    async with TestClient(TestServer(app)) as c:
+    routing = {
+        "departments": {
+            LEAK: {"on_duty": ["PJSIP/onduty", "PJSIP/agent3"], "ring_timeout_s": 20},
+            "billing": {"endpoint": "PJSIP/billing"},
+        }
+    }
+    async with admin_console(engine, clock, passwords, routing) as c:
+        await add_member(engine, passwords, "phone3", Role.AGENT, endpoint="PJSIP/agent3")
         yield c
 
 
@@ -62,14 +47,8 @@ def rows(token: str, *steps: tuple[str, str, str, str]) -> dict[str, str]:
     return data
 
 
-async def audited(engine: AsyncEngine) -> list[tuple[str, str, str]]:
-    async with engine.connect() as conn:
-        found = await conn.execute(
-            sa.select(audit_log.c.actor, audit_log.c.action, audit_log.c.reason)
-            .where(audit_log.c.action.like("on_duty%"))
-            .order_by(audit_log.c.id)
-        )
-        return [(r[0], r[1], r[2]) for r in found]
+async def duty_audited(engine: AsyncEngine) -> list[tuple[str, str, str]]:
+    return await audited(engine, "on_duty%")
 
 
 async def test_configs_list_is_shown_until_a_saved_one_replaces_it_in_its_order(
@@ -106,7 +85,7 @@ async def test_configs_list_is_shown_until_a_saved_one_replaces_it_in_its_order(
     assert "the next leak call rings it" in html
     assert "admin:boss" in html.split('id="duty-emergency_duty-changed"')[1].split("</p>")[0]
     assert html.index('value="Sato"') < html.index('value="Onduty"') < html.index('value="Suzuki"')
-    assert await audited(engine) == [
+    assert await duty_audited(engine) == [
         (
             "admin:boss",
             "on_duty_set",
@@ -137,7 +116,7 @@ async def test_field_errors_are_shown_next_to_their_fields_and_nothing_is_saved(
     assert 'value="0312345678"' in html  # what was typed is shown again
     assert "A phone endpoint such as PJSIP/duty-1." in html
     assert await DutyRoster(engine).on_duty(LEAK) is None
-    assert await audited(engine) == []
+    assert await duty_audited(engine) == []
     unknown = await client.post("/admin/duty/billing", data=rows(token))
     assert unknown.status == 404
 
@@ -196,7 +175,7 @@ async def test_the_api_lists_and_saves_a_list(client: Client, engine: AsyncEngin
         "/api/v1/on-duty", json={**body, "department": "billing"}, headers={HEADER: token}
     )
     assert (other.status, (await other.json())["fields"]) == (422, {"department": "unknown"})
-    assert [a for _, a, _ in await audited(engine)] == ["on_duty_set"]
+    assert [a for _, a, _ in await duty_audited(engine)] == ["on_duty_set"]
 
 
 async def test_the_wallboard_shows_tonights_list_in_ring_order(

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import AppConfig, parse_config
+from ivr.store.departments import Department, DepartmentBook
 from ivr.store.knowledge import EntryDraft, KnowledgeBase
 from ivr.store.passwords import Passwords
 from ivr.store.staff import NewStaff, Role, StaffStore
@@ -318,3 +319,97 @@ async def test_the_departments_step_is_pushed_to_the_agent_who_keyed_the_case(
             pushed = read_message(await page.sent.get())
         assert isinstance(pushed, CaseStatusChanged)
         assert (pushed.status, pushed.answer) == ("answered", "済")
+
+
+async def test_a_department_added_in_the_database_is_offered_and_accepted_at_once(
+    client: Client, engine: AsyncEngine, clock: VirtualClock
+) -> None:
+    """No restart: the complaint form and the knowledge base's forms read the departments
+    in force for each page, and accept what they offer."""
+    await as_member(client, "agent1")
+    before = await (await client.get("/agent/cases")).text()
+    assert 'value="sewer"' not in before
+    book = DepartmentBook(engine)
+    sewer = Department("sewer", "下水道課", "Sewerage", "PJSIP/sewer")
+    await book.save(sewer, "admin:boss", clock(), calendars=(), new=True)
+
+    page = await (await client.get("/agent/cases")).text()
+    assert '<option value="sewer">Sewerage</option>' in page
+    token = await page_token(client, "/agent/cases")
+    saved = await client.post(
+        "/agent/cases",
+        data={"csrf_token": token, "kind": "request", "category": "road_and_pipes",
+              "said": SAID, "department": "sewer", "customer_number": ""},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert saved.status == 303
+    await as_member(client, "boss")
+    listed = await (await client.get("/departments/sewer")).text()
+    assert SAID in listed
+    assert '<option value="sewer">Sewerage</option>' in await (await client.get("/admin/kb")).text()
+    assert '<option value="sewer">Sewerage</option>' in await (await client.get("/agent/kb")).text()
+
+
+async def test_a_department_removed_since_the_form_was_loaded_is_a_field_error_nothing_lost(
+    client: Client, engine: AsyncEngine, clock: VirtualClock
+) -> None:
+    book = DepartmentBook(engine)
+    await book.save(
+        Department("sewer", "下水道課", "Sewerage", "PJSIP/sewer"),
+        "admin:boss",
+        clock(),
+        calendars=(),
+        new=True,
+    )
+    await as_member(client, "agent1")
+    token = await page_token(client, "/agent/cases")
+    assert 'value="sewer"' in await (await client.get("/agent/cases")).text()
+    await book.remove("sewer", "admin:boss", clock(), in_use=())
+
+    refused = await client.post(
+        "/agent/cases",
+        data={"csrf_token": token, "kind": "complaint", "category": "water_quality",
+              "said": SAID, "department": "sewer", "customer_number": ""},
+    )  # fmt: skip
+    assert refused.status == 422
+    page = await refused.text()
+    assert "No such department (it may have been removed)" in page.split('id="e-department"')[1]
+    assert SAID in page  # what the agent keyed is shown again
+    assert 'value="sewer"' not in page
+
+    await as_member(client, "boss")
+    token = await page_token(client, "/admin/kb")
+    refused = await client.post(
+        "/admin/kb",
+        data={"csrf_token": token, "lang": "ja", "question": QUESTION, "answer": ANSWER,
+              "category": "billing", "department": "sewer"},
+    )  # fmt: skip
+    assert refused.status == 422
+    page = await refused.text()
+    assert "No such department (it may have been removed)" in page.split('id="e-department"')[1]
+    assert QUESTION in page
+    assert await KnowledgeBase(engine).listing("live") == []
+
+
+async def test_a_removed_departments_work_list_still_shows_what_was_sent_to_it(
+    client: Client, engine: AsyncEngine, clock: VirtualClock
+) -> None:
+    book = DepartmentBook(engine)
+    sewer = Department("sewer", "下水道課", "Sewerage", "PJSIP/sewer")
+    await book.save(sewer, "admin:boss", clock(), calendars=(), new=True)
+    await as_member(client, "agent1")
+    token = await page_token(client, "/agent/cases")
+    saved = await client.post(
+        "/agent/cases",
+        data={"csrf_token": token, "kind": "complaint", "category": "other",
+              "said": SAID, "department": "sewer", "customer_number": ""},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert saved.status == 303
+    await book.remove("sewer", "admin:boss", clock(), in_use=())
+    await as_member(client, "boss")
+    assert 'id="link-department-sewer"' not in await (await client.get("/agent/cases")).text()
+    listed = await client.get("/departments/sewer")
+    assert listed.status == 200
+    assert SAID in await listed.text()
+    assert (await client.get("/departments/never_was")).status == 404
