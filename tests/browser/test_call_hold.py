@@ -12,23 +12,15 @@ intervals.
 
 from __future__ import annotations
 
-import array
 import asyncio
-import base64
-import io
-import json
-import wave
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 
-import aiohttp
 import pytest
 import sqlalchemy as sa
 from playwright.async_api import Page, expect
 
-from ivr.ari.client import AriClient
 from ivr.domain import TOKYO, utc_now
 from ivr.reports.contacts import one_calendar
 from ivr.reports.queries import ReportSpec, build_report
@@ -44,6 +36,8 @@ from tests.browser.conftest import (
     has,
     ready,
 )
+from tests.integration.conftest import Driver
+from tests.support.hearing import LOUD, Ears, recordings_of
 
 pytestmark = [
     pytest.mark.browser,
@@ -51,86 +45,16 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
 ]
 
-SPY_APP = "hotline-test-spy"
-# how much of what the caller hears is recorded each time
-LISTEN_S = 1
-# mean absolute sample value (16-bit): the stock hold music is in the thousands, a silent
-# bridge (the agent's SIPp phone sends no RTP) is 0
-LOUD = 300
-
-
-class Spy:
-    """Listens to what a channel hears: an ARI snoop channel (spy "out") in an app of the
-    test's own (not the engine's: the engine would take it for a call), recorded by Asterisk."""
-
-    def __init__(
-        self, ari: AriClient, events: asyncio.Queue[dict[str, object]], recordings: Path
-    ) -> None:
-        self._ari = ari
-        self._events = events
-        self._recordings = recordings
-        self._n = 0
-
-    async def _next(self, kind: str, key: str, value: str) -> None:
-        async with asyncio.timeout(STEP_S):
-            while True:
-                event = await self._events.get()
-                inner = event.get(key)
-                if event.get("type") == kind and isinstance(inner, dict):
-                    if inner.get("id", inner.get("name")) == value:
-                        return
-
-    async def level(self, channel_id: str) -> float:
-        """The mean absolute sample of `LISTEN_S` seconds of what `channel_id` hears."""
-        self._n += 1
-        # no dot in the recording's name: Asterisk would take what follows for its format
-        snoop = f"{channel_id}-spy{self._n}"
-        name = f"hold-test-{channel_id.replace('.', '-')}-{self._n}"
-        await self._ari.request(
-            "POST",
-            f"/channels/{channel_id}/snoop",
-            {"spy": "out", "app": SPY_APP, "snoopId": snoop},
-        )
-        try:
-            await self._next("StasisStart", "channel", snoop)
-            await self._ari.record(snoop, name, max_duration_s=LISTEN_S)
-            await self._next("RecordingFinished", "recording", name)
-        finally:
-            await self._ari.hangup(snoop)
-        # read where Asterisk wrote it (the sandbox loads no res_ari_recordings to fetch it)
-        stored = self._recordings / f"{name}.wav"
-        audio = stored.read_bytes()
-        stored.unlink()
-        with wave.open(io.BytesIO(audio)) as wav:
-            assert wav.getsampwidth() == 2
-            samples = array.array("h", wav.readframes(wav.getnframes()))
-        assert len(samples) > 0
-        return float(sum(abs(s) for s in samples)) / len(samples)
-
 
 @asynccontextmanager
-async def spying(line: Hotline) -> AsyncIterator[Spy]:
-    sandbox = line.sandbox
-    token = base64.b64encode(f"{sandbox.ari_user}:{sandbox.ari_password}".encode()).decode()
-    url = sandbox.ari_url.replace("http", "ws", 1) + f"/events?app={SPY_APP}"
-    events: asyncio.Queue[dict[str, object]] = asyncio.Queue()
-    async with (
-        aiohttp.ClientSession(headers={"Authorization": f"Basic {token}"}) as http,
-        http.ws_connect(url) as ws,
-    ):
-
-        async def read() -> None:
-            async for message in ws:
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    events.put_nowait(json.loads(message.data))
-
-        reader = asyncio.get_running_loop().create_task(read(), name="spy-events")
-        try:
-            yield Spy(line.engine.ari, events, sandbox.chroot / "var/spool/asterisk/recording")
-        finally:
-            reader.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await reader
+async def ears(line: Hotline) -> AsyncIterator[Ears]:
+    """What the caller hears, through a second ARI app of the test's."""
+    driver = Driver(line.sandbox)
+    await driver.start()
+    try:
+        yield Ears(driver.ari, driver.wait_for, recordings_of(line.sandbox.chroot))
+    finally:
+        await driver.stop()
 
 
 async def caller_channel(line: Hotline) -> str:
@@ -173,20 +97,20 @@ async def test_hold_plays_music_to_the_caller_and_the_report_counts_it(
     await expect(hold).to_be_visible(timeout=(IVR_S + STEP_S) * 1000)
     await expect(page.locator("#call-hold-label")).to_have_text("保留")
     call_id = await caller_channel(line)
-    async with spying(line) as spy:
+    async with ears(line) as caller_hears:
         # talking: the agent's phone is silent, so is what the caller hears
-        assert await spy.level(call_id) < LOUD
+        assert await caller_hears.level(call_id) < LOUD
         await hold.click()
         await expect(controls).to_have_attribute("data-hold", "held", timeout=STEP_S * 1000)
         await expect(page.locator("#call-hold-label")).to_have_text("保留を解除")
         await expect(page.locator("#hold-status")).to_contain_text("保留中")
         await expect(page.locator("#transfer-go")).to_be_disabled()
-        assert await spy.level(call_id) > LOUD  # music, never dead air
+        assert await caller_hears.level(call_id) > LOUD  # music, never dead air
         assert {c.id for c in await line.engine.ari.list_channels()} >= {call_id}
         await page.keyboard.press("Alt+h")  # Resume, from the keyboard
         await expect(controls).to_have_attribute("data-hold", "", timeout=STEP_S * 1000)
         await expect(page.locator("#call-hold-label")).to_have_text("保留")
-        assert await spy.level(call_id) < LOUD  # back with the (silent) agent
+        assert await caller_hears.level(call_id) < LOUD  # back with the (silent) agent
         await hold.click()
         await expect(controls).to_have_attribute("data-hold", "held", timeout=STEP_S * 1000)
     # the caller hangs up while held
