@@ -274,7 +274,13 @@ class Conversation:
                 # out of the bridge first: music on a bridged channel would be mixed with
                 # the agent's voice; the agent's leg stays up alone in the bridge
                 await self._ari.remove_from_bridge(bridge, caller)
-                await self._music(caller)
+                try:
+                    await self._ari.start_moh(caller, self._moh_class)
+                except AriError:
+                    # no music: back with the agent rather than left in silence
+                    with contextlib.suppress(AriError):
+                        await self._ari.add_to_bridge(bridge, caller)
+                    raise
             else:
                 with contextlib.suppress(AriError):
                     await self._ari.stop_moh(caller)

@@ -18,6 +18,7 @@ from ivr.calls.codec import TALK, Talk
 from ivr.calls.handle import CallCommand
 from ivr.calls.memory import InMemoryCallMemory
 from ivr.calls.services import prompt_media
+from ivr.errors import AriServerError
 from ivr.store.departments import Department
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool
@@ -696,5 +697,28 @@ async def test_a_restarted_engine_keeps_the_held_caller_on_music_and_the_agent_c
     assert ("add_to_bridge", bridge, "c1") in r.ari.ops
     [ended] = holds(r, "c1")  # the hold_started is the first engine's
     assert ended.kind == "hold_ended"
+    r.ari.hangs_up("c1")
+    assert await task == "answered"
+
+
+async def test_a_hold_whose_music_does_not_start_leaves_the_caller_with_the_agent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    r = rig("a1")
+    _call, task, leg = await on_call(r)
+    bridge = bridge_of(r, leg)
+
+    async def no_music(channel_id: str, moh_class: str | None = None) -> None:
+        raise AriServerError(500, "POST", f"/channels/{channel_id}/moh", "no class")
+
+    monkeypatch.setattr(r.ari, "start_moh", no_music)
+    before = len(r.ari.ops)
+    assert await r.router.desk.hold("a1", "c1", True) == "too_late"
+    # never silence: out of the bridge and straight back in
+    assert r.ari.ops[before:] == [
+        ("remove_from_bridge", bridge, "c1"),
+        ("add_to_bridge", bridge, "c1"),
+    ]
+    assert holds(r, "c1") == []
     r.ari.hangs_up("c1")
     assert await task == "answered"
