@@ -27,6 +27,7 @@ from ivr.reports.queries import ReportSpec, build_report
 from ivr.reports.rollup import refresh
 from ivr.store.tables import calls, report_contacts
 from tests.browser.conftest import (
+    ARTIFACTS,
     IVR_S,
     STEP_S,
     Hotline,
@@ -105,6 +106,8 @@ async def test_hold_plays_music_to_the_caller_and_the_report_counts_it(
         await expect(page.locator("#call-hold-label")).to_have_text("保留を解除")
         await expect(page.locator("#hold-status")).to_contain_text("保留中")
         await expect(page.locator("#transfer-go")).to_be_disabled()
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "agent-hold.png"), full_page=True)
         assert await caller_hears.level(call_id) > LOUD  # music, never dead air
         assert {c.id for c in await line.engine.ari.list_channels()} >= {call_id}
         await page.keyboard.press("Alt+h")  # Resume, from the keyboard
