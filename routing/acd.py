@@ -5,8 +5,9 @@ until the call ends. A caller the agent hands over goes on from there in the sam
 department's line, or waiting again in a queue (another, or theirs when a blind transfer found
 nobody), offered to the next agent as the same call (the same pop).
 
-The router also owns what the console reaches the calls through: `desk` (reject, transfer,
-complete, cancel: `routing.commands`) and `wrap_ups` (the wrap-up codes: `routing.wrapup`)."""
+The router also owns what the console reaches the calls through: `desk` (reject, hold and
+resume, transfer, complete, cancel: `routing.commands`) and `wrap_ups` (the wrap-up codes:
+`routing.wrapup`)."""
 
 from __future__ import annotations
 
@@ -142,6 +143,8 @@ class AcdRouter:
             transfers=transfers,
             desk=self.desk,
             queue_takes=queues.takes,
+            moh_class=queues.timing.moh_class,
+            clock=queues.clock,
         )
 
     def bind_commands(self, post: Callable[[str, CallCommand], bool]) -> None:
@@ -239,15 +242,27 @@ class AcdRouter:
         raise TypeError(outcome)
 
     async def _served(
-        self, call: CallHandle, answered: Answered, *, agent_up: bool = True
+        self,
+        call: CallHandle,
+        answered: Answered,
+        *,
+        agent_up: bool = True,
+        held_since: datetime | None = None,
     ) -> QueueOutcome:
-        """The caller talks to the agent, then goes where the agent handed them (if anywhere)."""
+        """The caller talks to the agent, then goes where the agent handed them (if anywhere).
+        `held_since`: a restarted engine's talk found the caller on hold since then."""
         talk = Talk(
-            answered.queue, answered.agent_id, answered.agent_channel_id, answered.bridge_id
+            answered.queue,
+            answered.agent_id,
+            answered.agent_channel_id,
+            answered.bridge_id,
+            held_since,
         )
         await self._remember_talk(call, talk)
         wrap_up_s = self.queues.queue_config(answered.queue).wrap_up_s
-        end = await self._conversation.run(call, answered, wrap_up_s, agent_up=agent_up)
+        end = await self._conversation.run(
+            call, answered, wrap_up_s, agent_up=agent_up, held_since=held_since
+        )
         return await self._handed(call, answered, end)
 
     async def _handed(self, call: CallHandle, answered: Answered, end: TalkEnd) -> QueueOutcome:
@@ -314,7 +329,7 @@ class AcdRouter:
         if talk.queue and talk.queue in self.queues.config.queues:
             answered = Answered(talk.queue, talk.agent, talk.leg, talk.bridge)
             agent_up = await self.queues.resume_talk(call, answered)
-            await self._served(call, answered, agent_up=agent_up)
+            await self._served(call, answered, agent_up=agent_up, held_since=talk.held_since)
             return "answered"
         call.claim(talk.leg)
         try:

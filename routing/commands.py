@@ -1,5 +1,6 @@
-"""What an agent asks of a call from the console — reject the offer, transfer the call, complete
-or cancel an attended transfer — carried to the routing code that holds the call.
+"""What an agent asks of a call from the console — reject the offer, put the caller on hold and
+take them off it, transfer the call, complete or cancel an attended transfer — carried to the
+routing code that holds the call.
 
 A call is one task with one inbox (`ivr.calls.session`): the console never drives ARI for a
 call itself. `CallDesk` checks the request against what the ACD knows (the agent's state, the
@@ -38,11 +39,14 @@ Refusal = Literal[
     "full",
     "attended_queue",
     "too_late",
+    "on_hold",
+    "not_on_hold",
 ]
 """Why a command was not carried out: the agent's phone is not ringing / they are on no call /
 no attended transfer is in progress / one is already under way / no such department or queue /
 its calendar is closed / the queue takes no caller now / a queue cannot be consulted (attended
-goes to a department) / the call moved on before the command was read."""
+goes to a department) / the call moved on before the command was read / the caller is on hold
+(a transfer waits for Resume; Hold twice is refused) / the caller is not on hold (Resume)."""
 
 Reply = Literal["ok"] | Refusal
 
@@ -65,6 +69,14 @@ class StaffCommand(CallCommand):
 @dataclass(eq=False)
 class Decline(StaffCommand):
     """Reject the offer ringing the agent's phone: the caller keeps the place."""
+
+
+@dataclass(eq=False)
+class Hold(StaffCommand):
+    """Put the caller on hold (music) while the agent's leg stays up; `on` False: take them
+    off it again (Resume)."""
+
+    on: bool = True
 
 
 @dataclass(eq=False)
@@ -146,6 +158,14 @@ class CallDesk:
         if kind == "queue" and mode == "attended":
             return "attended_queue"
         return await self._send(call_id, Transfer(agent_id, kind=kind, target=target, mode=mode))
+
+    async def hold(self, agent_id: str, call_id: str, on: bool) -> Reply:
+        """Put `call_id`, the call `agent_id` is talking on, on hold (`on`) or off it."""
+        if self._call_of(agent_id, "on_call") != call_id:
+            return "not_on_call"
+        if call_id in self.consulting:
+            return "busy"  # the caller already hears hold music while the agent consults
+        return await self._send(call_id, Hold(agent_id, on=on))
 
     async def move(self, supervisor: str, call_id: str, queue: str) -> Reply:
         """Move the waiting caller `call_id` to `queue` (the waiting caller's task carries it

@@ -54,6 +54,11 @@ TrailKind = Literal[
     # a supervisor moved the waiting caller to another queue (detail: the queue), where they
     # keep their place by the first enqueue time
     "moved",
+    # the agent put the caller on hold (music; the agent's leg stays up) / the hold ended:
+    # Resume (no detail) or the call ended while held (detail: "caller" or "agent", who hung
+    # up). An engine restart writes neither: the next engine goes on with the same hold
+    "hold_started",
+    "hold_ended",
 ]
 
 

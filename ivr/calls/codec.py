@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
 
 from ivr.flow.interpreter import CallState
 
@@ -114,16 +114,28 @@ _Id = Annotated[str, Field(min_length=1)]
 class Talk:
     """The conversation a caller is in: with an agent of `queue`, or with a department (`queue`
     and `agent` empty) on staff leg `leg` in bridge `bridge`. A restarted engine follows it
-    instead of taking the caller back into the flow."""
+    instead of taking the caller back into the flow. `held_since`: the agent put the caller on
+    hold then (out of the bridge, on music): the next engine keeps them so, and the agent can
+    still resume."""
 
     queue: str
     agent: str
     leg: _Id
     bridge: _Id
+    held_since: AwareDatetime | None = None
 
 
 def _talk_wire(t: Talk) -> Mapping[str, object]:
-    return {"queue": t.queue, "agent": t.agent, "leg": t.leg, "bridge": t.bridge}
+    wire: dict[str, object] = {
+        "queue": t.queue,
+        "agent": t.agent,
+        "leg": t.leg,
+        "bridge": t.bridge,
+    }
+    if t.held_since is not None:
+        # only when held: a talk without it reads the same for an engine from before holds
+        wire["held_since"] = t.held_since.isoformat()
+    return wire
 
 
 TALK = Key("HOTLINE_TALK", Talk, _talk_wire)

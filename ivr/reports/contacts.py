@@ -5,7 +5,9 @@ The reduction reads the trail's kinds as the engine writes them: the queue's (`e
 `call_ended`, `transferred`), the
 transfer's (`to_department`, `transfer_*`, `put_through`, `emergency_*`), the flow's (`hours`,
 `intake_created`, `to_emergency`) and, when the agent console writes them, `wrap_up` events with
-a `reason` (the call's classification) and `hold_started` / `hold_ended`. A call is one `calls`
+a `reason` (the call's classification) and `hold_started` / `hold_ended` (the caller on hold:
+hold time is counted apart from talk time, talk being answered → ended less the holds; a hold
+the trail never closed lasts until the talk ended). A call is one `calls`
 row whatever happened to the engine: a call re-adopted after a restart (`detached`, then
 `rejoined` or `talk_resumed` by the next engine) is still one contact, its wait counted from
 its first enqueue.
@@ -206,6 +208,7 @@ def contact_of(
             hold_from = None
         else:
             _note(facts, item)
+    facts["hold_open"] = hold_from
     facts["wrap_s"] = wrap_s
     return _contact(call, q, facts, hours)
 
@@ -241,10 +244,14 @@ def _contact(call: CallRow, q: _Queue, facts: dict[str, Any], hours: OpeningHour
     if q.queue is not None and outcome is None:
         outcome = "abandoned" if call.ended_at is not None else "unfinished"
         q.ended_at = call.ended_at or facts.get("last_at")
-    talk_s = 0.0
+    talk_s, hold_s = 0.0, facts["hold_s"]
     if q.answered_at is not None:
         end = q.talk_end or call.ended_at or facts.get("last_at") or q.answered_at
-        talk_s = max(0.0, (end - q.answered_at).total_seconds())
+        hold_open: datetime | None = facts["hold_open"]
+        if hold_open is not None:
+            hold_s += max(0.0, (end - hold_open).total_seconds())
+        # the holds are inside the talk: counted once, as hold (AHT = talk + hold + wrap-up)
+        talk_s = max(0.0, (end - q.answered_at).total_seconds() - hold_s)
     answered = outcome == "answered"
     return Contact(
         call_id=call.call_id,
@@ -258,7 +265,7 @@ def _contact(call: CallRow, q: _Queue, facts: dict[str, Any], hours: OpeningHour
         wait_s=q.wait_s,
         agent=q.agent,
         talk_s=talk_s,
-        hold_s=facts["hold_s"],
+        hold_s=hold_s,
         wrap_s=facts["wrap_s"],
         callback_requested=outcome == "callback",
         callback_dialled=facts.get("callback_dialing", False),

@@ -138,8 +138,8 @@ FORMULAS: tuple[tuple[str, str], ...] = (
     ("ASA", "Σ wait of answered calls / A (wait: first enqueue → agent answered)"),
     (
         "AHT",
-        "Σ (talk + hold + wrap-up) / A (talk: answered → call ended; wrap-up: the agent's "
-        "wrap_up state for the call)",
+        "Σ (talk + hold + wrap-up) / A (talk: answered → call ended, less hold; hold: the "
+        "agent's Hold → Resume; wrap-up: the agent's wrap_up state for the call)",
     ),
     ("longest wait", "max wait of any queue contact (answered, abandoned or flowed out)"),
     ("self-service rate", "requests taken by the IVR / requests taken by phone (IVR + agent)"),

@@ -1,8 +1,10 @@
 """The agent's calls from the console: reject the offer ringing their phone, classify the call
-just ended (wrap-up code and notes), and transfer the call they are on — to a department or
-another queue, blind or attended, then complete or cancel an attended one.
+just ended (wrap-up code and notes), put the caller of the call they are on on hold and take
+them off it, and transfer that call — to a department or another queue, blind or attended,
+then complete or cancel an attended one.
 
-`POST /api/v1/agent/reject`, `POST /api/v1/agent/wrap-up`, `POST /api/v1/calls/{call_id}/transfer`
+`POST /api/v1/agent/reject`, `POST /api/v1/agent/wrap-up`, `POST /api/v1/calls/{call_id}/hold`,
+`.../resume`, `POST /api/v1/calls/{call_id}/transfer`
 (`{"to_department" | "to_queue": name, "mode": "blind" | "attended"}`),
 `.../transfer/complete`, `.../transfer/cancel`: JSON, the CSRF header, a 422 with the field
 errors for bad input, a 409 with a code when the call is not in a state for it. Accept is the
@@ -156,6 +158,16 @@ async def post_transfer(request: web.Request) -> web.StreamResponse:
     return _result(reply)
 
 
+async def post_hold(request: web.Request) -> web.StreamResponse:
+    call_id = request.match_info["call_id"]
+    return _result(await _desk(request).hold(_login(request), call_id, True))
+
+
+async def post_resume(request: web.Request) -> web.StreamResponse:
+    call_id = request.match_info["call_id"]
+    return _result(await _desk(request).hold(_login(request), call_id, False))
+
+
 async def post_complete(request: web.Request) -> web.StreamResponse:
     return _result(await _desk(request).complete(_login(request), request.match_info["call_id"]))
 
@@ -225,6 +237,29 @@ def setup(
         ),
         post_transfer,
     )
+    holds = (
+        (
+            "hold",
+            "holdCall",
+            post_hold,
+            "Put the caller of the agent's call on hold (music; the agent's leg stays up)",
+        ),
+        ("resume", "resumeCall", post_resume, "Take the caller off hold: back to the agent"),
+    )
+    for verb, operation_id, hold_handler, summary in holds:
+        api_route(
+            app,
+            Operation(
+                "POST",
+                f"/api/v1/calls/{{call_id}}/{verb}",
+                Role.AGENT,
+                operation_id,
+                summary,
+                refused,
+                tags=("calls",),
+            ),
+            hold_handler,
+        )
     for verb, handler in (("complete", post_complete), ("cancel", post_cancel)):
         api_route(
             app,

@@ -28,6 +28,7 @@ from ivr.web.messages import (
     AgentStateChanged,
     CallAnswered,
     CallEnded,
+    CallHold,
     OfferWithdrawn,
     TransferStep,
     TransferStepName,
@@ -109,6 +110,9 @@ class ConsoleFeed:
         if event.kind == "answered":
             self._answered_at[call_id] = event.at
             self._hub.push(agent, CallAnswered(call_id=call_id, at=event.at))
+        elif event.kind in ("hold_started", "hold_ended"):
+            held = event.kind == "hold_started"
+            self._hub.push(agent, CallHold(call_id=call_id, at=event.at, held=held))
         elif event.kind in _WITHDRAWN:
             self._agent_of.pop(call_id, None)
             self._answered_at.pop(call_id, None)

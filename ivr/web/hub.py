@@ -10,7 +10,7 @@ sender task per connection writes the queue to the socket, each write bounded by
 period, finds a browser that went away without closing).
 
 The hub keeps each agent's snapshot: the last `agent_state` and the messages of the current call
-(`offer`, `call_answered`, `call_ended`) until the offer is withdrawn or the agent is ready,
+(`offer`, `call_answered`, `hold`, `call_ended`) until the offer is withdrawn or the agent is ready,
 paused or logged out again. A page that (re)connects gets the snapshot at once: a pop pushed
 while the tab was reconnecting is not lost.
 
@@ -41,6 +41,7 @@ from ivr.web.messages import (
     AgentStateChanged,
     CallAnswered,
     CallEnded,
+    CallHold,
     ConsoleMessage,
     Heartbeat,
     Offer,
@@ -89,7 +90,7 @@ class Connection:
     """Why the hub dropped the connection (``slow``, ``stalled``, ``gone``), None while open."""
 
 
-CallMessage = Offer | CallAnswered | CallEnded
+CallMessage = Offer | CallAnswered | CallHold | CallEnded
 
 
 @dataclass
@@ -161,7 +162,7 @@ class Hub:
         snapshot = self._snapshots.setdefault(agent, _Snapshot())
         if isinstance(message, Offer):
             snapshot.call = [message]
-        elif isinstance(message, CallAnswered | CallEnded):
+        elif isinstance(message, CallAnswered | CallHold | CallEnded):
             if snapshot.call and snapshot.call[0].call_id == message.call_id:
                 snapshot.call.append(message)
             elif not snapshot.call and isinstance(message, CallEnded):

@@ -99,6 +99,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "call_controls": ("通話の操作", "Call"),
     "call_action_failed": ("できませんでした", "Not done"),
     "reject": ("着信を拒否", "Reject"),
+    "hold": ("保留", "Hold"),
+    "resume": ("保留を解除", "Resume"),
+    "on_hold": (
+        "保留中（お客さまには保留音が流れています）",
+        "On hold (the caller hears hold music)",
+    ),
     "transfer_to": ("転送先", "Transfer to"),
     "departments": ("部署", "Departments"),
     "queues": ("キュー", "Queues"),

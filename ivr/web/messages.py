@@ -207,6 +207,16 @@ class TransferStep(_Model):
     detail: str
 
 
+class CallHold(_Model):
+    """The caller of the agent's call went on hold (`held`: music, the agent's leg stays up) or
+    came off it (Resume, or the call ended while held)."""
+
+    type: Literal["hold"] = "hold"
+    call_id: str
+    at: AwareDatetime
+    held: bool
+
+
 class WrapUpRecorded(_Model):
     """The call's wrap-up code is on its trail (`unclassified`: wrap-up ended without one)."""
 
@@ -242,6 +252,7 @@ ConsoleMessage = Annotated[
     | CallEnded
     | AgentStateChanged
     | TransferStep
+    | CallHold
     | WrapUpRecorded
     | CaseStatusChanged
     | Heartbeat,

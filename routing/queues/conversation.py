@@ -15,6 +15,14 @@ arrive too. The hand-overs:
   The caller hanging up during the consultation ends it; the agent hanging up while the
   department still rings lets the department take the caller when it answers (else the queue).
 
+The agent may put the caller on hold (`Hold`): the caller leaves the conversation's bridge and
+hears music on hold on their own channel, the agent's leg stays up alone in the bridge; Resume
+puts the caller back. Each hold is a `hold_started` / `hold_ended` pair on the trail (the
+reports' hold time); a hang-up while held closes it. The hold is kept with the talk on the
+caller's channel (`HOTLINE_TALK`'s `held_since`): a restarted engine keeps the caller on music
+and the agent can still resume. A transfer waits for Resume (`on_hold`): an attended one
+consults from the bridge the caller is in.
+
 Whenever the agent leaves — a hang-up or a hand-over — their wrap-up starts (`wrap_up`) and the
 trail says `call_ended` (detail: who hung up, or `transferred`). Cleanup is shielded: a
 cancelled session still ends its legs in Asterisk; on `Detached` (the engine stops) nothing is
@@ -24,11 +32,15 @@ ended and the next engine follows the conversation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
+from ivr.calls.codec import TALK, Talk
 from ivr.calls.handle import CallHandle
+from ivr.domain import utc_now
 from ivr.errors import AriError, Detached
 from routing.agents import AgentPool
 from routing.commands import (
@@ -36,6 +48,7 @@ from routing.commands import (
     CancelTransfer,
     CompleteTransfer,
     Decline,
+    Hold,
     Reply,
     StaffCommand,
     Transfer,
@@ -87,6 +100,7 @@ class _Talk:
     answered: Answered
     wrap_up_s: float
     left: bool = False  # the agent is out of the call (wrap-up started)
+    held_since: datetime | None = None  # the caller is on hold (out of the bridge, on music)
 
     @property
     def agent(self) -> str:
@@ -109,6 +123,8 @@ class Conversation:
         desk: CallDesk | None = None,
         queue_takes: Callable[[str], Reply] | None = None,
         poll_s: float = TALK_POLL_S,
+        moh_class: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._ari = ari
         self._agents = agents
@@ -118,16 +134,29 @@ class Conversation:
         self._desk = desk
         self._queue_takes = queue_takes
         self._poll_s = poll_s
+        self._moh_class = moh_class
+        self._clock = clock
 
     async def run(
-        self, call: CallHandle, answered: Answered, wrap_up_s: float, *, agent_up: bool = True
+        self,
+        call: CallHandle,
+        answered: Answered,
+        wrap_up_s: float,
+        *,
+        agent_up: bool = True,
+        held_since: datetime | None = None,
     ) -> TalkEnd:
         """Run the answered call until the agent is out of it. `agent_up` False: the agent's
-        leg is already gone (found so after a restart), the caller's side is ended at once."""
-        talk = _Talk(answered, wrap_up_s)
+        leg is already gone (found so after a restart), the caller's side is ended at once.
+        `held_since`: the caller was put on hold then (a restarted engine's talk)."""
+        talk = _Talk(answered, wrap_up_s, held_since=held_since)
         end: TalkEnd = Ended("caller" if agent_up else "agent")
         detached = False
         try:
+            if agent_up and held_since is not None:
+                # the music went on in Asterisk while no engine ran; started again in case
+                # anything stopped it meanwhile (never dead air for a held caller)
+                await self._music(call.channel_id)
             if agent_up:
                 end = await self._talk(call, talk)
         except Detached:
@@ -155,6 +184,16 @@ class Conversation:
         if talk.left:
             return
         first = end.first if isinstance(end, Ended) else "caller"
+        if talk.held_since is not None:
+            # the hang-up ends the hold: its interval closes on the trail
+            talk.held_since = None
+            self._trail(
+                call.channel_id,
+                talk.answered.queue,
+                "hold_ended",
+                agent_id=talk.agent,
+                detail=first,
+            )
         other = talk.leg if first == "caller" else call.channel_id
         await end_quietly(self._ari, other, talk.answered.bridge_id)
         self._leave(call, talk, first)
@@ -186,8 +225,14 @@ class Conversation:
         if isinstance(command, Decline):
             command.answer("not_ringing")
             return None
+        if isinstance(command, Hold):
+            await self._hold(call, talk, command)
+            return None
         if not isinstance(command, Transfer):
             command.answer("no_consultation")
+            return None
+        if talk.held_since is not None:
+            command.answer("on_hold")
             return None
         verdict = await self._reachable(command)
         if verdict != "ok":
@@ -215,6 +260,55 @@ class Conversation:
         if command.mode == "blind":
             return await self._blind(call, talk, command.target)
         return await self._attended(call, talk, command.target)
+
+    # ------------------------------------------------------------------ hold
+
+    async def _hold(self, call: CallHandle, talk: _Talk, command: Hold) -> None:
+        held = talk.held_since is not None
+        if command.on == held:
+            command.answer("on_hold" if held else "not_on_hold")
+            return
+        caller, bridge = call.channel_id, talk.answered.bridge_id
+        try:
+            if command.on:
+                # out of the bridge first: music on a bridged channel would be mixed with
+                # the agent's voice; the agent's leg stays up alone in the bridge
+                await self._ari.remove_from_bridge(bridge, caller)
+                try:
+                    await self._ari.start_moh(caller, self._moh_class)
+                except AriError:
+                    # no music: back with the agent rather than left in silence
+                    with contextlib.suppress(AriError):
+                        await self._ari.add_to_bridge(bridge, caller)
+                    raise
+            else:
+                with contextlib.suppress(AriError):
+                    await self._ari.stop_moh(caller)
+                await self._ari.add_to_bridge(bridge, caller)
+        except AriError:
+            # the caller hung up in that instant: their hang-up event ends the talk next
+            command.answer("too_late")
+            return
+        talk.held_since = self._clock() if command.on else None
+        self._trail(
+            caller,
+            talk.answered.queue,
+            "hold_started" if command.on else "hold_ended",
+            agent_id=talk.agent,
+        )
+        command.answer("ok")
+        await self._keep(call, talk)
+
+    async def _music(self, channel_id: str) -> None:
+        with contextlib.suppress(AriError):  # the caller hung up: nobody to play to
+            await self._ari.start_moh(channel_id, self._moh_class)
+
+    async def _keep(self, call: CallHandle, talk: _Talk) -> None:
+        """The talk as a restarted engine must find it (`HOTLINE_TALK`, with the hold)."""
+        a = talk.answered
+        kept = Talk(a.queue, a.agent_id, a.agent_channel_id, a.bridge_id, talk.held_since)
+        with contextlib.suppress(AriError):  # the caller hung up: the talk ends at once anyway
+            await call.remember(TALK.name, TALK.encode(kept))
 
     async def _reachable(self, command: Transfer) -> Reply:
         if command.kind == "queue":

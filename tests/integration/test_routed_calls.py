@@ -16,6 +16,7 @@ from ivr.store.db import open_engine
 from ivr.store.migrate import migrate
 from tests.integration.conftest import CALLER, Driver, EngineFactory
 from tests.integration.test_calls import at_node, choices, the_record
+from tests.support.hearing import LOUD, Ears, recordings_of
 from tests.support.sandbox import Sandbox
 from tests.support.sipp import Sipp, SippResult, caller_args, keys_scenario
 
@@ -265,6 +266,49 @@ async def test_a_conversation_with_an_agent_survives_an_engine_restart(
         agent_phone.kill()
     assert agent_result.ok, agent_result.output[-500:]
     assert agents.state("agent1").status in ("wrap_up", "ready")
+
+
+async def test_a_caller_on_hold_stays_on_music_across_an_engine_restart_and_is_resumed(
+    sandbox: Sandbox, start_engine: EngineFactory, driver: Driver, workdir: Path
+) -> None:
+    # the agent's phone answers and sends no sound: the caller hears silence from it, music
+    # only while held
+    agent_phone = await Sipp("phone_wait.xml", [], workdir).start()
+    config = routing(agent_phone.port)
+    hears = Ears(driver.ari, driver.wait_for, recordings_of(sandbox.chroot))
+    try:
+        first_engine = await start_engine(routing=config)
+        ours, theirs = await call_the_operator(first_engine, driver)
+        await enqueued(first_engine, theirs, "answered")
+        talking, _both = await bridge_of(driver, theirs)
+        assert first_engine.acd is not None
+        assert await first_engine.acd.desk.hold("agent1", theirs, True) == "ok"
+        assert await hears.level(theirs) > LOUD
+
+        await first_engine.stop()
+        # no engine: the caller still hears the music, the agent waits alone in the bridge
+        assert await hears.level(theirs) > LOUD
+        second_engine = await start_engine(routing=config)
+        await enqueued(second_engine, theirs, "talk_resumed")
+        assert await hears.level(theirs) > LOUD
+        assert second_engine.acd is not None
+        assert await second_engine.acd.desk.hold("agent1", theirs, True) == "on_hold"
+        assert await second_engine.acd.desk.hold("agent1", theirs, False) == "ok"
+        assert (await bridge_of(driver, theirs))[0] == talking  # back with the agent
+        assert await hears.level(theirs) < LOUD
+        await driver.ari.hangup(ours)
+        await enqueued(second_engine, theirs, "call_ended")
+        agent_result = await agent_phone.wait()
+    finally:
+        agent_phone.kill()
+    assert agent_result.ok, agent_result.output[-500:]
+    # the first engine wrote the hold's start, the second its end
+    assert [e.kind for e in first_engine.acd.events.recent if e.kind.startswith("hold")] == [
+        "hold_started"
+    ]
+    assert [e.kind for e in second_engine.acd.events.recent if e.kind.startswith("hold")] == [
+        "hold_ended"
+    ]
 
 
 async def test_a_leak_call_put_through_to_the_on_duty_phone_survives_an_engine_restart(

@@ -1,6 +1,7 @@
 // The call's controls on the agent page (templates/_call_controls.html): Reject while the
-// phone rings (Alt+J), Transfer while on the call (Alt+T; attended: Complete / Cancel once
-// the department talks to the agent), and the wrap-up form after the call (Alt+W submits; a
+// phone rings (Alt+J), Hold / Resume while on the call (Alt+H; the button follows the pushed
+// "hold" message, not the click: the engine says whether the caller is held), Transfer while
+// on the call (Alt+T; attended: Complete / Cancel once the department talks to the agent), and the wrap-up form after the call (Alt+W submits; a
 // code is required). Follows the live messages of agent-live.js ("console-message" events)
 // and posts to /api/v1 with the session's CSRF header. Text only through textContent.
 (function () {
@@ -10,6 +11,7 @@
   var csrf = box.dataset.csrf;
   var el = function (id) { return document.getElementById(id); };
   var ringing = el("ringing-controls"), transfer = el("transfer-form"), wrap = el("wrap-up-form");
+  var holding = el("hold-controls"), holdButton = el("call-hold"), held = false;
   var status = el("call-status"), left = el("wrap-up-left"), error = el("wrap-up-error");
   var callId = null, wrapCall = null, until = null, timer = null;
 
@@ -35,6 +37,18 @@
     el("transfer-cancel").hidden = !on;
     el("transfer-go").hidden = on;
     box.dataset.transfer = on ? "consulting" : "";
+    // the caller already hears hold music while the agent consults
+    if (on) { holding.hidden = true; } else if (box.dataset.phase === "talking") { holding.hidden = false; }
+  }
+
+  function onHold(on) {
+    held = on;
+    el("call-hold-label").textContent = on ? holdButton.dataset.resume : holdButton.dataset.hold;
+    holdButton.setAttribute("aria-pressed", on ? "true" : "false");
+    el("hold-status").textContent = on ? el("hold-status").dataset.text : "";
+    box.dataset.hold = on ? "held" : "";
+    // a transfer waits for Resume (the engine refuses it while the caller is held)
+    el("transfer-go").disabled = on;
   }
 
   function tick() {
@@ -64,10 +78,11 @@
   document.addEventListener("console-message", function (event) {
     var m = event.detail;
     switch (m.type) {
-      case "offer": callId = m.call_id; ringing.hidden = false; transfer.hidden = true; box.dataset.phase = "ringing"; break;
+      case "offer": callId = m.call_id; ringing.hidden = false; transfer.hidden = true; holding.hidden = true; box.dataset.phase = "ringing"; break;
       case "offer_withdrawn": ringing.hidden = true; box.dataset.phase = ""; break;
-      case "call_answered": ringing.hidden = true; transfer.hidden = false; consulting(false); box.dataset.phase = "talking"; break;
-      case "call_ended": transfer.hidden = true; consulting(false); showWrapUp(m.call_id, m.wrap_up_until); break;
+      case "call_answered": callId = m.call_id; ringing.hidden = true; transfer.hidden = false; box.dataset.phase = "talking"; consulting(false); onHold(false); break;
+      case "hold": if (m.call_id === callId) { onHold(m.held); } break;
+      case "call_ended": transfer.hidden = true; consulting(false); holding.hidden = true; onHold(false); showWrapUp(m.call_id, m.wrap_up_until); break;
       case "transfer": say(m.step + " " + m.target + (m.detail ? " (" + m.detail + ")" : "")); box.dataset.transferStep = m.step;
         consulting(m.step === "consulting"); break;
       case "wrap_up": if (m.call_id === wrapCall) { hideWrapUp(); box.dataset.wrapUp = m.reason; box.dataset.phase = ""; } break;
@@ -77,6 +92,10 @@
 
   el("pop-reject").addEventListener("click", function () {
     post("/api/v1/agent/reject").then(function () { ringing.hidden = true; }, failed);
+  });
+
+  holdButton.addEventListener("click", function () {
+    post("/api/v1/calls/" + encodeURIComponent(callId) + (held ? "/resume" : "/hold")).catch(failed);
   });
 
   transfer.addEventListener("submit", function (e) {
@@ -107,6 +126,7 @@
     var key = e.key.toLowerCase();
     if (key === "j" && !ringing.hidden) { e.preventDefault(); el("pop-reject").click(); }
     if (key === "w" && !wrap.hidden) { e.preventDefault(); wrap.requestSubmit(); }
+    if (key === "h" && !holding.hidden) { e.preventDefault(); holdButton.click(); }
     if (key === "t" && !transfer.hidden) { e.preventDefault(); el("transfer-target").focus(); }
   });
 }());

@@ -372,3 +372,38 @@ async def test_a_long_list_of_abandoned_calls_keeps_the_newest(engine: AsyncEngi
     report = await build_report(engine, ReportSpec(DAY, DAY, abandoned_max=2), NOW)
     assert [a.at.strftime("%H:%M") for a in report.abandons] == ["11:30", "11:40"]
     assert report.abandons_not_listed == 1
+
+
+async def test_hold_time_is_in_the_aht_and_in_the_agents_figures(engine: AsyncEngine) -> None:
+    # answered 10:00:25, held 10:01:00 → 10:01:45 (45 s), the caller hangs up 10:03:25 (180 s
+    # with the agent: 135 s talk + 45 s hold), wrap-up until 10:03:45 (20 s): AHT 200 s
+    await seed(engine)
+    member = NewStaff("agent1", "agent1", Role.AGENT, "PJSIP/agent1", ())
+    await StaffStore(engine).add(member, "hash", at("08:00:00"))
+    t = Trail()
+    t.open("c21", at("10:00:00"))
+    t.event("c21", "to_queue", at("10:00:10"), queue="general")
+    t.queue("c21", "enqueued", at("10:00:10"), detail="0")
+    t.queue("c21", "offered", at("10:00:20"), "agent1")
+    t.queue("c21", "answered", at("10:00:25"), "agent1")
+    t.queue("c21", "hold_started", at("10:01:00"), "agent1")
+    t.queue("c21", "hold_ended", at("10:01:45"), "agent1")
+    t.queue("c21", "call_ended", at("10:03:25"), "agent1", detail="caller")
+    t.close("c21", at("10:03:26"), "answered_by_agent", at("10:00:00"))
+    await CallLog(engine).append_many(t.entries)
+    presence = [
+        agent("agent1", at("09:00:00"), "logged_out", "ready"),
+        agent("agent1", at("10:00:20"), "ready", "offered", call="c21"),
+        agent("agent1", at("10:00:25"), "offered", "on_call", call="c21"),
+        agent("agent1", at("10:03:25"), "on_call", "wrap_up", call="c21"),
+        agent("agent1", at("10:03:45"), "wrap_up", "ready"),
+    ]
+    await PresenceStore(engine).append(presence, NOW)
+    await refresh(engine, HOURS, NOW)
+    report = await build_report(engine, ReportSpec(DAY, DAY, "day"), NOW)
+    day = report.intervals[("2027-03-15", "general")]
+    assert day.answered == 1
+    assert day.aht_s == pytest.approx(200)
+    a1 = report.agents["agent1"]
+    assert (a1.handled, a1.talk_s, a1.hold_s, a1.wrap_s) == (1, 135.0, 45.0, 20.0)
+    assert a1.aht_s == pytest.approx(200)

@@ -53,6 +53,7 @@ def test_each_key_names_its_channel_variable() -> None:
         (QUEUE, Membership("general", 2, T0)),
         (TALK, Talk("general", "agent1", "c1-agent-1", "c1-talk")),
         (TALK, Talk("", "", "c1-dept-1", "c1-talk")),  # a department: no queue, no agent
+        (TALK, Talk("general", "agent1", "c1-agent-1", "c1-talk", T0)),  # the caller on hold
         (STATE, SAVED),
     ],
 )
@@ -120,6 +121,15 @@ def test_a_talk_without_its_leg_or_bridge_is_refused() -> None:
     kept = TALK.decode('{"queue": "", "agent": "", "leg": "", "bridge": "B"}')
     assert kept.value is None
     assert kept.problem.startswith("HOTLINE_TALK: leg:")
+
+
+def test_a_talk_without_a_hold_is_written_as_before_holds_and_a_hold_needs_its_zone() -> None:
+    # an engine from before holds reads a talk not on hold exactly as it always did
+    assert "held_since" not in json.loads(TALK.encode(Talk("q", "a", "L", "B")))
+    talk = {"queue": "q", "agent": "a", "leg": "L", "bridge": "B"}
+    kept = TALK.decode(json.dumps({**talk, "held_since": "2027-03-01T09:05:00"}))
+    assert kept.value is None
+    assert kept.problem == "HOTLINE_TALK: held_since: Input should have timezone info"
 
 
 def test_a_value_of_another_format_version_is_not_guessed_at() -> None:

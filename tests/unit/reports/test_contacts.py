@@ -130,3 +130,34 @@ def test_within_hours_is_asked_of_the_queue_the_call_is_counted_in() -> None:
     unqueued = [item("intake_created", 30, node="stop_confirm")]
     assert not contact_of(CallRow("h2", T0, at(40), None, None), unqueued, hours).in_hours
     assert asked == ["night", None]
+
+
+def test_hold_time_is_counted_apart_from_talk_time() -> None:
+    # answered at 25, held 40 → 85 and 100 → 112, the caller hangs up at 145: 120 s with the
+    # agent = 63 s talk + 57 s hold (45 + 12), then 24 s wrap-up: 144 s handled
+    trail = [
+        item("enqueued", 5, queue="general", agent=""),
+        item("answered", 25, queue="general", agent="agent1"),
+        item("hold_started", 40, queue="general", agent="agent1"),
+        item("hold_ended", 85, queue="general", agent="agent1"),
+        item("hold_started", 100, queue="general", agent="agent1"),
+        item("hold_ended", 112, queue="general", agent="agent1"),
+        item("call_ended", 145, queue="general", agent="agent1", detail="caller"),
+        item("ended", 146),
+    ]
+    contact = contact_of(CallRow("c1", T0, at(146), None, None), trail, lambda _a, _q: True, 24)
+    assert (contact.talk_s, contact.hold_s, contact.wrap_s) == (63.0, 57.0, 24.0)
+    assert contact.talk_s + contact.hold_s + contact.wrap_s == 144.0
+
+
+def test_a_hold_the_trail_never_closed_lasts_until_the_talk_ended() -> None:
+    # the engine went away while the caller was held; the next one saw the call end at 90
+    trail = [
+        item("enqueued", 5, queue="general", agent=""),
+        item("answered", 10, queue="general", agent="agent1"),
+        item("hold_started", 30, queue="general", agent="agent1"),
+        item("detached", 50),
+        item("call_ended", 90, queue="general", agent="agent1", detail="caller"),
+    ]
+    contact = contact_of(CallRow("c1", T0, at(91), None, None), trail, lambda _a, _q: True)
+    assert (contact.talk_s, contact.hold_s) == (20.0, 60.0)

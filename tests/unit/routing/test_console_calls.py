@@ -14,9 +14,11 @@ import pytest
 
 from ivr.ari.models import AriEvent, CallerId, Channel, StasisEnd, StasisStart
 from ivr.ari.port import AriPort
+from ivr.calls.codec import TALK, Talk
 from ivr.calls.handle import CallCommand
 from ivr.calls.memory import InMemoryCallMemory
 from ivr.calls.services import prompt_media
+from ivr.errors import AriServerError
 from ivr.store.departments import Department
 from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool
@@ -594,3 +596,129 @@ async def test_the_on_duty_phone_hears_the_accept_prompt_in_the_callers_language
     assert played == f"sound:/var/lib/hotline/prompts/en/{ACCEPT_PROMPT}"
     r.ari.hangs_up("c1")
     assert (await task).caller_hung_up
+
+
+# ---------------------------------------------------------------------- hold
+
+
+def bridge_of(r: Rig, leg: str) -> str:
+    """The conversation's bridge: the one the agent's leg was added to."""
+    return next(op[1] for op in r.ari.ops if op[0] == "add_to_bridge" and op[2] == leg)
+
+
+def holds(r: Rig, call_id: str) -> list[QueueEvent]:
+    return [
+        e
+        for e in r.trail
+        if isinstance(e, QueueEvent)
+        and e.call_id == call_id
+        and e.kind in ("hold_started", "hold_ended")
+    ]
+
+
+async def test_hold_plays_music_to_the_caller_the_agent_stays_and_resume_brings_them_back() -> None:
+    r = rig("a1")
+    call, task, leg = await on_call(r)
+    bridge = bridge_of(r, leg)
+    desk = r.router.desk
+    assert await desk.hold("a1", "c1", False) == "not_on_hold"
+    before = len(r.ari.ops)
+    assert await desk.hold("a1", "c1", True) == "ok"
+    # out of the bridge, then the music on the caller's own channel; the agent's leg stays
+    assert r.ari.ops[before:] == [("remove_from_bridge", bridge, "c1"), ("start_moh", "c1")]
+    assert r.pool.state("a1").status == "on_call"
+    kept = TALK.decode(await call.recall(TALK.name)).value
+    assert kept is not None
+    assert kept.held_since is not None
+    # held: a second Hold and a transfer are refused, another agent or call is not theirs
+    assert await desk.hold("a1", "c1", True) == "on_hold"
+    assert await desk.transfer("a1", "c1", "department", "works", "blind") == "on_hold"
+    assert await desk.hold("a1", "c9", False) == "not_on_call"
+    await asyncio.sleep(42)  # virtual time: 42 s on hold
+    before = len(r.ari.ops)
+    assert await desk.hold("a1", "c1", False) == "ok"
+    assert r.ari.ops[before:] == [("stop_moh", "c1"), ("add_to_bridge", bridge, "c1")]
+    kept = TALK.decode(await call.recall(TALK.name)).value
+    assert kept is not None
+    assert kept.held_since is None
+    started, ended = holds(r, "c1")
+    assert (started.kind, ended.kind, started.agent_id, ended.detail) == (
+        "hold_started",
+        "hold_ended",
+        "a1",
+        "",
+    )
+    assert (ended.at - started.at).total_seconds() == pytest.approx(42, abs=0.5)
+    assert ("hangup", leg) not in r.ari.ops
+    r.ari.hangs_up("c1")
+    assert await task == "answered"
+    assert r.kinds("c1")[-2:] == ["hold_ended", "call_ended"]
+
+
+async def test_a_hang_up_while_held_closes_the_hold_on_the_trail() -> None:
+    r = rig("a1")
+    _call, task, leg = await on_call(r)
+    assert await r.router.desk.hold("a1", "c1", True) == "ok"
+    r.ari.hangs_up(leg)  # the agent hangs up while the caller hears the music
+    assert await task == "answered"
+    assert [(e.kind, e.detail) for e in holds(r, "c1")] == [
+        ("hold_started", ""),
+        ("hold_ended", "agent"),
+    ]
+    assert r.kinds("c1")[-3:] == ["hold_started", "hold_ended", "call_ended"]
+    assert ("hangup", "c1") in r.ari.ops  # the caller's side ends with the agent's
+
+    r2 = rig("a1")
+    _call, task, _leg = await on_call(r2)
+    assert await r2.router.desk.hold("a1", "c1", True) == "ok"
+    r2.ari.hangs_up("c1")
+    assert await task == "answered"
+    assert [(e.kind, e.detail) for e in holds(r2, "c1")] == [
+        ("hold_started", ""),
+        ("hold_ended", "caller"),
+    ]
+
+
+async def test_a_restarted_engine_keeps_the_held_caller_on_music_and_the_agent_can_resume() -> None:
+    r = rig("a1")
+    call = Call(r.ari, "c1")
+    leg, bridge = "c1-agent-1", "c1-bridge-2"
+    r.ari.channels[leg] = Channel(id=leg)
+    held_since = T0 - timedelta(seconds=30)
+    await call.remember(TALK.name, TALK.encode(Talk("q", "a1", leg, bridge, held_since)))
+    task = asyncio.get_running_loop().create_task(r.router.resume_talk(call), name="call:c1")
+    await r.until(lambda: r.pool.state("a1").status == "on_call")
+    await r.until(lambda: ("start_moh", "c1") in r.ari.ops)
+    assert ("add_to_bridge", bridge, "c1") not in r.ari.ops  # still held
+    kept = TALK.decode(await call.recall(TALK.name)).value
+    assert kept is not None
+    assert kept.held_since == held_since  # a second restart would find the hold too
+    assert await r.router.desk.hold("a1", "c1", False) == "ok"
+    assert ("add_to_bridge", bridge, "c1") in r.ari.ops
+    [ended] = holds(r, "c1")  # the hold_started is the first engine's
+    assert ended.kind == "hold_ended"
+    r.ari.hangs_up("c1")
+    assert await task == "answered"
+
+
+async def test_a_hold_whose_music_does_not_start_leaves_the_caller_with_the_agent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    r = rig("a1")
+    _call, task, leg = await on_call(r)
+    bridge = bridge_of(r, leg)
+
+    async def no_music(channel_id: str, moh_class: str | None = None) -> None:
+        raise AriServerError(500, "POST", f"/channels/{channel_id}/moh", "no class")
+
+    monkeypatch.setattr(r.ari, "start_moh", no_music)
+    before = len(r.ari.ops)
+    assert await r.router.desk.hold("a1", "c1", True) == "too_late"
+    # never silence: out of the bridge and straight back in
+    assert r.ari.ops[before:] == [
+        ("remove_from_bridge", bridge, "c1"),
+        ("add_to_bridge", bridge, "c1"),
+    ]
+    assert holds(r, "c1") == []
+    r.ari.hangs_up("c1")
+    assert await task == "answered"

@@ -1,4 +1,4 @@
-"""The call controls' REST routes: reject, wrap-up and transfers reach the engine's desk and
+"""The call controls' REST routes: reject, wrap-up, hold and transfers reach the engine's desk and
 wrap-ups; bad input is a 422 with the field, a call not in that state a 409 with its code, no
 CSRF header a 403, and without an engine a 409 `no_engine`."""
 
@@ -17,7 +17,7 @@ from ivr.store.staff import Role
 from ivr.web.app import create_app
 from ivr.web.calls import CallControls
 from routing.agents import AgentPool, AgentProfile
-from routing.commands import CallDesk, StaffCommand, Transfer
+from routing.commands import CallDesk, Hold, StaffCommand, Transfer
 from routing.model import WrapUpEvent
 from routing.wrapup import WrapUps
 from tests.support.console import VirtualClock, add_member, console_config
@@ -131,6 +131,34 @@ async def test_transfers_reach_the_call_and_bad_input_does_not(
         {"error": "no_consultation"},
     )
     assert await post(client, "/api/v1/agent/reject", token, {}) == (409, {"error": "not_ringing"})
+
+
+async def test_hold_and_resume_reach_the_agents_own_call_only(
+    rig: tuple[Client, Engine, str],
+) -> None:
+    client, fake, token = rig
+    hold, resume = "/api/v1/calls/c1/hold", "/api/v1/calls/c1/resume"
+    # no CSRF header: refused before anything reaches the call
+    assert (await post(client, hold, None, {}))[0] == 403
+    # the agent is on no call, or on another one than the path names
+    assert await post(client, hold, token, {}) == (409, {"error": "not_on_call"})
+    fake.pool.log_in("agent1")
+    fake.pool.offer("agent1", "c1")
+    fake.pool.answered("agent1")
+    assert await post(client, "/api/v1/calls/c2/hold", token, {}) == (
+        409,
+        {"error": "not_on_call"},
+    )
+    assert fake.posted == []
+    assert await post(client, hold, token, {}) == (200, {"result": "ok"})
+    assert await post(client, resume, token, {}) == (200, {"result": "ok"})
+    assert [(c, type(m), m.on) for c, m in fake.posted if isinstance(m, Hold)] == [
+        ("c1", Hold, True),
+        ("c1", Hold, False),
+    ]
+    # the API's description lists both
+    spec = await (await client.get("/api/v1/openapi.json")).json()
+    assert {"/api/v1/calls/{call_id}/hold", "/api/v1/calls/{call_id}/resume"} <= set(spec["paths"])
 
 
 async def test_without_an_engine_the_call_controls_say_so(

@@ -16,7 +16,7 @@ from ivr.store.calls import AccountMatched, CallLog, CallOpened, TrailEvent
 from ivr.web import feed as feed_module
 from ivr.web.feed import ConsoleFeed
 from ivr.web.hub import Hub
-from ivr.web.messages import ConsoleMessage, Offer, bare_offer
+from ivr.web.messages import CallHold, ConsoleMessage, Offer, bare_offer
 from routing.model import QueueEvent
 from tests.integration.store.storedata import cust, seed
 
@@ -130,3 +130,21 @@ async def test_a_call_transferred_to_another_queue_pops_the_same_for_the_receivi
     assert (second.queue, second.waited_s) == ("billing", 5.0)
     told_first = [m.type for a, m in hub.sent if a == "agent1"]
     assert told_first[-2:] == ["call_ended", "transfer"]
+
+
+async def test_a_hold_is_pushed_and_a_page_that_opens_later_is_told_it() -> None:
+    # a restarted engine's hold_ended names the agent though this feed saw no offer
+    hub = Hub(lambda: T0)
+    feed = ConsoleFeed(hub, AsyncEngine.__new__(AsyncEngine))
+    hub.push("agent1", bare_offer("c1", T0))
+    feed.queue_event(event("answered", 1))
+    feed.queue_event(event("hold_started", 5))
+    assert [(m.type, getattr(m, "held", None)) for m in hub.current("agent1")] == [
+        ("offer", None),
+        ("call_answered", None),
+        ("hold", True),
+    ]
+    feed.queue_event(event("hold_ended", 50))
+    [*_, last] = hub.current("agent1")
+    assert isinstance(last, CallHold)
+    assert (last.call_id, last.held, last.at) == ("c1", False, T0 + timedelta(seconds=50))
