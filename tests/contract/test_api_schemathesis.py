@@ -193,6 +193,8 @@ def test_every_operation_answers_by_its_document_and_never_a_5xx(
         "GET /api/v1/wallboard",
         "POST /api/v1/agent/reject",
         "POST /api/v1/agent/wrap-up",
+        "POST /api/v1/calls/{call_id}/hold",
+        "POST /api/v1/calls/{call_id}/resume",
         "POST /api/v1/calls/{call_id}/transfer",
         "POST /api/v1/calls/{call_id}/transfer/cancel",
         "POST /api/v1/calls/{call_id}/transfer/complete",
