@@ -232,7 +232,9 @@ async def test_waiting_caller_sits_in_the_holding_bridge_with_music() -> None:
     assert ("create_bridge", bridge, "holding") in ari.ops
     assert ("add_to_bridge", bridge, "c1") in ari.ops
     assert ari.moh == [bridge]
-    assert QUEUE.decode(call.memory.kept["c1"][QUEUE.name]).value == Membership("q", 2, T0)
+    # the place, and when the caller heard it last (a standby goes on with that schedule)
+    kept = Membership("q", 2, T0, announced_at=T0)
+    assert QUEUE.decode(call.memory.kept["c1"][QUEUE.name]).value == kept
     plays = [op[2] for op in ari.ops if op[0] == "play"]
     assert plays == ["sound:queue-position,sound:num-1,sound:queue-position-end"]
     call.hang_up()
