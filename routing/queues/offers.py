@@ -84,8 +84,7 @@ class AgentOffers:
         ready (then it stops ringing); the caller keeps the place, at the head by its enqueue
         time, and is offered afresh."""
         call_id, agent_id, leg = call.channel_id, ringing.agent, ringing.leg
-        # claimed first: the answer may come at any moment now
-        call.claim(leg)
+        # (the caller claimed the leg first thing on rejoining: the answer may come any moment)
         channel: Channel | None
         try:
             channel = await self._ari.get_channel(leg)

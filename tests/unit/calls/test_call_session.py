@@ -16,7 +16,7 @@ from ivr.calls.flows import FlowRegistry
 from ivr.calls.memory import InMemoryCallMemory
 from ivr.calls.records import MemoryCallRecorder
 from ivr.calls.services import CallServices
-from ivr.calls.session import SERVICE_TIMEOUT_S, STATE_VARIABLE, SessionInput
+from ivr.calls.session import SERVICE_TIMEOUT_S, STATE_VARIABLE, CallSession, SessionInput
 from ivr.calls.supervisor import ORPHAN_CLAIM_WAIT_S, Supervisor
 from ivr.config import CallsConfig
 from ivr.flow.ports import (
@@ -372,6 +372,28 @@ async def test_an_answer_just_before_the_re_adopted_caller_claims_the_leg_reache
     await asyncio.sleep(ORPHAN_CLAIM_WAIT_S + 1)
     assert ("hangup", "old-agent-leg") not in rig.ari.ops
     assert [s.channel.id for s in seen if isinstance(s, StasisStart)] == ["old-agent-leg"]
+
+
+async def test_an_adopted_call_never_reuses_an_id_the_previous_engine_chose() -> None:
+    # the old engine's last prompt may still play under its id: a stop of "ours" must not
+    # stop theirs (a queue caller's first prompt after a take-over had the same id)
+    rig = Rig()
+    channel = rig.in_stasis_before_we_connected("c1", "main")
+    fresh = CallSession(
+        channel, rig.ari, rig.recorder, CallsConfig(), rig.services, entry="main", adopted=False
+    )
+    ids = [fresh.new_id("playback"), fresh.new_id("agent")]
+    assert ids == ["c1-playback-1", "c1-agent-2"]
+    adopted = [
+        CallSession(
+            channel, rig.ari, rig.recorder, CallsConfig(), rig.services, entry="main", adopted=True
+        )
+        for _ in range(2)
+    ]
+    again = [s.new_id("playback") for s in adopted]
+    assert again[0] != again[1]
+    assert not {*ids, *again[:1]} & {again[1]}
+    assert all(i.startswith("c1-") and i.endswith("-playback-1") for i in again)
 
 
 def test_session_ids_are_ours() -> None:
