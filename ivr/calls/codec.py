@@ -94,14 +94,16 @@ def _problems(exc: ValidationError) -> str:
 class Membership:
     """A waiting caller's place: from these a restarted engine rebuilds the same queue order.
     `announced_at`: when the caller last heard their place and wait (None: not yet), and
-    `callback_offered`: they heard the callback offer; with them a restarted engine goes on
-    with the caller's announcement schedule instead of starting it again."""
+    `callback_offered`: they heard the callback offer, `called_back`: this call is the call
+    back (no second one); with them a restarted engine goes on with the caller's schedule
+    instead of starting it again."""
 
     queue: str
     priority: int
     enqueued_at: datetime
     announced_at: datetime | None = None
     callback_offered: bool = False
+    called_back: bool = False
 
 
 def _membership_wire(m: Membership) -> Mapping[str, object]:
@@ -115,6 +117,8 @@ def _membership_wire(m: Membership) -> Mapping[str, object]:
         wire["announced_at"] = m.announced_at.isoformat()
     if m.callback_offered:
         wire["callback_offered"] = True
+    if m.called_back:
+        wire["called_back"] = True
     return wire
 
 

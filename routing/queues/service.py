@@ -217,6 +217,7 @@ class QueueService:
             call.caller_number,
             announced_at=membership.announced_at,
             callback_offered=membership.callback_offered,
+            called_back=membership.called_back,
         )
         return await self._hold(
             call, entry, state, context or {}, rejoin=True, ringing=ringing.value
@@ -342,6 +343,7 @@ class QueueService:
             wait.entry.enqueued_at,
             announced_at=state.last_announced,
             callback_offered=state.callback_offered,
+            called_back=not state.callback_allowed,
         )
         await wait.call.remember(QUEUE.name, QUEUE.encode(membership))
 
@@ -530,6 +532,7 @@ class QueueService:
             request.enqueued_at,
             announced_at=state.last_announced,
             callback_offered=True,
+            called_back=True,
         )
         await call.remember(QUEUE.name, QUEUE.encode(membership))
         self._trail(call.channel_id, request.queue, "callback_answered", detail=request.call_id)

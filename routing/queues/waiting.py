@@ -129,15 +129,17 @@ def resumed(
     *,
     announced_at: datetime | None,
     callback_offered: bool,
+    called_back: bool = False,
 ) -> WaitState:
     """A re-adopted caller, after an engine restart: the announcements go on from the last one
-    the caller heard (one never heard is due at once), never a second callback offer. The
-    prompt the caller was hearing at the restart plays on in Asterisk, so announcing again at
-    the take-over would say it twice."""
+    the caller heard (one never heard is due at once), never a second callback offer (nor a
+    callback for a caller we called back). The prompt the caller was hearing at the restart
+    plays on in Asterisk, so announcing again at the take-over would say it twice."""
     return replace(
         waiting(queue, enqueued_at, enqueued_at, language, caller_number),
         last_announced=announced_at,
-        callback_offered=callback_offered,
+        callback_offered=callback_offered or called_back,
+        callback_allowed=not called_back,
     )
 
 

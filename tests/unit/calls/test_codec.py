@@ -61,6 +61,7 @@ def test_a_place_kept_by_an_engine_of_before_the_schedule_reads_as_never_announc
     [
         (QUEUE, Membership("general", 2, T0)),
         (QUEUE, Membership("general", 2, T0, announced_at=T0, callback_offered=True)),
+        (QUEUE, Membership("general", 2, T0, announced_at=T0, called_back=True)),
         (OFFER, Ringing("agent1", "c1-agent-1")),
         (TALK, Talk("general", "agent1", "c1-agent-1", "c1-talk")),
         (TALK, Talk("", "", "c1-dept-1", "c1-talk")),  # a department: no queue, no agent

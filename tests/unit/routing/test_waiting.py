@@ -430,3 +430,11 @@ def test_a_re_adopted_caller_who_heard_the_callback_offer_is_not_offered_it_agai
     state = w.resumed("q", T0, "ja", CALLER, announced_at=None, callback_offered=True)
     _, effects = run(state, facts(queue(**CALLBACK)), (31, w.Key("1")))
     assert effects == [w.Play((*CONFIRM_NUMBER, "queue-callback-confirm-keys"))]
+
+
+def test_a_re_adopted_call_back_is_never_offered_another_callback() -> None:
+    state = w.resumed(
+        "q", T0, "ja", CALLER, announced_at=T0, callback_offered=False, called_back=True
+    )
+    _, effects = run(state, facts(queue(**CALLBACK)), (30, w.Tick()), (31, w.Key("1")))
+    assert effects == []
