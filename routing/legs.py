@@ -57,30 +57,38 @@ class Leg:
 
 
 async def ring_leg(
-    call: CallHandle, ari: RoutingAri, leg: Leg, *, grace_s: float, stop: Stop | None = None
+    call: CallHandle,
+    ari: RoutingAri,
+    leg: Leg,
+    *,
+    grace_s: float,
+    stop: Stop | None = None,
+    ringing: bool = False,
 ) -> RingResult:
     """Ring `leg` for `call` (its events come to the call's inbox while it rings) and wait for
     it to answer. `grace_s` is added to the leg's own timeout before we hang it up ourselves
     (Asterisk's originate timeout normally ends it first). `stop` sees every other inbox item
     meanwhile (a console command, another leg's hangup) and may end the ringing. On anything
     but `answered` the leg is hung up if it still rings and no longer claimed; an answered
-    leg stays claimed."""
+    leg stays claimed. `ringing`: the leg rings already (a previous engine placed it, the call
+    was re-adopted): it is followed, not placed again."""
     call.claim(leg.channel_id)
     answered = False
     try:
-        try:
-            await ari.originate(
-                leg.endpoint,
-                channel_id=leg.channel_id,
-                app=ari.app,
-                app_args=leg.app_args,
-                caller_id=call.caller_number or None,
-                timeout_s=leg.timeout_s,
-                variables={CALLER_OF_LEG_VAR: call.channel_id, **leg.variables},
-            )
-        except AriError:
-            log.warning("could not ring %s", leg.label)
-            return "no_answer"
+        if not ringing:
+            try:
+                await ari.originate(
+                    leg.endpoint,
+                    channel_id=leg.channel_id,
+                    app=ari.app,
+                    app_args=leg.app_args,
+                    caller_id=call.caller_number or None,
+                    timeout_s=leg.timeout_s,
+                    variables={CALLER_OF_LEG_VAR: call.channel_id, **leg.variables},
+                )
+            except AriError:
+                log.warning("could not ring %s", leg.label)
+                return "no_answer"
         ended = await _until_answered(call, leg, leg.timeout_s + grace_s, stop)
         answered = ended == "answered"
         if ended == "leg_gone":

@@ -42,6 +42,8 @@ TrailKind = Literal[
     "callback_failed",
     "call_ended",
     "talk_resumed",
+    # an engine that took over follows the agent's phone ringing for the caller (agent: whose)
+    "offer_resumed",
     # a department or on-duty phone answered and the caller is put through to it
     "put_through",
     # the agent declined the offer on the console: the caller keeps the place (agent: who)

@@ -1,9 +1,10 @@
 """The channel-variable codec: what a call keeps for a restarted engine, one typed value per key.
 
-A call keeps three things while it is in our Stasis app (in the call memory, `ivr.calls.memory`,
+A call keeps four things while it is in our Stasis app (in the call memory, `ivr.calls.memory`,
 and on the channel for engines of before it): where it is in its flow (`STATE`,
-`HOTLINE_STATE`), its place in a queue (`QUEUE`, `HOTLINE_QUEUE`) and the conversation it is
-in (`TALK`, `HOTLINE_TALK`). Each is one JSON object with a format version `v`:
+`HOTLINE_STATE`), its place in a queue (`QUEUE`, `HOTLINE_QUEUE`), the agent's phone ringing
+for it (`OFFER`, `HOTLINE_OFFER`) and the conversation it is in (`TALK`, `HOTLINE_TALK`).
+Each is one JSON object with a format version `v`:
 
     text = QUEUE.encode(Membership("general", 0, enqueued_at))
     kept = QUEUE.decode(text)   # Kept(value=Membership(...), problem="")
@@ -91,15 +92,34 @@ def _problems(exc: ValidationError) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Membership:
-    """A waiting caller's place: from these a restarted engine rebuilds the same queue order."""
+    """A waiting caller's place: from these a restarted engine rebuilds the same queue order.
+    `announced_at`: when the caller last heard their place and wait (None: not yet), and
+    `callback_offered`: they heard the callback offer, `called_back`: this call is the call
+    back (no second one); with them a restarted engine goes on with the caller's schedule
+    instead of starting it again."""
 
     queue: str
     priority: int
     enqueued_at: datetime
+    announced_at: datetime | None = None
+    callback_offered: bool = False
+    called_back: bool = False
 
 
 def _membership_wire(m: Membership) -> Mapping[str, object]:
-    return {"queue": m.queue, "priority": m.priority, "enqueued_at": m.enqueued_at.isoformat()}
+    wire: dict[str, object] = {
+        "queue": m.queue,
+        "priority": m.priority,
+        "enqueued_at": m.enqueued_at.isoformat(),
+    }
+    # written only when set: a place kept by an older engine reads the same
+    if m.announced_at is not None:
+        wire["announced_at"] = m.announced_at.isoformat()
+    if m.callback_offered:
+        wire["callback_offered"] = True
+    if m.called_back:
+        wire["called_back"] = True
+    return wire
 
 
 QUEUE = Key("HOTLINE_QUEUE", Membership, _membership_wire)
@@ -139,6 +159,26 @@ def _talk_wire(t: Talk) -> Mapping[str, object]:
 
 
 TALK = Key("HOTLINE_TALK", Talk, _talk_wire)
+
+
+# ---------------------------------------------------------------------------- HOTLINE_OFFER
+
+
+@dataclass(frozen=True, slots=True)
+class Ringing:
+    """The agent's phone ringing for a waiting caller: agent `agent`, staff leg `leg` (kept
+    before the ring starts). A restarted engine follows that leg: the agent who answers it
+    talks to the caller, instead of being hung up on and rung again."""
+
+    agent: _Id
+    leg: _Id
+
+
+def _ringing_wire(r: Ringing) -> Mapping[str, object]:
+    return {"agent": r.agent, "leg": r.leg}
+
+
+OFFER = Key("HOTLINE_OFFER", Ringing, _ringing_wire)
 
 
 # ---------------------------------------------------------------------------- HOTLINE_STATE

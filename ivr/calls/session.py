@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -111,6 +112,11 @@ class CallSession:
             adopted=adopted,
         )
         self._ids = count(1)
+        # an adopted call's ids must never repeat one the previous engine chose for it: its
+        # last prompt may still be playing under that id, and stopping "ours" would stop
+        # theirs while ours plays on, holding the channel (a move into the agent's bridge
+        # waited for its end, past the agent's hang-up)
+        self._id_base = f"{channel.id}-{secrets.token_hex(3)}" if adopted else channel.id
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._version: FlowVersion | None = None
         self.state: i.CallState | None = None
@@ -144,7 +150,7 @@ class CallSession:
 
     def new_id(self, what: str) -> str:
         # we choose every ARI id: an event may overtake the REST reply that caused it
-        return f"{self.call_id}-{what}-{next(self._ids)}"
+        return f"{self._id_base}-{what}-{next(self._ids)}"
 
     def claim(self, channel_id: str) -> None:
         if self._claim is not None:

@@ -40,6 +40,9 @@ STAFF_ENTRIES = frozenset({"agent", "department"})
 # queue's callers bring the bridge and dial events, a prompt of several files PlaybackContinuing
 # between them). ChannelHangupRequest stays although StasisEnd follows: it comes before the
 # PlaybackFinished ("failed") of the prompt the caller hung up on, so the session ends there.
+# how long an answered staff leg no session follows waits for a re-adopted caller's session to
+# claim it (it does so first thing when it rejoins its queue) before it is hung up as left over
+ORPHAN_CLAIM_WAIT_S = 3.0
 UNREAD_EVENTS = (
     "ChannelVarset",
     "PlaybackStarted",
@@ -72,6 +75,8 @@ class Supervisor:
         # other channels (agent legs) whose events go to a call's inbox
         self._claimed: dict[str, CallSession] = {}
         self._change = asyncio.Event()
+        # set (and replaced) whenever a session claims a leg
+        self._claims = asyncio.Event()
         # legs the engine originated that have no session (yet): who wants their events
         self._watchers: dict[str, Callable[[StreamItem], None]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -99,10 +104,7 @@ class Supervisor:
                 self._watchers.pop(item.channel.id, None)
                 self._start(item.channel, entry, adopted=False)
             elif entry in STAFF_ENTRIES and item.channel.id not in self._watchers:
-                # an agent or department phone answered a ring placed by the engine before a
-                # restart: that offer is over (the caller is offered afresh), so the phone must
-                # not stay connected to silence
-                self._hang_up_orphan(item.channel.id)
+                self._unclaimed_answer(item)
             return
         channel_id = event_channel_id(item)
         if channel_id is None:
@@ -113,9 +115,25 @@ class Supervisor:
         elif (watcher := self._watchers.get(channel_id)) is not None:
             watcher(item)
 
-    def _hang_up_orphan(self, channel_id: str) -> None:
-        log.info("hanging up a staff leg left over from before a restart")
-        self._background(self._hang_up(channel_id), f"orphan:{channel_id}")
+    def _unclaimed_answer(self, start: StasisStart) -> None:
+        """An agent or department phone answered a ring no session follows: one placed by the
+        engine before a restart. A re-adopted caller whose agent's phone was ringing follows
+        that ring (`HOTLINE_OFFER`) and claims the leg, but the answer may come in just before
+        it has: it is handed to the session that claims it within `ORPHAN_CLAIM_WAIT_S`. Any
+        other such ring's offer is over, so the phone must not stay connected to silence."""
+        self._background(self._hand_over_or_hang_up(start), f"orphan:{start.channel.id}")
+
+    async def _hand_over_or_hang_up(self, start: StasisStart) -> None:
+        leg = start.channel.id
+        try:
+            async with asyncio.timeout(ORPHAN_CLAIM_WAIT_S):
+                while leg not in self._claimed:
+                    await self._claims.wait()
+        except TimeoutError:
+            log.info("hanging up a staff leg left over from before a restart")
+            await self._hang_up(leg)
+            return
+        self._claimed[leg].inbox.put_nowait(start)
 
     async def _hang_up(self, channel_id: str) -> None:
         with contextlib.suppress(AriError):
@@ -157,6 +175,8 @@ class Supervisor:
             self._claimed.pop(channel_id, None)
         else:
             self._claimed[channel_id] = session
+            self._claims.set()
+            self._claims = asyncio.Event()
 
     def _resync(self, snapshot: Resynced) -> None:
         for session in self.sessions.values():

@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Literal
 
 from ivr.ari.models import ChannelDtmfReceived
-from ivr.calls.codec import QUEUE, Membership
+from ivr.calls.codec import OFFER, QUEUE, Membership, Ringing
 from ivr.calls.handle import CallHandle
 from ivr.calls.memory import CallMemory
 from ivr.domain import utc_now
@@ -205,9 +205,23 @@ class QueueService:
         entry = QueuedCall(call.channel_id, enqueued_at, priority, frozenset(cfg.skills))
         if call.channel_id not in self._waiting[queue]:
             self._hold_offers()
+        ringing = OFFER.decode(await call.recall(OFFER.name))
+        if ringing.value is not None:
+            # before anything else: the agent may answer the ringing phone any moment
+            call.claim(ringing.value.leg)
         self._trail(call.channel_id, queue, "rejoined")
-        state = w.waiting(queue, enqueued_at, self._clock(), call.language, call.caller_number)
-        return await self._hold(call, entry, state, context or {}, rejoin=True)
+        state = w.resumed(
+            queue,
+            enqueued_at,
+            call.language,
+            call.caller_number,
+            announced_at=membership.announced_at,
+            callback_offered=membership.callback_offered,
+            called_back=membership.called_back,
+        )
+        return await self._hold(
+            call, entry, state, context or {}, rejoin=True, ringing=ringing.value
+        )
 
     def _hold_offers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -232,6 +246,7 @@ class QueueService:
         context: Mapping[str, str],
         *,
         rejoin: bool = False,
+        ringing: Ringing | None = None,
     ) -> QueueOutcome:
         while True:
             queue = state.queue
@@ -240,7 +255,8 @@ class QueueService:
             rejoin = False
             outcome: QueueOutcome | MoveToQueue | None = None
             try:
-                outcome = await self._wait_loop(call, entry, state, context)
+                outcome = await self._wait_loop(call, entry, state, context, ringing)
+                ringing = None
             finally:
                 if outcome is not None:
                     await self._leave(call, queue, bridge_id, outcome)
@@ -279,17 +295,30 @@ class QueueService:
         entry: QueuedCall,
         state: w.WaitState,
         context: Mapping[str, str],
+        ringing: Ringing | None = None,
     ) -> QueueOutcome | MoveToQueue:
         """Step the waiting machine on every event and carry its effects out, until one of
         them ends the wait, or a supervisor moves the caller to another queue that takes them.
         An offer that rang out, or a prompt that could not be played, is fed back at once as
-        the next event."""
+        the next event. `ringing`: a re-adopted caller's agent phone still rings, followed
+        first (`AgentOffers.resume`)."""
         cfg = self.queue_config(state.queue)
         wait = _Wait(call, state.queue, cfg, entry, PromptPlayer(self._ari, call), context)
         event: w.WaitEvent = w.Tick()
+        if ringing is not None:
+            resumed = await self._offers.resume(call, cfg, state.queue, ringing, entry)
+            if resumed is not None:
+                return resumed
+            event = w.RangOut()
         while True:
             facts = self._facts(cfg, state.queue, call.channel_id)
+            before = state
             state, effects = w.step(state, facts, event, self._clock())
+            if (state.last_announced, state.callback_offered) != (
+                before.last_announced,
+                before.callback_offered,
+            ):
+                await self._keep_schedule(wait, state)
             follow_up: w.WaitEvent | None = None
             for effect in effects:
                 done = await self._carry_out(wait, effect)
@@ -304,6 +333,19 @@ class QueueService:
                     return got
                 got = w.Tick()
             event = got
+
+    async def _keep_schedule(self, wait: _Wait, state: w.WaitState) -> None:
+        """Keep when the caller last heard their place (and the callback offer) with the
+        place: an engine that takes over goes on with the same schedule (`rejoin`)."""
+        membership = Membership(
+            state.queue,
+            wait.entry.priority,
+            wait.entry.enqueued_at,
+            announced_at=state.last_announced,
+            callback_offered=state.callback_offered,
+            called_back=not state.callback_allowed,
+        )
+        await wait.call.remember(QUEUE.name, QUEUE.encode(membership))
 
     def _may_move(self, move: MoveToQueue, queue: str) -> bool:
         """Whether the caller may go to `move.queue` now; if not, the supervisor is told why."""
@@ -479,12 +521,21 @@ class QueueService:
         entry = QueuedCall(
             call.channel_id, request.enqueued_at, request.priority, frozenset(cfg.skills)
         )
-        membership = Membership(request.queue, request.priority, request.enqueued_at)
-        await call.remember(QUEUE.name, QUEUE.encode(membership))
-        self._trail(call.channel_id, request.queue, "callback_answered", detail=request.call_id)
         state = w.called_back(
             request.queue, request.enqueued_at, self._clock(), call.language, call.caller_number
         )
+        # as the state has it (greeted, no announcement at once, no callback offer): a restart
+        # goes on from there
+        membership = Membership(
+            request.queue,
+            request.priority,
+            request.enqueued_at,
+            announced_at=state.last_announced,
+            callback_offered=True,
+            called_back=True,
+        )
+        await call.remember(QUEUE.name, QUEUE.encode(membership))
+        self._trail(call.channel_id, request.queue, "callback_answered", detail=request.call_id)
         return await self._hold(call, entry, state, request.context)
 
 

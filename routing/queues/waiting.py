@@ -91,7 +91,8 @@ confirmation, or keying a number."""
 @dataclass(frozen=True, slots=True)
 class WaitState:
     """One waiting caller. `since`: when this wait began (announcements count from it; after a
-    restart it is the rejoin, not the enqueue time). `playing`: a prompt of ours is playing
+    restart the enqueue time, with `last_announced` as the caller last heard it, `resumed`).
+    `playing`: a prompt of ours is playing
     (the shell knows its ARI id). `keyed`, `entry_deadline`: the number being keyed, and when
     its entry ends if no key comes; `callback_number`: the one read back for confirmation."""
 
@@ -118,6 +119,28 @@ def waiting(
 ) -> WaitState:
     """A caller who starts (or, after a restart, resumes) waiting."""
     return WaitState(queue, enqueued_at, now, language, caller_number)
+
+
+def resumed(
+    queue: str,
+    enqueued_at: datetime,
+    language: str,
+    caller_number: str,
+    *,
+    announced_at: datetime | None,
+    callback_offered: bool,
+    called_back: bool = False,
+) -> WaitState:
+    """A re-adopted caller, after an engine restart: the announcements go on from the last one
+    the caller heard (one never heard is due at once), never a second callback offer (nor a
+    callback for a caller we called back). The prompt the caller was hearing at the restart
+    plays on in Asterisk, so announcing again at the take-over would say it twice."""
+    return replace(
+        waiting(queue, enqueued_at, enqueued_at, language, caller_number),
+        last_announced=announced_at,
+        callback_offered=callback_offered or called_back,
+        callback_allowed=not called_back,
+    )
 
 
 def called_back(

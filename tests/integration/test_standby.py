@@ -3,7 +3,10 @@ PostgreSQL and the sandbox's Asterisk. Started at once, exactly one is active; 2
 sit in the main menu, in the queue and (the first queued caller) in a conversation with the one
 agent, whose phone is a SIPp UAS; the active engine is SIGKILLed; the standby takes the lock,
 re-adopts all 20, follows the conversation and serves everyone to their end, while a leak call
-placed during the take-over reaches the on-duty phone through the dialplan fallback."""
+placed during the take-over reaches the on-duty phone through the dialplan fallback. A second
+scenario kills the engine while the agent's phone rings for one queued caller and another
+waits: the agent answers the same ring after the take-over, then takes the other caller; the
+waiting caller's announcements keep their schedule."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -40,7 +44,7 @@ from tests.integration.store.storedata import seed
 from tests.integration.test_call_trail import engine_config_file, read_log, wait_for_line
 from tests.support.pgcluster import PgCluster
 from tests.support.sandbox import Sandbox
-from tests.support.sipp import SCENARIOS, Sipp, caller_args, keys_scenario
+from tests.support.sipp import SCENARIOS, WAIT_FOR_BYE, Sipp, caller_args, keys_scenario
 
 # a PostgreSQL cluster of its own and 25 s of scripted calls: about a minute on a quiet machine,
 # twice that on a loaded one
@@ -150,6 +154,17 @@ def callers(sandbox: Sandbox, workdir: Path, scenario: Path, key2: str) -> Sipp:
         local_ip="127.0.0.2",
         calls=PER_GROUP,
     )
+
+
+async def timed_trail(db: AsyncEngine) -> list[tuple[str, str, datetime]]:
+    """(call id, kind, time) of every trail event, in the order written."""
+    async with db.connect() as conn:
+        rows = await conn.execute(
+            sa.select(call_events.c.call_id, call_events.c.kind, call_events.c.at).order_by(
+                call_events.c.id
+            )
+        )
+        return [(str(r.call_id), str(r.kind), r.at) for r in rows]
 
 
 async def trail(db: AsyncEngine) -> list[tuple[str, str]]:
@@ -374,6 +389,135 @@ async def test_an_engine_stalled_past_its_right_to_act_stops_when_it_wakes_and_t
             if proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGCONT)
+                proc.kill()
+                await proc.wait()
+        await db.dispose()
+        await hang_up_leftovers(sandbox)
+
+
+# the agent's phone rings this long before its agent picks up, each time: longer than the kill
+# and the take-over (3-4 s, bench/standby.py) take, so the answer comes to the standby
+RING_MS = 9000
+# then the agent talks this long and hangs up
+TALK_MS = 2000
+# the waiting caller hears their place on entry and then every EVERY_S: the next one falls after
+# the take-over and before the agent is free for them
+EVERY_S = 8
+
+
+def queue_caller_until_bye(workdir: Path) -> Path:
+    """tests/sipp/caller_info_keys.xml (keys 1 and 0: the operator queue) that waits, after the
+    second key, until the engine ends the call (the agent hung up)."""
+    text = (SCENARIOS / "caller_info_keys.xml").read_text()
+    text = text.replace('<pause milliseconds="4000"/>', '<pause milliseconds="2500"/>')
+    head = text.split('  <pause milliseconds="8000"/>', 1)[0]
+    path = workdir / "queue-until-bye.xml"
+    path.write_text(head + WAIT_FOR_BYE)
+    return path
+
+
+def ringing_agent_phone(workdir: Path) -> Path:
+    """tests/sipp/phone_ring_8s.xml ringing RING_MS before it answers."""
+    text = (SCENARIOS / "phone_ring_8s.xml").read_text()
+    text = text.replace('<pause milliseconds="8000"/>', f'<pause milliseconds="{RING_MS}"/>')
+    path = workdir / "phone-ring.xml"
+    path.write_text(text)
+    return path
+
+
+async def test_the_ring_at_the_kill_and_the_caller_waiting_behind_it_are_answered_by_the_agent(
+    sandbox: Sandbox, tmp_path: Path, pg_url: str
+) -> None:
+    """Two callers queue for the one agent; the agent's phone rings for the first (RING_MS
+    before they pick up) when the active engine is SIGKILLed. The standby re-adopts both
+    callers and follows the ringing leg: the agent's answer connects them to the first caller
+    (answered once, not rung again, nobody hung up on). When the agent hangs up, they are
+    offered the second caller, who waited through the take-over, and answer that too. The
+    second caller heard their place at entry and once more EVERY_S later, as if no engine had
+    changed (not again at the take-over)."""
+    await hang_up_leftovers(sandbox)
+    phone = Sipp(ringing_agent_phone(tmp_path), ["-d", str(TALK_MS)], tmp_path, calls=2)
+    agent_phone = await phone.start()
+    agent_uri = f"PJSIP/agent1/sip:agent1@127.0.0.1:{agent_phone.port}"
+    config = standby_config(sandbox, tmp_path, pg_url, "PJSIP/onduty", agent_uri)
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["routing"]["queues"]["general"].update(
+        {"ring_timeout_s": 30, "wrap_up_s": 0, "announce": {"every_s": EVERY_S}}
+    )
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    db = open_engine(pg_url)
+    await StaffStore(db).add(
+        NewStaff("agent1", "Agent One", Role.AGENT, endpoint=agent_uri), "-", utc_now()
+    )
+    logs = {name: tmp_path / f"engine-{name}.log" for name in ("a", "b")}
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    queue = Sipp(
+        queue_caller_until_bye(tmp_path),
+        [
+            *caller_args(sandbox.sip_host, sandbox.sip_port, "1000", CALLER),
+            *("-key", "key1", "1", "-key", "key2", "0", "-d", "2500"),
+            *("-r", "10", "-l", "2"),
+        ],
+        tmp_path,
+        local_ip="127.0.0.2",
+        calls=2,
+    )
+    sipps = [agent_phone, queue]
+    try:
+        active, standby = await start_pair(config, logs, procs, sandbox, db)
+        await queue.start()
+        # the first caller's offer rings the agent; the second heard their place
+        await kinds_reach(db, "enqueued", 2)
+        await kinds_reach(db, "offered", 1)
+        await kinds_reach(db, "announced", 1)
+        procs[active].send_signal(signal.SIGKILL)
+        await procs[active].wait()
+        killed_at = utc_now()
+
+        await wait_for_line(logs[standby], "ARI events connected (app hotline", procs[standby])
+        queue_result, phone_result = await queue.wait(), await agent_phone.wait()
+        events = await timed_trail(db)
+        told = "\n".join(f"{at:%H:%M:%S.%f} {c[-4:]} {k}" for c, k, at in events)
+        # both callers were ended by the engine when the agent hung up on them; the phone had
+        # two calls, each answered and hung up by the agent: nobody was hung up on
+        assert queue_result.ok, queue_result.output[-1500:] + told
+        assert phone_result.ok, phone_result.output[-1500:] + told
+        await kinds_reach(db, "ended", 2)
+        events = await timed_trail(db)
+        [ringing] = [c for c, k, _ in events if k == "offered"][:1]
+        [waiting] = {c for c, k, _ in events if k == "enqueued"} - {ringing}
+
+        def kinds(call_id: str) -> list[str]:
+            return [k for c, k, _ in events if c == call_id and k not in ("menu_choice",)]
+
+        # the ring the old engine placed is the one the agent answered, once
+        first = kinds(ringing)
+        assert first.count("offered") == 1, first
+        assert first.count("offer_resumed") == 1, first
+        assert first.count("answered") == 1, first
+        assert "abandoned" not in first, first
+        assert "no_answer" not in first, first
+        assert first.index("rejoined") < first.index("offer_resumed") < first.index("answered")
+        # the caller who waited at the kill was offered by the standby and answered
+        second = kinds(waiting)
+        assert second.count("answered") == 1, second
+        assert second.count("offered") == 1, second
+        assert "abandoned" not in second, second
+        assert second.index("rejoined") < second.index("offered")
+        # their place: on entry (the old engine) and EVERY_S later (the standby), not at the
+        # take-over; the second after the kill
+        heard = [at for c, k, at in events if c == waiting and k == "announced"]
+        assert len(heard) == 2, second
+        assert heard[1] > killed_at
+        assert EVERY_S - 0.5 <= (heard[1] - heard[0]).total_seconds() <= EVERY_S + 2
+        standby_log = read_log(logs[standby])
+        assert "hanging up a staff leg left over" not in standby_log
+        assert "stopped ringing in the restart" not in standby_log
+    finally:
+        for sipp in sipps:
+            sipp.kill()
+        for proc in procs.values():
+            if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
         await db.dispose()

@@ -152,7 +152,7 @@ def keys_scenario(
             f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
         )
     if hang_up_after_ms is None:
-        end = _WAIT_FOR_BYE
+        end = WAIT_FOR_BYE
     else:
         end = f'  <pause milliseconds="{hang_up_after_ms}"/>\n' + _BYE
     path = workdir / f"caller-keys-{n}.xml"
@@ -160,7 +160,8 @@ def keys_scenario(
     return path
 
 
-_WAIT_FOR_BYE = """  <recv request="BYE" timeout="90000"/>
+# a scenario's end: the far end hangs up (the engine ends the call), the phone confirms
+WAIT_FOR_BYE = """  <recv request="BYE" timeout="90000"/>
   <send>
     <![CDATA[
       SIP/2.0 200 OK

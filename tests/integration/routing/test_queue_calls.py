@@ -240,7 +240,10 @@ async def test_callback_keeps_the_place_and_calls_back_once(
 
 
 async def test_restarted_engine_rebuilds_the_same_order(sandbox: Sandbox, driver: Driver) -> None:
-    config = routing(announce={"every_s": 600})
+    # the restarted engine goes on with each caller's schedule (the next place 20 s after
+    # the last one heard, none at once; well after the first engine's last caller has joined):
+    # what they hear next is their place in the old order
+    config = routing(announce={"every_s": 20})
     timing = QueueTiming(tick_s=0.1, rejoin_grace_s=0.3, bridge_prefix=unique("hold-"))
 
     def client() -> AriClient:

@@ -11,13 +11,13 @@ import pytest
 
 from ivr.ari.client import Resynced
 from ivr.ari.fake import FakeAri
-from ivr.ari.models import CallerId, Channel, ChannelDtmfReceived, DialplanCep
+from ivr.ari.models import CallerId, Channel, ChannelDtmfReceived, DialplanCep, StasisStart
 from ivr.calls.flows import FlowRegistry
 from ivr.calls.memory import InMemoryCallMemory
 from ivr.calls.records import MemoryCallRecorder
 from ivr.calls.services import CallServices
-from ivr.calls.session import SERVICE_TIMEOUT_S, STATE_VARIABLE
-from ivr.calls.supervisor import Supervisor
+from ivr.calls.session import SERVICE_TIMEOUT_S, STATE_VARIABLE, CallSession, SessionInput
+from ivr.calls.supervisor import ORPHAN_CLAIM_WAIT_S, Supervisor
 from ivr.config import CallsConfig
 from ivr.flow.ports import (
     AccountDirectory,
@@ -340,13 +340,60 @@ async def test_other_stasis_entries_do_not_start_calls() -> None:
 async def test_a_staff_phone_answering_an_offer_from_before_a_restart_is_hung_up(
     entry: str,
 ) -> None:
-    # the engine that rang this phone is gone; the caller is offered afresh by this one, so the
-    # agent must not sit on a line with nobody on it
+    # the engine that rang this phone is gone and no re-adopted caller follows its ring
+    # (HOTLINE_OFFER): the agent must not sit on a line with nobody on it
     rig = Rig()
     rig.ari.incoming("old-agent-leg", args=entry)
-    await settle()
+    await asyncio.sleep(ORPHAN_CLAIM_WAIT_S - 0.1)
+    assert rig.ari.ops == []  # a re-adopted caller may still be about to claim it
+    await asyncio.sleep(0.2)
     assert rig.sup.sessions == {}
     assert rig.ari.ops == [("hangup", "old-agent-leg")]
+
+
+async def test_an_answer_just_before_the_re_adopted_caller_claims_the_leg_reaches_it() -> None:
+    # the standby's session follows the ring the old engine placed; the agent answered in the
+    # instant before the session claimed the leg: the answer is handed to it, not hung up
+    rig = Rig()
+    rig.ari.incoming("c1", number="0935821234")
+    await settle()
+    seen: list[object] = []
+    session = rig.sup.sessions["c1"]
+    put = session.inbox.put_nowait
+
+    def spy(item: SessionInput) -> None:
+        seen.append(item)
+        put(item)
+
+    session.inbox.put_nowait = spy  # type: ignore[method-assign]
+    rig.ari.incoming("old-agent-leg", args="agent")
+    await settle()
+    session.claim("old-agent-leg")
+    await asyncio.sleep(ORPHAN_CLAIM_WAIT_S + 1)
+    assert ("hangup", "old-agent-leg") not in rig.ari.ops
+    assert [s.channel.id for s in seen if isinstance(s, StasisStart)] == ["old-agent-leg"]
+
+
+async def test_an_adopted_call_never_reuses_an_id_the_previous_engine_chose() -> None:
+    # the old engine's last prompt may still play under its id: a stop of "ours" must not
+    # stop theirs (a queue caller's first prompt after a take-over had the same id)
+    rig = Rig()
+    channel = rig.in_stasis_before_we_connected("c1", "main")
+    fresh = CallSession(
+        channel, rig.ari, rig.recorder, CallsConfig(), rig.services, entry="main", adopted=False
+    )
+    ids = [fresh.new_id("playback"), fresh.new_id("agent")]
+    assert ids == ["c1-playback-1", "c1-agent-2"]
+    adopted = [
+        CallSession(
+            channel, rig.ari, rig.recorder, CallsConfig(), rig.services, entry="main", adopted=True
+        )
+        for _ in range(2)
+    ]
+    again = [s.new_id("playback") for s in adopted]
+    assert again[0] != again[1]
+    assert not {*ids, *again[:1]} & {again[1]}
+    assert all(i.startswith("c1-") and i.endswith("-playback-1") for i in again)
 
 
 def test_session_ids_are_ours() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ivr.calls.codec import (
+    OFFER,
     QUEUE,
     STATE,
     TALK,
@@ -20,6 +21,7 @@ from ivr.calls.codec import (
     Key,
     Membership,
     RecordSoFar,
+    Ringing,
     SavedFlow,
     Talk,
     state_dict,
@@ -45,12 +47,22 @@ SAVED = SavedFlow("hotline", "d1g3st", STATE_AT_MENU, RecordSoFar(T0.isoformat()
 
 def test_each_key_names_its_channel_variable() -> None:
     assert (STATE.name, QUEUE.name, TALK.name) == ("HOTLINE_STATE", "HOTLINE_QUEUE", "HOTLINE_TALK")
+    assert OFFER.name == "HOTLINE_OFFER"
+
+
+def test_a_place_kept_by_an_engine_of_before_the_schedule_reads_as_never_announced() -> None:
+    text = '{"v":1,"queue":"general","priority":0,"enqueued_at":"2027-03-01T09:05:00+00:00"}'
+    assert QUEUE.decode(text).value == Membership("general", 0, T0)
+    assert QUEUE.encode(Membership("general", 0, T0)) == text
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
     [
         (QUEUE, Membership("general", 2, T0)),
+        (QUEUE, Membership("general", 2, T0, announced_at=T0, callback_offered=True)),
+        (QUEUE, Membership("general", 2, T0, announced_at=T0, called_back=True)),
+        (OFFER, Ringing("agent1", "c1-agent-1")),
         (TALK, Talk("general", "agent1", "c1-agent-1", "c1-talk")),
         (TALK, Talk("", "", "c1-dept-1", "c1-talk")),  # a department: no queue, no agent
         (TALK, Talk("general", "agent1", "c1-agent-1", "c1-talk", T0)),  # the caller on hold

@@ -27,7 +27,7 @@ from ivr.ari.models import (
     StasisStart,
 )
 from ivr.ari.port import AriPort
-from ivr.calls.codec import QUEUE, Membership
+from ivr.calls.codec import OFFER, QUEUE, Membership, Ringing
 from ivr.calls.handle import CallHandle
 from ivr.calls.memory import InMemoryCallMemory
 from ivr.errors import AriError, AriUnavailable
@@ -232,7 +232,9 @@ async def test_waiting_caller_sits_in_the_holding_bridge_with_music() -> None:
     assert ("create_bridge", bridge, "holding") in ari.ops
     assert ("add_to_bridge", bridge, "c1") in ari.ops
     assert ari.moh == [bridge]
-    assert QUEUE.decode(call.memory.kept["c1"][QUEUE.name]).value == Membership("q", 2, T0)
+    # the place, and when the caller heard it last (a standby goes on with that schedule)
+    kept = Membership("q", 2, T0, announced_at=T0)
+    assert QUEUE.decode(call.memory.kept["c1"][QUEUE.name]).value == kept
     plays = [op[2] for op in ari.ops if op[0] == "play"]
     assert plays == ["sound:queue-position,sound:num-1,sound:queue-position-end"]
     call.hang_up()
@@ -273,6 +275,76 @@ async def test_a_rejoined_caller_still_in_the_holding_bridge_is_not_asked_in_aga
         call.hang_up()
     assert [type(await w) for w in waiting] == [Abandoned, Abandoned]
     assert [e.kind for e in trail].count("rejoined") == 2
+
+
+class TakenOverCall(FakeCall):
+    """A re-adopted caller: the agent's leg rings already, claiming it emits nothing."""
+
+    def claim(self, channel_id: str) -> None:
+        self.claimed.append(channel_id)
+
+
+async def _rejoining_while_it_rings(
+    leg_state: str | None,
+) -> tuple[FakeRoutingAri, QueueService, list[QueueEvent], TakenOverCall]:
+    """c1 waited in q since T0 (heard its place then) and the old engine rang a1 for it on
+    leg `c1-agent-1`, in Asterisk now in `leg_state` (None: gone)."""
+    ari, svc, trail = rig(agents=1)
+    svc.agents.log_in("a1")
+    call = TakenOverCall(ari, "c1", [])
+    if leg_state is not None:
+        ari.channels["c1-agent-1"] = Channel(id="c1-agent-1", state=leg_state)
+    await call.remember(QUEUE.name, QUEUE.encode(Membership("q", 0, T0, announced_at=T0)))
+    await call.remember(OFFER.name, OFFER.encode(Ringing("a1", "c1-agent-1")))
+    return ari, svc, trail, call
+
+
+async def test_a_caller_re_adopted_while_the_agents_phone_rang_gets_that_agent_on_answer() -> None:
+    ari, svc, trail, call = await _rejoining_while_it_rings("Ringing")
+    waiting = asyncio.create_task(svc.rejoin(call))
+    await asyncio.sleep(0.1)
+    assert call.claimed[0] == "c1-agent-1"  # before anything else
+    assert svc.agents.state("a1").status == "offered"
+    assert not [op for op in ari.ops if op[0] in ("originate", "hangup", "play")]
+    # the agent picks up the phone that has been ringing since before the take-over
+    leg = Channel(id="c1-agent-1", state="Up")
+    call.inbox.put_nowait(StasisStart(type="StasisStart", channel=leg))
+    answered = await waiting
+    assert isinstance(answered, Answered)
+    assert (answered.agent_id, answered.agent_channel_id) == ("a1", "c1-agent-1")
+    assert svc.agents.state("a1").status == "on_call"
+    assert [e.kind for e in trail] == ["rejoined", "offer_resumed", "answered"]
+    assert call.memory.kept["c1"][OFFER.name] == ""
+
+
+async def test_a_ring_answered_in_the_take_over_is_put_through_at_once() -> None:
+    # the agent answered after the standby connected but before the caller rejoined
+    _, svc, trail, call = await _rejoining_while_it_rings("Up")
+    answered = await svc.rejoin(call)
+    assert isinstance(answered, Answered)
+    assert answered.agent_channel_id == "c1-agent-1"
+    assert [e.kind for e in trail] == ["rejoined", "offer_resumed", "answered"]
+
+
+async def test_a_ring_that_ended_in_the_take_over_leaves_the_caller_at_the_head_offered_again() -> (
+    None
+):
+    ari, svc, trail, call = await _rejoining_while_it_rings(None)
+    waiting = asyncio.create_task(svc.rejoin(call))
+    await asyncio.sleep(0.1)
+    # the agent is ready (as the restored presence says), the caller waits on, no new
+    # announcement: the one at T0 was heard
+    assert svc.agents.state("a1").status == "ready"
+    assert [c.call_id for c in svc.waiting("q")] == ["c1"]
+    assert not [op for op in ari.ops if op[0] == "play"]
+    # offered afresh once the re-adopted callers have rejoined
+    await asyncio.sleep(svc.timing.rejoin_grace_s + svc.timing.tick_s)
+    [(_, endpoint, leg)] = [op for op in ari.ops if op[0] == "originate"]
+    assert endpoint == "PJSIP/agent1"
+    assert OFFER.decode(call.memory.kept["c1"][OFFER.name]).value == Ringing("a1", leg)
+    assert [e.kind for e in trail] == ["rejoined", "offered"]
+    call.hang_up()
+    assert isinstance(await waiting, Abandoned)
 
 
 @dataclass

@@ -399,3 +399,42 @@ def test_the_pause_does_not_count_while_the_instruction_plays() -> None:
 def test_a_prompt_end_while_nothing_plays_changes_nothing() -> None:
     state = fresh(last_announced=T0)
     assert w.step(state, facts(queue()), w.PlaybackDone(), T0) == (state, ())
+
+
+# --- after a take-over ---------------------------------------------------------------------------
+
+
+def test_a_re_adopted_caller_hears_their_place_on_the_schedule_they_had() -> None:
+    # heard at T0 (entry), every 60 s: the engine that takes over at 25 s says nothing then
+    # (the old engine's prompt may still be playing) and the next one at 60 s
+    cfg = queue(announce={"every_s": 60})
+    state = w.resumed("q", T0, "ja", CALLER, announced_at=T0, callback_offered=False)
+    state, effects = run(state, facts(cfg, place=2), (25, w.Tick()), (59.5, w.Tick()))
+    assert effects == []
+    _, effects = run(state, facts(cfg, place=2), (60, w.Tick()))
+    assert [type(e) for e in effects] == [w.Announce]
+
+
+def test_a_re_adopted_caller_who_never_heard_their_place_hears_it_at_once() -> None:
+    cfg = queue(announce={"every_s": 60})
+    state = w.resumed("q", T0, "ja", CALLER, announced_at=None, callback_offered=False)
+    _, effects = run(state, facts(cfg), (3, w.Tick()))
+    assert [type(e) for e in effects] == [w.Announce]
+
+
+def test_a_re_adopted_caller_who_heard_the_callback_offer_is_not_offered_it_again() -> None:
+    state = w.resumed("q", T0, "ja", CALLER, announced_at=None, callback_offered=True)
+    _, effects = run(state, facts(queue(**CALLBACK)), (30, w.Tick()))
+    assert effects == []
+    # the offer still stands: key 1 asks for the call back
+    state = w.resumed("q", T0, "ja", CALLER, announced_at=None, callback_offered=True)
+    _, effects = run(state, facts(queue(**CALLBACK)), (31, w.Key("1")))
+    assert effects == [w.Play((*CONFIRM_NUMBER, "queue-callback-confirm-keys"))]
+
+
+def test_a_re_adopted_call_back_is_never_offered_another_callback() -> None:
+    state = w.resumed(
+        "q", T0, "ja", CALLER, announced_at=T0, callback_offered=False, called_back=True
+    )
+    _, effects = run(state, facts(queue(**CALLBACK)), (30, w.Tick()), (31, w.Key("1")))
+    assert effects == []
