@@ -142,6 +142,9 @@ class Report:
     agents: dict[str, AgentFigures]
     cases: dict[tuple[str, str], int] = field(default_factory=dict)
     """Complaints and requests agents keyed, by (kind, department)."""
+    queue_calls: dict[str, CallFigures] = field(default_factory=dict)
+    """The call figures (callbacks, calls while closed, transfers…) of the calls that
+    reached each queue; calls that never reached one are only in `calls`."""
 
     @property
     def abandons_not_listed(self) -> int:
@@ -218,6 +221,7 @@ class _Totals:
     total: QueueFigures = field(default_factory=QueueFigures)
     call_intervals: dict[str, CallFigures] = field(default_factory=dict)
     calls: CallFigures = field(default_factory=CallFigures)
+    queue_calls: dict[str, CallFigures] = field(default_factory=dict)
     by_hour: dict[int, QueueFigures] = field(default_factory=dict)
     offered_by_day: dict[str, int] = field(default_factory=dict)
 
@@ -225,8 +229,13 @@ class _Totals:
         self, day: str, minute: int, queue: str | None, q: QueueFigures, cf: CallFigures
     ) -> None:
         label = _label(self.spec.interval, day, minute)
-        _add_calls(self.call_intervals.setdefault(label, CallFigures()), cf)
-        _add_calls(self.calls, cf)
+        # a one-queue report counts that queue's calls only: another queue's callbacks or
+        # closed calls are not this queue's figures
+        if self.spec.queue is None or queue == self.spec.queue:
+            _add_calls(self.call_intervals.setdefault(label, CallFigures()), cf)
+            _add_calls(self.calls, cf)
+            if queue is not None:
+                _add_calls(self.queue_calls.setdefault(queue, CallFigures()), cf)
         if queue is None or not q.queued:
             return
         self.intervals.setdefault((label, TOTAL), QueueFigures()).add(q)
@@ -522,6 +531,7 @@ async def _build(conn: Any, spec: ReportSpec, now: datetime) -> Report:
         total=t.total,
         call_intervals=t.call_intervals,
         calls=t.calls,
+        queue_calls=dict(sorted(t.queue_calls.items())),
         by_hour=dict(sorted(t.by_hour.items())),
         offered_by_day=t.offered_by_day,
         departments=classes.departments,

@@ -15,7 +15,7 @@ from typing import Any
 
 from ivr.reports import charts
 from ivr.reports.metrics import FORMULAS, LEGEND, SERVICE_LEVELS, QueueFigures
-from ivr.reports.queries import TOTAL, Report
+from ivr.reports.queries import TOTAL, CallFigures, Report
 
 FORMATS = ("csv", "html", "json")
 
@@ -83,6 +83,7 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
         ],
         "calls": _slots(report.calls),
         "calls_by_interval": {k: _slots(v) for k, v in report.call_intervals.items()},
+        "calls_by_queue": {k: _slots(v) for k, v in report.queue_calls.items()},
         "self_service_rate": report.self_service_rate,
         "departments": {
             d: {"attempted": n, "put_through": ok} for d, (n, ok) in report.departments.items()
@@ -138,6 +139,15 @@ def to_csv(report: Report, *, callers: bool = True) -> str:
     data = _data(report, callers)
     _block(w, "intervals", data["intervals"])
     _block(w, "calls", [{"interval": k, **v} for k, v in data["calls_by_interval"].items()])
+    _block(w, "calls by queue", [{"queue": k, **v} for k, v in data["calls_by_queue"].items()])
+    _block(
+        w,
+        "service levels by queue",
+        [
+            {"queue": q, **{f"sl_{k}": v for k, v in f.service_levels().items()}}
+            for q, f in [*report.queues.items(), ("total", report.total)]
+        ],
+    )
     _block(w, "abandoned calls", data["abandoned_calls"])
     agents = [
         {"agent": login, **{k: v for k, v in a.items() if k != "time_s"}, **a["time_s"]}
@@ -317,12 +327,17 @@ def _figure(name: str, svg: str) -> str:
 
 
 def _service_levels(report: Report) -> str:
+    """Every definition side by side, for each queue and the total: the anchors count
+    abandons differently, and a supervisor compares a queue by the one a partner quotes."""
+    columns = [*report.queues.items(), ("total", report.total)]
     rows = []
     for v in SERVICE_LEVELS:
         mark = " (headline)" if v.key == report.spec.headline else ""
-        rows.append([v.label + mark, v.formula, _pct(v.value(report.total))])
-    return "<h2>Service level, the common definitions</h2>" + _table(
-        ["definition", "formula", "value"], rows
+        rows.append([v.label + mark, v.formula, *(_pct(v.value(f)) for _, f in columns)])
+    return (
+        '<h2>Service level, the common definitions</h2><div id="service-levels">'
+        + _table(["definition", "formula", *(name for name, _ in columns)], rows)
+        + "</div>"
     )
 
 
@@ -332,6 +347,36 @@ def _intervals(report: Report) -> str:
         for (label, q), f in report.intervals.items()
     ]
     return "<h2>By interval</h2>" + _table(["interval, queue", *_QUEUE_HEAD[1:]], rows)
+
+
+_CALL_HEAD = [
+    "calls",
+    "within hours",
+    "while closed",
+    "IVR-completed",
+    "transferred",
+    "emergency",
+    "callbacks requested",
+    "dialled",
+    "completed",
+    "failed",
+]
+
+
+def _call_cells(name: str, c: CallFigures) -> list[Any]:
+    return [
+        name,
+        c.calls,
+        c.in_hours,
+        c.while_closed,
+        c.ivr_completed,
+        c.transferred,
+        c.emergency,
+        c.callbacks_requested,
+        c.callbacks_dialled,
+        c.callbacks_completed,
+        c.callbacks_failed,
+    ]
 
 
 def _calls(report: Report) -> str:
@@ -356,9 +401,18 @@ def _calls(report: Report) -> str:
         ],
     ]
     departments: list[list[Any]] = [[d, n, ok] for d, (n, ok) in report.departments.items()]
+    by_queue = [_call_cells(q, f) for q, f in report.queue_calls.items()]
+    by_interval = [_call_cells(label, f) for label, f in report.call_intervals.items()]
     return (
         "<h2>Calls</h2>"
         + _table(["", "count"], rows)
+        + '<h3>Calls by queue</h3><div id="calls-by-queue">'
+        + _table(["queue", *_CALL_HEAD], by_queue)
+        + '<p class="note">Calls that never reached a queue (served in the IVR, put through '
+        "to a department, closed at the greeting) are in the totals above only.</p></div>"
+        + '<h3>Calls by interval</h3><div id="calls-by-interval">'
+        + _table(["interval", *_CALL_HEAD], by_interval)
+        + "</div>"
         + "<h3>Transfers by department</h3>"
         + _table(["department", "attempted", "put through"], departments)
     )

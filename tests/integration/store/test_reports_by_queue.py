@@ -1,0 +1,129 @@
+"""The report per queue and per interval against the hand-computed day of `test_reports`
+(SQLite and PostgreSQL), with one more call: x1 at 17:00 in the queue `billing`, a callback
+requested after 40 s, never dialled.
+
+So all queues: calls 14, callbacks requested 3; `general` alone: its 9 calls (c01–c06, cb06,
+c08, c12), callbacks requested 2, completed 1, failed 1, nothing closed, transferred or served
+in the IVR (those calls reached no queue); `billing`: 1 call, 1 callback requested.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ivr.reports.queries import TOTAL, CallFigures, Report, ReportSpec, build_report
+from ivr.reports.render import to_csv, to_html, to_json
+from ivr.reports.rollup import refresh
+from ivr.store.calls import CallLog
+from tests.integration.store.test_reports import DAY, HOURS, NOW, Trail, at, plus, write_day
+
+pytestmark = pytest.mark.integration
+
+GENERAL = CallFigures(
+    calls=9,
+    in_hours=9,
+    callbacks_requested=2,
+    callbacks_dialled=2,
+    callbacks_completed=1,
+    callbacks_failed=1,
+)
+BILLING = CallFigures(calls=1, in_hours=1, callbacks_requested=1)
+
+
+async def write_two_queues(engine: AsyncEngine) -> None:
+    await write_day(engine)
+    t = Trail()
+    start = at("17:00:00")
+    t.open("x1", start)
+    enq = plus(start, 5)
+    t.event("x1", "enqueued", enq, queue="billing", agent="", detail="0")
+    t.event("x1", "callback_offered", plus(enq, 30), queue="billing", agent="", detail="300")
+    t.event("x1", "callback_scheduled", plus(enq, 40), queue="billing", agent="")
+    t.close("x1", plus(enq, 45), "callback_scheduled", start)
+    await CallLog(engine).append_many(t.entries)
+    await refresh(engine, HOURS, NOW)
+
+
+async def test_call_figures_per_queue(engine: AsyncEngine) -> None:
+    await write_two_queues(engine)
+    report = await build_report(engine, ReportSpec(DAY, DAY), NOW)
+    assert report.calls.calls == 14
+    assert report.calls.callbacks_requested == 3
+    assert report.queue_calls == {"billing": BILLING, "general": GENERAL}
+    # the queue part: x1 is billing's one offered call, a flow-out
+    billing = report.queues["billing"]
+    assert (billing.offered, billing.answered, billing.callbacks) == (1, 0, 1)
+    assert billing.longest_wait_s == pytest.approx(40)
+
+
+async def test_a_one_queue_report_counts_that_queue_s_calls_only(engine: AsyncEngine) -> None:
+    await write_two_queues(engine)
+    report = await build_report(engine, ReportSpec(DAY, DAY, queue="general"), NOW)
+    assert report.calls == GENERAL
+    assert report.queue_calls == {"general": GENERAL}
+    assert list(report.queues) == ["general"]
+    assert report.total.offered == 7
+    assert sum(f.calls for f in report.call_intervals.values()) == 9
+
+
+async def test_half_hours_quarter_hours_and_the_month(engine: AsyncEngine) -> None:
+    await write_two_queues(engine)
+    for interval in ("15", "30"):
+        report = await build_report(engine, ReportSpec(DAY, DAY, interval), NOW)
+        queued = {
+            label[11:]: (f.queued, f.offered)
+            for (label, q), f in report.intervals.items()
+            if q == TOTAL
+        }
+        # c01 10:00 and c02 10:10; c03 11:00; c04 (short) and c05 11:30–11:40; c06, c08, c12, x1
+        assert queued == {
+            "10:00": (2, 2),
+            "11:00": (1, 1),
+            "11:30": (2, 1),
+            "12:00": (1, 1),
+            "13:00": (1, 1),
+            "16:00": (1, 1),
+            "17:00": (1, 1),
+        }, interval
+        assert report.call_intervals["2027-03-15 17:00"] == BILLING
+    month = await build_report(engine, ReportSpec(DAY, DAY + timedelta(days=1), "month"), NOW)
+    assert list(month.call_intervals) == ["2027-03"]
+    # m2, closed at 00:00:10 on the 16th, joins the month
+    assert month.call_intervals["2027-03"].calls == 15
+    assert month.call_intervals["2027-03"].while_closed == 3
+    assert month.intervals[("2027-03", "general")].offered == 7
+    assert month.intervals[("2027-03", TOTAL)].offered == 8
+
+
+def _cells(html: str, element_id: str) -> str:
+    start = html.index(f'id="{element_id}"')
+    return html[start : html.index("</table>", start)]
+
+
+async def test_the_html_shows_every_service_level_and_the_calls_per_queue(
+    engine: AsyncEngine,
+) -> None:
+    await write_two_queues(engine)
+    report: Report = await build_report(engine, ReportSpec(DAY, DAY), NOW)
+    html = to_html(report)
+    levels = _cells(html, "service-levels")
+    # general: A_T / (A + B) = 1 / 5, the headline; billing has no answers nor abandons
+    assert "<th>billing</th><th>general</th><th>total</th>" in levels
+    assert "A_T / (A + B)</td><td></td><td>20.0 %</td><td>20.0 %</td>" in levels
+    # of offered A_T / O: general 1 / 7, the total 1 / 8
+    assert "A_T / O</td><td>0.0 %</td><td>14.3 %</td><td>12.5 %</td>" in levels
+    by_queue = _cells(html, "calls-by-queue")
+    assert "<td>general</td><td>9</td><td>9</td><td>0</td>" in by_queue.replace(' class="l"', "")
+    assert "<td>billing</td><td>1</td><td>1</td>" in by_queue.replace(' class="l"', "")
+    by_interval = _cells(html, "calls-by-interval")
+    assert "2027-03-15" in by_interval
+    data = json.loads(to_json(report))
+    assert data["calls_by_queue"]["general"]["callbacks_failed"] == 1
+    assert data["calls_by_queue"]["billing"]["callbacks_requested"] == 1
+    csv_text = to_csv(report)
+    assert "# calls by queue" in csv_text
+    assert "# service levels by queue" in csv_text
