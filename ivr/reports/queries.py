@@ -112,13 +112,25 @@ class AgentFigures:
 
 @dataclass(frozen=True, slots=True)
 class Repeats:
+    """Calls of identified accounts (`identified`, from `accounts` accounts): `repeats` came
+    within the repeat window after an earlier call of the account, `repeat_accounts` had such
+    a call; `followed` were followed by another call of the account within the window (the
+    first contact did not resolve it)."""
+
     identified: int
     repeats: int
     accounts: int
+    repeat_accounts: int = 0
+    followed: int = 0
 
     @property
     def rate(self) -> float | None:
         return self.repeats / self.identified if self.identified else None
+
+    @property
+    def first_contact_resolution(self) -> float | None:
+        """Share of the identified calls no other call of the account followed in the window."""
+        return 1 - self.followed / self.identified if self.identified else None
 
 
 @dataclass(slots=True)
@@ -380,34 +392,52 @@ async def _request_kinds(conn: Any, spec: ReportSpec) -> dict[tuple[str, str], i
 
 
 async def _repeats(conn: Any, spec: ReportSpec) -> Repeats:
-    """Calls from an account that had called within `repeat_days` before (first-contact
-    resolution). One ordered pass over the period's recognised calls (and the window before
-    it): each call's previous call of the same account is a window function, not a look-up
-    per call (600,000 recognised calls a year)."""
+    """Calls from an account that had called within `repeat_days` before, and calls the account
+    called again after within `repeat_days` (first-contact resolution). One ordered pass over
+    the period's recognised calls (and the windows around it): each call's previous and next
+    call of the same account are window functions, not a look-up per call (600,000
+    recognised calls a year)."""
     window = spec.repeat_days * 86400
     start, end = int(spec.start.timestamp()), int(spec.end.timestamp())
-    # the latest earlier call of the account (strictly earlier: epoch_s is whole seconds)
+    # the latest earlier and the earliest later call of the account (strictly: epoch_s is
+    # whole seconds)
     previous = sa.func.max(c.c.epoch_s).over(
         partition_by=c.c.account_id, order_by=c.c.epoch_s, range_=(None, -1)
     )
+    following = sa.func.min(c.c.epoch_s).over(
+        partition_by=c.c.account_id, order_by=c.c.epoch_s, range_=(1, None)
+    )
     calls_ = (
-        sa.select(c.c.account_id, c.c.epoch_s, c.c.in_hours, previous.label("previous"))
+        sa.select(
+            c.c.account_id,
+            c.c.epoch_s,
+            c.c.in_hours,
+            previous.label("previous"),
+            following.label("following"),
+        )
         .where(
             c.c.account_id.is_not(None),
             c.c.epoch_s >= start - window,
-            c.c.epoch_s < end,
+            c.c.epoch_s < end + window,
         )
         .subquery()
     )
-    where = [calls_.c.epoch_s >= start]
+    where = [calls_.c.epoch_s >= start, calls_.c.epoch_s < end]
     if spec.hours != "all":
         where.append(calls_.c.in_hours.is_(spec.hours == "in"))
     repeat = calls_.c.previous >= calls_.c.epoch_s - window
+    followed = calls_.c.following <= calls_.c.epoch_s + window
     query = sa.select(
-        sa.func.count(), _count(repeat), sa.func.count(sa.distinct(calls_.c.account_id))
+        sa.func.count(),
+        _count(repeat),
+        sa.func.count(sa.distinct(calls_.c.account_id)),
+        sa.func.count(sa.distinct(sa.case((repeat, calls_.c.account_id)))),
+        _count(followed),
     ).where(*where)
-    identified, repeats, accounts = (await conn.execute(query)).one()
-    return Repeats(int(identified), int(repeats or 0), int(accounts))
+    identified, repeats, accounts, repeat_accounts, follow = (await conn.execute(query)).one()
+    return Repeats(
+        int(identified), int(repeats or 0), int(accounts), int(repeat_accounts), int(follow or 0)
+    )
 
 
 async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:

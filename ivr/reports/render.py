@@ -101,6 +101,9 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
             "repeats": report.repeats.repeats,
             "accounts": report.repeats.accounts,
             "rate": report.repeats.rate,
+            "repeat_accounts": report.repeats.repeat_accounts,
+            "followed": report.repeats.followed,
+            "first_contact_resolution": report.repeats.first_contact_resolution,
             "window_days": spec.repeat_days,
         },
         "abandoned_calls": [
@@ -397,7 +400,15 @@ def _calls(report: Report) -> str:
         [
             f"repeat contacts within {report.spec.repeat_days} days",
             f"{report.repeats.repeats} of {report.repeats.identified} "
-            f"({_pct(report.repeats.rate)})",
+            f"({_pct(report.repeats.rate)}), from {report.repeats.repeat_accounts} of "
+            f"{report.repeats.accounts} accounts",
+        ],
+        [
+            "first-contact resolution",
+            f"{_pct(report.repeats.first_contact_resolution)} "
+            f"({report.repeats.identified - report.repeats.followed} of "
+            f"{report.repeats.identified} not called about again within "
+            f"{report.spec.repeat_days} days)",
         ],
     ]
     departments: list[list[Any]] = [[d, n, ok] for d, (n, ok) in report.departments.items()]

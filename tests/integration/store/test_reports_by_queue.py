@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.reports.queries import TOTAL, CallFigures, Report, ReportSpec, build_report
 from ivr.reports.render import to_csv, to_html, to_json
 from ivr.reports.rollup import refresh
-from ivr.store.calls import CallLog
+from ivr.store.calls import AccountMatched, CallLog
+from tests.integration.store.storedata import cust
 from tests.integration.store.test_reports import DAY, HOURS, NOW, Trail, at, plus, write_day
 
 pytestmark = pytest.mark.integration
@@ -127,3 +128,34 @@ async def test_the_html_shows_every_service_level_and_the_calls_per_queue(
     csv_text = to_csv(report)
     assert "# calls by queue" in csv_text
     assert "# service levels by queue" in csv_text
+
+
+async def test_repeat_contacts_and_first_contact_resolution(engine: AsyncEngine) -> None:
+    await write_two_queues(engine)
+    report = await build_report(engine, ReportSpec(DAY, DAY), NOW)
+    repeats = report.repeats
+    # account 1: c01, then c02 ten minutes later (a repeat, and c01 not resolved); account 2: c09
+    assert (repeats.identified, repeats.repeats, repeats.accounts) == (3, 1, 2)
+    assert (repeats.repeat_accounts, repeats.followed) == (1, 1)
+    assert repeats.first_contact_resolution == pytest.approx(2 / 3)
+    # account 1 calls again three days later: c02 is followed too, seen from the 15th
+    later = DAY + timedelta(days=3)
+    t = Trail()
+    t.open("r1", at("10:00:00", later))
+    t.entries.append(AccountMatched("r1", cust(1), "caller_id", at("10:00:03", later)))
+    t.close("r1", at("10:01:00", later), "completed", at("10:00:00", later))
+    await CallLog(engine).append_many(t.entries)
+    after = NOW + timedelta(days=4)
+    await refresh(engine, HOURS, after)
+    day = (await build_report(engine, ReportSpec(DAY, DAY), after)).repeats
+    assert day.followed == 2
+    assert day.first_contact_resolution == pytest.approx(1 / 3)
+    # and on its own day r1 is a repeat (c02 within 7 days), followed by nothing yet
+    own = (await build_report(engine, ReportSpec(later, later), after)).repeats
+    assert (own.identified, own.repeats, own.repeat_accounts, own.followed) == (1, 1, 1, 0)
+    html = to_html(report)
+    assert "1 of 3 (33.3 %), from 1 of 2 accounts" in html
+    assert "66.7 % (2 of 3 not called about again within 7 days)" in html
+    assert json.loads(to_json(report))["repeats"]["first_contact_resolution"] == pytest.approx(
+        2 / 3
+    )
