@@ -92,6 +92,9 @@ class Abandon:
     wait_s: float
     short: bool
     caller: str | None
+    # the number called again later and reached an agent, the IVR or a department (up to
+    # the report's making): no callback needed
+    reached_since: bool = False
 
 
 @dataclass(slots=True)
@@ -375,16 +378,21 @@ async def _classes(conn: Any, spec: ReportSpec) -> _Classes:
 
 
 async def _request_kinds(conn: Any, spec: ReportSpec) -> dict[tuple[str, str], int]:
+    """Service requests by kind and channel. Within or outside opening hours only, a request
+    counts by the call it was taken on (so the self-service rate is that of those calls); one
+    made on the web, on no call, has no opening hours and is left out then."""
     r = service_requests
     # an in-city move is one request stored as a linked stop and start: count its stop only
     kind = sa.case((r.c.kind == "transfer_stop", "transfer"), else_=r.c.kind)
+    where = [r.c.created_at >= spec.start, r.c.created_at < spec.end, r.c.kind != "transfer_start"]
+    source: sa.FromClause = r
+    if spec.hours != "all":
+        source = r.join(c, c.c.call_id == r.c.call_id)
+        where.append(c.c.in_hours.is_(spec.hours == "in"))
     query = (
         sa.select(kind, r.c.channel, sa.func.count())
-        .where(
-            r.c.created_at >= spec.start,
-            r.c.created_at < spec.end,
-            r.c.kind != "transfer_start",
-        )
+        .select_from(source)
+        .where(*where)
         .group_by(kind, r.c.channel)
         .order_by(kind, r.c.channel)
     )
@@ -445,7 +453,7 @@ async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
     if spec.queue is not None:
         where.append(c.c.queue == spec.queue)
     query = (
-        sa.select(c.c.started_at, c.c.queue, c.c.wait_s, calls.c.caller_e164)
+        sa.select(c.c.started_at, c.c.epoch_s, c.c.queue, c.c.wait_s, calls.c.caller_e164)
         .select_from(c.join(calls, calls.c.id == c.c.call_id))
         .where(*where)
         # the newest first: a long period lists the calls still worth calling back
@@ -453,6 +461,7 @@ async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
         .limit(spec.abandoned_max)
     )
     rows = list(reversed((await conn.execute(query)).all()))
+    reached = await _reached_since(conn, rows)
     return [
         Abandon(
             r.started_at.astimezone(TOKYO),
@@ -460,9 +469,32 @@ async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
             float(r.wait_s or 0.0),
             float(r.wait_s or 0.0) < spec.short_abandon_s,
             r.caller_e164,
+            r.caller_e164 is not None and reached.get(r.caller_e164, -1) > r.epoch_s,
         )
         for r in rows
     ]
+
+
+async def _reached_since(conn: Any, rows: list[Any]) -> dict[str, int]:
+    """For the listed callers' numbers, the latest start (epoch s) of a call of theirs since
+    the first listed abandon that was served: answered by an agent (a callback call too),
+    finished in the IVR or put through. One query over the contacts since then, not one per
+    abandoned call."""
+    numbers = sorted({r.caller_e164 for r in rows if r.caller_e164 is not None})
+    if not numbers:
+        return {}
+    served = sa.or_(c.c.outcome == "answered", c.c.self_served.is_(True), c.c.transferred.is_(True))
+    query = (
+        sa.select(calls.c.caller_e164, sa.func.max(c.c.epoch_s))
+        .select_from(c.join(calls, calls.c.id == c.c.call_id))
+        .where(
+            c.c.epoch_s > min(int(r.epoch_s) for r in rows),
+            calls.c.caller_e164.in_(numbers),
+            served,
+        )
+        .group_by(calls.c.caller_e164)
+    )
+    return {str(n): int(e) for n, e in (await conn.execute(query)).all()}
 
 
 async def _agents(conn: Any, spec: ReportSpec, now: datetime) -> dict[str, AgentFigures]:

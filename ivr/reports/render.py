@@ -113,6 +113,7 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
                 "wait_s": a.wait_s,
                 "short": a.short,
                 **({"caller": a.caller} if callers else {}),
+                "reached_since": a.reached_since,
             }
             for a in report.abandons
         ],
@@ -456,6 +457,7 @@ def _abandons(report: Report, callers: bool) -> str:
     head = ["time (Tokyo)", "queue", "wait s", "short"]
     if callers:
         head.append("caller (for a callback)")
+    head.append("reached since")
     rows = []
     for a in report.abandons:
         row: list[Any] = [
@@ -466,6 +468,7 @@ def _abandons(report: Report, callers: bool) -> str:
         ]
         if callers:
             row.append(a.caller or "withheld")
+        row.append("yes" if a.reached_since else "")
         rows.append(row)
     mark = (
         '<p class="mark">Supervisor only: callers\' phone numbers. Do not forward.</p>'
@@ -479,9 +482,13 @@ def _abandons(report: Report, callers: bool) -> str:
         if more
         else ""
     )
+    reached = (
+        '<p class="note">Reached since: the number called again later and was served (an '
+        "agent, the IVR or a department), so no callback is needed.</p>"
+    )
     return (
         f'<section class="supervisor" id="abandoned"><h2>Abandoned calls</h2>{mark}'
-        f"{_table(head, rows)}{rest}</section>"
+        f"{_table(head, rows)}{reached}{rest}</section>"
     )
 
 

@@ -159,3 +159,50 @@ async def test_repeat_contacts_and_first_contact_resolution(engine: AsyncEngine)
     assert json.loads(to_json(report))["repeats"]["first_contact_resolution"] == pytest.approx(
         2 / 3
     )
+
+
+async def test_request_kinds_within_and_outside_opening_hours(engine: AsyncEngine) -> None:
+    await write_two_queues(engine)
+    inside = await build_report(engine, ReportSpec(DAY, DAY, hours="in"), NOW)
+    # c01's start (agent) and c09's stop (IVR) were taken on calls within hours; the web
+    # move was made on no call
+    assert inside.request_kinds == {("start", "agent"): 1, ("stop", "ivr"): 1}
+    assert inside.self_service_rate == pytest.approx(0.5)
+    outside = await build_report(engine, ReportSpec(DAY, DAY, hours="out"), NOW)
+    assert outside.request_kinds == {}
+    assert outside.self_service_rate is None
+    everything = await build_report(engine, ReportSpec(DAY, DAY), NOW)
+    assert everything.request_kinds[("transfer", "web")] == 1
+
+
+async def test_the_abandoned_list_marks_callers_reached_since(engine: AsyncEngine) -> None:
+    await write_day(engine)
+    t = Trail()
+    # 0935550101 (abandoned 11:00) calls again at 18:00 and an agent answers
+    t.open("y1", at("18:00:00"), "0935550101")
+    t.queue("y1", "enqueued", at("18:00:05"))
+    t.queue("y1", "answered", at("18:00:15"), "agent1")
+    t.queue("y1", "call_ended", at("18:02:15"), detail="caller")
+    t.close("y1", at("18:02:16"), "answered_by_agent", at("18:00:00"))
+    # 0935550102 (short abandon 11:30) keys a stop in the IVR at 18:10
+    t.open("y2", at("18:10:00"), "0935550102")
+    t.event("y2", "intake_created", at("18:11:00"), kind="stop", node="stop_confirm")
+    t.close("y2", at("18:11:30"), "completed", at("18:10:00"))
+    # 0935550103 (abandoned 11:40) tries again at 18:20 and abandons again
+    t.abandoned_call("y3", at("18:20:00"), 40, "0935550103")
+    await CallLog(engine).append_many(t.entries)
+    await refresh(engine, HOURS, NOW)
+    report = await build_report(engine, ReportSpec(DAY, DAY), NOW)
+    listed = [(a.at.strftime("%H:%M"), a.caller, a.reached_since) for a in report.abandons]
+    assert listed == [
+        ("11:00", "+81935550101", True),
+        ("11:30", "+81935550102", True),
+        ("11:40", "+81935550103", False),
+        ("18:20", "+81935550103", False),
+    ]
+    rows = _cells(to_html(report), "abandoned").replace(' class="l"', "")
+    assert "<td>+81935550101</td><td>yes</td>" in rows
+    assert "<td>+81935550103</td><td></td>" in rows
+    data = json.loads(to_json(report, callers=False))
+    assert [a["reached_since"] for a in data["abandoned_calls"]] == [True, True, False, False]
+    assert all("caller" not in a for a in data["abandoned_calls"])
