@@ -145,6 +145,16 @@ async def test_the_console_report_page_renders_the_charts(
     daily = page.locator("#report #chart-daily svg")
     await expect(daily.locator("rect.bar")).to_have_count(365)
     await expect(daily.locator("rect.peak")).to_have_count(61)
+    # every service-level definition side by side, the headline marked, per queue and total
+    levels = page.locator("#report #service-levels")
+    await expect(levels.locator("tbody tr")).to_have_count(5)
+    await expect(levels.locator("th").last).to_have_text("total")
+    await expect(levels.locator("tbody tr", has_text="(headline)")).to_have_count(1)
+    await expect(page.locator("#report #calls-by-queue tbody tr").first).to_be_visible()
+    await expect(page.locator("#report #calls-by-interval tbody tr")).to_have_count(12)
+    fcr = page.locator("#report tr", has_text="not called about again within 7 days")
+    await expect(fcr).to_have_count(1)
+    await expect(page.locator("#abandoned th", has_text="reached since")).to_be_visible()
     # the console's style sheet styles the report body (no inline style: the CSP forbids it)
     colour = await page.locator("#abandoned .mark").evaluate("e => getComputedStyle(e).color")
     assert colour == "rgb(180, 35, 24)"
