@@ -283,11 +283,19 @@ def _summary(report: Report, headline_label: str) -> str:
     hours = {"all": "all hours", "in": "within opening hours", "out": "outside opening hours"}
     rows = [_queue_cells(q, f, spec.headline) for q, f in report.queues.items()]
     rows.append(_queue_cells("total", total, spec.headline))
+    # these tables are summed per day without the queue: say so rather than let them pass
+    # for the one queue's
+    one_queue = (
+        '<p class="note" id="one-queue-note">Per agent, transfers by department, reason codes '
+        "and request kinds are of all queues.</p>"
+        if spec.queue
+        else ""
+    )
     return (
         f'<p class="note">{escape(scope)}, {hours[spec.hours]}; Tokyo time; intervals: '
         f"{escape(spec.interval)}; answer threshold T = {spec.answer_s:g} s; short abandons "
         f"under {spec.short_abandon_s:g} s reported apart; made "
-        f"{escape(report.generated_at.isoformat(timespec='seconds'))}</p>"
+        f"{escape(report.generated_at.isoformat(timespec='seconds'))}</p>{one_queue}"
         f'<p>Service level ({escape(headline_label)}): <span class="headline">{_pct(sl) or "–"}'
         f"</span></p>{_table(_QUEUE_HEAD, rows, 'kpis')}"
     )

@@ -69,6 +69,8 @@ async def test_a_one_queue_report_counts_that_queue_s_calls_only(engine: AsyncEn
     assert list(report.queues) == ["general"]
     assert report.total.offered == 7
     assert sum(f.calls for f in report.call_intervals.values()) == 9
+    assert "are of all queues" in to_html(report)
+    assert "are of all queues" not in to_html(await build_report(engine, ReportSpec(DAY, DAY), NOW))
 
 
 async def test_half_hours_quarter_hours_and_the_month(engine: AsyncEngine) -> None:
