@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.domain import TOKYO
 from ivr.reports import sums
 from ivr.reports.metrics import QUEUE_FIELDS, SERVICE_LEVEL_KEYS, QueueFigures
-from ivr.reports.rollup import Thresholds, day_pieces, stored_thresholds
+from ivr.reports.rollup import CLASS_KEYS, Thresholds, day_pieces, stored_thresholds
 from ivr.store.tables import (
     calls,
     cases,
@@ -340,8 +340,44 @@ class _Classes:
     wrap_reasons: dict[str, int] = field(default_factory=dict)
 
 
-def _day_where(spec: ReportSpec) -> list[sa.ColumnElement[bool]]:
-    d = report_day_classes.c
+def _class_rows(spec: ReportSpec) -> sa.FromClause:
+    """The per-day classes (`report_day_classes`): summed over every queue; for a one-queue
+    report the same columns from that queue's contacts (a row per contact), which the roll-up
+    does not keep per queue."""
+    if spec.queue is None:
+        return report_day_classes
+    k = c.c
+    answered = sa.and_(k.outcome == "answered", k.agent.is_not(None))
+
+    def one(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+        return sa.case((condition, 1), else_=0)
+
+    def secs(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.case((answered, value), else_=0.0)
+
+    return (
+        sa.select(
+            k.day.label("day"),
+            k.in_hours.label("in_hours"),
+            *(sa.func.coalesce(k[name], "").label(name) for name in CLASS_KEYS),
+            sa.literal(1).label("calls"),
+            one(k.transferred.is_(True)).label("transferred"),
+            one(answered).label("handled"),
+            secs(k.talk_s).label("talk_s"),
+            secs(k.hold_s).label("hold_s"),
+            secs(k.wrap_s).label("wrap_s"),
+        )
+        .where(
+            k.queue == spec.queue,
+            k.day >= spec.first.isoformat(),
+            k.day <= spec.last.isoformat(),
+        )
+        .subquery("queue_classes")
+    )
+
+
+def _day_where(spec: ReportSpec, rows: sa.FromClause) -> list[sa.ColumnElement[bool]]:
+    d = rows.c
     where = [d.day >= spec.first.isoformat(), d.day <= spec.last.isoformat()]
     if spec.hours != "all":
         where.append(d.in_hours.is_(spec.hours == "in"))
@@ -351,7 +387,8 @@ def _day_where(spec: ReportSpec) -> list[sa.ColumnElement[bool]]:
 async def _classes(conn: Any, spec: ReportSpec) -> _Classes:
     """The contacts by outcome (reason code), wrap-up reason and department, from the
     per-day counts."""
-    d = report_day_classes.c
+    rows = _class_rows(spec)
+    d = rows.c
     query = (
         sa.select(
             d.reason_code,
@@ -360,7 +397,7 @@ async def _classes(conn: Any, spec: ReportSpec) -> _Classes:
             sa.func.sum(d.calls),
             sa.func.sum(d.transferred),
         )
-        .where(*_day_where(spec))
+        .where(*_day_where(spec, rows))
         .group_by(d.reason_code, d.wrap_reason, d.department)
     )
     found = _Classes()
@@ -499,7 +536,8 @@ async def _reached_since(conn: Any, rows: list[Any]) -> dict[str, int]:
 
 async def _agents(conn: Any, spec: ReportSpec, now: datetime) -> dict[str, AgentFigures]:
     agents: dict[str, AgentFigures] = {}
-    d = report_day_classes.c
+    rows = _class_rows(spec)
+    d = rows.c
     handled = (
         sa.select(
             d.agent,
@@ -508,7 +546,7 @@ async def _agents(conn: Any, spec: ReportSpec, now: datetime) -> dict[str, Agent
             sa.func.sum(d.hold_s),
             sa.func.sum(d.wrap_s),
         )
-        .where(*_day_where(spec), d.agent != "")
+        .where(*_day_where(spec, rows), d.agent != "")
         .group_by(d.agent)
     )
     for login, n, talk, hold, wrap in (await conn.execute(handled)).all():

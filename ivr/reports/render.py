@@ -283,11 +283,10 @@ def _summary(report: Report, headline_label: str) -> str:
     hours = {"all": "all hours", "in": "within opening hours", "out": "outside opening hours"}
     rows = [_queue_cells(q, f, spec.headline) for q, f in report.queues.items()]
     rows.append(_queue_cells("total", total, spec.headline))
-    # these tables are summed per day without the queue: say so rather than let them pass
-    # for the one queue's
+    # these are not the queue's own: say so rather than let them pass for the one queue's
     one_queue = (
-        '<p class="note" id="one-queue-note">Per agent, transfers by department, reason codes '
-        "and request kinds are of all queues.</p>"
+        '<p class="note" id="one-queue-note">Agents\' time ready / paused and the request '
+        "kinds are of all queues (an agent serves several, a request has no queue).</p>"
         if spec.queue
         else ""
     )

@@ -69,6 +69,23 @@ async def test_a_one_queue_report_counts_that_queue_s_calls_only(engine: AsyncEn
     assert list(report.queues) == ["general"]
     assert report.total.offered == 7
     assert sum(f.calls for f in report.call_intervals.values()) == 9
+    # reasons, departments and agents' calls of general's contacts only: c09 (IVR), c10
+    # (construction), c11/m1 (closed) and x1 (billing) reached no queue or another one
+    assert report.outcomes == {
+        "abandoned_in_queue": 3,
+        "answered_by_agent": 3,
+        "callback_scheduled": 2,
+        "callback_answered_by_agent": 1,
+    }
+    assert report.departments == {}
+    handled = {login: (a.handled, a.talk_s, a.wrap_s) for login, a in report.agents.items()}
+    assert handled["agent1"] == (1, 180.0, 30.0)
+    assert handled["agent2"] == (3, 360.0, 30.0)
+    # an agent's time is not a queue's: all of it, as in the all-queue report
+    assert report.agents["agent1"].state_s["paused: lunch"] == pytest.approx(3600)
+    billing = await build_report(engine, ReportSpec(DAY, DAY, queue="billing"), NOW)
+    assert billing.outcomes == {"callback_scheduled": 1}
+    assert all(a.handled == 0 for a in billing.agents.values())
     assert "are of all queues" in to_html(report)
     assert "are of all queues" not in to_html(await build_report(engine, ReportSpec(DAY, DAY), NOW))
 
