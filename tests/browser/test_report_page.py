@@ -191,6 +191,18 @@ async def test_bad_report_and_staffing_input_shows_field_errors(
     await page.click("#what-if-run")
     await expect(page.locator("#row-erlang_c .agents")).to_have_text("14")
     await expect(page.locator("#row-erlang_a .agents")).to_be_visible()
+    # the published example's figures beside the formulas they come from
+    await expect(page.locator("#row-erlang_c")).to_contain_text("88.8 %")
+    await expect(page.locator("#row-erlang_c")).to_contain_text("0.174")
+    await expect(page.locator("#row-erlang_c")).to_contain_text("7.8")
+    await expect(page.locator("#row-erlang_c")).to_contain_text("71.4 %")
+    formulas = page.locator("#staffing-formulas")
+    await expect(formulas.locator("tr", has_text="Erlang C ASA")).to_contain_text(
+        "ASA = Pw · AHT / (N − A)"
+    )
+    await expect(formulas.locator("tr", has_text="Erlang C service level")).to_contain_text(
+        "SL(T) = 1 − Pw · e^(−(N−A)·T/AHT)"
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "staffing-page.png"), full_page=True)
 

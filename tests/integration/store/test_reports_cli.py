@@ -93,6 +93,9 @@ def test_staffing_from_the_measured_day(
     assert ten.split()[1:3] == ["2.0", "175"]
     # 11:00 answered nobody: no handle time to plan with
     assert not any(line.startswith("11:00") for line in lines)
+    # the formulas under the figures
+    assert "# Erlang C ASA: ASA = Pw · AHT / (N − A)" in lines
+    assert "# seats after shrinkage: ⌈N / (1 − shrinkage)⌉" in lines
 
 
 def test_a_queue_without_calls_is_said_so(
