@@ -157,6 +157,9 @@ class Report:
     agents: dict[str, AgentFigures]
     cases: dict[tuple[str, str], int] = field(default_factory=dict)
     """Complaints and requests agents keyed, by (kind, department)."""
+    opening: dict[bool, QueueFigures] = field(default_factory=dict)
+    """The queue figures over all the report's queues within (True) and outside (False)
+    opening hours."""
     queue_calls: dict[str, CallFigures] = field(default_factory=dict)
     """The call figures (callbacks, calls while closed, transfers…) of the calls that
     reached each queue; calls that never reached one are only in `calls`."""
@@ -239,9 +242,16 @@ class _Totals:
     queue_calls: dict[str, CallFigures] = field(default_factory=dict)
     by_hour: dict[int, QueueFigures] = field(default_factory=dict)
     offered_by_day: dict[str, int] = field(default_factory=dict)
+    opening: dict[bool, QueueFigures] = field(default_factory=dict)
 
     def add(
-        self, day: str, minute: int, queue: str | None, q: QueueFigures, cf: CallFigures
+        self,
+        day: str,
+        minute: int,
+        queue: str | None,
+        in_hours: bool,
+        q: QueueFigures,
+        cf: CallFigures,
     ) -> None:
         label = _label(self.spec.interval, day, minute)
         # a one-queue report counts that queue's calls only: another queue's callbacks or
@@ -258,6 +268,7 @@ class _Totals:
         self.queues.setdefault(queue, QueueFigures()).add(q)
         self.total.add(q)
         self.by_hour.setdefault(minute // 60, QueueFigures()).add(q)
+        self.opening.setdefault(in_hours, QueueFigures()).add(q)
         self.offered_by_day[day] = self.offered_by_day.get(day, 0) + q.offered
 
 
@@ -294,20 +305,20 @@ async def _interval_scan(conn: Any, spec: ReportSpec) -> _Totals:
         for name in (*sums.QUEUE_SUMS, *sums.CALL_SUMS)
     ]
     query = (
-        sa.select(i.day, slot, i.queue, *summed)
+        sa.select(i.day, slot, i.queue, i.in_hours, *summed)
         .where(*where)
-        .group_by(i.day, slot, i.queue)
-        .order_by(i.day, slot, i.queue)
+        .group_by(i.day, slot, i.queue, i.in_hours)
+        .order_by(i.day, slot, i.queue, i.in_hours)
     )
     totals = _Totals(spec)
     n = len(QUEUE_FIELDS)
     for r in (await conn.execute(query)).all():
         queue = str(r[2]) or None
-        figures = _figures(tuple(r[3 : 3 + n]))
+        figures = _figures(tuple(r[4 : 4 + n]))
         if spec.queue is not None and queue != spec.queue:
             figures = QueueFigures()
-        cf = CallFigures(*[int(x or 0) for x in r[3 + n :]])
-        totals.add(str(r[0]), int(r[1]) * grain, queue, figures, cf)
+        cf = CallFigures(*[int(x or 0) for x in r[4 + n :]])
+        totals.add(str(r[0]), int(r[1]) * grain, queue, bool(r[3]), figures, cf)
     return totals
 
 
@@ -318,18 +329,23 @@ async def _contact_scan(conn: Any, spec: ReportSpec) -> _Totals:
     slot = c.c.minute // grain
     query = (
         sa.select(
-            c.c.day, slot, c.c.queue, *_queue_columns(spec, _inbound(spec)), *sums.call_sums()
+            c.c.day,
+            slot,
+            c.c.queue,
+            c.c.in_hours,
+            *_queue_columns(spec, _inbound(spec)),
+            *sums.call_sums(),
         )
         .where(*_where(spec))
-        .group_by(c.c.day, slot, c.c.queue)
-        .order_by(c.c.day, slot, c.c.queue)
+        .group_by(c.c.day, slot, c.c.queue, c.c.in_hours)
+        .order_by(c.c.day, slot, c.c.queue, c.c.in_hours)
     )
     totals = _Totals(spec)
     n = len(QUEUE_FIELDS)
     for r in (await conn.execute(query)).all():
-        figures = _figures(tuple(r[3 : 3 + n]))
-        cf = CallFigures(*[int(x or 0) for x in r[3 + n :]])
-        totals.add(str(r[0]), int(r[1]) * grain, r[2], figures, cf)
+        figures = _figures(tuple(r[4 : 4 + n]))
+        cf = CallFigures(*[int(x or 0) for x in r[4 + n :]])
+        totals.add(str(r[0]), int(r[1]) * grain, r[2], bool(r[3]), figures, cf)
     return totals
 
 
@@ -632,6 +648,7 @@ async def _build(conn: Any, spec: ReportSpec, now: datetime) -> Report:
         call_intervals=t.call_intervals,
         calls=t.calls,
         queue_calls=dict(sorted(t.queue_calls.items())),
+        opening=t.opening,
         by_hour=dict(sorted(t.by_hour.items())),
         offered_by_day=t.offered_by_day,
         departments=classes.departments,

@@ -76,6 +76,10 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
             **dict(FORMULAS),
         },
         "total": queue_row(report.total, headline),
+        "total_by_opening_hours": {
+            ("in" if within else "out"): queue_row(f, headline)
+            for within, f in sorted(report.opening.items(), reverse=True)
+        },
         "queues": {q: queue_row(f, headline) for q, f in report.queues.items()},
         "intervals": [
             {"interval": label, "queue": q, **queue_row(f, headline)}
@@ -283,6 +287,12 @@ def _summary(report: Report, headline_label: str) -> str:
     hours = {"all": "all hours", "in": "within opening hours", "out": "outside opening hours"}
     rows = [_queue_cells(q, f, spec.headline) for q, f in report.queues.items()]
     rows.append(_queue_cells("total", total, spec.headline))
+    if spec.hours == "all":
+        # the total split by the opening-hours calendar the calls were counted by
+        for within in (True, False):
+            if within in report.opening:
+                name = "within opening hours" if within else "outside opening hours"
+                rows.append(_queue_cells(f"total {name}", report.opening[within], spec.headline))
     # these are not the queue's own: say so rather than let them pass for the one queue's
     one_queue = (
         '<p class="note" id="one-queue-note">Agents\' time ready / paused and the request '

@@ -225,3 +225,29 @@ async def test_the_abandoned_list_marks_callers_reached_since(engine: AsyncEngin
     data = json.loads(to_json(report, callers=False))
     assert [a["reached_since"] for a in data["abandoned_calls"]] == [True, True, False, False]
     assert all("caller" not in a for a in data["abandoned_calls"])
+
+
+async def test_the_total_within_and_outside_opening_hours(engine: AsyncEngine) -> None:
+    await write_two_queues(engine)
+    # z1 queues at 20:30, after the phone hours, and hangs up after 25 s
+    t = Trail()
+    t.abandoned_call("z1", at("20:30:00"), 25, "0935550199")
+    await CallLog(engine).append_many(t.entries)
+    await refresh(engine, HOURS, NOW)
+    for spec in (ReportSpec(DAY, DAY), ReportSpec(DAY, DAY, answer_s=30)):
+        # the quarter-hour sums (T = 20 s) and the contacts themselves (T = 30 s) alike
+        report = await build_report(engine, spec, NOW)
+        inside, outside = report.opening[True], report.opening[False]
+        assert (inside.offered, inside.answered, inside.abandoned) == (8, 3, 2)
+        assert (outside.queued, outside.offered, outside.abandoned) == (1, 1, 1)
+        assert outside.longest_wait_s == pytest.approx(25)
+        only_in = await build_report(
+            engine, ReportSpec(DAY, DAY, answer_s=spec.answer_s, hours="in"), NOW
+        )
+        assert only_in.total == inside
+    html = to_html(report)
+    assert "total within opening hours</td><td>8</td>" in html
+    assert "total outside opening hours</td><td>1</td><td>0</td>" in html
+    data = json.loads(to_json(report))
+    assert data["total_by_opening_hours"]["out"]["abandoned"] == 1
+    assert data["total_by_opening_hours"]["in"]["offered"] == 8
