@@ -163,6 +163,26 @@ def to_csv(report: Report, *, callers: bool = True) -> str:
     ]
     _block(w, "agents", agents)
     _block(w, "request kinds", data["request_kinds"])
+    _block(
+        w,
+        "totals by opening hours",
+        [{"hours": k, **v} for k, v in data["total_by_opening_hours"].items()],
+    )
+    repeats = data["repeats"]
+    _block(
+        w,
+        "contacts",
+        [
+            {"figure": "self_service_rate", "value": data["self_service_rate"]},
+            *({"figure": f"repeats_{k}", "value": v} for k, v in repeats.items()),
+        ],
+    )
+    _block(w, "reason codes", [{"reason_code": k, "calls": n} for k, n in data["outcomes"].items()])
+    _block(
+        w,
+        "wrap-up reasons",
+        [{"wrap_up_reason": k, "calls": n} for k, n in data["wrap_up_reasons"].items()],
+    )
     _block(w, "complaints and requests", data["complaints_and_requests"])
     _block(
         w,

@@ -9,6 +9,8 @@ in the IVR (those calls reached no queue); `billing`: 1 call, 1 callback request
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import timedelta
 
@@ -144,9 +146,13 @@ async def test_the_html_shows_every_service_level_and_the_calls_per_queue(
     data = json.loads(to_json(report))
     assert data["calls_by_queue"]["general"]["callbacks_failed"] == 1
     assert data["calls_by_queue"]["billing"]["callbacks_requested"] == 1
-    csv_text = to_csv(report)
-    assert "# calls by queue" in csv_text
-    assert "# service levels by queue" in csv_text
+    rows = list(csv.reader(io.StringIO(to_csv(report))))
+    for title in ("calls by queue", "service levels by queue", "reason codes", "contacts"):
+        assert [f"# {title}"] in rows
+    fcr = next(r for r in rows if r[:1] == ["repeats_first_contact_resolution"])
+    assert float(fcr[1]) == pytest.approx(2 / 3)
+    assert ["abandoned_in_queue", "3"] in rows
+    assert ["self_service_rate", "0.5"] in rows
 
 
 async def test_repeat_contacts_and_first_contact_resolution(engine: AsyncEngine) -> None:
