@@ -251,7 +251,9 @@ class ReportsConfig(_Section):
     repeat_days: int = Field(7, ge=1)
     # the list of abandoned calls (for calling back) shows the newest this many of a period
     abandoned_list_max: int = Field(500, ge=0)
-    # the calendar (routing.calendars) that says whether a call came within opening hours
+    # within / outside opening hours: a queued call is counted by its queue's own calendar
+    # (routing.queues.<q>.calendar); this calendar (routing.calendars) counts the calls that
+    # reached no queue, and is the peak plan's over all queues
     calendar: str = "phone"
     # a call not ended and silent this long (an engine killed, never re-adopted) is counted
     stale_after_s: float = Field(21600.0, gt=0)

@@ -10,6 +10,7 @@ data; `--no-callers` leaves them out (a report to pass on).
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 
 from ivr.app import report_hours
@@ -70,4 +71,12 @@ def run_report(args: argparse.Namespace) -> int:
         config.database.url,
         lambda engine: make_report(engine, config.reports, spec, hours, utc_now()),
     )
+    if args.queue and args.queue not in report.queues:
+        # a typo would otherwise give an empty report that looks like a quiet queue; a queue
+        # since removed from the config may still have its history, so this is no error
+        known = ", ".join(sorted(config.routing.queues)) or "none configured"
+        print(
+            f"no calls in queue {args.queue!r} in the period (routing.queues: {known})",
+            file=sys.stderr,
+        )
     return write_document(render(report, args.format, callers=not args.no_callers), args.output)

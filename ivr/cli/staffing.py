@@ -20,7 +20,7 @@ from ivr.config import AppConfig, load_config
 from ivr.domain import utc_now
 from ivr.errors import ConfigError
 from ivr.reports.builder import make_plan, spec_for, target_of
-from ivr.reports.staffing import Interval, Staffing, Target, side_by_side
+from ivr.reports.staffing import FORMULAS, Interval, Staffing, Target, side_by_side
 from routing.hours import report_calendar
 
 HEAD = (
@@ -88,6 +88,7 @@ def run_staffing(args: argparse.Namespace) -> int:
             raise ConfigError("--calls needs --aht")
         interval = Interval(args.calls, args.interval_s, args.aht, args.patience)
         print(_line("what-if", interval, *side_by_side(interval, target)))
+        _formulas()
         return 0
     if args.first is None or args.last is None:
         print("give --calls and --aht (what-if), or --from and --to (measured)", file=sys.stderr)
@@ -118,4 +119,11 @@ def _measured(args: argparse.Namespace, config: AppConfig, target: Target) -> in
         return 1
     for row in rows:
         print(_line(row.label, row.interval, row.erlang_c, row.erlang_a))
+    _formulas()
     return 0
+
+
+def _formulas() -> None:
+    print()
+    for name, formula in FORMULAS:
+        print(f"# {name}: {formula}")

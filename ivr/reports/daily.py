@@ -1,7 +1,11 @@
 """The daily report file: after closing time every day, the day's report is written to
 `reports.daily.dir` (`hotline-report-YYYY-MM-DD.html`, or .csv / .json), missing files of the
 last `catch_up_days` days too (an engine that was down at the time), and files older than
-`keep_days` are deleted. `daily_reports` is one long-running task of the engine's task group.
+`keep_days` are deleted.
+
+The run is an APScheduler 3 cron job at `reports.daily.at`, Tokyo wall clock (`schedule`);
+`daily_reports` is the engine task-group task that runs the scheduler holding it, so the job
+lives and dies with the engine.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +32,7 @@ from ivr.reports.render import render
 log = logging.getLogger(__name__)
 
 PREFIX = "hotline-report-"
+JOB_ID = "daily-report"
 _NAME = re.compile(rf"^{PREFIX}(\d{{4}}-\d{{2}}-\d{{2}})\.(html|csv|json)$")
 
 
@@ -34,10 +42,13 @@ def run_time(cfg: DailyReportConfig) -> time:
 
 
 def next_run(now: datetime, cfg: DailyReportConfig) -> datetime:
-    """The first run time (Tokyo wall clock `cfg.at`) strictly after `now`."""
-    local = now.astimezone(TOKYO)
-    at = datetime.combine(local.date(), run_time(cfg), TOKYO)
-    return at if at > local else at + timedelta(days=1)
+    """The first run time (Tokyo wall clock `cfg.at`) strictly after `now`: the job's
+    trigger's (it fires on whole seconds, so a microsecond on is the next second)."""
+    after = now.astimezone(TOKYO) + timedelta(microseconds=1)
+    fire: datetime | None = trigger(cfg).get_next_fire_time(None, after)
+    if fire is None:  # a daily cron trigger always has a next time
+        raise RuntimeError("the daily report trigger has no next run time")
+    return fire
 
 
 def reported_day(run_at: datetime, cfg: DailyReportConfig) -> date:
@@ -103,32 +114,72 @@ async def run_once(
     return written
 
 
+def trigger(cfg: DailyReportConfig) -> CronTrigger:
+    """Every day at `cfg.at`, Tokyo wall clock (Japan has no daylight saving time)."""
+    at = run_time(cfg)
+    return CronTrigger(hour=at.hour, minute=at.minute, timezone=TOKYO)
+
+
+async def run_logged(
+    config: AppConfig,
+    db: AsyncEngine,
+    clock: Callable[[], datetime],
+    hours: OpeningHours,
+) -> list[Path]:
+    """The job: one run at `clock()`. A failed run is logged and tried again at the next run
+    time (a report never takes the hotline down); the files written."""
+    try:
+        paths = await run_once(config, db, hours, clock())
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning(
+            "daily report not written (%s); next try at the next run time", type(exc).__name__
+        )
+        return []
+    except Exception:
+        log.exception("daily report failed; next try at the next run time")
+        return []
+    log.info("daily report written: %s", ", ".join(p.name for p in paths))
+    return paths
+
+
+def schedule(
+    scheduler: Any,
+    config: AppConfig,
+    db: AsyncEngine,
+    clock: Callable[[], datetime],
+    hours: OpeningHours,
+) -> Any:
+    """Add the daily report job to an APScheduler 3 `AsyncIOScheduler`; returns the job. A
+    run missed by up to an hour (the machine busy or asleep) still runs, once; a later one is
+    left to the next run's catch-up."""
+    return scheduler.add_job(
+        run_logged,
+        trigger(config.reports.daily),
+        args=(config, db, clock, hours),
+        id=JOB_ID,
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
+
+
 async def daily_reports(
     config: AppConfig,
     db: AsyncEngine,
     clock: Callable[[], datetime],
     hours: OpeningHours,
 ) -> None:
-    """Forever: sleep until the next run time, write the day's report, prune old files. A
-    failed run is logged and tried again at the next run time: a report never takes the
-    hotline down. `hours` are the opening hours by queue (the composition root builds them
-    from routing's calendars). Disabled, it waits until cancelled (a task of the engine's group
-    that ends would stop the engine)."""
-    cfg = config.reports.daily
-    if not cfg.enabled:
+    """Forever: an `AsyncIOScheduler` on this loop with the daily report job (`schedule`),
+    shut down when the task is cancelled. `hours` are the opening hours by queue (the
+    composition root builds them from routing's calendars). Disabled, it waits until cancelled
+    (a task of the engine's group that ends would stop the engine)."""
+    if not config.reports.daily.enabled:
         await asyncio.Event().wait()
-    while True:
-        now = clock()
-        wake = next_run(now, cfg)
-        await asyncio.sleep((wake - now).total_seconds())
-        try:
-            paths = await run_once(config, db, hours, clock())
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning(
-                "daily report not written (%s); next try at the next run time", type(exc).__name__
-            )
-            continue
-        except Exception:
-            log.exception("daily report failed; next try at the next run time")
-            continue
-        log.info("daily report written: %s", ", ".join(p.name for p in paths))
+    scheduler = AsyncIOScheduler(timezone=TOKYO, event_loop=asyncio.get_running_loop())
+    schedule(scheduler, config, db, clock, hours)
+    scheduler.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        scheduler.shutdown(wait=False)

@@ -149,5 +149,33 @@ FORMULAS: tuple[tuple[str, str], ...] = (
         "calls of an identified account that called before within the repeat window / "
         "calls of identified accounts",
     ),
-    ("callbacks", "requested: callback kept; completed: the callback call reached an agent"),
+    (
+        "first-contact resolution",
+        "1 − calls of an identified account followed by another call of it within the repeat "
+        "window / calls of identified accounts (calls of the last days can still be followed)",
+    ),
+    (
+        "callbacks",
+        "requested: callback kept; dialled: the hotline rang the caller; completed: the "
+        "callback call reached an agent; failed: given up (the caller did not answer, or the "
+        "callback was lost)",
+    ),
+    (
+        "calls while closed",
+        "calls told the hotline (or its queue) was closed or on holiday, by the opening-hours "
+        "calendar the call was counted by",
+    ),
+    (
+        "within / outside opening hours",
+        "a queued call by its queue's calendar, any other call by reports.calendar",
+    ),
+    (
+        "transfers by department",
+        "attempted: calls sent to the department; put through: a person there took the call",
+    ),
+    (
+        "agent time",
+        "seconds in each status (ready, paused by reason, on a call, wrap-up) from the "
+        "agents' status trail, cut at Tokyo midnight",
+    ),
 )

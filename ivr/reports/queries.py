@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.domain import TOKYO
 from ivr.reports import sums
 from ivr.reports.metrics import QUEUE_FIELDS, SERVICE_LEVEL_KEYS, QueueFigures
-from ivr.reports.rollup import Thresholds, day_pieces, stored_thresholds
+from ivr.reports.rollup import CLASS_KEYS, Thresholds, day_pieces, stored_thresholds
 from ivr.store.tables import (
     calls,
     cases,
@@ -92,6 +92,9 @@ class Abandon:
     wait_s: float
     short: bool
     caller: str | None
+    # the number called again later and reached an agent, the IVR or a department (up to
+    # the report's making): no callback needed
+    reached_since: bool = False
 
 
 @dataclass(slots=True)
@@ -112,13 +115,25 @@ class AgentFigures:
 
 @dataclass(frozen=True, slots=True)
 class Repeats:
+    """Calls of identified accounts (`identified`, from `accounts` accounts): `repeats` came
+    within the repeat window after an earlier call of the account, `repeat_accounts` had such
+    a call; `followed` were followed by another call of the account within the window (the
+    first contact did not resolve it)."""
+
     identified: int
     repeats: int
     accounts: int
+    repeat_accounts: int = 0
+    followed: int = 0
 
     @property
     def rate(self) -> float | None:
         return self.repeats / self.identified if self.identified else None
+
+    @property
+    def first_contact_resolution(self) -> float | None:
+        """Share of the identified calls no other call of the account followed in the window."""
+        return 1 - self.followed / self.identified if self.identified else None
 
 
 @dataclass(slots=True)
@@ -142,6 +157,12 @@ class Report:
     agents: dict[str, AgentFigures]
     cases: dict[tuple[str, str], int] = field(default_factory=dict)
     """Complaints and requests agents keyed, by (kind, department)."""
+    opening: dict[bool, QueueFigures] = field(default_factory=dict)
+    """The queue figures over all the report's queues within (True) and outside (False)
+    opening hours."""
+    queue_calls: dict[str, CallFigures] = field(default_factory=dict)
+    """The call figures (callbacks, calls while closed, transfers…) of the calls that
+    reached each queue; calls that never reached one are only in `calls`."""
 
     @property
     def abandons_not_listed(self) -> int:
@@ -218,15 +239,28 @@ class _Totals:
     total: QueueFigures = field(default_factory=QueueFigures)
     call_intervals: dict[str, CallFigures] = field(default_factory=dict)
     calls: CallFigures = field(default_factory=CallFigures)
+    queue_calls: dict[str, CallFigures] = field(default_factory=dict)
     by_hour: dict[int, QueueFigures] = field(default_factory=dict)
     offered_by_day: dict[str, int] = field(default_factory=dict)
+    opening: dict[bool, QueueFigures] = field(default_factory=dict)
 
     def add(
-        self, day: str, minute: int, queue: str | None, q: QueueFigures, cf: CallFigures
+        self,
+        day: str,
+        minute: int,
+        queue: str | None,
+        in_hours: bool,
+        q: QueueFigures,
+        cf: CallFigures,
     ) -> None:
         label = _label(self.spec.interval, day, minute)
-        _add_calls(self.call_intervals.setdefault(label, CallFigures()), cf)
-        _add_calls(self.calls, cf)
+        # a one-queue report counts that queue's calls only: another queue's callbacks or
+        # closed calls are not this queue's figures
+        if self.spec.queue is None or queue == self.spec.queue:
+            _add_calls(self.call_intervals.setdefault(label, CallFigures()), cf)
+            _add_calls(self.calls, cf)
+            if queue is not None:
+                _add_calls(self.queue_calls.setdefault(queue, CallFigures()), cf)
         if queue is None or not q.queued:
             return
         self.intervals.setdefault((label, TOTAL), QueueFigures()).add(q)
@@ -234,6 +268,7 @@ class _Totals:
         self.queues.setdefault(queue, QueueFigures()).add(q)
         self.total.add(q)
         self.by_hour.setdefault(minute // 60, QueueFigures()).add(q)
+        self.opening.setdefault(in_hours, QueueFigures()).add(q)
         self.offered_by_day[day] = self.offered_by_day.get(day, 0) + q.offered
 
 
@@ -270,20 +305,20 @@ async def _interval_scan(conn: Any, spec: ReportSpec) -> _Totals:
         for name in (*sums.QUEUE_SUMS, *sums.CALL_SUMS)
     ]
     query = (
-        sa.select(i.day, slot, i.queue, *summed)
+        sa.select(i.day, slot, i.queue, i.in_hours, *summed)
         .where(*where)
-        .group_by(i.day, slot, i.queue)
-        .order_by(i.day, slot, i.queue)
+        .group_by(i.day, slot, i.queue, i.in_hours)
+        .order_by(i.day, slot, i.queue, i.in_hours)
     )
     totals = _Totals(spec)
     n = len(QUEUE_FIELDS)
     for r in (await conn.execute(query)).all():
         queue = str(r[2]) or None
-        figures = _figures(tuple(r[3 : 3 + n]))
+        figures = _figures(tuple(r[4 : 4 + n]))
         if spec.queue is not None and queue != spec.queue:
             figures = QueueFigures()
-        cf = CallFigures(*[int(x or 0) for x in r[3 + n :]])
-        totals.add(str(r[0]), int(r[1]) * grain, queue, figures, cf)
+        cf = CallFigures(*[int(x or 0) for x in r[4 + n :]])
+        totals.add(str(r[0]), int(r[1]) * grain, queue, bool(r[3]), figures, cf)
     return totals
 
 
@@ -294,18 +329,23 @@ async def _contact_scan(conn: Any, spec: ReportSpec) -> _Totals:
     slot = c.c.minute // grain
     query = (
         sa.select(
-            c.c.day, slot, c.c.queue, *_queue_columns(spec, _inbound(spec)), *sums.call_sums()
+            c.c.day,
+            slot,
+            c.c.queue,
+            c.c.in_hours,
+            *_queue_columns(spec, _inbound(spec)),
+            *sums.call_sums(),
         )
         .where(*_where(spec))
-        .group_by(c.c.day, slot, c.c.queue)
-        .order_by(c.c.day, slot, c.c.queue)
+        .group_by(c.c.day, slot, c.c.queue, c.c.in_hours)
+        .order_by(c.c.day, slot, c.c.queue, c.c.in_hours)
     )
     totals = _Totals(spec)
     n = len(QUEUE_FIELDS)
     for r in (await conn.execute(query)).all():
-        figures = _figures(tuple(r[3 : 3 + n]))
-        cf = CallFigures(*[int(x or 0) for x in r[3 + n :]])
-        totals.add(str(r[0]), int(r[1]) * grain, r[2], figures, cf)
+        figures = _figures(tuple(r[4 : 4 + n]))
+        cf = CallFigures(*[int(x or 0) for x in r[4 + n :]])
+        totals.add(str(r[0]), int(r[1]) * grain, r[2], bool(r[3]), figures, cf)
     return totals
 
 
@@ -316,8 +356,44 @@ class _Classes:
     wrap_reasons: dict[str, int] = field(default_factory=dict)
 
 
-def _day_where(spec: ReportSpec) -> list[sa.ColumnElement[bool]]:
-    d = report_day_classes.c
+def _class_rows(spec: ReportSpec) -> sa.FromClause:
+    """The per-day classes (`report_day_classes`): summed over every queue; for a one-queue
+    report the same columns from that queue's contacts (a row per contact), which the roll-up
+    does not keep per queue."""
+    if spec.queue is None:
+        return report_day_classes
+    k = c.c
+    answered = sa.and_(k.outcome == "answered", k.agent.is_not(None))
+
+    def one(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+        return sa.case((condition, 1), else_=0)
+
+    def secs(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.case((answered, value), else_=0.0)
+
+    return (
+        sa.select(
+            k.day.label("day"),
+            k.in_hours.label("in_hours"),
+            *(sa.func.coalesce(k[name], "").label(name) for name in CLASS_KEYS),
+            sa.literal(1).label("calls"),
+            one(k.transferred.is_(True)).label("transferred"),
+            one(answered).label("handled"),
+            secs(k.talk_s).label("talk_s"),
+            secs(k.hold_s).label("hold_s"),
+            secs(k.wrap_s).label("wrap_s"),
+        )
+        .where(
+            k.queue == spec.queue,
+            k.day >= spec.first.isoformat(),
+            k.day <= spec.last.isoformat(),
+        )
+        .subquery("queue_classes")
+    )
+
+
+def _day_where(spec: ReportSpec, rows: sa.FromClause) -> list[sa.ColumnElement[bool]]:
+    d = rows.c
     where = [d.day >= spec.first.isoformat(), d.day <= spec.last.isoformat()]
     if spec.hours != "all":
         where.append(d.in_hours.is_(spec.hours == "in"))
@@ -327,7 +403,8 @@ def _day_where(spec: ReportSpec) -> list[sa.ColumnElement[bool]]:
 async def _classes(conn: Any, spec: ReportSpec) -> _Classes:
     """The contacts by outcome (reason code), wrap-up reason and department, from the
     per-day counts."""
-    d = report_day_classes.c
+    rows = _class_rows(spec)
+    d = rows.c
     query = (
         sa.select(
             d.reason_code,
@@ -336,7 +413,7 @@ async def _classes(conn: Any, spec: ReportSpec) -> _Classes:
             sa.func.sum(d.calls),
             sa.func.sum(d.transferred),
         )
-        .where(*_day_where(spec))
+        .where(*_day_where(spec, rows))
         .group_by(d.reason_code, d.wrap_reason, d.department)
     )
     found = _Classes()
@@ -354,16 +431,21 @@ async def _classes(conn: Any, spec: ReportSpec) -> _Classes:
 
 
 async def _request_kinds(conn: Any, spec: ReportSpec) -> dict[tuple[str, str], int]:
+    """Service requests by kind and channel. Within or outside opening hours only, a request
+    counts by the call it was taken on (so the self-service rate is that of those calls); one
+    made on the web, on no call, has no opening hours and is left out then."""
     r = service_requests
     # an in-city move is one request stored as a linked stop and start: count its stop only
     kind = sa.case((r.c.kind == "transfer_stop", "transfer"), else_=r.c.kind)
+    where = [r.c.created_at >= spec.start, r.c.created_at < spec.end, r.c.kind != "transfer_start"]
+    source: sa.FromClause = r
+    if spec.hours != "all":
+        source = r.join(c, c.c.call_id == r.c.call_id)
+        where.append(c.c.in_hours.is_(spec.hours == "in"))
     query = (
         sa.select(kind, r.c.channel, sa.func.count())
-        .where(
-            r.c.created_at >= spec.start,
-            r.c.created_at < spec.end,
-            r.c.kind != "transfer_start",
-        )
+        .select_from(source)
+        .where(*where)
         .group_by(kind, r.c.channel)
         .order_by(kind, r.c.channel)
     )
@@ -371,34 +453,52 @@ async def _request_kinds(conn: Any, spec: ReportSpec) -> dict[tuple[str, str], i
 
 
 async def _repeats(conn: Any, spec: ReportSpec) -> Repeats:
-    """Calls from an account that had called within `repeat_days` before (first-contact
-    resolution). One ordered pass over the period's recognised calls (and the window before
-    it): each call's previous call of the same account is a window function, not a look-up
-    per call (600,000 recognised calls a year)."""
+    """Calls from an account that had called within `repeat_days` before, and calls the account
+    called again after within `repeat_days` (first-contact resolution). One ordered pass over
+    the period's recognised calls (and the windows around it): each call's previous and next
+    call of the same account are window functions, not a look-up per call (600,000
+    recognised calls a year)."""
     window = spec.repeat_days * 86400
     start, end = int(spec.start.timestamp()), int(spec.end.timestamp())
-    # the latest earlier call of the account (strictly earlier: epoch_s is whole seconds)
+    # the latest earlier and the earliest later call of the account (strictly: epoch_s is
+    # whole seconds)
     previous = sa.func.max(c.c.epoch_s).over(
         partition_by=c.c.account_id, order_by=c.c.epoch_s, range_=(None, -1)
     )
+    following = sa.func.min(c.c.epoch_s).over(
+        partition_by=c.c.account_id, order_by=c.c.epoch_s, range_=(1, None)
+    )
     calls_ = (
-        sa.select(c.c.account_id, c.c.epoch_s, c.c.in_hours, previous.label("previous"))
+        sa.select(
+            c.c.account_id,
+            c.c.epoch_s,
+            c.c.in_hours,
+            previous.label("previous"),
+            following.label("following"),
+        )
         .where(
             c.c.account_id.is_not(None),
             c.c.epoch_s >= start - window,
-            c.c.epoch_s < end,
+            c.c.epoch_s < end + window,
         )
         .subquery()
     )
-    where = [calls_.c.epoch_s >= start]
+    where = [calls_.c.epoch_s >= start, calls_.c.epoch_s < end]
     if spec.hours != "all":
         where.append(calls_.c.in_hours.is_(spec.hours == "in"))
     repeat = calls_.c.previous >= calls_.c.epoch_s - window
+    followed = calls_.c.following <= calls_.c.epoch_s + window
     query = sa.select(
-        sa.func.count(), _count(repeat), sa.func.count(sa.distinct(calls_.c.account_id))
+        sa.func.count(),
+        _count(repeat),
+        sa.func.count(sa.distinct(calls_.c.account_id)),
+        sa.func.count(sa.distinct(sa.case((repeat, calls_.c.account_id)))),
+        _count(followed),
     ).where(*where)
-    identified, repeats, accounts = (await conn.execute(query)).one()
-    return Repeats(int(identified), int(repeats or 0), int(accounts))
+    identified, repeats, accounts, repeat_accounts, follow = (await conn.execute(query)).one()
+    return Repeats(
+        int(identified), int(repeats or 0), int(accounts), int(repeat_accounts), int(follow or 0)
+    )
 
 
 async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
@@ -406,7 +506,7 @@ async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
     if spec.queue is not None:
         where.append(c.c.queue == spec.queue)
     query = (
-        sa.select(c.c.started_at, c.c.queue, c.c.wait_s, calls.c.caller_e164)
+        sa.select(c.c.started_at, c.c.epoch_s, c.c.queue, c.c.wait_s, calls.c.caller_e164)
         .select_from(c.join(calls, calls.c.id == c.c.call_id))
         .where(*where)
         # the newest first: a long period lists the calls still worth calling back
@@ -414,6 +514,7 @@ async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
         .limit(spec.abandoned_max)
     )
     rows = list(reversed((await conn.execute(query)).all()))
+    reached = await _reached_since(conn, rows)
     return [
         Abandon(
             r.started_at.astimezone(TOKYO),
@@ -421,14 +522,38 @@ async def _abandons(conn: Any, spec: ReportSpec) -> list[Abandon]:
             float(r.wait_s or 0.0),
             float(r.wait_s or 0.0) < spec.short_abandon_s,
             r.caller_e164,
+            r.caller_e164 is not None and reached.get(r.caller_e164, -1) > r.epoch_s,
         )
         for r in rows
     ]
 
 
+async def _reached_since(conn: Any, rows: list[Any]) -> dict[str, int]:
+    """For the listed callers' numbers, the latest start (epoch s) of a call of theirs since
+    the first listed abandon that was served: answered by an agent (a callback call too),
+    finished in the IVR or put through. One query over the contacts since then, not one per
+    abandoned call."""
+    numbers = sorted({r.caller_e164 for r in rows if r.caller_e164 is not None})
+    if not numbers:
+        return {}
+    served = sa.or_(c.c.outcome == "answered", c.c.self_served.is_(True), c.c.transferred.is_(True))
+    query = (
+        sa.select(calls.c.caller_e164, sa.func.max(c.c.epoch_s))
+        .select_from(c.join(calls, calls.c.id == c.c.call_id))
+        .where(
+            c.c.epoch_s > min(int(r.epoch_s) for r in rows),
+            calls.c.caller_e164.in_(numbers),
+            served,
+        )
+        .group_by(calls.c.caller_e164)
+    )
+    return {str(n): int(e) for n, e in (await conn.execute(query)).all()}
+
+
 async def _agents(conn: Any, spec: ReportSpec, now: datetime) -> dict[str, AgentFigures]:
     agents: dict[str, AgentFigures] = {}
-    d = report_day_classes.c
+    rows = _class_rows(spec)
+    d = rows.c
     handled = (
         sa.select(
             d.agent,
@@ -437,7 +562,7 @@ async def _agents(conn: Any, spec: ReportSpec, now: datetime) -> dict[str, Agent
             sa.func.sum(d.hold_s),
             sa.func.sum(d.wrap_s),
         )
-        .where(*_day_where(spec), d.agent != "")
+        .where(*_day_where(spec, rows), d.agent != "")
         .group_by(d.agent)
     )
     for login, n, talk, hold, wrap in (await conn.execute(handled)).all():
@@ -522,6 +647,8 @@ async def _build(conn: Any, spec: ReportSpec, now: datetime) -> Report:
         total=t.total,
         call_intervals=t.call_intervals,
         calls=t.calls,
+        queue_calls=dict(sorted(t.queue_calls.items())),
+        opening=t.opening,
         by_hour=dict(sorted(t.by_hour.items())),
         offered_by_day=t.offered_by_day,
         departments=classes.departments,

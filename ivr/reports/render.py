@@ -15,7 +15,7 @@ from typing import Any
 
 from ivr.reports import charts
 from ivr.reports.metrics import FORMULAS, LEGEND, SERVICE_LEVELS, QueueFigures
-from ivr.reports.queries import TOTAL, Report
+from ivr.reports.queries import TOTAL, CallFigures, Report
 
 FORMATS = ("csv", "html", "json")
 
@@ -76,6 +76,10 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
             **dict(FORMULAS),
         },
         "total": queue_row(report.total, headline),
+        "total_by_opening_hours": {
+            ("in" if within else "out"): queue_row(f, headline)
+            for within, f in sorted(report.opening.items(), reverse=True)
+        },
         "queues": {q: queue_row(f, headline) for q, f in report.queues.items()},
         "intervals": [
             {"interval": label, "queue": q, **queue_row(f, headline)}
@@ -83,6 +87,7 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
         ],
         "calls": _slots(report.calls),
         "calls_by_interval": {k: _slots(v) for k, v in report.call_intervals.items()},
+        "calls_by_queue": {k: _slots(v) for k, v in report.queue_calls.items()},
         "self_service_rate": report.self_service_rate,
         "departments": {
             d: {"attempted": n, "put_through": ok} for d, (n, ok) in report.departments.items()
@@ -100,6 +105,9 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
             "repeats": report.repeats.repeats,
             "accounts": report.repeats.accounts,
             "rate": report.repeats.rate,
+            "repeat_accounts": report.repeats.repeat_accounts,
+            "followed": report.repeats.followed,
+            "first_contact_resolution": report.repeats.first_contact_resolution,
             "window_days": spec.repeat_days,
         },
         "abandoned_calls": [
@@ -109,6 +117,7 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
                 "wait_s": a.wait_s,
                 "short": a.short,
                 **({"caller": a.caller} if callers else {}),
+                "reached_since": a.reached_since,
             }
             for a in report.abandons
         ],
@@ -138,6 +147,15 @@ def to_csv(report: Report, *, callers: bool = True) -> str:
     data = _data(report, callers)
     _block(w, "intervals", data["intervals"])
     _block(w, "calls", [{"interval": k, **v} for k, v in data["calls_by_interval"].items()])
+    _block(w, "calls by queue", [{"queue": k, **v} for k, v in data["calls_by_queue"].items()])
+    _block(
+        w,
+        "service levels by queue",
+        [
+            {"queue": q, **{f"sl_{k}": v for k, v in f.service_levels().items()}}
+            for q, f in [*report.queues.items(), ("total", report.total)]
+        ],
+    )
     _block(w, "abandoned calls", data["abandoned_calls"])
     agents = [
         {"agent": login, **{k: v for k, v in a.items() if k != "time_s"}, **a["time_s"]}
@@ -145,6 +163,26 @@ def to_csv(report: Report, *, callers: bool = True) -> str:
     ]
     _block(w, "agents", agents)
     _block(w, "request kinds", data["request_kinds"])
+    _block(
+        w,
+        "totals by opening hours",
+        [{"hours": k, **v} for k, v in data["total_by_opening_hours"].items()],
+    )
+    repeats = data["repeats"]
+    _block(
+        w,
+        "contacts",
+        [
+            {"figure": "self_service_rate", "value": data["self_service_rate"]},
+            *({"figure": f"repeats_{k}", "value": v} for k, v in repeats.items()),
+        ],
+    )
+    _block(w, "reason codes", [{"reason_code": k, "calls": n} for k, n in data["outcomes"].items()])
+    _block(
+        w,
+        "wrap-up reasons",
+        [{"wrap_up_reason": k, "calls": n} for k, n in data["wrap_up_reasons"].items()],
+    )
     _block(w, "complaints and requests", data["complaints_and_requests"])
     _block(
         w,
@@ -269,11 +307,24 @@ def _summary(report: Report, headline_label: str) -> str:
     hours = {"all": "all hours", "in": "within opening hours", "out": "outside opening hours"}
     rows = [_queue_cells(q, f, spec.headline) for q, f in report.queues.items()]
     rows.append(_queue_cells("total", total, spec.headline))
+    if spec.hours == "all":
+        # the total split by the opening-hours calendar the calls were counted by
+        for within in (True, False):
+            if within in report.opening:
+                name = "within opening hours" if within else "outside opening hours"
+                rows.append(_queue_cells(f"total {name}", report.opening[within], spec.headline))
+    # these are not the queue's own: say so rather than let them pass for the one queue's
+    one_queue = (
+        '<p class="note" id="one-queue-note">Agents\' time ready / paused and the request '
+        "kinds are of all queues (an agent serves several, a request has no queue).</p>"
+        if spec.queue
+        else ""
+    )
     return (
         f'<p class="note">{escape(scope)}, {hours[spec.hours]}; Tokyo time; intervals: '
         f"{escape(spec.interval)}; answer threshold T = {spec.answer_s:g} s; short abandons "
         f"under {spec.short_abandon_s:g} s reported apart; made "
-        f"{escape(report.generated_at.isoformat(timespec='seconds'))}</p>"
+        f"{escape(report.generated_at.isoformat(timespec='seconds'))}</p>{one_queue}"
         f'<p>Service level ({escape(headline_label)}): <span class="headline">{_pct(sl) or "–"}'
         f"</span></p>{_table(_QUEUE_HEAD, rows, 'kpis')}"
     )
@@ -317,12 +368,17 @@ def _figure(name: str, svg: str) -> str:
 
 
 def _service_levels(report: Report) -> str:
+    """Every definition side by side, for each queue and the total: the anchors count
+    abandons differently, and a supervisor compares a queue by the one a partner quotes."""
+    columns = [*report.queues.items(), ("total", report.total)]
     rows = []
     for v in SERVICE_LEVELS:
         mark = " (headline)" if v.key == report.spec.headline else ""
-        rows.append([v.label + mark, v.formula, _pct(v.value(report.total))])
-    return "<h2>Service level, the common definitions</h2>" + _table(
-        ["definition", "formula", "value"], rows
+        rows.append([v.label + mark, v.formula, *(_pct(v.value(f)) for _, f in columns)])
+    return (
+        '<h2>Service level, the common definitions</h2><div id="service-levels">'
+        + _table(["definition", "formula", *(name for name, _ in columns)], rows)
+        + "</div>"
     )
 
 
@@ -332,6 +388,36 @@ def _intervals(report: Report) -> str:
         for (label, q), f in report.intervals.items()
     ]
     return "<h2>By interval</h2>" + _table(["interval, queue", *_QUEUE_HEAD[1:]], rows)
+
+
+_CALL_HEAD = [
+    "calls",
+    "within hours",
+    "while closed",
+    "IVR-completed",
+    "transferred",
+    "emergency",
+    "callbacks requested",
+    "dialled",
+    "completed",
+    "failed",
+]
+
+
+def _call_cells(name: str, c: CallFigures) -> list[Any]:
+    return [
+        name,
+        c.calls,
+        c.in_hours,
+        c.while_closed,
+        c.ivr_completed,
+        c.transferred,
+        c.emergency,
+        c.callbacks_requested,
+        c.callbacks_dialled,
+        c.callbacks_completed,
+        c.callbacks_failed,
+    ]
 
 
 def _calls(report: Report) -> str:
@@ -352,13 +438,30 @@ def _calls(report: Report) -> str:
         [
             f"repeat contacts within {report.spec.repeat_days} days",
             f"{report.repeats.repeats} of {report.repeats.identified} "
-            f"({_pct(report.repeats.rate)})",
+            f"({_pct(report.repeats.rate)}), from {report.repeats.repeat_accounts} of "
+            f"{report.repeats.accounts} accounts",
+        ],
+        [
+            "first-contact resolution",
+            f"{_pct(report.repeats.first_contact_resolution)} "
+            f"({report.repeats.identified - report.repeats.followed} of "
+            f"{report.repeats.identified} not called about again within "
+            f"{report.spec.repeat_days} days)",
         ],
     ]
     departments: list[list[Any]] = [[d, n, ok] for d, (n, ok) in report.departments.items()]
+    by_queue = [_call_cells(q, f) for q, f in report.queue_calls.items()]
+    by_interval = [_call_cells(label, f) for label, f in report.call_intervals.items()]
     return (
         "<h2>Calls</h2>"
         + _table(["", "count"], rows)
+        + '<h3>Calls by queue</h3><div id="calls-by-queue">'
+        + _table(["queue", *_CALL_HEAD], by_queue)
+        + '<p class="note">Calls that never reached a queue (served in the IVR, put through '
+        "to a department, closed at the greeting) are in the totals above only.</p></div>"
+        + '<h3>Calls by interval</h3><div id="calls-by-interval">'
+        + _table(["interval", *_CALL_HEAD], by_interval)
+        + "</div>"
         + "<h3>Transfers by department</h3>"
         + _table(["department", "attempted", "put through"], departments)
     )
@@ -391,6 +494,7 @@ def _abandons(report: Report, callers: bool) -> str:
     head = ["time (Tokyo)", "queue", "wait s", "short"]
     if callers:
         head.append("caller (for a callback)")
+    head.append("reached since")
     rows = []
     for a in report.abandons:
         row: list[Any] = [
@@ -401,6 +505,7 @@ def _abandons(report: Report, callers: bool) -> str:
         ]
         if callers:
             row.append(a.caller or "withheld")
+        row.append("yes" if a.reached_since else "")
         rows.append(row)
     mark = (
         '<p class="mark">Supervisor only: callers\' phone numbers. Do not forward.</p>'
@@ -414,9 +519,13 @@ def _abandons(report: Report, callers: bool) -> str:
         if more
         else ""
     )
+    reached = (
+        '<p class="note">Reached since: the number called again later and was served (an '
+        "agent, the IVR or a department), so no callback is needed.</p>"
+    )
     return (
         f'<section class="supervisor" id="abandoned"><h2>Abandoned calls</h2>{mark}'
-        f"{_table(head, rows)}{rest}</section>"
+        f"{_table(head, rows)}{reached}{rest}</section>"
     )
 
 

@@ -152,12 +152,12 @@ def _sum_intervals(conn: sa.Connection, ordered: list[str], thresholds: Threshol
         conn.execute(sa.insert(report_intervals).from_select(columns, select))
 
 
-_CLASS_KEYS = ("reason_code", "wrap_reason", "department", "agent")
+CLASS_KEYS = ("reason_code", "wrap_reason", "department", "agent")
 
 
 def _sum_classes(conn: sa.Connection, ordered: list[str]) -> None:
     c = report_contacts.c
-    keys = [sa.func.coalesce(c[name], "") for name in _CLASS_KEYS]
+    keys = [sa.func.coalesce(c[name], "") for name in CLASS_KEYS]
     answered = sa.and_(c.outcome == "answered", c.agent.is_not(None))
     for start in range(0, len(ordered), 100):
         chunk = ordered[start : start + 100]
@@ -180,7 +180,7 @@ def _sum_classes(conn: sa.Connection, ordered: list[str]) -> None:
         columns = [
             "day",
             "in_hours",
-            *_CLASS_KEYS,
+            *CLASS_KEYS,
             "calls",
             "transferred",
             "handled",

@@ -19,6 +19,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+FORMULAS: tuple[tuple[str, str], ...] = (
+    ("load", "A = λ · AHT erlangs (λ: calls per second; AHT: talk + hold + wrap-up)"),
+    ("Erlang C P(wait)", "Pw = (A^N/N! · N/(N−A)) / (Σ_{k<N} A^k/k! + A^N/N! · N/(N−A))"),
+    ("Erlang C service level", "SL(T) = 1 − Pw · e^(−(N−A)·T/AHT)"),
+    ("Erlang C ASA", "ASA = Pw · AHT / (N − A)"),
+    ("occupancy", "A / N (Erlang A: mean busy agents / N)"),
+    (
+        "Erlang A",
+        "M/M/N+M: callers abandon at θ = 1 / patience; measured patience = Σ wait of all queue "
+        "contacts / abandons; SL(T) = answered within T / all arrivals",
+    ),
+    ("seats after shrinkage", "⌈N / (1 − shrinkage)⌉"),
+    (
+        "agents needed",
+        "the fewest N with SL(T) ≥ the target (and ASA, occupancy within their caps if set)",
+    ),
+)
+"""The staffing figures' formulas, printed with them (`hotline staffing`, the console)."""
+
 # the birth–death chain is cut where a state's probability falls below this share of the sum
 _TAIL = 1e-14
 # the truncated chain never grows beyond this many waiting callers

@@ -28,6 +28,7 @@ from ivr.reports.contacts import OpeningHours
 from ivr.reports.queries import INTERVALS, Report
 from ivr.reports.render import FORMATS, html_sections, report_title
 from ivr.reports.render import render as render_report
+from ivr.reports.staffing import FORMULAS as STAFFING_FORMULAS
 from ivr.reports.staffing import Interval, Staffing, side_by_side
 from ivr.store.staff import Role
 from ivr.web.access import add_route
@@ -179,7 +180,12 @@ async def staffing_page(request: web.Request) -> web.StreamResponse:
                 plan=await _peak_plan(reports, peak),
                 plan_period=(peak.first.isoformat(), peak.last.isoformat()),
             )
-    context.update(what_if=what_if, peak_values=peak_values, target=target_of(cfg))
+    context.update(
+        what_if=what_if,
+        peak_values=peak_values,
+        target=target_of(cfg),
+        formulas=STAFFING_FORMULAS,
+    )
     return render(request, "staffing.html", context, status=200 if ok else 400)
 
 

@@ -60,6 +60,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "staff_load": ("呼量（アーラン）", "Load (erlangs)"),
     "erlang_c": ("アーラン C", "Erlang C"),
     "erlang_a": ("アーラン A", "Erlang A"),
+    "staff_formulas": ("計算式", "Formulas"),
     "no_patience": ("待ち許容時間の入力なし", "no patience given"),
     "peak_title": ("繁忙期の計画（3〜4月）", "Peak plan (March–April)"),
     "peak_note": (

@@ -145,6 +145,16 @@ async def test_the_console_report_page_renders_the_charts(
     daily = page.locator("#report #chart-daily svg")
     await expect(daily.locator("rect.bar")).to_have_count(365)
     await expect(daily.locator("rect.peak")).to_have_count(61)
+    # every service-level definition side by side, the headline marked, per queue and total
+    levels = page.locator("#report #service-levels")
+    await expect(levels.locator("tbody tr")).to_have_count(5)
+    await expect(levels.locator("th").last).to_have_text("total")
+    await expect(levels.locator("tbody tr", has_text="(headline)")).to_have_count(1)
+    await expect(page.locator("#report #calls-by-queue tbody tr").first).to_be_visible()
+    await expect(page.locator("#report #calls-by-interval tbody tr")).to_have_count(12)
+    fcr = page.locator("#report tr", has_text="not called about again within 7 days")
+    await expect(fcr).to_have_count(1)
+    await expect(page.locator("#abandoned th", has_text="reached since")).to_be_visible()
     # the console's style sheet styles the report body (no inline style: the CSP forbids it)
     colour = await page.locator("#abandoned .mark").evaluate("e => getComputedStyle(e).color")
     assert colour == "rgb(180, 35, 24)"
@@ -181,6 +191,18 @@ async def test_bad_report_and_staffing_input_shows_field_errors(
     await page.click("#what-if-run")
     await expect(page.locator("#row-erlang_c .agents")).to_have_text("14")
     await expect(page.locator("#row-erlang_a .agents")).to_be_visible()
+    # the published example's figures beside the formulas they come from
+    await expect(page.locator("#row-erlang_c")).to_contain_text("88.8 %")
+    await expect(page.locator("#row-erlang_c")).to_contain_text("0.174")
+    await expect(page.locator("#row-erlang_c")).to_contain_text("7.8")
+    await expect(page.locator("#row-erlang_c")).to_contain_text("71.4 %")
+    formulas = page.locator("#staffing-formulas")
+    await expect(formulas.locator("tr", has_text="Erlang C ASA")).to_contain_text(
+        "ASA = Pw · AHT / (N − A)"
+    )
+    await expect(formulas.locator("tr", has_text="Erlang C service level")).to_contain_text(
+        "SL(T) = 1 − Pw · e^(−(N−A)·T/AHT)"
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "staffing-page.png"), full_page=True)
 

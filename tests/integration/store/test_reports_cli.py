@@ -93,3 +93,20 @@ def test_staffing_from_the_measured_day(
     assert ten.split()[1:3] == ["2.0", "175"]
     # 11:00 answered nobody: no handle time to plan with
     assert not any(line.startswith("11:00") for line in lines)
+    # the formulas under the figures
+    assert "# Erlang C ASA: ASA = Pw · AHT / (N − A)" in lines
+    assert "# seats after shrinkage: ⌈N / (1 − shrinkage)⌉" in lines
+
+
+def test_a_queue_without_calls_is_said_so(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    the_day_in(db_url)
+    config = config_file(tmp_path, db_url)
+    data = json.loads(report(config, tmp_path / "r.json", "--format", "json", "--queue", "genral"))
+    assert data["total"]["offered"] == 0
+    assert "no calls in queue 'genral' in the period" in capsys.readouterr().err
+    data = json.loads(report(config, tmp_path / "g.json", "--format", "json", "--queue", "general"))
+    assert data["total"]["offered"] == 7
+    assert data["calls"]["callbacks_requested"] == 2
+    assert capsys.readouterr().err == ""

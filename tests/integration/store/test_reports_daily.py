@@ -1,20 +1,30 @@
 """The daily report file (SQLite and PostgreSQL): written after closing time for the day that
-is ending, missing days caught up, old files pruned; the loop wakes at the configured time."""
+is ending, missing days caught up, old files pruned; an APScheduler cron job fires at the
+configured Tokyo time."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.config import AppConfig, DailyReportConfig, ReportsConfig
-from ivr.reports.daily import daily_reports, next_run, prune, report_path, reported_day, run_once
+from ivr.domain import TOKYO
+from ivr.reports.daily import (
+    daily_reports,
+    next_run,
+    prune,
+    reported_day,
+    run_logged,
+    run_once,
+    schedule,
+)
 from ivr.store.db import open_engine
-from ivr.store.migrate import migrate
-from tests.integration.store.test_reports import DAY, HOURS, write_day
+from tests.integration.store.test_reports import HOURS, write_day
 
 pytestmark = pytest.mark.integration
 
@@ -72,41 +82,48 @@ async def test_a_run_writes_the_day_and_catches_up(engine: AsyncEngine, tmp_path
     assert [p.name for p in again] == ["hotline-report-2027-03-16.html"]
 
 
-@pytest.mark.looptime
-async def test_the_loop_writes_at_the_run_time(tmp_path: Path) -> None:
-    # SQLite only: virtual time would also run out asyncpg's network timeouts
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
-    await migrate(url)
-    engine = open_engine(url)
-    try:
-        await write_day(engine)
-        await _the_loop(engine, tmp_path)
-    finally:
-        await engine.dispose()
-
-
-async def _the_loop(engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_the_job_fires_daily_at_the_run_time_and_writes_the_day(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    await write_day(engine)
     cfg = config(tmp_path, catch_up_days=0)
-    loop = asyncio.get_running_loop()
-    start, t0 = loop.time(), tokyo("2027-03-15T19:00").astimezone(UTC)
+    # the job as the engine's scheduler holds it (not started: nothing fires by wall clock)
+    scheduler = AsyncIOScheduler(timezone=TOKYO)
+    job = schedule(scheduler, cfg, engine, lambda: tokyo("2027-03-15T19:30"), HOURS)
+    assert job.id == "daily-report"
+    fire = job.trigger.get_next_fire_time(None, tokyo("2027-03-15T19:00"))
+    assert fire == tokyo("2027-03-15T19:30")
+    later = job.trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    assert later == tokyo("2027-03-16T19:30")
+    written = await job.func(*job.args)
+    assert [p.name for p in written] == ["hotline-report-2027-03-15.html"]
+    assert "Hotline report 2027-03-15 – 2027-03-15" in written[0].read_text(encoding="utf-8")
 
-    def clock() -> datetime:
-        return t0 + timedelta(seconds=loop.time() - start)
 
-    task = asyncio.create_task(daily_reports(cfg, engine, clock, HOURS))
-    path = report_path(cfg.reports.daily, DAY)
-    await asyncio.sleep(1700)
-    assert not path.exists()
-    # (virtual) time passes in steps until the 19:30 run has written the file; the report
-    # itself is written by database threads in real time, while virtual time may run on
-    for _ in range(10_000):
-        await asyncio.sleep(10)
-        if path.exists():
-            break
-    assert path.exists()
+async def test_a_failed_run_is_logged_and_the_job_goes_on(
+    engine: AsyncEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await write_day(engine)
+    # the report folder's place is taken by a file: the run cannot write
+    (tmp_path / "reports").write_text("not a folder")
+    cfg = config(tmp_path, catch_up_days=0)
+    written = await run_logged(cfg, engine, lambda: tokyo("2027-03-15T19:30"), HOURS)
+    assert written == []
+    assert "daily report not written" in caplog.text
+
+
+async def test_the_engine_task_runs_the_scheduler_until_cancelled(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite+aiosqlite:///{tmp_path / 'unused.sqlite3'}")
+    task = asyncio.create_task(
+        daily_reports(config(tmp_path), engine, lambda: tokyo("2027-03-15T19:00"), HOURS)
+    )
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    await engine.dispose()
 
 
 @pytest.mark.looptime
