@@ -39,9 +39,10 @@ GRACE_S = 5.0
 """Added to the ring timeout before we hang the phone up ourselves (Asterisk normally does)."""
 STOP_TIMEOUT_S = 2.0
 
-ListenReply = Literal["ok", "not_on_call", "no_phone", "failed"]
+ListenReply = Literal["ok", "not_on_call", "no_phone", "busy", "failed"]
 """`not_on_call`: the agent is on no call (any more); `no_phone`: the supervisor has no phone
-endpoint; `failed`: Asterisk would not place the snoop or ring the phone."""
+endpoint; `busy`: that phone already listens to a call; `failed`: Asterisk would not place the
+snoop or ring the phone."""
 
 Watch = Callable[[str, Callable[[StreamItem], None] | None], None]
 
@@ -51,6 +52,7 @@ class _Listen:
     token: str
     agent_id: str
     call_id: str
+    endpoint: str
     events: asyncio.Queue[StreamItem | str] = field(default_factory=asyncio.Queue)
 
     @property
@@ -104,9 +106,11 @@ class Listening:
             return "not_on_call"
         if not endpoint:
             return "no_phone"
+        if any(other.endpoint == endpoint for other in self.active.values()):
+            return "busy"  # one phone, one listen: a second ring would find it in a call
         if self._watch is None:
             return "failed"
-        listen = _Listen(secrets.token_hex(6), agent_id, call_id)
+        listen = _Listen(secrets.token_hex(6), agent_id, call_id, endpoint)
         # watched before asking: a StasisStart may overtake the REST reply
         for channel in (listen.snoop, listen.phone):
             self._watch(channel, listen.events.put_nowait)

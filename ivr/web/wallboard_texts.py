@@ -84,6 +84,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "通話エンジンが動いていないため、聞くことができません。",
         "The call engine is not running: listening is not possible.",
     ),
+    "listen_busy": (
+        "あなたの電話はすでに別の通話を聞いています。",
+        "Your phone is already listening to a call.",
+    ),
     "listen_failed": (
         "あなたの電話を呼び出せませんでした。",
         "Your phone could not be rung.",

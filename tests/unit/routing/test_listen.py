@@ -198,6 +198,17 @@ async def test_a_phone_that_does_not_answer_ends_the_listen() -> None:
     await task
 
 
+async def test_one_phone_listens_to_one_call_at_a_time() -> None:
+    lr = listen_rig("a1", "a2")
+    await talking(lr)
+    _call, _task = lr.r.call("c2")
+    await lr.r.answered("a2", "PJSIP/a2")
+    assert await lr.listening.start("a1", BOSS_PHONE) == "ok"
+    assert await lr.listening.start("a2", BOSS_PHONE) == "busy"
+    assert len(lr.ari.snoops) == 1
+    assert await lr.listening.start("a2", "PJSIP/other-boss") == "ok"
+
+
 async def test_refusals_touch_nothing() -> None:
     lr = listen_rig("a1", "a2")
     await talking(lr)
