@@ -111,12 +111,33 @@ class Listening:
         if self._watch is None:
             return "failed"
         listen = _Listen(secrets.token_hex(6), agent_id, call_id, endpoint)
+        # kept at once: a second press while this one waits on Asterisk is `busy`
+        self.active[listen.token] = listen
         # watched before asking: a StasisStart may overtake the REST reply
         for channel in (listen.snoop, listen.phone):
             self._watch(channel, listen.events.put_nowait)
+        reply: ListenReply = "failed"
+        try:
+            reply = await self._place(listen, endpoint)
+        finally:
+            # refused, or the request went away meanwhile: nothing of the listen may stay
+            if reply != "ok":
+                self.active.pop(listen.token, None)
+                await asyncio.shield(self._end(listen))
+        if reply != "ok":
+            return reply
+        task = asyncio.get_running_loop().create_task(
+            self._run(listen), name=f"listen:{listen.token}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return "ok"
+
+    async def _place(self, listen: _Listen, endpoint: str) -> ListenReply:
+        """The snoop on the caller's channel, then the supervisor's phone rung."""
         try:
             await self._ari.snoop(
-                call_id,
+                listen.call_id,
                 listen.snoop,
                 spy="both",
                 whisper="none",
@@ -124,10 +145,8 @@ class Listening:
                 app=self._ari.app,
             )
         except ChannelGone:
-            self._unwatch(listen)
-            return "not_on_call"
+            return "not_on_call"  # the caller hung up in that instant
         except AriError:
-            self._unwatch(listen)
             log.warning("could not place a snoop for a listen")
             return "failed"
         try:
@@ -140,14 +159,7 @@ class Listening:
             )
         except AriError:
             log.warning("could not ring the supervisor's phone for a listen")
-            await asyncio.shield(self._end(listen))
             return "failed"
-        self.active[listen.token] = listen
-        task = asyncio.get_running_loop().create_task(
-            self._run(listen), name=f"listen:{listen.token}"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         return "ok"
 
     def _agent_changed(self, change: AgentChange) -> None:

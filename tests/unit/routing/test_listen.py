@@ -234,3 +234,32 @@ async def test_the_router_says_which_calls_are_on_hold() -> None:
     assert router.held_calls() == {"c1"}
     assert await router.desk.hold("a1", "c1", False) == "ok"
     assert router.held_calls() == frozenset()
+
+
+@dataclass
+class StuckPhones(ListenPhones):
+    """Staff phones, but ringing the supervisor's never returns (the request is given up
+    meanwhile)."""
+
+    async def originate(self, endpoint: str, *, channel_id: str, **kw: object) -> Channel:
+        if endpoint == BOSS_PHONE:
+            await asyncio.Event().wait()
+        return await super().originate(endpoint, channel_id=channel_id)
+
+
+async def test_a_listen_given_up_while_ringing_is_placed_leaves_nothing() -> None:
+    ari = StuckPhones()
+    r = rig("a1", ari=ari)
+    listening = Listening(ari, r.pool)
+    listening.bind(ari.watch)
+    _call, _task = r.call("c1")
+    await r.answered("a1", "PJSIP/a1")
+    start = asyncio.get_running_loop().create_task(listening.start("a1", BOSS_PHONE))
+    await until(lambda: bool(ari.snoops))
+    start.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await start
+    [(_c, snoop, *_)] = ari.snoops
+    assert ("hangup", snoop) in ari.ops
+    assert not listening.active
+    assert not ari.watchers
