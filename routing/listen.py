@@ -39,10 +39,11 @@ GRACE_S = 5.0
 """Added to the ring timeout before we hang the phone up ourselves (Asterisk normally does)."""
 STOP_TIMEOUT_S = 2.0
 
-ListenReply = Literal["ok", "not_on_call", "no_phone", "busy", "failed"]
+ListenReply = Literal["ok", "not_on_call", "no_phone", "busy", "taking_calls", "failed"]
 """`not_on_call`: the agent is on no call (any more); `no_phone`: the supervisor has no phone
-endpoint; `busy`: that phone already listens to a call; `failed`: Asterisk would not place the
-snoop or ring the phone."""
+endpoint; `busy`: that phone already listens to a call; `taking_calls`: the supervisor takes
+calls on that phone now (in the agent pool, neither paused nor logged out: the queues would
+ring it during the listen); `failed`: Asterisk would not place the snoop or ring the phone."""
 
 Watch = Callable[[str, Callable[[StreamItem], None] | None], None]
 
@@ -98,14 +99,20 @@ class Listening:
             return None
         return state.call_id if state.status == "on_call" else None
 
-    async def start(self, agent_id: str, endpoint: str | None) -> ListenReply:
-        """Listen to the call `agent_id` is talking on from the phone `endpoint`: returns once
-        the snoop is placed and the phone rings (the rest runs in the listen's own task)."""
+    async def start(
+        self, agent_id: str, endpoint: str | None, supervisor: str | None = None
+    ) -> ListenReply:
+        """Listen to the call `agent_id` is talking on from the phone `endpoint` of
+        `supervisor` (their agent id, if they take calls too): returns once the snoop is placed
+        and the phone rings (the rest runs in the listen's own task)."""
         call_id = self.call_of(agent_id)
         if call_id is None:
             return "not_on_call"
         if not endpoint:
             return "no_phone"
+        if supervisor is not None and supervisor in self._agents:
+            if self._agents.state(supervisor).status not in ("paused", "logged_out"):
+                return "taking_calls"
         if any(other.endpoint == endpoint for other in self.active.values()):
             return "busy"  # one phone, one listen: a second ring would find it in a call
         if self._watch is None:

@@ -403,7 +403,7 @@ async def listen_call(request: web.Request) -> web.StreamResponse:
         return _refused(request, "no_engine")
     who = me(request).member
     call_id = live.listening.call_of(agent)
-    reply = await live.listening.start(agent, who.endpoint)
+    reply = await live.listening.start(agent, who.endpoint, who.login)
     if reply != "ok" or call_id is None:
         return _refused(request, reply)
     log.info("a supervisor listens to an agent's call")

@@ -88,6 +88,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "あなたの電話はすでに別の通話を聞いています。",
         "Your phone is already listening to a call.",
     ),
+    "listen_taking_calls": (
+        "あなたは受付中のため、電話に着信が入ります。先に離席にしてください。",
+        "You are taking calls on your phone: pause first.",
+    ),
     "listen_failed": (
         "あなたの電話を呼び出せませんでした。",
         "Your phone could not be rung.",

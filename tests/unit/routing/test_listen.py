@@ -209,6 +209,16 @@ async def test_one_phone_listens_to_one_call_at_a_time() -> None:
     assert await lr.listening.start("a2", "PJSIP/other-boss") == "ok"
 
 
+async def test_a_supervisor_taking_calls_pauses_before_listening() -> None:
+    lr = listen_rig("a1", "boss")  # the supervisor takes calls on their phone too
+    await talking(lr)
+    assert lr.r.pool.state("boss").status == "ready"
+    assert await lr.listening.start("a1", "PJSIP/boss", "boss") == "taking_calls"
+    assert lr.ari.snoops == []
+    lr.r.pool.pause("boss", "break")
+    assert await lr.listening.start("a1", "PJSIP/boss", "boss") == "ok"
+
+
 async def test_refusals_touch_nothing() -> None:
     lr = listen_rig("a1", "a2")
     await talking(lr)
