@@ -90,6 +90,7 @@ from routing.acd import AcdRouter, QueueEvents
 from routing.agents import AgentPool, unserved_queues
 from routing.fallback import FallbackDuty
 from routing.hours import calendars_of, call_hours
+from routing.listen import Listening
 from routing.ports import CallbackStore
 from routing.queues import QueueService
 from routing.transfer import TransferService
@@ -403,9 +404,13 @@ class Engine:
         self.supervisor = Supervisor(self.ari, backends.recorder, config.calls, self.services)
         #: keeps the dialplan fallback's on-duty list what this engine would ring
         self.duty_fallback: FallbackDuty | None = None
+        #: a supervisor's listens to calls (routing.listen); with agents to listen to only
+        self.listening: Listening | None = None
         if self.acd is not None:
             self.acd.bind(self.supervisor.watch)
             self.acd.bind_commands(self.supervisor.post)
+            self.listening = Listening(self.ari, self.acd.queues.agents)
+            self.listening.bind(self.supervisor.watch)
             leak = config.calls.emergency_department
             self.duty_fallback = FallbackDuty(
                 self.ari,
@@ -516,6 +521,9 @@ class Engine:
         await asyncio.shield(self._stopped)
 
     async def _stop(self) -> None:
+        if self.listening is not None:
+            # a listen is the supervisor's alone: it ends, the calls it listened to go on
+            await self.listening.stop()
         try:
             async with asyncio.timeout(DETACH_S + TASKS_S):
                 await self.supervisor.stop(grace_s=DETACH_S)
@@ -598,7 +606,14 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
         controls = CallControls(
             engine.acd.desk, engine.acd.wrap_ups, context_of, engine.services.flows.library
         )
-        board.live = LiveQueues(engine.acd.queues, language_of, feed_flush, engine.acd.desk)
+        board.live = LiveQueues(
+            engine.acd.queues,
+            language_of,
+            feed_flush,
+            engine.acd.desk,
+            held=engine.acd.held_calls,
+            listening=engine.listening,
+        )
         engine.acd.events.subscribe(board.poke)
     pool.listen(feed.agent_change)
     if engine.acd is not None:

@@ -147,6 +147,10 @@ class AcdRouter:
             clock=queues.clock,
         )
 
+    def held_calls(self) -> frozenset[str]:
+        """The calls whose caller an agent has put on hold now."""
+        return frozenset(self._conversation.held)
+
     def bind_commands(self, post: Callable[[str, CallCommand], bool]) -> None:
         """Give the console's desk the supervisor's `post` (into a call's inbox)."""
         self.desk.bind(post)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ivr.ari.client import AriClient
-from ivr.ari.models import Bridge
+from ivr.ari.models import Bridge, Channel
 from ivr.ari.port import AriPort
 from routing.model import CallbackRequest
 
@@ -23,6 +23,21 @@ class RoutingAri(AriPort, Protocol):
     async def start_moh(self, channel_id: str, moh_class: str | None = None) -> None: ...
 
     async def stop_moh(self, channel_id: str) -> None: ...
+
+
+class ListenAri(RoutingAri, Protocol):
+    """What a supervisor's listen needs besides: a snoop channel on the caller's channel."""
+
+    async def snoop(
+        self,
+        channel_id: str,
+        snoop_id: str,
+        *,
+        spy: str = "both",
+        whisper: str = "none",
+        app_args: str | None = None,
+        app: str | None = None,
+    ) -> Channel: ...
 
 
 class CallbackStore(Protocol):
@@ -41,6 +56,6 @@ class CallbackStore(Protocol):
         ...
 
 
-def _conforms(client: AriClient) -> RoutingAri:
+def _conforms(client: AriClient) -> ListenAri:
     # mypy checks here that the real client offers what routing uses
     return client

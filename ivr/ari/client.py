@@ -406,6 +406,31 @@ class AriClient:
     async def redirect(self, channel_id: str, endpoint: str) -> None:
         await self.request("POST", f"/channels/{channel_id}/redirect", {"endpoint": endpoint})
 
+    async def snoop(
+        self,
+        channel_id: str,
+        snoop_id: str,
+        *,
+        spy: str = "both",
+        whisper: str = "none",
+        app_args: str | None = None,
+        app: str | None = None,
+    ) -> Channel:
+        """A snoop channel on `channel_id` with the id we chose, into our Stasis app (its
+        StasisStart may overtake the reply). `whisper` none: nothing reaches the channel."""
+        data = await self.request(
+            "POST",
+            f"/channels/{channel_id}/snoop",
+            {
+                "spy": spy,
+                "whisper": whisper,
+                "app": app or self.app,
+                "appArgs": app_args,
+                "snoopId": snoop_id,
+            },
+        )
+        return Channel.model_validate(data)
+
     async def start_moh(self, channel_id: str, moh_class: str | None = None) -> None:
         await self.request("POST", f"/channels/{channel_id}/moh", {"mohClass": moh_class})
 

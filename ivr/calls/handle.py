@@ -19,6 +19,12 @@ from ivr.ari.port import AriPort
 CALLER_OF_LEG_VAR = "HOTLINE_CALL"
 """Channel variable on every staff leg the engine rings for a call (agent, department, on-duty
 phone): the caller's channel id, so a restarted engine knows whose leg it finds."""
+LISTEN_ENTRY = "listen"
+"""The Stasis argument of a supervisor's listen (`routing.listen`): its snoop channel on a
+caller's channel and the supervisor's phone leg. Never a caller."""
+LISTEN_PREFIX = "listen-"
+"""Every id a listen chooses starts so (`listen-<token>-snoop|phone|bridge`): a snoop channel
+shows no Stasis application data in a channel list, its id tells."""
 
 
 class CallCommand:

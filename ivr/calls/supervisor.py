@@ -20,7 +20,7 @@ from typing import Any
 from ivr.ari.client import Disconnected, Resynced, StreamItem
 from ivr.ari.models import Channel, StasisStart, event_channel_id
 from ivr.ari.port import AriPort
-from ivr.calls.handle import CALLER_OF_LEG_VAR, CallCommand
+from ivr.calls.handle import CALLER_OF_LEG_VAR, LISTEN_ENTRY, LISTEN_PREFIX, CallCommand
 from ivr.calls.records import CallRecorder
 from ivr.calls.services import CallServices
 from ivr.calls.session import CallSession, Stop
@@ -99,12 +99,7 @@ class Supervisor:
             and item.channel.id not in self.sessions
             and item.channel.id not in self._claimed
         ):
-            entry = item.args[0] if item.args else ""
-            if entry in INBOUND_ENTRIES or entry == CALLBACK_ENTRY:
-                self._watchers.pop(item.channel.id, None)
-                self._start(item.channel, entry, adopted=False)
-            elif entry in STAFF_ENTRIES and item.channel.id not in self._watchers:
-                self._unclaimed_answer(item)
+            self._entered(item)
             return
         channel_id = event_channel_id(item)
         if channel_id is None:
@@ -114,6 +109,21 @@ class Supervisor:
             session.inbox.put_nowait(item)
         elif (watcher := self._watchers.get(channel_id)) is not None:
             watcher(item)
+
+    def _entered(self, item: StasisStart) -> None:
+        """A channel no session owns entered our app: a new call, or a leg of the engine's."""
+        entry = item.args[0] if item.args else ""
+        if entry in INBOUND_ENTRIES or entry == CALLBACK_ENTRY:
+            self._watchers.pop(item.channel.id, None)
+            self._start(item.channel, entry, adopted=False)
+        elif entry in STAFF_ENTRIES and item.channel.id not in self._watchers:
+            self._unclaimed_answer(item)
+        elif _is_listen(item.channel.id, entry):
+            if (watcher := self._watchers.get(item.channel.id)) is not None:
+                watcher(item)
+            else:
+                # a listen of an engine that stopped: it is over, the caller is not touched
+                self._hang_up_listen(item.channel.id)
 
     def _unclaimed_answer(self, start: StasisStart) -> None:
         """An agent or department phone answered a ring no session follows: one placed by the
@@ -134,6 +144,18 @@ class Supervisor:
             await self._hang_up(leg)
             return
         self._claimed[leg].inbox.put_nowait(start)
+
+    def _hang_up_listen(self, channel_id: str) -> None:
+        log.info("hanging up a listen left over from before a restart")
+
+        async def end() -> None:
+            await self._hang_up(channel_id)
+            # the listen's bridge is named after its channels (routing.listen)
+            bridge = channel_id.rsplit("-", 1)[0] + "-bridge"
+            with contextlib.suppress(AriError):
+                await self.ari.destroy_bridge(bridge)
+
+        self._background(end(), f"orphan:{channel_id}")
 
     async def _hang_up(self, channel_id: str) -> None:
         with contextlib.suppress(AriError):
@@ -190,7 +212,10 @@ class Supervisor:
                 continue
             args = channel.dialplan.app_data.split(",")
             entry = args[1] if len(args) > 1 else ""
-            if entry in INBOUND_ENTRIES or entry == CALLBACK_ENTRY:
+            if _is_listen(channel.id, entry):
+                if channel.id not in self._watchers:  # else: a listen of ours, going on
+                    self._hang_up_listen(channel.id)
+            elif entry in INBOUND_ENTRIES or entry == CALLBACK_ENTRY:
                 self._start(channel, entry, adopted=True)
             elif entry in STAFF_ENTRIES:
                 self._hang_up_if_caller_left(channel.id, present)
@@ -268,3 +293,7 @@ class Supervisor:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
+
+
+def _is_listen(channel_id: str, entry: str) -> bool:
+    return entry == LISTEN_ENTRY or channel_id.startswith(LISTEN_PREFIX)

@@ -1,8 +1,9 @@
 """The supervisor's wallboard: `/supervisor/wallboard` (the page), its live channel
 `/supervisor/wallboard/ws`, `GET /api/v1/wallboard` (the same numbers as JSON), and the
 supervisor's actions on it: log an agent out or pause them with a reason, move a waiting caller
-to another queue (`routing.commands.CallDesk.move`), and open a waiting caller (their number and
-account, audited).
+to another queue (`routing.commands.CallDesk.move`), open a waiting caller (their number and
+account, audited), and listen to an agent's call from the supervisor's phone (`routing.listen`,
+audited).
 
 `Wallboard` computes the `Board` (`ivr.web.wallboard_model`) from the database's call trail
 (today's figures, `ivr.reports.today`) and the engine's live queues and agent pool. It is told of
@@ -58,6 +59,7 @@ from ivr.web.wallboard_model import (
 from ivr.web.wallboard_texts import TEXTS as WALL_TEXTS
 from routing.agents import UnknownAgent
 from routing.commands import CallDesk
+from routing.listen import Listening
 from routing.queues import QueueService
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ SEND_TIMEOUT_S = 5.0
 CLOSE_TIMEOUT_S = 2.0
 MAX_INCOMING_BYTES = 1024
 AUDIT_REASON = "wallboard: supervisor opened a waiting caller"
+LISTEN_AUDIT_REASON = "wallboard: supervisor listened to a call"
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,17 @@ class LiveQueues:
     flush_trail: Callable[[], Awaitable[object]] | None = None
     desk: CallDesk | None = None
     """Where a move to another queue is posted (the caller's session carries it out)."""
+    held: Callable[[], frozenset[str]] | None = None
+    """The calls whose caller is on hold now."""
+    listening: Listening | None = None
+    """Where a supervisor's listen to a call is started."""
 
     def state(self) -> LiveState:
         return LiveState(
             waiting={name: self.queues.waiting(name) for name in self.queues.config.queues},
             callbacks=self.queues.pending_callbacks(),
             language_of=self.language_of,
+            held=self.held() if self.held is not None else frozenset(),
         )
 
 
@@ -384,6 +392,37 @@ async def move_caller(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/supervisor/wallboard")
 
 
+async def listen_call(request: web.Request) -> web.StreamResponse:
+    """Listen to the call an agent is talking on, from the supervisor's own phone (spy only:
+    `routing.listen`). Audited: who listened to which call, when. 409 with the reason when the
+    agent is on no call, the supervisor has no phone or the engine does not run."""
+    agent = _agent_of(request)
+    wallboard = request.app[WALLBOARD]
+    live = wallboard.live
+    if live is None or live.listening is None:
+        return _refused(request, "no_engine")
+    who = me(request).member
+    call_id = live.listening.call_of(agent)
+    reply = await live.listening.start(agent, who.endpoint, who.login)
+    if reply != "ok" or call_id is None:
+        return _refused(request, reply)
+    log.info("a supervisor listens to an agent's call")
+    async with wallboard.db.begin() as conn:
+        ctx = AuditContext(f"supervisor:{who.login}", LISTEN_AUDIT_REASON, call_id)
+        await conn.run_sync(write_audit, ctx, "wallboard_listen", [None], wallboard.clock())
+    raise web.HTTPSeeOther("/supervisor/wallboard")
+
+
+def _refused(request: web.Request, reason: str) -> web.Response:
+    lang = language_of(request)
+    return render(
+        request,
+        "wallboard_listen.html",
+        {"member": me(request).member, "w": translator(lang, WALL_TEXTS), "reason": reason},
+        status=409,
+    )
+
+
 async def _start(app: web.Application) -> None:
     wallboard = app[WALLBOARD]
     pool = app[DESK].pool
@@ -440,6 +479,9 @@ def add_wallboard(
     )
     add_route(
         app, "POST", "/supervisor/wallboard/callers/{call_id}/move", move_caller, Role.SUPERVISOR
+    )
+    add_route(
+        app, "POST", "/supervisor/wallboard/agents/{agent}/listen", listen_call, Role.SUPERVISOR
     )
     api_route(
         app,

@@ -5,7 +5,7 @@ agent pool's states together into one `Board`, the same for the page, its live c
 
 Waiting callers carry no personal data: a call id, queue, position, wait, language and whether
 it is a callback place. The caller's number and account are shown only when a supervisor opens
-the caller (`ivr.web.wallboard`, audited).
+the caller (`ivr.web.wallboard`, audited). An agent's line says whether their caller is on hold.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ class AgentLine(_Model):
     since: datetime
     pending: str | None
     queues: list[str]
+    on_hold: bool = False
+    """On a call whose caller the agent has put on hold."""
 
 
 class Formula(_Model):
@@ -106,6 +108,8 @@ class LiveState:
     waiting: Mapping[str, list[QueuedCall]]
     callbacks: list[CallbackRequest]
     language_of: Callable[[str], str | None]
+    held: frozenset[str] = frozenset()
+    """The calls whose caller is on hold now."""
 
 
 NO_QUEUES = LiveState({}, [], lambda _call_id: None)
@@ -218,6 +222,7 @@ def board_of(
                 since=a.since,
                 pending=a.pending.status if a.pending else None,
                 queues=[q for q, s in queue_skills.items() if s <= set(a.skills)],
+                on_hold=a.status == "on_call" and a.call_id in live.held,
             )
             for a in agents
         ],

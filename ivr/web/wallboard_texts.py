@@ -70,4 +70,30 @@ TEXTS: dict[str, tuple[str, str]] = {
     "gone": ("この通話は終了しています。", "This call has ended."),
     "move": ("移動", "Move"),
     "move_to": ("移動先キュー", "Move to queue"),
+    "on_hold": ("保留中", "On hold"),
+    "listen": ("聞く", "Listen"),
+    "listen_not_on_call": (
+        "このオペレーターは通話中ではありません。",
+        "This agent is not on a call any more.",
+    ),
+    "listen_no_phone": (
+        "あなたの電話（内線）が登録されていません。管理者に登録を依頼してください。",
+        "You have no phone set up: ask an admin to give you a phone endpoint.",
+    ),
+    "listen_no_engine": (
+        "通話エンジンが動いていないため、聞くことができません。",
+        "The call engine is not running: listening is not possible.",
+    ),
+    "listen_busy": (
+        "あなたの電話はすでに別の通話を聞いています。",
+        "Your phone is already listening to a call.",
+    ),
+    "listen_taking_calls": (
+        "あなたは受付中のため、電話に着信が入ります。先に離席にしてください。",
+        "You are taking calls on your phone: pause first.",
+    ),
+    "listen_failed": (
+        "あなたの電話を呼び出せませんでした。",
+        "Your phone could not be rung.",
+    ),
 }

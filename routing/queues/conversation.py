@@ -136,6 +136,8 @@ class Conversation:
         self._poll_s = poll_s
         self._moh_class = moh_class
         self._clock = clock
+        #: the calls whose caller is on hold now: call id -> since when (the wallboard's)
+        self.held: dict[str, datetime] = {}
 
     async def run(
         self,
@@ -152,6 +154,8 @@ class Conversation:
         talk = _Talk(answered, wrap_up_s, held_since=held_since)
         end: TalkEnd = Ended("caller" if agent_up else "agent")
         detached = False
+        if held_since is not None:
+            self.held[call.channel_id] = held_since
         try:
             if agent_up and held_since is not None:
                 # the music went on in Asterisk while no engine ran; started again in case
@@ -163,6 +167,7 @@ class Conversation:
             detached = True
             raise
         finally:
+            self.held.pop(call.channel_id, None)
             if not detached:
                 await asyncio.shield(self._finish(call, talk, end))
         return end
@@ -290,6 +295,10 @@ class Conversation:
             command.answer("too_late")
             return
         talk.held_since = self._clock() if command.on else None
+        if talk.held_since is None:
+            self.held.pop(caller, None)
+        else:
+            self.held[caller] = talk.held_since
         self._trail(
             caller,
             talk.answered.queue,

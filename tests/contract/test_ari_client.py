@@ -90,6 +90,25 @@ async def test_originate_sends_our_ids_and_app(fake: tuple[FakeAriServer, TestSe
     }
 
 
+async def test_a_snoop_spies_with_our_id_and_whispers_nothing(
+    fake: tuple[FakeAriServer, TestServer],
+) -> None:
+    server, test_server = fake
+    server.add_channel("c-9", "hotline")
+    async with client_for(test_server) as ari:
+        snoop = await ari.snoop("c-9", "listen-1-snoop", app_args="listen")
+    assert snoop.id == "listen-1-snoop"
+    [req] = server.requests
+    assert (req.method, req.path) == ("POST", "/ari/channels/c-9/snoop")
+    assert req.query == {
+        "spy": "both",
+        "whisper": "none",
+        "app": "hotline",
+        "appArgs": "listen",
+        "snoopId": "listen-1-snoop",
+    }
+
+
 async def test_play_uses_the_playback_id_we_chose(fake: tuple[FakeAriServer, TestServer]) -> None:
     server, test_server = fake
     server.add_channel("c-2", "hotline")

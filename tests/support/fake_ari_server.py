@@ -64,6 +64,7 @@ class FakeAriServer:
         r.add_get("/ari/channels/{id}/variable", self._get_var)
         r.add_post("/ari/channels/{id}/variable", self._set_var)
         r.add_post("/ari/channels/{id}/continue", self._continue)
+        r.add_post("/ari/channels/{id}/snoop", self._snoop)
         r.add_put("/ari/applications/{app}/eventFilter", self._event_filter)
         return app
 
@@ -172,6 +173,14 @@ class FakeAriServer:
         self.add_channel(channel_id, q.get("app", ""))
         self.channels[channel_id]["state"] = "Down"
         return web.json_response(self.channels[channel_id])
+
+    async def _snoop(self, request: web.Request) -> web.Response:
+        spied = self._channel(request)
+        q = request.query
+        snoop_id = q.get("snoopId", "snoop-1")
+        self.add_channel(snoop_id, q.get("app", ""))
+        self.channels[snoop_id]["name"] = f"Snoop/{spied['id']}-00000001"
+        return web.json_response(self.channels[snoop_id])
 
     async def _hangup(self, request: web.Request) -> web.Response:
         channel = self._channel(request)

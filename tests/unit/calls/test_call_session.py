@@ -449,3 +449,44 @@ async def test_a_re_adopted_call_back_without_a_place_is_closed_politely() -> No
     record = await rig.recorder.wait_for("cb1-callback")
     assert ("hangup", "cb1-callback") in rig.ari.ops
     assert record.outcome != "detached"
+
+
+async def test_a_listen_left_from_a_stopped_engine_is_hung_up_and_never_a_call() -> None:
+    # a supervisor listened to c30 when the engine stopped: the new engine finds the snoop (no
+    # Stasis data in a channel list, only its id) and the supervisor's phone; c30 is adopted
+    rig = Rig()
+    caller = rig.in_stasis_before_we_connected("c30", "main")
+    snoop = Channel(id="listen-ab12-snoop", state="Up")
+    phone = rig.in_stasis_before_we_connected("listen-ab12-phone", "listen", number="301")
+    rig.ari.channels[snoop.id] = snoop
+    rig.ari.emit(Resynced(channels=(caller, snoop, phone), reconnect=False))
+    await settle()
+    assert set(rig.sup.sessions) == {"c30"}
+    for op in (
+        ("hangup", "listen-ab12-snoop"),
+        ("hangup", "listen-ab12-phone"),
+        ("destroy_bridge", "listen-ab12-bridge"),
+    ):
+        assert op in rig.ari.ops
+    assert ("hangup", "c30") not in rig.ari.ops
+    # a supervisor's phone answering a ring of the stopped engine: hung up, no session
+    rig.ari.incoming("listen-cd34-phone", number="301", args="listen")
+    await settle()
+    assert "listen-cd34-phone" not in rig.sup.sessions
+    assert ("hangup", "listen-cd34-phone") in rig.ari.ops
+
+
+async def test_a_watched_listen_channel_goes_to_its_watcher_not_a_session() -> None:
+    rig = Rig()
+    seen: list[object] = []
+    rig.sup.watch("listen-ef56-snoop", seen.append)
+    rig.ari.incoming("listen-ef56-snoop", args="listen")
+    await settle()
+    assert rig.sup.sessions == {}
+    assert [type(e).__name__ for e in seen] == ["StasisStart"]
+    assert ("hangup", "listen-ef56-snoop") not in rig.ari.ops
+    # a resync while the listen goes on (the events socket reconnected) leaves it alone
+    channel = rig.ari.channels["listen-ef56-snoop"]
+    rig.ari.emit(Resynced(channels=(channel,), reconnect=True))
+    await settle()
+    assert ("hangup", "listen-ef56-snoop") not in rig.ari.ops

@@ -174,7 +174,10 @@ class Book:
 
 
 def rig(
-    *agents: str, departments: Mapping[str, object] | None = None, book: Book | None = None
+    *agents: str,
+    departments: Mapping[str, object] | None = None,
+    book: Book | None = None,
+    ari: Phones | None = None,
 ) -> Rig:
     config = RoutingConfig.model_validate(
         {
@@ -203,7 +206,7 @@ def rig(
     def clock() -> datetime:
         return T0 + timedelta(seconds=loop.time() - start)
 
-    ari = Phones()
+    ari = ari or Phones()
     pool = AgentPool(config.agents, clock=clock)
     events = QueueEvents()
     cals = calendars_of(config)

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ivr.store.passwords import Passwords
 from ivr.store.staff import Role
 from ivr.store.tables import audit_log, call_events, calls
+from ivr.web.wallboard import WALLBOARD, render_board
+from ivr.web.wallboard_model import AgentLine
 from tests.support.console import VirtualClock, add_member
 from tests.unit.web.conftest import Client, page_token, sign_in
 
@@ -154,3 +156,52 @@ async def test_a_move_needs_a_configured_queue(staff: None, client: Client) -> N
         assert unknown.status == 422
     no_csrf = await client.post(path, data={"queue": "general"})
     assert no_csrf.status == 403
+
+
+async def test_listening_is_for_supervisors_and_needs_the_engine(
+    staff: None, client: Client
+) -> None:
+    assert (await sign_in(client, "agent1")).status == 303
+    token = await page_token(client)
+    path = "/supervisor/wallboard/agents/agent1/listen"
+    refused = await client.post(path, data={"csrf_token": token}, allow_redirects=False)
+    assert refused.status == 403
+    await client.post("/logout", data={"csrf_token": token})
+    assert (await sign_in(client, "boss")).status == 303
+    token = await page_token(client, "/supervisor/wallboard")
+    no_csrf = await client.post(path, data={}, allow_redirects=False)
+    assert no_csrf.status == 403
+    # the console alone (`hotline console`) places no calls: a clear page, not an error
+    answer = await client.post(path, data={"csrf_token": token}, allow_redirects=False)
+    assert answer.status == 409
+    text = await answer.text()
+    assert 'data-reason="no_engine"' in text
+    assert "通話エンジンが動いていない" in text
+    missing = await client.post(
+        "/supervisor/wallboard/agents/ghost/listen", data={"csrf_token": token}
+    )
+    assert missing.status == 404
+
+
+async def test_an_agent_on_a_call_has_a_listen_button_and_a_held_caller_shows(
+    staff: None, client: Client, clock: VirtualClock
+) -> None:
+    app = client.app
+    assert app is not None
+    board = await app[WALLBOARD].board()
+    line = AgentLine(
+        agent="agent1", status="on_call", reason=None, since=clock.now, pending=None, queues=[]
+    )
+    idle = line.model_copy(update={"agent": "agent2", "status": "ready"})
+    held = board.model_copy(update={"agents": [line.model_copy(update={"on_hold": True}), idle]})
+    html = render_board(app, held, "ja", "t0k")
+    rows = html.split('data-agent="')
+    [on_call] = [r for r in rows if r.startswith("agent1")]
+    [ready] = [r for r in rows if r.startswith("agent2")]
+    assert "/supervisor/wallboard/agents/agent1/listen" in on_call
+    assert "聞く" in on_call
+    assert "保留中" in on_call
+    assert "listen" not in ready
+    assert "保留中" not in ready
+    talking = board.model_copy(update={"agents": [line]})
+    assert "保留中" not in render_board(app, talking, "ja", "t0k")
