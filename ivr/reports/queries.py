@@ -482,7 +482,8 @@ def _tokyo_seconds(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElem
     its local time. The shift is literal SQL, not a bound parameter: PostgreSQL matches the
     GROUP BY against the select list by text."""
     if dialect == "postgresql":
-        epoch = sa.cast(sa.extract("epoch", column), sa.BigInteger)
+        # floor, not the cast's rounding: 23:59:59.6 is still the day before
+        epoch = sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)
     else:
         epoch = sa.cast(sa.func.strftime(sa.literal_column("'%s'"), column), sa.BigInteger)
     return epoch + sa.literal_column("32400", sa.BigInteger)

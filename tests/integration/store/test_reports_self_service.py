@@ -176,3 +176,18 @@ async def test_html_csv_and_json_show_the_rate_per_interval(engine: AsyncEngine)
         "requests": 1,
     } in data["request_kinds_by_interval"]
     assert data["self_service_rate"] == pytest.approx(3 / 5)
+
+
+async def test_a_web_request_just_before_tokyo_midnight_stays_on_its_day(
+    engine: AsyncEngine,
+) -> None:
+    await write(engine)
+    late = at("23:59:59") + timedelta(milliseconds=700)
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(service_requests), [_row("start", "web", late, None)])
+    report = await build_report(engine, spec(DAY, NEXT), NOW)
+    assert report.interval_requests["2027-03-15 23:00"] == {
+        ("start", "web"): 1,
+        ("stop", "ivr"): 1,
+    }
+    assert ("start", "web") not in report.interval_requests["2027-03-16 00:00"]
