@@ -142,7 +142,12 @@ FORMULAS: tuple[tuple[str, str], ...] = (
         "agent's Hold → Resume; wrap-up: the agent's wrap_up state for the call)",
     ),
     ("longest wait", "max wait of any queue contact (answered, abandoned or flowed out)"),
-    ("self-service rate", "requests taken by the IVR / requests taken by phone (IVR + agent)"),
+    (
+        "self-service rate",
+        "requests taken by the IVR / requests taken by phone (IVR + agent); per interval: "
+        "each request in the interval its call started in (a web request in the one it was "
+        "made in), Tokyo time",
+    ),
     ("IVR-completed calls", "calls with an intake created and neither an agent nor a department"),
     (
         "repeat contacts",

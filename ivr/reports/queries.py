@@ -163,6 +163,12 @@ class Report:
     queue_calls: dict[str, CallFigures] = field(default_factory=dict)
     """The call figures (callbacks, calls while closed, transfers…) of the calls that
     reached each queue; calls that never reached one are only in `calls`."""
+    interval_requests: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    """`request_kinds` per interval (label as in `call_intervals`, in interval order): a
+    request taken on a call counts in the interval the call started in (the period's first
+    interval if the call began before the period), a web request (on no call) in the one it
+    was made in; each request is in the period by its own time, as in `request_kinds`, so the
+    intervals add up to it."""
 
     @property
     def abandons_not_listed(self) -> int:
@@ -171,9 +177,19 @@ class Report:
 
     @property
     def self_service_rate(self) -> float | None:
-        ivr = sum(n for (_, ch), n in self.request_kinds.items() if ch == "ivr")
-        phone = ivr + sum(n for (_, ch), n in self.request_kinds.items() if ch == "agent")
-        return ivr / phone if phone else None
+        return self_service(self.request_kinds)
+
+    @property
+    def interval_self_service(self) -> dict[str, float | None]:
+        """The self-service rate of each interval that had a request."""
+        return {label: self_service(k) for label, k in self.interval_requests.items()}
+
+
+def self_service(request_kinds: dict[tuple[str, str], int]) -> float | None:
+    """Requests taken by the IVR / requests taken by phone (IVR + agent); None: none by phone."""
+    ivr = sum(n for (_, ch), n in request_kinds.items() if ch == "ivr")
+    phone = ivr + sum(n for (_, ch), n in request_kinds.items() if ch == "agent")
+    return ivr / phone if phone else None
 
 
 def _label(interval: IntervalName, day: str, minute: int) -> str:
@@ -435,9 +451,7 @@ async def _request_kinds(conn: Any, spec: ReportSpec) -> dict[tuple[str, str], i
     counts by the call it was taken on (so the self-service rate is that of those calls); one
     made on the web, on no call, has no opening hours and is left out then."""
     r = service_requests
-    # an in-city move is one request stored as a linked stop and start: count its stop only
-    kind = sa.case((r.c.kind == "transfer_stop", "transfer"), else_=r.c.kind)
-    where = [r.c.created_at >= spec.start, r.c.created_at < spec.end, r.c.kind != "transfer_start"]
+    where, kind = _request_rows(spec)
     source: sa.FromClause = r
     if spec.hours != "all":
         source = r.join(c, c.c.call_id == r.c.call_id)
@@ -450,6 +464,85 @@ async def _request_kinds(conn: Any, spec: ReportSpec) -> dict[tuple[str, str], i
         .order_by(kind, r.c.channel)
     )
     return {(str(k), str(ch)): int(n) for k, ch, n in (await conn.execute(query)).all()}
+
+
+def _request_rows(spec: ReportSpec) -> tuple[list[sa.ColumnElement[bool]], sa.ColumnElement[Any]]:
+    """What `_request_kinds` counts of the service requests: the period (by the request's own
+    time) and the kind, a linked in-city move counted once by its stop."""
+    r = service_requests
+    # an in-city move is one request stored as a linked stop and start: count its stop only
+    kind = sa.case((r.c.kind == "transfer_stop", "transfer"), else_=r.c.kind)
+    where = [r.c.created_at >= spec.start, r.c.created_at < spec.end, r.c.kind != "transfer_start"]
+    return where, kind
+
+
+def _tokyo_seconds(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]:
+    """Seconds since 1970-01-01 00:00 Tokyo of a `UtcDateTime` column (naive UTC in both
+    databases); Tokyo is UTC+9 all year (no summer time since 1951), so a fixed shift is
+    its local time. The shift is literal SQL, not a bound parameter: PostgreSQL matches the
+    GROUP BY against the select list by text."""
+    if dialect == "postgresql":
+        # floor, not the cast's rounding: 23:59:59.6 is still the day before
+        epoch = sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)
+    else:
+        epoch = sa.cast(sa.func.strftime(sa.literal_column("'%s'"), column), sa.BigInteger)
+    return epoch + sa.literal_column("32400", sa.BigInteger)
+
+
+async def _interval_requests(conn: Any, spec: ReportSpec) -> dict[str, dict[tuple[str, str], int]]:
+    """`_request_kinds` per interval, grouped in SQL by the interval's Tokyo day and slot
+    (some 70,000 requests a year: a few hundred groups, no row per request in Python).
+
+    A request taken on a call is in the interval of the call's start (its `report_contacts`
+    day and minute, like the call figures of `call_intervals`), so an interval's rate is
+    that of its calls; within or outside opening hours it counts by that call, as in
+    `_request_kinds`. A request on no call (the web), or whose call is not rolled up yet,
+    is in the interval of its own `created_at` in Tokyo, and only in an all-hours report:
+    it has no opening hours."""
+    r = service_requests
+    where, kind = _request_rows(spec)
+    grain = _grain(spec)
+    first = spec.first.isoformat()
+    found: dict[tuple[str, int], dict[tuple[str, str], int]] = {}
+
+    def add(day: str, minute: int, k: str, channel: str, n: int) -> None:
+        if day < first:
+            # taken after midnight on a call begun before the period: its first interval
+            day, minute = first, 0
+        kinds = found.setdefault((day, minute), {})
+        kinds[(k, channel)] = kinds.get((k, channel), 0) + n
+
+    slot = c.c.minute // grain
+    on_calls = (
+        sa.select(c.c.day, slot, kind, r.c.channel, sa.func.count())
+        .select_from(r.join(c, c.c.call_id == r.c.call_id))
+        .where(*where, *([c.c.in_hours.is_(spec.hours == "in")] if spec.hours != "all" else []))
+        .group_by(c.c.day, slot, kind, r.c.channel)
+    )
+    for day, s, k, channel, n in (await conn.execute(on_calls)).all():
+        add(str(day), int(s) * grain, str(k), str(channel), int(n))
+    if spec.hours == "all":
+        local = _tokyo_seconds(r.c.created_at, conn.dialect.name)
+        day_no = local // sa.literal_column("86400", sa.BigInteger)
+        own_slot = (local % sa.literal_column("86400", sa.BigInteger)) // sa.literal_column(
+            str(60 * grain), sa.BigInteger
+        )
+        rolled_up = sa.exists().where(c.c.call_id == r.c.call_id)
+        on_no_call = (
+            sa.select(day_no, own_slot, kind, r.c.channel, sa.func.count())
+            .where(*where, ~rolled_up)
+            .group_by(day_no, own_slot, kind, r.c.channel)
+        )
+        epoch = date(1970, 1, 1)
+        for n_day, s, k, channel, n in (await conn.execute(on_no_call)).all():
+            day = (epoch + timedelta(days=int(n_day))).isoformat()
+            add(day, int(s) * grain, str(k), str(channel), int(n))
+    labelled: dict[str, dict[tuple[str, str], int]] = {}
+    for (day, minute), kinds in sorted(found.items()):
+        into = labelled.setdefault(_label(spec.interval, day, minute), {})
+        for key, n in kinds.items():
+            into[key] = into.get(key, 0) + n
+    return {label: dict(sorted(kinds.items())) for label, kinds in labelled.items()}
 
 
 async def _repeats(conn: Any, spec: ReportSpec) -> Repeats:
@@ -659,4 +752,5 @@ async def _build(conn: Any, spec: ReportSpec, now: datetime) -> Report:
         abandons=await _abandons(conn, spec),
         agents=await _agents(conn, spec, now),
         cases=await _cases(conn, spec),
+        interval_requests=await _interval_requests(conn, spec),
     )

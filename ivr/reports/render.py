@@ -89,6 +89,8 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
         "calls_by_interval": {k: _slots(v) for k, v in report.call_intervals.items()},
         "calls_by_queue": {k: _slots(v) for k, v in report.queue_calls.items()},
         "self_service_rate": report.self_service_rate,
+        # intervals without a request by phone have none (null)
+        "self_service_rate_by_interval": report.interval_self_service,
         "departments": {
             d: {"attempted": n, "put_through": ok} for d, (n, ok) in report.departments.items()
         },
@@ -96,6 +98,11 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
         "wrap_up_reasons": report.wrap_reasons,
         "request_kinds": [
             {"kind": k, "channel": ch, "requests": n} for (k, ch), n in report.request_kinds.items()
+        ],
+        "request_kinds_by_interval": [
+            {"interval": label, "kind": k, "channel": ch, "requests": n}
+            for label, kinds in report.interval_requests.items()
+            for (k, ch), n in kinds.items()
         ],
         "complaints_and_requests": [
             {"kind": k, "department": d, "cases": n} for (k, d), n in report.cases.items()
@@ -136,6 +143,12 @@ def _data(report: Report, callers: bool) -> dict[str, Any]:
     }
 
 
+def interval_labels(report: Report) -> list[str]:
+    """The intervals with calls or requests, in order (labels of one interval length sort as
+    text)."""
+    return sorted({*report.call_intervals, *report.interval_requests})
+
+
 def _slots(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__slots__}
 
@@ -146,7 +159,19 @@ def to_csv(report: Report, *, callers: bool = True) -> str:
     w = csv.writer(out, lineterminator="\n")
     data = _data(report, callers)
     _block(w, "intervals", data["intervals"])
-    _block(w, "calls", [{"interval": k, **v} for k, v in data["calls_by_interval"].items()])
+    rates = data["self_service_rate_by_interval"]
+    _block(
+        w,
+        "calls",
+        [
+            {
+                "interval": label,
+                **data["calls_by_interval"].get(label, _slots(CallFigures())),
+                "self_service_rate": rates.get(label),
+            }
+            for label in interval_labels(report)
+        ],
+    )
     _block(w, "calls by queue", [{"queue": k, **v} for k, v in data["calls_by_queue"].items()])
     _block(
         w,
@@ -163,6 +188,7 @@ def to_csv(report: Report, *, callers: bool = True) -> str:
     ]
     _block(w, "agents", agents)
     _block(w, "request kinds", data["request_kinds"])
+    _block(w, "request kinds by interval", data["request_kinds_by_interval"])
     _block(
         w,
         "totals by opening hours",
@@ -451,7 +477,14 @@ def _calls(report: Report) -> str:
     ]
     departments: list[list[Any]] = [[d, n, ok] for d, (n, ok) in report.departments.items()]
     by_queue = [_call_cells(q, f) for q, f in report.queue_calls.items()]
-    by_interval = [_call_cells(label, f) for label, f in report.call_intervals.items()]
+    rates = report.interval_self_service
+    by_interval = [
+        [
+            *_call_cells(label, report.call_intervals.get(label, CallFigures())),
+            _pct(rates.get(label)),
+        ]
+        for label in interval_labels(report)
+    ]
     return (
         "<h2>Calls</h2>"
         + _table(["", "count"], rows)
@@ -460,8 +493,9 @@ def _calls(report: Report) -> str:
         + '<p class="note">Calls that never reached a queue (served in the IVR, put through '
         "to a department, closed at the greeting) are in the totals above only.</p></div>"
         + '<h3>Calls by interval</h3><div id="calls-by-interval">'
-        + _table(["interval", *_CALL_HEAD], by_interval)
-        + "</div>"
+        + _table(["interval", *_CALL_HEAD, "self-service"], by_interval)
+        + '<p class="note">Self-service: requests taken in the IVR / requests taken by phone '
+        "(IVR + agent), each in the interval of the call it was taken on.</p></div>"
         + "<h3>Transfers by department</h3>"
         + _table(["department", "attempted", "put through"], departments)
     )

@@ -152,6 +152,12 @@ async def test_the_console_report_page_renders_the_charts(
     await expect(levels.locator("tbody tr", has_text="(headline)")).to_have_count(1)
     await expect(page.locator("#report #calls-by-queue tbody tr").first).to_be_visible()
     await expect(page.locator("#report #calls-by-interval tbody tr")).to_have_count(12)
+    # each month's self-service rate (requests taken in the IVR / by phone) in its own column
+    by_interval = page.locator("#report #calls-by-interval")
+    await expect(by_interval.locator("th").last).to_have_text("self-service")
+    rates = by_interval.locator("tbody tr td:last-child")
+    for month in range(12):
+        await expect(rates.nth(month)).to_have_text(re.compile(r"^\d+\.\d %$"))
     fcr = page.locator("#report tr", has_text="not called about again within 7 days")
     await expect(fcr).to_have_count(1)
     await expect(page.locator("#abandoned th", has_text="reached since")).to_be_visible()
