@@ -584,7 +584,7 @@ class _Deadline:
     __slots__ = ("_task", "_cancelling", "_handle", "_expired")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, delay_s: float) -> None:
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("an ARI request runs in a task")
         self._task = task
