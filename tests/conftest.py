@@ -17,3 +17,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(f"FAILED: {len(skipped)} test(s) skipped; skips are failures in CI")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_TIERS = ("unit", "contract", "integration", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # `-m "unit or contract"` (the quick run) selects by marker: a test whose tier folder and
+    # marker disagree would silently drop out of the quick run, so that is a collection error.
+    unmarked = []
+    for item in items:
+        parts = item.path.relative_to(config.rootpath).parts
+        tier = parts[1] if len(parts) > 2 and parts[0] == "tests" else None
+        if tier in _TIERS and item.get_closest_marker(tier) is None:
+            unmarked.append(item.nodeid)
+    if unmarked:
+        listed = "\n  ".join(unmarked[:20])
+        raise pytest.UsageError(
+            f"{len(unmarked)} test(s) lack the marker of their tier folder:\n  {listed}"
+        )

@@ -20,6 +20,8 @@ from ivr.store.knowledge import EntryDraft, EntryNotFound, KnowledgeBase, normal
 from ivr.store.tables import audit_log, call_events, calls
 from tests.integration.store.storedata import NOW, cust, seed
 
+pytestmark = pytest.mark.integration
+
 DEPARTMENTS = ("construction", "emergency_duty")
 CTX = AuditContext("agent:dept1", "case_list")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Connection
@@ -16,6 +17,8 @@ from ivr.store.migrate import alembic_config
 from ivr.store.notices import NoticeDraft, NoticeStore, draft_problems, split_areas
 from ivr.store.tables import audit_log, notice_areas, notices
 from tests.integration.store.storedata import NOW
+
+pytestmark = pytest.mark.integration
 
 HOUR = timedelta(hours=1)
 

@@ -22,6 +22,8 @@ from ivr.web.csrf import HEADER
 from tests.support.console import VirtualClock
 from tests.unit.web.conftest import Client, admin_console, audited, page_token, sign_in
 
+pytestmark = pytest.mark.unit
+
 LEAK = "emergency_duty"
 CATALOG = Path(__file__).resolve().parents[3] / "prompts" / "catalog.yaml"
 

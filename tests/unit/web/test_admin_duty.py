@@ -17,6 +17,8 @@ from ivr.web.csrf import HEADER
 from tests.support.console import VirtualClock, add_member
 from tests.unit.web.conftest import Client, admin_console, audited, page_token, sign_in
 
+pytestmark = pytest.mark.unit
+
 LEAK = "emergency_duty"
 
 

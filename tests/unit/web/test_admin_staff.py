@@ -22,6 +22,8 @@ from routing.agents import AgentPool
 from tests.support.console import PASSWORD, VirtualClock, add_member, console_config
 from tests.unit.web.conftest import Client, page_token, sign_in
 
+pytestmark = pytest.mark.unit
+
 NEW_PASSWORD = "another-long-secret"
 
 

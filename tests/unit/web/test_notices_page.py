@@ -25,6 +25,8 @@ from ivr.web.csrf import HEADER
 from tests.support.console import VirtualClock, add_member, console_config
 from tests.unit.web.conftest import Client, page_token, sign_in
 
+pytestmark = pytest.mark.unit
+
 JA = "3月3日の午前9時から正午まで、本町1丁目で断水します。"
 EN = "Water will be off in Honcho 1-chome on March 3 from 9 a.m. to noon."
 

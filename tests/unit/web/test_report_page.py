@@ -32,6 +32,8 @@ from tests.support.console import VirtualClock, add_member, copy_database
 from tests.support.reportdata import generate
 from tests.unit.web.conftest import Client, sign_in
 
+pytestmark = pytest.mark.unit
+
 PHONE = calendars_from_config(DEFAULT_CALENDARS)["phone"]
 HOURS = one_calendar(PHONE.is_open)
 
