@@ -119,6 +119,8 @@ class Hub:
         self._snapshots: dict[str, _Snapshot] = {}
         self._ids = itertools.count(1)
         self._closing: set[asyncio.Task[None]] = set()
+        self.closed = False
+        """The console is stopping: a page that connects now is closed at once."""
         self.dropped = 0
         """Connections dropped for not keeping up (slow or stalled), since start."""
 
@@ -249,6 +251,7 @@ class Hub:
 
     async def aclose(self) -> None:
         """Close every connection (the console stopping)."""
+        self.closed = True
         for agent in list(self._connections):
             await self.disconnect(agent, WSCloseCode.GOING_AWAY)
 
@@ -294,6 +297,11 @@ async def live(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(reason="WebSocket upgrade expected")
     await ws.prepare(request)
+    if hub.closed:
+        # an upgrade that was under way while the console stopped: the hub has closed its
+        # connections already, so this one would hold the shutdown until its timeout
+        await ws.close(code=WSCloseCode.GOING_AWAY)
+        return ws
     transport = request.transport
 
     def abort() -> None:

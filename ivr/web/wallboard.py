@@ -128,6 +128,8 @@ class Wallboard:
         self.queue_skills = {name: frozenset(q.skills) for name, q in config.routing.queues.items()}
         self.desk: Desk | None = None
         self.pages: set[_Page] = set()
+        self.closed = False
+        """The console is stopping: a page that connects now is closed at once."""
         self._poked = asyncio.Event()
         self._lock = asyncio.Lock()
         self.last: Board | None = None
@@ -254,6 +256,11 @@ async def live(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     page = _Page(ws, language_of(request), who.csrf_token)
     page.give(await wallboard.board())
+    if wallboard.closed:
+        # connected while the console stopped, after its pages were closed: it would hold
+        # the shutdown until its timeout
+        await ws.close(code=WSCloseCode.GOING_AWAY)
+        return ws
     wallboard.pages.add(page)
     sender = asyncio.create_task(_send(request.app, page), name="wallboard-ws")
     try:
@@ -435,6 +442,7 @@ async def _start(app: web.Application) -> None:
 
 async def _close_pages(app: web.Application) -> None:
     """At shutdown: the pages' connections end (their handlers return), as the hub's do."""
+    app[WALLBOARD].closed = True
     for page in list(app[WALLBOARD].pages):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):

@@ -315,6 +315,29 @@ async def test_the_console_stopping_closes_the_connections(
         await client.close()
 
 
+async def test_a_page_connecting_while_the_console_stops_is_closed_at_once(
+    engine: AsyncEngine, clock: VirtualClock, passwords: Passwords
+) -> None:
+    # the browser's upgrade was under way when the console stopped: it must not attach to the
+    # closed hub and hold the shutdown open until aiohttp's timeout cancels it
+    hub = Hub(clock)
+    app = create_app(console_config(), engine, clock, passwords=passwords, hub=hub)
+    await add_member(engine, passwords, "agent1")
+    client: Client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        await sign_in(client, "agent1")
+        hub.push("agent1", state("ready"))
+        await app.shutdown()
+        late = await connect(client)
+        closing = await late.receive(timeout=WAIT_S)
+        assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+        assert late.close_code == 1001
+        assert hub.connections("agent1") == 0
+    finally:
+        await client.close()
+
+
 def test_the_route_is_the_agents_and_named(engine: AsyncEngine, clock: VirtualClock) -> None:
     app = create_app(console_config(), engine, clock, hub=Hub(clock))
     assert isinstance(app.router["agent_ws"], web.AbstractResource)

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from aiohttp import WSMsgType
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.store.passwords import Passwords
@@ -205,3 +206,23 @@ async def test_an_agent_on_a_call_has_a_listen_button_and_a_held_caller_shows(
     assert "保留中" not in ready
     talking = board.model_copy(update={"agents": [line]})
     assert "保留中" not in render_board(app, talking, "ja", "t0k")
+
+
+async def test_the_console_stopping_closes_the_pages_and_one_connecting_then(
+    staff: None, client: Client
+) -> None:
+    await sign_in(client, "boss")
+    origin = str(client.make_url("/")).rstrip("/")
+    page = await client.ws_connect("/supervisor/wallboard/ws", origin=origin)
+    first = await page.receive(timeout=60)
+    assert first.type is WSMsgType.TEXT
+    assert first.json()["type"] == "board"
+    await client.app.shutdown()
+    assert (await page.receive(timeout=60)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+    assert page.close_code == 1001
+    # a page whose upgrade was under way as the console stopped is not left open (it would
+    # hold the shutdown until aiohttp's timeout)
+    late = await client.ws_connect("/supervisor/wallboard/ws", origin=origin)
+    assert (await late.receive(timeout=60)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+    assert late.close_code == 1001
+    assert not client.app[WALLBOARD].pages
