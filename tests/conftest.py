@@ -1,11 +1,22 @@
 """Suite-wide rules: in CI (scripts/test sets HOTLINE_FORBID_SKIPS=1) a skipped test is a failure —
-a tier that could not run (no Asterisk, no PostgreSQL, no Chromium) must not pass silently."""
+a tier that could not run (no Asterisk, no PostgreSQL, no Chromium) must not pass silently; every
+test carries its tier folder's marker; each pytest-xdist worker uses its own sandboxed Asterisk
+(tests.support.workers)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+from tests.support.workers import worker_env, worker_number
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None:
+        # before any fixture asks for the sandbox: engines the tests start inherit it too
+        os.environ.update(worker_env(worker_number(worker)))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
