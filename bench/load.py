@@ -146,6 +146,8 @@ class Step:
     dtmf_ms: list[float] = field(default_factory=list)
     asterisk_cpu_ms: float | None = None
     engine_cpu_ms: float | None = None
+    # the kernel's part of engine_cpu_ms (socket reads and writes, epoll, futex)
+    engine_sys_ms: float | None = None
     apologies: int | None = None
     db: DbWork | None = None
 
@@ -157,6 +159,12 @@ def cpu_ms(pid: int) -> float:
     """utime + stime of a process (all its threads), in ms."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) * 1000 / CLK_TCK
+
+
+def sys_ms(pid: int) -> float:
+    """stime of a process (all its threads), in ms: its system calls' share of `cpu_ms`."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) * 1000 / CLK_TCK
 
 
 def rss_mib(pid: int) -> float:
@@ -858,12 +866,22 @@ class Bench:
         step.db = db_work(before, self.pg.snapshot(), step.placed, self.pg.statements)
         self.breakdowns.append((step.label, step.db))
 
-    def idle_db(self, seconds: float = 10) -> None:
-        if self.pg is None:
+    def idle(self, seconds: float = 10) -> None:
+        """The engine's and Asterisk's CPU with no calls (timers, pollers, heartbeats): it is
+        part of every step's CPU-per-call figure, so a high idle share shows up here first."""
+        time.sleep(5)  # the start-up's tail (the first flow and prompt checks, the console)
+        before = self.db_snapshot()
+        cpu0 = self.cpu()
+        time.sleep(seconds)
+        cpu1 = self.cpu()
+        print(
+            f"with no calls: engine {(cpu1[1] - cpu0[1]) / seconds:.1f} ms CPU/s, "
+            f"Asterisk {(cpu1[0] - cpu0[0]) / seconds:.1f} ms CPU/s (over {seconds:.0f} s)",
+            flush=True,
+        )
+        if self.pg is None or before is None:
             print("database work per call: not measured on SQLite (--database postgresql)")
             return
-        before = self.pg.snapshot()
-        time.sleep(seconds)
         idle = db_work(before, self.pg.snapshot(), 1, self.pg.statements)
         print(
             f"PostgreSQL with no calls: {idle.transactions:.0f} transactions, "
@@ -873,19 +891,24 @@ class Bench:
             flush=True,
         )
 
+    def cpu(self) -> tuple[float, float, float]:
+        """Asterisk's CPU, the engine's and the engine's system time, in ms so far."""
+        return cpu_ms(self.asterisk), cpu_ms(self.engine.pid), sys_ms(self.engine.pid)
+
     def run_step(self, label: str, groups: Sequence[Callers], engine: bool) -> Step:
-        cpu0 = cpu_ms(self.asterisk), cpu_ms(self.engine.pid)
+        cpu0 = self.cpu()
         db0 = self.db_snapshot() if engine else None
         t0 = time.time()
         procs = [start_sipp(g, self.ports, self.work) for g in groups]
         for group, proc in zip(groups, procs, strict=True):
             proc.wait()
             sipp_exit(group.name, proc, self.work)
-        cpu1 = cpu_ms(self.asterisk), cpu_ms(self.engine.pid)
+        cpu1 = self.cpu()
         step = self.figures(label, groups, (t0, time.time()) if engine else None, cpu0, cpu1)
         if not engine:
             step.apologies = None
             step.engine_cpu_ms = None
+            step.engine_sys_ms = None
         time.sleep(self.args.settle)
         self.db_step(step, db0)
         return step
@@ -895,8 +918,8 @@ class Bench:
         label: str,
         groups: Sequence[Callers],
         window: tuple[float, float] | None,
-        cpu0: tuple[float, float],
-        cpu1: tuple[float, float],
+        cpu0: tuple[float, float, float],
+        cpu1: tuple[float, float, float],
     ) -> Step:
         step = calls_step(label, groups, self.work)
         if window is not None:
@@ -905,6 +928,7 @@ class Bench:
         calls = max(step.placed, 1)
         step.asterisk_cpu_ms = (cpu1[0] - cpu0[0]) / calls
         step.engine_cpu_ms = (cpu1[1] - cpu0[1]) / calls
+        step.engine_sys_ms = (cpu1[2] - cpu0[2]) / calls
         step.apologies, self.log_offset = apologies_since(self.work / "engine.log", self.log_offset)
         return step
 
@@ -940,8 +964,12 @@ class Bench:
             return
         out = self.work / "profile.txt"
         cmd = [self.args.py_spy, "record", "--pid", str(self.engine.pid), "--format", "raw"]
+        # --native (C frames: uvloop, the parsers) has to stop the engine for each sample
+        sampling = (
+            ["--native", "--rate", "50"] if self.args.native else ["--rate", "200", "--nonblocking"]
+        )
         proc = subprocess.Popen(
-            [*cmd, "--rate", "200", "--output", str(out), "--nonblocking"],
+            [*cmd, *sampling, "--output", str(out)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -1040,7 +1068,7 @@ class Bench:
         def sample() -> None:
             rss.append(rss_mib(self.engine.pid))
 
-        cpu0 = cpu_ms(self.asterisk), cpu_ms(self.engine.pid)
+        cpu0 = self.cpu()
         db0 = self.db_snapshot()
         t0 = time.time()
         procs.update({g.name: start_sipp(g, self.ports, self.work) for g in groups})
@@ -1053,7 +1081,7 @@ class Bench:
         while any(p.poll() is None for p in procs.values()):
             sample()
             time.sleep(1)
-        cpu1 = cpu_ms(self.asterisk), cpu_ms(self.engine.pid)
+        cpu1 = self.cpu()
         window = (t0, time.time())
         for name, proc in procs.items():
             sipp_exit(name, proc, self.work)
@@ -1149,7 +1177,7 @@ def header(db: bool) -> str:
     head = (
         f"{'rate':>4} {'path':<8} {'placed':>6} {'failed':>6} {'inv200 p50':>10} {'p95':>7} "
         f"{'dtmf→cmd p50':>12} {'p99':>7} {'(n)':>6} {'ast ms/call':>11} {'eng ms/call':>11} "
-        f"{'apologies':>9}"
+        f"{'of it sys':>9} {'apologies':>9}"
     )
     return head + (f" {'db xact/call':>12} {'stmt/call':>9}" if db else "")
 
@@ -1162,7 +1190,8 @@ def row(rate: int | str, path: str, s: Step, db: bool = False) -> str:
         f"{_ms(percentile(s.dtmf_ms, 50)) if engine else '':>12} "
         f"{_ms(percentile(s.dtmf_ms, 99)) if engine else '':>7} "
         f"{len(s.dtmf_ms) if engine else '':>6} {_num(s.asterisk_cpu_ms):>11} "
-        f"{_num(s.engine_cpu_ms):>11} {'' if s.apologies is None else s.apologies:>9}"
+        f"{_num(s.engine_cpu_ms):>11} {_num(s.engine_sys_ms):>9} "
+        f"{'' if s.apologies is None else s.apologies:>9}"
     )
     if db:
         xacts = None if s.db is None else s.db.transactions
@@ -1286,6 +1315,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--settle", type=float, default=3.0, help="s between steps")
     p.add_argument("--profile", type=Path, help="py-spy raw profile of the first engine step")
+    p.add_argument(
+        "--native", action="store_true", help="profile with C frames (slows the engine down)"
+    )
     p.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
     p.add_argument("--keep-asterisk", action="store_true", help="leave the bench Asterisk up")
     args = p.parse_args(argv)
@@ -1357,7 +1389,7 @@ def run(
     )
     bench.log_offset = apologies_since(args.work / "engine.log", 0)[1]
     try:
-        bench.idle_db()
+        bench.idle()
         if args.rates:
             print(header(db.stats is not None), flush=True)
             bench.rate_steps()
