@@ -42,7 +42,10 @@ agents are staff rows, one per agent phone of the bench config); callers use dem
 match one account in an area without notices, each caller group its own numbers (so the capture
 and the calls table tell the groups apart). The phone calendar is made always open so every call
 reaches the main menu whatever the hour. `--engine-src DIR` runs the engine from another checkout
-(PYTHONPATH), to compare before and after. Needs root (chroot, tcpdump); prints numbers, asserts
+(PYTHONPATH); `--compare DIR` runs every rate step a second time on an engine from DIR (the same
+database, Asterisk and config; the engines swapped between the steps), so a change is measured
+against its baseline in one sitting: the engine's CPU per call moves by a millisecond from one
+run to the next with the machine's other load. Needs root (chroot, tcpdump); prints numbers, asserts
 nothing.
 
     .venv/bin/python bench/load.py --rates 10,15,20,40 --seconds 30 [--hold 400]
@@ -148,6 +151,9 @@ class Step:
     engine_cpu_ms: float | None = None
     # the kernel's part of engine_cpu_ms (socket reads and writes, epoll, futex)
     engine_sys_ms: float | None = None
+    # how often the engine's threads went to sleep and were woken up again (voluntary context
+    # switches): each costs the engine CPU of its own, apart from the work it was woken for
+    engine_wakeups: float | None = None
     apologies: int | None = None
     db: DbWork | None = None
 
@@ -165,6 +171,17 @@ def sys_ms(pid: int) -> float:
     """stime of a process (all its threads), in ms: its system calls' share of `cpu_ms`."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[12]) * 1000 / CLK_TCK
+
+
+def wakeups(pid: int) -> int:
+    """Voluntary context switches of all the process's threads so far."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            for line in status.read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+    return total
 
 
 def rss_mib(pid: int) -> float:
@@ -506,6 +523,11 @@ def asterisk_channels(ports: Ports, password: str) -> int | None:
     """Channels in the bench Asterisk now (None: ARI did not answer)."""
     status, body = _ari_request(ports, password, "/channels")
     return len(json.loads(body)) if status == 200 else None
+
+
+# after the engine connects, its start-up goes on a few seconds (the first flow and prompt
+# checks, the console): not part of any step
+STARTUP_TAIL_S = 5.0
 
 
 def start_engine(
@@ -852,6 +874,7 @@ class Bench:
     db: Db
     pg: PgStats | None
     password: str
+    config: Path
     log_offset: int = 0
     breakdowns: list[tuple[str, DbWork]] = field(default_factory=list)
 
@@ -869,13 +892,14 @@ class Bench:
     def idle(self, seconds: float = 10) -> None:
         """The engine's and Asterisk's CPU with no calls (timers, pollers, heartbeats): it is
         part of every step's CPU-per-call figure, so a high idle share shows up here first."""
-        time.sleep(5)  # the start-up's tail (the first flow and prompt checks, the console)
+        time.sleep(STARTUP_TAIL_S)
         before = self.db_snapshot()
         cpu0 = self.cpu()
         time.sleep(seconds)
         cpu1 = self.cpu()
         print(
-            f"with no calls: engine {(cpu1[1] - cpu0[1]) / seconds:.1f} ms CPU/s, "
+            f"with no calls: engine {(cpu1[1] - cpu0[1]) / seconds:.1f} ms CPU/s "
+            f"({(cpu1[3] - cpu0[3]) / seconds:.0f} wake-ups/s), "
             f"Asterisk {(cpu1[0] - cpu0[0]) / seconds:.1f} ms CPU/s (over {seconds:.0f} s)",
             flush=True,
         )
@@ -891,9 +915,11 @@ class Bench:
             flush=True,
         )
 
-    def cpu(self) -> tuple[float, float, float]:
-        """Asterisk's CPU, the engine's and the engine's system time, in ms so far."""
-        return cpu_ms(self.asterisk), cpu_ms(self.engine.pid), sys_ms(self.engine.pid)
+    def cpu(self) -> tuple[float, float, float, float]:
+        """Asterisk's CPU, the engine's and the engine's system time, in ms so far, and the
+        engine's wake-ups."""
+        engine = self.engine.pid
+        return cpu_ms(self.asterisk), cpu_ms(engine), sys_ms(engine), float(wakeups(engine))
 
     def run_step(self, label: str, groups: Sequence[Callers], engine: bool) -> Step:
         cpu0 = self.cpu()
@@ -909,6 +935,7 @@ class Bench:
             step.apologies = None
             step.engine_cpu_ms = None
             step.engine_sys_ms = None
+            step.engine_wakeups = None
         time.sleep(self.args.settle)
         self.db_step(step, db0)
         return step
@@ -918,8 +945,8 @@ class Bench:
         label: str,
         groups: Sequence[Callers],
         window: tuple[float, float] | None,
-        cpu0: tuple[float, float, float],
-        cpu1: tuple[float, float, float],
+        cpu0: tuple[float, float, float, float],
+        cpu1: tuple[float, float, float, float],
     ) -> Step:
         step = calls_step(label, groups, self.work)
         if window is not None:
@@ -929,6 +956,7 @@ class Bench:
         step.asterisk_cpu_ms = (cpu1[0] - cpu0[0]) / calls
         step.engine_cpu_ms = (cpu1[1] - cpu0[1]) / calls
         step.engine_sys_ms = (cpu1[2] - cpu0[2]) / calls
+        step.engine_wakeups = (cpu1[3] - cpu0[3]) / calls
         step.apologies, self.log_offset = apologies_since(self.work / "engine.log", self.log_offset)
         return step
 
@@ -955,7 +983,19 @@ class Bench:
             rows.append((rate, dialplan, engine))
             print(row(rate, "dialplan", dialplan, self.pg is not None), flush=True)
             print(row(rate, "engine", engine, self.pg is not None), flush=True)
+            if self.args.compare is not None:
+                self.swap(self.args.compare)
+                other = self.short_calls(f"compare-{rate}", ENGINE_EXTEN, rate, 5207)
+                compared = self.run_step(other.name, [other], engine=True)
+                self.swap(self.args.engine_src)
+                print(row(rate, "compare", compared, self.pg is not None), flush=True)
         return rows
+
+    def swap(self, src: Path) -> None:
+        """Stop the engine; start one from `src` on the same database, Asterisk and config."""
+        stop(self.engine)
+        self.engine = start_engine(src, self.config, self.work, self.ports, self.password)
+        time.sleep(STARTUP_TAIL_S)
 
     @contextlib.contextmanager
     def profiled(self, rate: int) -> Iterator[None]:
@@ -1173,11 +1213,20 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
+def _ratio(s: Step) -> str:
+    # the engine's CPU per call over Asterisk's: Asterisk does the same work for every call, so
+    # its CPU per call gauges how fast the (shared, virtual) machine ran during the step; the
+    # two move together by ±15 % from run to run, their ratio by a few per cent
+    if s.engine_cpu_ms is None or not s.asterisk_cpu_ms:
+        return ""
+    return f"{s.engine_cpu_ms / s.asterisk_cpu_ms:.3f}"
+
+
 def header(db: bool) -> str:
     head = (
         f"{'rate':>4} {'path':<8} {'placed':>6} {'failed':>6} {'inv200 p50':>10} {'p95':>7} "
         f"{'dtmf→cmd p50':>12} {'p99':>7} {'(n)':>6} {'ast ms/call':>11} {'eng ms/call':>11} "
-        f"{'of it sys':>9} {'apologies':>9}"
+        f"{'of it sys':>9} {'eng/ast':>7} {'wakeups':>7} {'apologies':>9}"
     )
     return head + (f" {'db xact/call':>12} {'stmt/call':>9}" if db else "")
 
@@ -1190,7 +1239,8 @@ def row(rate: int | str, path: str, s: Step, db: bool = False) -> str:
         f"{_ms(percentile(s.dtmf_ms, 50)) if engine else '':>12} "
         f"{_ms(percentile(s.dtmf_ms, 99)) if engine else '':>7} "
         f"{len(s.dtmf_ms) if engine else '':>6} {_num(s.asterisk_cpu_ms):>11} "
-        f"{_num(s.engine_cpu_ms):>11} {_num(s.engine_sys_ms):>9} "
+        f"{_num(s.engine_cpu_ms):>11} {_num(s.engine_sys_ms):>9} {_ratio(s):>7} "
+        f"{_num(s.engine_wakeups):>7} "
         f"{'' if s.apologies is None else s.apologies:>9}"
     )
     if db:
@@ -1298,6 +1348,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="PostgreSQL: list each engine step's statements per call",
     )
     p.add_argument("--engine-src", type=Path, default=REPO, help="checkout to run the engine from")
+    p.add_argument(
+        "--compare", type=Path, default=None, help="checkout of a second engine for every step"
+    )
     p.add_argument("--accounts", type=int, default=2000, help="demo accounts in the database")
     p.add_argument("--sandbox", type=Path, default=Path("/work/bench-sandbox"))
     p.add_argument("--work", type=Path, default=Path("/work/bench-run"), help="run files")
@@ -1323,6 +1376,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.rates = [int(r) for r in args.rates.split(",") if r]
     args.engine_src = args.engine_src.resolve()
+    if args.compare is not None:
+        args.compare = args.compare.resolve()
     return args
 
 
@@ -1386,7 +1441,10 @@ def run(
         reader,
         db.stats,
         password,
+        config,
     )
+    if args.compare is not None:
+        print(f"compared with an engine from {args.compare} (git {git_head(args.compare)})")
     bench.log_offset = apologies_since(args.work / "engine.log", 0)[1]
     try:
         bench.idle()
@@ -1398,7 +1456,8 @@ def run(
         if args.statements:
             print_breakdowns(bench.breakdowns)
     finally:
-        stop(engine)
+        # the engine that runs now (`--compare` swaps them)
+        stop(bench.engine)
 
 
 def git_head(src: Path) -> str:
