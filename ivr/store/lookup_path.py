@@ -2,31 +2,39 @@
 
 A caller hears nothing until the match returns, so look-ups get their own path, chosen by dialect:
 
-- **SQLite**: the whole look-up (select, audit insert, commit) runs in one dedicated worker thread
-  on a synchronous connection. Through aiosqlite every statement, fetch and commit is its own hop
-  between the event loop and the driver's thread (about ten per look-up, 0.1-0.25 ms each on a
-  busy 2-core machine); with one hop instead, at 1,000,000 accounts, p50 went from 1.9 to 0.8 ms
-  and p99 from 3.5 to 1.7 ms (`bench/lookup.py`). The worker has a connection of its own, but it
-  writes only while holding the main engine's single connection: SQLite has one writer, and
-  queueing for that connection in asyncio is fair, where SQLite's busy handler polls in steps of
-  up to 100 ms and let two busy intake writers starve a look-up for 0.7 s at the p99. The turn is
-  taken as the pool's raw connection (no `AsyncConnection` around it: a third of the CPU), and the
-  caller-ID match, on every call, runs on the driver's cursor: the same two statements, compiled
-  once by SQLAlchemy with their bind and result processors, in the same BEGIN IMMEDIATE
-  transaction, at half the CPU of SQLAlchemy's execution layer (`SqliteCallerMatch`).
-  What is queued for the path while it works (look-ups, the call memory's and the call trail's
-  batches) goes to the thread together, one transaction each, on one turn: per turn there is one
-  wait for the main connection and one hop each way, however many calls asked. Taken one job at
-  a time, those hops (each a wait for the GIL on a busy machine) were the path's throughput; at
-  40 calls/s with the machine's cores shared, look-ups queued for seconds behind each other's
-  hops and timed out.
+- **SQLite**: the whole look-up (select, audit insert, commit) runs on one synchronous connection
+  of the path's own, on the event loop's thread, taking the SQLite write lock without waiting.
+  Through aiosqlite every statement, fetch and commit is its own hop between the event loop and
+  the driver's thread (about ten per look-up, 0.1-0.25 ms each on a busy 2-core machine). With
+  one hop to a worker thread per turn instead, at 1,000,000 accounts p50 went from 1.9 to
+  0.8 ms and p99 from 3.5 to 1.7 ms (`bench/lookup.py`); but that hop was still a third of the
+  path's CPU at a peak (waking the thread, the GIL passed back and forth, the futures chained
+  back): run in place, the engine slept and woke 7.4 times per call at 40 calls/s instead of
+  14.7 and spent 8 % less CPU per call (`bench/load.py --compare`, engine over Asterisk CPU per
+  call 0.312 -> 0.288, about 0.45 ms of 5.8). A turn's work
+  is short (a look-up is an indexed read and one insert; a batch a few hundred rows, a commit
+  into the WAL without fsync), so it runs in place. What may be slow goes to the worker
+  thread instead, where it can wait without freezing the calls: a turn that finds the write lock
+  held (another process: the standby engine, a `hotline` command) hands its jobs there, where
+  the connection waits for the lock as long as the other connections do; and checkpoints, which
+  fsync, run there on a connection of their own (this one never checkpoints itself).
+  The path writes only while holding the main engine's single connection: SQLite has one
+  writer, and queueing for that connection in asyncio is fair, where SQLite's busy handler polls
+  in steps of up to 100 ms and let two busy intake writers starve a look-up for 0.7 s at the p99.
+  The turn is taken as the pool's raw connection (no `AsyncConnection` around it: a third of the
+  CPU), and the caller-ID match, on every call, runs on the driver's cursor: the same two
+  statements, compiled once by SQLAlchemy with their bind and result processors, in the same
+  BEGIN IMMEDIATE transaction, at half the CPU of SQLAlchemy's execution layer
+  (`SqliteCallerMatch`). What is queued for the path while it works (look-ups, the call
+  memory's and the call trail's batches) is taken together, one transaction each, on one turn:
+  per turn there is one wait for the main connection however many calls asked.
 - **PostgreSQL**: the match and its audit rows are ONE statement (the audit insert is a
   data-modifying CTE) on an autocommit connection: one round trip instead of five (pool ping,
   BEGIN, SELECT, INSERT, COMMIT) and still atomic; p50 1.9 -> 0.9 ms, p99 2.9 -> 1.5 ms. This
   pool does not ping a connection before lending it; a connection found dead is dropped and the
   look-up runs once more, so a restarted database server costs one retry, not a failed call.
 
-Other look-ups (by customer number) run as one unit on the same path: the worker thread on SQLite,
+Other look-ups (by customer number) run as one unit on the same path: a turn on SQLite,
 one transaction on the main engine on PostgreSQL.
 """
 
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -59,17 +68,24 @@ from ivr.store.db import SQLITE_BUSY_TIMEOUT_MS, sqlite_on_begin, sqlite_on_conn
 from ivr.store.models import Account, CallerMatch
 from ivr.store.tables import audit_log
 
+log = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# how long a turn may wait for the SQLite worker's connection (it is used by one thread, so
-# only a turn stuck behind the write lock for the whole busy timeout would reach this)
+# how long a turn handed to the worker thread may wait for its connection (it is used by one
+# turn at a time, so only a turn stuck behind the write lock for the whole busy timeout would)
 SQLITE_POOL_TIMEOUT_S = SQLITE_BUSY_TIMEOUT_MS / 1000 + 5
-# jobs taken to the worker thread on one turn at most: the main connection's other users (intake,
-# the outbox) wait for one turn, so it stays short however long the queue
+# jobs taken on one turn at most: the main connection's other users (intake, the outbox) wait
+# for one turn, so it stays short however long the queue
 JOBS_PER_TURN = 64
-# a turn cancelled (the engine stopping) keeps the write lock this long at most for its thread
+# a turn in the worker thread cancelled (the engine stopping) keeps the write lock this long at
+# most for its thread
 TURN_KEPT_AFTER_CANCEL_S = 1.0
+# the path's connection never checkpoints the WAL itself (that fsyncs, on the loop's thread): the
+# worker thread does, PASSIVE (never waiting for readers or writers), at most this often while
+# the path writes. The other connections keep SQLite's own automatic checkpoints.
+CHECKPOINT_EVERY_S = 1.0
 
 
 class LookupPath(Protocol):
@@ -110,21 +126,31 @@ class SqliteLookupPath:
         if not database or database == ":memory:":
             # a second connection would open a second, empty in-memory database
             raise ValueError("the SQLite look-up path needs a database file, not :memory:")
+        self._database = database
         self._engine = sa.create_engine(
             engine.url.set(drivername="sqlite+pysqlite"),
             pool_size=1,
             max_overflow=0,
             pool_timeout=SQLITE_POOL_TIMEOUT_S,
+            # used on the loop's thread and, for a turn that must wait, on the worker thread:
+            # by one turn at a time (`_work`), never by two threads at once
+            connect_args={"check_same_thread": False},
         )
         sa.event.listen(self._engine, "connect", sqlite_on_connect)
+        sa.event.listen(self._engine, "connect", _never_wait_nor_checkpoint)
         sa.event.listen(self._engine, "begin", sqlite_on_begin)
-        # one thread: the connection is created, used and closed there
+        # one thread, for the turns that wait for the write lock and for checkpoints
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotline-lookup")
         self._caller_match = SqliteCallerMatch(self._engine.dialect)
         self._queue: deque[_Job] = deque()
         self._worker: asyncio.Task[None] | None = None
-        # turns taken (each one wait for the main connection and one hop to the thread and back)
+        self._checkpoint: asyncio.Future[None] | None = None
+        self._checkpointed_at = 0.0
+        self._checkpointer: sqlite3.Connection | None = None
+        # turns taken (each one wait for the main connection), and of them those handed to the
+        # worker thread because another process held the write lock
         self.turns = 0
+        self.waited_turns = 0
 
     async def run(
         self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -145,7 +171,7 @@ class SqliteLookupPath:
 
     def _submit(self, work: Callable[[Any], Any], *, raw: bool = False) -> asyncio.Future[Any]:
         """Queue `work` for the next turn. Cancelling the returned future before its turn
-        drops the job (a look-up nobody waits for writes no audit row); once the thread has it,
+        drops the job (a look-up nobody waits for writes no audit row); once its turn has it,
         it runs to its end."""
         loop = asyncio.get_running_loop()
         job = _Job(work, loop.create_future(), raw)
@@ -184,15 +210,25 @@ class SqliteLookupPath:
         if not jobs:
             return
         self.turns += 1
-        done = asyncio.get_running_loop().run_in_executor(self._thread, self._run_jobs, jobs)
+        outcomes = self._run_jobs(jobs, waiting=False)
+        if len(outcomes) < len(jobs):
+            # the write lock is another process's: the rest of the turn waits for it in the
+            # thread, as long as SQLite's busy timeout, while the calls go on
+            self.waited_turns += 1
+            outcomes += await self._in_thread(jobs[len(outcomes) :])
+        _settle(jobs, outcomes)
+        self._checkpoint_now_and_then()
+
+    async def _in_thread(self, jobs: list[_Job]) -> list[tuple[bool, Any]]:
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(self._thread, self._run_jobs, jobs, True)
         try:
-            outcomes = await asyncio.shield(done)
+            return await asyncio.shield(done)
         except asyncio.CancelledError:
             # the thread finishes its transactions anyway: keep the turn until it has (an
             # async writer would otherwise poll for the lock), but not for ever
             await asyncio.wait({done}, timeout=TURN_KEPT_AFTER_CANCEL_S)
             raise
-        _settle(jobs, outcomes)
 
     def _take(self) -> list[_Job]:
         jobs: list[_Job] = []
@@ -202,14 +238,23 @@ class SqliteLookupPath:
                 jobs.append(job)
         return jobs
 
-    def _run_jobs(self, jobs: list[_Job]) -> list[tuple[bool, Any]]:
-        """In the worker thread: each job in turn; its result or error."""
+    def _run_jobs(self, jobs: list[_Job], waiting: bool) -> list[tuple[bool, Any]]:
+        """Each job in turn; its result or error. Not `waiting` (on the loop's thread): stops
+        before the first job that found the write lock held (it wrote nothing)."""
+        if waiting:
+            self._set_busy_timeout(SQLITE_BUSY_TIMEOUT_MS)
         outcomes: list[tuple[bool, Any]] = []
-        for job in jobs:
-            try:
-                outcomes.append((True, self._run_job(job)))
-            except Exception as exc:
-                outcomes.append((False, exc))
+        try:
+            for job in jobs:
+                try:
+                    outcomes.append((True, self._run_job(job)))
+                except Exception as exc:
+                    if not waiting and _is_busy(exc):
+                        break
+                    outcomes.append((False, exc))
+        finally:
+            if waiting:
+                self._set_busy_timeout(0)
         return outcomes
 
     def _run_job(self, job: _Job) -> Any:
@@ -218,20 +263,84 @@ class SqliteLookupPath:
                 return job.work(conn)
         raw = self._engine.raw_connection()
         try:
-            driver = raw.driver_connection
-            if not isinstance(driver, sqlite3.Connection):  # pragma: no cover - pysqlite's own
-                raise TypeError(f"not a sqlite3 connection: {driver!r}")
-            return job.work(driver)
+            return job.work(_driver(raw))
         finally:
             raw.close()
+
+    def _set_busy_timeout(self, ms: int) -> None:
+        raw = self._engine.raw_connection()
+        try:
+            _driver(raw).execute(f"PRAGMA busy_timeout={ms}")
+        finally:
+            raw.close()
+
+    def _checkpoint_now_and_then(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._checkpointed_at < CHECKPOINT_EVERY_S:
+            return
+        if self._checkpoint is not None and not self._checkpoint.done():
+            return
+        self._checkpointed_at = now
+        self._checkpoint = loop.run_in_executor(self._thread, self._checkpoint_wal)
+
+    def _checkpoint_wal(self) -> None:
+        """In the worker thread: a PASSIVE checkpoint (it copies what no reader still needs and
+        waits for nobody), on a connection of its own."""
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(
+                self._database, isolation_level=None, check_same_thread=False
+            )
+        try:
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            # the next one tries again; the other connections still checkpoint on their own
+            log.warning("WAL checkpoint failed (%s)", type(exc).__name__)
+
+    async def checkpointed(self) -> None:
+        """Wait for the checkpoint under way, if there is one."""
+        if self._checkpoint is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._checkpoint)
 
     async def aclose(self) -> None:
         if self._worker is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._worker)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._engine.dispose)
+        await self.checkpointed()
+        await loop.run_in_executor(self._thread, self._close_connections)
         self._thread.shutdown(wait=True)
+
+    def _close_connections(self) -> None:
+        self._engine.dispose()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
+
+
+def _never_wait_nor_checkpoint(dbapi_conn: Any, _record: Any) -> None:
+    # on the loop's thread this connection must not wait for a lock (a turn that would is handed
+    # to the worker thread) nor fsync a checkpoint (the worker thread does)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+def _driver(raw: Any) -> sqlite3.Connection:
+    driver = raw.driver_connection
+    if not isinstance(driver, sqlite3.Connection):  # pragma: no cover - pysqlite's own
+        raise TypeError(f"not a sqlite3 connection: {driver!r}")
+    return driver
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """SQLite said SQLITE_BUSY (another connection holds the lock): nothing was written."""
+    error = exc.orig if isinstance(exc, DBAPIError) else exc
+    return (
+        isinstance(error, sqlite3.Error) and (error.sqlite_errorcode & 0xFF) == sqlite3.SQLITE_BUSY
+    )
 
 
 def _settle(jobs: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from datetime import UTC
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from ivr.callerid import normalise_caller_id
+from ivr.store import lookup_path
 from ivr.store.accounts import AccountStore, AuditContext, match_caller
 from ivr.store.db import open_engine
 from ivr.store.lookup_path import JOBS_PER_TURN, SqliteLookupPath
@@ -174,7 +177,7 @@ async def test_sqlite_jobs_queued_behind_a_writer_share_one_turn_each_in_its_own
         finally:
             await path.aclose()
         assert [m.kind for m in matches] == [MatchKind.ONE, MatchKind.SEVERAL, MatchKind.WITHHELD]
-        # one wait for the writer, one hop to the database thread for all of them
+        # one wait for the writer, one turn for all of them
         assert turns == 1
         async with engine.connect() as conn:
             rows = (
@@ -220,5 +223,93 @@ async def test_the_main_connections_other_users_get_in_between_sqlite_turns(
         finally:
             await path.aclose()
         assert 0 < audited_when_read < len(lookups)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_sqlite_lookup_behind_another_processs_lock_waits_without_stopping_the_calls(
+    tmp_path: Path,
+) -> None:
+    # the standby engine or a `hotline` command (another process: not the main connection's
+    # queue) holds SQLite's write lock while a call's look-up comes
+    db = tmp_path / "hotline.sqlite3"
+    url = f"sqlite+aiosqlite:///{db}"
+    await migrate(url)
+    engine = open_engine(url)
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        await seed(engine)
+        path = SqliteLookupPath(engine)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute(
+                "INSERT INTO audit_log (at, actor, action, reason) "
+                "VALUES ('2027-04-01 09:00:00.000000', 'other process', 'x', 'y')"
+            )
+            ticks = 0
+
+            async def other_calls() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0.01)
+
+            calls = asyncio.create_task(other_calls())
+            lookup = asyncio.create_task(path.match_caller(normalise_caller_id("0935821234"), IVR))
+            done, _ = await asyncio.wait({lookup}, timeout=LOCK_HELD_S)
+            # it waits for the lock instead of failing ("database is locked"), and the event
+            # loop serves the other calls meanwhile (a wait on the loop's thread would stop
+            # them for as long as the lock is held)
+            assert not done
+            assert ticks > 1
+            other.execute("COMMIT")
+            match = await lookup
+            calls.cancel()
+            waited = path.waited_turns
+        finally:
+            await path.aclose()
+        assert match.kind is MatchKind.ONE
+        assert waited == 1
+        async with engine.connect() as conn:
+            actors = (
+                await conn.execute(sa.select(audit_log.c.actor).order_by(audit_log.c.id))
+            ).all()
+        assert [r.actor for r in actors] == ["other process", "ivr"]
+    finally:
+        other.close()
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("checkpoints", [True, False])
+async def test_the_sqlite_paths_writes_are_checkpointed_so_the_wal_does_not_keep_growing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, checkpoints: bool
+) -> None:
+    # the path's own connection never checkpoints (that fsyncs on the loop's thread): without
+    # the worker thread's checkpoints a storm's look-ups would pile up in the WAL file
+    monkeypatch.setattr(lookup_path, "CHECKPOINT_EVERY_S", 0.0 if checkpoints else 1e9)
+    db = tmp_path / "hotline.sqlite3"
+    url = f"sqlite+aiosqlite:///{db}"
+    await migrate(url)
+    engine = open_engine(url)
+    caller = normalise_caller_id("0935821234")
+    try:
+        await seed(engine)
+        with contextlib.closing(sqlite3.connect(db)) as setup:
+            # what the migrations and the seed left in the WAL is not the path's
+            setup.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        path = SqliteLookupPath(engine)
+        try:
+            for _ in range(40):
+                assert (await path.match_caller(caller, IVR)).kind is MatchKind.ONE
+                await path.checkpointed()
+        finally:
+            await path.aclose()
+        with contextlib.closing(sqlite3.connect(db)) as reader:
+            _, frames, _ = reader.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        # each look-up's commit appends a few pages; a checkpointed WAL starts over
+        if checkpoints:
+            assert frames < 10
+        else:
+            assert frames >= 40
     finally:
         await engine.dispose()
