@@ -45,6 +45,7 @@ from ivr.web import (
     targets,
 )
 from ivr.web.access import ACCESS, TOKENS, access_middleware, add_static
+from ivr.web.calls import refusal_texts
 from ivr.web.context import CONSOLE, Clock, Console
 from ivr.web.csrf import csrf_middleware
 from ivr.web.errors import errors_middleware
@@ -117,6 +118,7 @@ def create_app(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    aiohttp_jinja2.get_env(app).globals["refusal_texts"] = refusal_texts
     add_static(app, STATIC_PREFIX, str(HERE / "static"))
     for module in (login, pages, api):
         module.add_routes(app)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -39,7 +39,7 @@ from ivr.web.openapi import (
     unprocessable,
 )
 from ivr.web.sessions import signed_in
-from routing.commands import CallDesk, Reply
+from routing.commands import CallDesk, Refusal, Reply
 from routing.config import Label, RoutingConfig
 from routing.wrapup import MAX_NOTES, WrapUps
 
@@ -103,6 +103,16 @@ class TransferRequest(BaseModel):
         if (self.to_department is None) == (self.to_queue is None):
             raise ValueError("give exactly one of to_department and to_queue")
         return self
+
+
+# every code a call control's 409 may carry: the engine's refusals, and no engine at all
+REFUSALS: tuple[str, ...] = (*get_args(Refusal), "no_engine")
+
+
+def refusal_texts(t: Callable[[str], str]) -> dict[str, str]:
+    """What each refusal code says to the agent, in the words of `t` (the page's translator):
+    the agent page shows these after "Not done", never the code."""
+    return {code: t(f"refusal_{code}") for code in REFUSALS}
 
 
 def controls_of(request: web.Request) -> CallControls:

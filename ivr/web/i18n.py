@@ -98,6 +98,25 @@ TEXTS: dict[str, tuple[str, str]] = {
     # the call's controls (ivr/web/calls.py, templates/_call_controls.html)
     "call_controls": ("通話の操作", "Call"),
     "call_action_failed": ("できませんでした", "Not done"),
+    # why the engine refused a call command (routing.commands.Refusal), after call_action_failed
+    "refusal_not_ringing": ("電話は鳴っていません", "your phone is not ringing"),
+    "refusal_not_on_call": ("通話中ではありません", "you are not on a call"),
+    "refusal_no_consultation": (
+        "取り次ぎ中の転送はありません",
+        "no attended transfer is under way",
+    ),
+    "refusal_busy": ("ほかの操作の途中です", "another action is under way"),
+    "refusal_unknown_target": ("その転送先はありません", "no such transfer target"),
+    "refusal_closed": ("転送先は受付時間外です", "the target is closed now"),
+    "refusal_full": ("転送先のキューは受け付けていません", "the queue takes no caller now"),
+    "refusal_attended_queue": (
+        "キューへは取り次ぎ転送できません（ブラインド転送を選んでください）",
+        "a queue cannot be consulted (choose a blind transfer)",
+    ),
+    "refusal_too_late": ("通話の状態が変わりました", "the call has moved on"),
+    "refusal_on_hold": ("保留を解除してからお試しください", "resume the call first"),
+    "refusal_not_on_hold": ("保留中ではありません", "the caller is not on hold"),
+    "refusal_no_engine": ("通話エンジンにつながっていません", "the call engine is not connected"),
     "reject": ("着信を拒否", "Reject"),
     "hold": ("保留", "Hold"),
     "resume": ("保留を解除", "Resume"),

@@ -1,7 +1,8 @@
 """Hold from the agent page on a real call: the engine on the sandboxed Asterisk, the agent
 signed in in headless Chromium on a SIPp phone, a SIPp caller.
 
-The agent answers, presses Hold: the button turns to Resume (pushed by the engine) and the caller
+The agent answers, presses Hold: the button turns to Resume (pushed by the engine), the pop's
+header says 保留中 instead of 通話中, and the caller
 hears music — what Asterisk writes to the caller's channel is recorded through an ARI snoop
 (spy "out": what the caller hears) and is loud, where after Resume (the agent's phone sends
 no sound) it is quiet. The agent holds again and the caller hangs up while held: the trail has
@@ -105,6 +106,8 @@ async def test_hold_plays_music_to_the_caller_and_the_report_counts_it(
         await expect(controls).to_have_attribute("data-hold", "held", timeout=STEP_S * 1000)
         await expect(page.locator("#call-hold-label")).to_have_text("保留を解除")
         await expect(page.locator("#hold-status")).to_contain_text("保留中")
+        # the pop's header says so too (not 通話中 while the caller hears music)
+        await expect(page.locator("#pop-phase")).to_have_text("保留中")
         await expect(page.locator("#transfer-go")).to_be_disabled()
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "agent-hold.png"), full_page=True)
@@ -113,6 +116,7 @@ async def test_hold_plays_music_to_the_caller_and_the_report_counts_it(
         await page.keyboard.press("Alt+h")  # Resume, from the keyboard
         await expect(controls).to_have_attribute("data-hold", "", timeout=STEP_S * 1000)
         await expect(page.locator("#call-hold-label")).to_have_text("保留")
+        await expect(page.locator("#pop-phase")).to_have_text("通話中")
         assert await caller_hears.level(call_id) < LOUD  # back with the (silent) agent
         await hold.click()
         await expect(controls).to_have_attribute("data-hold", "held", timeout=STEP_S * 1000)

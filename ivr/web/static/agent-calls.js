@@ -30,7 +30,12 @@
   }
 
   function say(text) { status.textContent = text; }
-  function failed(e) { say(box.dataset.failed + ": " + e.message); }
+  // the engine's refusal codes (routing.commands.Refusal) in the page's language
+  var refusals = JSON.parse(el("call-refusals").textContent);
+  function failed(e) {
+    var why = Object.prototype.hasOwnProperty.call(refusals, e.message) ? refusals[e.message] : e.message;
+    say(box.dataset.failed + ": " + why);
+  }
 
   function consulting(on) {
     el("transfer-complete").hidden = !on;

@@ -21,7 +21,7 @@
   var TEXT = {
     ja: {
       disconnected: "接続が切れています。再接続しています…",
-      incoming: "着信", ringing: "呼び出し中", answered: "通話中", ended: "通話終了",
+      incoming: "着信", ringing: "呼び出し中", answered: "通話中", held: "保留中", ended: "通話終了",
       caller: "発信者", withheld: "非通知", unavailable: "表示圏外", payphone: "公衆電話",
       empty: "番号なし", malformed: "番号不明", unknown: "不明",
       waited: "待ち時間", queue: "キュー", language: "言語", seconds: "秒",
@@ -37,7 +37,7 @@
     },
     en: {
       disconnected: "Disconnected. Reconnecting…",
-      incoming: "Incoming call", ringing: "Ringing", answered: "On the call", ended: "Call ended",
+      incoming: "Incoming call", ringing: "Ringing", answered: "On the call", held: "On hold", ended: "Call ended",
       caller: "Caller", withheld: "Withheld", unavailable: "Unavailable", payphone: "Payphone",
       empty: "No number", malformed: "Unreadable number", unknown: "Unknown",
       waited: "Waited", queue: "Queue", language: "Language", seconds: "s",
@@ -209,6 +209,8 @@
     switch (message.type) {
       case "offer": showOffer(message); break;
       case "call_answered": phase(message.call_id, "answered", TEXT.answered); break;
+      // still on the call (the phase stays): the header says the caller is held
+      case "hold": phase(message.call_id, "answered", message.held ? TEXT.held : TEXT.answered); break;
       case "call_ended": phase(message.call_id, "ended", TEXT.ended); break;
       case "offer_withdrawn": phase(message.call_id, "withdrawn", TEXT.withdrawn[message.reason] || ""); break;
       case "agent_state": if (IDLE[message.status] && box.dataset.phase !== "ringing") { clear(); } break;

@@ -4,7 +4,10 @@ CSRF header a 403, and without an engine a 409 `no_engine`."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
+from typing import get_args
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,7 +20,7 @@ from ivr.store.staff import Role
 from ivr.web.app import create_app
 from ivr.web.calls import CallControls
 from routing.agents import AgentPool, AgentProfile
-from routing.commands import CallDesk, Hold, StaffCommand, Transfer
+from routing.commands import CallDesk, Hold, Refusal, StaffCommand, Transfer
 from routing.model import WrapUpEvent
 from routing.wrapup import WrapUps
 from tests.support.console import VirtualClock, add_member, console_config
@@ -202,3 +205,32 @@ async def test_transfer_targets_are_shown_by_their_labels_in_the_agents_language
         page = await (await c.get("/agent")).text()
         assert '<option value="queue:general">General desk</option>' in page
         assert '<option value="department:construction">Construction works</option>' in page
+
+
+@pytest.mark.parametrize(
+    ("login", "language", "busy"),
+    [("agent1", "ja", "ほかの操作の途中です"), ("anna", "en", "another action is under way")],
+)
+async def test_the_agent_page_has_words_for_every_refusal_in_the_agents_language(
+    engine: AsyncEngine,
+    clock: VirtualClock,
+    passwords: Passwords,
+    login: str,
+    language: str,
+    busy: str,
+) -> None:
+    # a refused command ("busy", "too_late", ...) is shown to the agent in words after
+    # "Not done", not as the engine's code
+    await add_member(
+        engine, passwords, login, Role.AGENT, endpoint="PJSIP/agent1", language=language
+    )
+    app = create_app(console_config(), engine, clock, passwords=passwords)
+    async with TestClient(TestServer(app)) as client:
+        assert (await sign_in(client, login)).status == 303
+        page = await (await client.get("/agent")).text()
+    block = re.search(r'<script type="application/json" id="call-refusals">(.*?)</script>', page)
+    assert block is not None
+    words = json.loads(block.group(1))
+    assert set(words) == {*get_args(Refusal), "no_engine"}
+    assert words["busy"] == busy
+    assert all(text and text != code for code, text in words.items())
