@@ -633,6 +633,7 @@ async def engine_console(engine: Engine) -> AsyncIterator[ConsoleSite | None]:
                     controls=controls,
                     flow_registry=engine.backends.flows,
                     board=board,
+                    listening=engine.listening.listens_on if engine.listening else None,
                     # a notice saved in the console goes on the board callers hear at once
                     notice_desk=engine.backends.notice_desk,
                 )

@@ -91,6 +91,11 @@ class Listening:
         """Give the listens the call supervisor's `watch` (their channels' events)."""
         self._watch = watch
 
+    def listens_on(self, endpoint: str) -> bool:
+        """A listen holds (or rings) the phone `endpoint`: a call offered to it now would find
+        it busy, so its owner may not go ready (`ivr.web.desk`)."""
+        return any(listen.endpoint == endpoint for listen in self.active.values())
+
     def call_of(self, agent_id: str) -> str | None:
         """The call `agent_id` is talking on (None: on no call)."""
         try:
@@ -113,7 +118,7 @@ class Listening:
         if supervisor is not None and supervisor in self._agents:
             if self._agents.state(supervisor).status not in ("paused", "logged_out"):
                 return "taking_calls"
-        if any(other.endpoint == endpoint for other in self.active.values()):
+        if self.listens_on(endpoint):
             return "busy"  # one phone, one listen: a second ring would find it in a call
         if self._watch is None:
             return "failed"

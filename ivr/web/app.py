@@ -7,6 +7,7 @@ Middlewares, outermost first: error pages, aiohttp-session on our database stora
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -77,6 +78,7 @@ def create_app(
     notice_desk: NoticeDesk | None = None,
     flow_registry: FlowRegistry | None = None,
     board: Wallboard | None = None,
+    listening: Callable[[str], bool] | None = None,
 ) -> web.Application:
     """The console on `db` (migrated); `clock` decides session expiry and the rate limit's
     window; `passwords` defaults to argon2's standard parameters. `agents` is the engine's agent
@@ -88,7 +90,9 @@ def create_app(
     one the admin's notices page renders with a desk of its own. `flow_registry` is the
     engine's live flows (the admin's flows page; without one, the console's own). `board` is
     the engine's wallboard (`ivr.web.wallboard`, told of its queue events); without one the
-    wallboard shows today's figures and the console's own pool."""
+    wallboard shows today's figures and the console's own pool. `listening` says whether a
+    supervisor's listen holds a phone endpoint (`routing.listen.Listening.listens_on`): its
+    owner may not go ready meanwhile."""
     cfg = config.console
     sessions = WebSessions(db)
     storage = DbSessionStorage(sessions, cfg, clock)
@@ -122,7 +126,15 @@ def create_app(
     add_static(app, STATIC_PREFIX, str(HERE / "static"))
     for module in (login, pages, api):
         module.add_routes(app)
-    desk.setup(app, config.routing.pause_reasons, db, clock, pool=agents, trail=agent_trail)
+    desk.setup(
+        app,
+        config.routing.pause_reasons,
+        db,
+        clock,
+        pool=agents,
+        trail=agent_trail,
+        listening=listening,
+    )
     search.setup(app, db, clock)
     intake_forms.setup(app, db, clock, intake=intake)
     notices.setup(app, config, db, clock, desk=notice_desk)

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -63,6 +63,12 @@ class Desk:
     pool: AgentPool | None = None
     trail: DbAgentTrail | None = None
     own: bool = field(default=False)
+    # whether a supervisor's listen holds this phone endpoint (`routing.listen`): its owner
+    # may not go ready then, or the queues would offer a call to a phone that is in a listen
+    listening: Callable[[str], bool] | None = None
+
+    def listens(self, view: AgentView) -> bool:
+        return self.listening is not None and self.listening(view.endpoint)
 
     async def stored(self) -> None:
         if self.trail is not None and not await self.trail.flush():
@@ -233,6 +239,10 @@ def no_agent() -> web.HTTPException:
     )
 
 
+def listening() -> web.HTTPException:
+    return web.HTTPConflict(text='{"error": "listening"}', content_type="application/json")
+
+
 async def get_state(request: web.Request) -> web.StreamResponse:
     view = my_view(request)
     if view is None:
@@ -253,6 +263,8 @@ async def put_state(request: web.Request) -> web.StreamResponse:
     wanted, errors = field_errors(desk, body)
     if wanted is None:
         return json_answer(FieldErrors(error="invalid", fields=errors), 422)
+    if wanted.status == "ready" and desk.listens(view):
+        raise listening()
     change(desk, view.id, wanted)
     await desk.stored()
     return await get_state(request)
@@ -272,6 +284,8 @@ async def post_state(request: web.Request) -> web.StreamResponse:
     wanted, errors = field_errors(desk, body)
     if wanted is None:
         raise web.HTTPBadRequest(reason="; ".join(errors.values()))
+    if wanted.status == "ready" and desk.listens(view):
+        raise listening()
     change(desk, view.id, wanted)
     await desk.stored()
     raise web.HTTPSeeOther("/agent")
@@ -332,10 +346,11 @@ def setup(
     *,
     pool: AgentPool | None = None,
     trail: DbAgentTrail | None = None,
+    listening: Callable[[str], bool] | None = None,
 ) -> None:
     """The desk on `pool` (the engine's, whose changes `trail` writes) or, without one, on a
     pool of its own built from the database when the app starts and flushed when it stops."""
-    desk = Desk(reasons, clock, pool, trail, own=pool is None)
+    desk = Desk(reasons, clock, pool, trail, own=pool is None, listening=listening)
     app[DESK] = desk
     storage = app[CONSOLE].storage
 

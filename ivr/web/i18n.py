@@ -147,6 +147,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "電話機が割り当てられていないため、着信を受けません。",
         "You have no phone assigned, so no calls are offered to you.",
     ),
+    "state_listening": (
+        "お使いの電話で通話をモニター中です。モニターを終えてから受付可にしてください。",
+        "Your phone is listening to a call: end the listen before going ready.",
+    ),
     "state_saving_failed": (
         "状態を変更できませんでした。もう一度お試しください。",
         "The state could not be changed. Please try again.",

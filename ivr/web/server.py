@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -59,6 +59,7 @@ async def serve_console(
     notice_desk: NoticeDesk | None = None,
     flow_registry: FlowRegistry | None = None,
     board: Wallboard | None = None,
+    listening: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[ConsoleSite]:
     cfg = config.console
     app = create_app(
@@ -73,6 +74,7 @@ async def serve_console(
         notice_desk=notice_desk,
         flow_registry=flow_registry,
         board=board,
+        listening=listening,
     )
     # no access log: a request line may carry a search (a customer number, a name) in its query
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=cfg.shutdown_timeout_s)

@@ -42,9 +42,10 @@
     tick();
   }
 
-  function failed() {
+  function failed(e) {
     var error = el("state-error");
-    error.textContent = box.dataset.failed;
+    // refused because a listen holds the agent's phone: say so, it is not worth a retry
+    error.textContent = e && e.message === "listening" ? box.dataset.listening : box.dataset.failed;
     error.hidden = false;
   }
 
@@ -65,7 +66,12 @@
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(body)
     })
-      .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
+      .then(function (r) {
+        if (r.ok) { return r.json(); }
+        return r.json().catch(function () { return {}; }).then(function (d) {
+          throw new Error(d.error || String(r.status));
+        });
+      })
       .then(function (state) { el("state-error").hidden = true; show(state); })
       .catch(failed);
   }

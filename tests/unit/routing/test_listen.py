@@ -167,6 +167,9 @@ async def test_the_supervisor_hanging_up_ends_the_listen_and_the_call_goes_on() 
     lr = listen_rig("a1")
     _agent_leg, task = await talking(lr)
     assert await lr.listening.start("a1", BOSS_PHONE) == "ok"
+    # the supervisor's phone is held by the listen (they may not go ready meanwhile)
+    assert lr.listening.listens_on(BOSS_PHONE)
+    assert not lr.listening.listens_on("PJSIP/a1")
     [(_c, snoop, *_)] = lr.ari.snoops
     _endpoint, phone = await lr.ari.next_ring()
     lr.ari.answers(phone)
@@ -175,6 +178,7 @@ async def test_the_supervisor_hanging_up_ends_the_listen_and_the_call_goes_on() 
     mark = len(lr.ari.ops)
     lr.ari.emit(StasisEnd(type="StasisEnd", channel=Channel(id=phone)))
     await until(lambda: not lr.listening.active)
+    assert not lr.listening.listens_on(BOSS_PHONE)
     assert ("hangup", snoop) in lr.since(mark)
     assert ("destroy_bridge", bridge) in lr.since(mark)
     assert ("hangup", "c1") not in lr.ari.ops

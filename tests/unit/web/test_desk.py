@@ -193,3 +193,34 @@ async def test_the_agent_signed_in_in_another_browser_stays_in_the_queue(
     assert await client.app[CONSOLE].storage.purge_expired() == 0
     assert (await PresenceStore(engine).load())["agent1"].status == "ready"
     assert await trail_of(engine) == [("LogIn", "ready")]
+
+
+async def test_a_phone_held_by_a_listen_may_not_go_ready_until_the_listen_ends(
+    engine: AsyncEngine, clock: VirtualClock, passwords: Passwords
+) -> None:
+    # a supervisor who takes calls listens to an agent's call from their phone: were they to
+    # go ready, the queues would offer a call to a phone that is in the listen
+    await add_member(engine, passwords, "boss", Role.SUPERVISOR, endpoint="PJSIP/boss")
+    listens = {"PJSIP/boss"}
+    app = create_app(
+        console_config(),
+        engine,
+        clock,
+        passwords=passwords,
+        listening=lambda endpoint: endpoint in listens,
+    )
+    async with TestClient(TestServer(app)) as client:
+        token = await signed_in_token(client, "boss")
+        assert await put(client, token, status="ready") == (409, {"error": "listening"})
+        # the form's way is refused too; pausing and logging out are not
+        form = await client.post(
+            "/agent/state", data={"status": "ready", "csrf_token": token}, allow_redirects=False
+        )
+        assert form.status == 409
+        status, state = await put(client, token, status="paused", reason="lunch")
+        assert (status, state["status"]) == (200, "paused")
+        page = await (await client.get("/agent")).text()
+        assert "モニターを終えてから受付可にしてください" in page  # the page has the words
+        listens.clear()  # the listen is over
+        status, state = await put(client, token, status="ready")
+        assert (status, state["status"]) == (200, "ready")
