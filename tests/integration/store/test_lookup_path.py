@@ -141,6 +141,10 @@ async def test_a_failing_sqlite_caller_match_raises_sqlalchemys_error_and_writes
         await engine.dispose()
 
 
+def _audit_row(conn: sa.Connection, actor: str) -> None:
+    conn.execute(sa.insert(audit_log).values(at=NOW, actor=actor, action="x", reason="y"))
+
+
 def _failing_write(conn: sa.Connection) -> None:
     conn.execute(sa.insert(audit_log).values(at=NOW, actor="doomed", action="x", reason="y"))
     raise RuntimeError("the job fails after writing")
@@ -255,8 +259,11 @@ async def test_a_sqlite_lookup_behind_another_processs_lock_waits_without_stoppi
                     await asyncio.sleep(0.01)
 
             calls = asyncio.create_task(other_calls())
+            # a batch of the trail (through SQLAlchemy) and a call's look-up (on the driver's
+            # cursor) share the turn that finds the lock held
+            batch = asyncio.create_task(path.run(_audit_row, "batch"))
             lookup = asyncio.create_task(path.match_caller(normalise_caller_id("0935821234"), IVR))
-            done, _ = await asyncio.wait({lookup}, timeout=LOCK_HELD_S)
+            done, _ = await asyncio.wait({batch, lookup}, timeout=LOCK_HELD_S)
             # it waits for the lock instead of failing ("database is locked"), and the event
             # loop serves the other calls meanwhile (a wait on the loop's thread would stop
             # them for as long as the lock is held)
@@ -264,6 +271,7 @@ async def test_a_sqlite_lookup_behind_another_processs_lock_waits_without_stoppi
             assert ticks > 1
             other.execute("COMMIT")
             match = await lookup
+            await batch
             calls.cancel()
             waited = path.waited_turns
         finally:
@@ -274,7 +282,7 @@ async def test_a_sqlite_lookup_behind_another_processs_lock_waits_without_stoppi
             actors = (
                 await conn.execute(sa.select(audit_log.c.actor).order_by(audit_log.c.id))
             ).all()
-        assert [r.actor for r in actors] == ["other process", "ivr"]
+        assert [r.actor for r in actors] == ["other process", "batch", "ivr"]
     finally:
         other.close()
         await engine.dispose()
