@@ -67,9 +67,6 @@ class Desk:
     # may not go ready then, or the queues would offer a call to a phone that is in a listen
     listening: Callable[[str], bool] | None = None
 
-    def listens(self, view: AgentView) -> bool:
-        return self.listening is not None and self.listening(view.endpoint)
-
     async def stored(self) -> None:
         if self.trail is not None and not await self.trail.flush():
             log.warning("agent state not yet in the database; it is written when it answers")
@@ -203,9 +200,13 @@ def page_context(request: web.Request) -> dict[str, Any]:
 
 
 def change(desk: Desk, login: str, wanted: StateChange) -> None:
+    """Ask the pool for `wanted` (the agent's own page, or a supervisor's board). Ready is
+    refused (409 `listening`) while a listen holds the agent's phone."""
     pool = desk.pool
     assert pool is not None  # noqa: S101 — my_view checked it
     if wanted.status == "ready":
+        if desk.listening is not None and desk.listening(pool.view(login).endpoint):
+            raise listening()
         pool.request_ready(login)
     elif wanted.status == "paused":
         pool.request_pause(login, wanted.reason or "")
@@ -263,8 +264,6 @@ async def put_state(request: web.Request) -> web.StreamResponse:
     wanted, errors = field_errors(desk, body)
     if wanted is None:
         return json_answer(FieldErrors(error="invalid", fields=errors), 422)
-    if wanted.status == "ready" and desk.listens(view):
-        raise listening()
     change(desk, view.id, wanted)
     await desk.stored()
     return await get_state(request)
@@ -284,8 +283,6 @@ async def post_state(request: web.Request) -> web.StreamResponse:
     wanted, errors = field_errors(desk, body)
     if wanted is None:
         raise web.HTTPBadRequest(reason="; ".join(errors.values()))
-    if wanted.status == "ready" and desk.listens(view):
-        raise listening()
     change(desk, view.id, wanted)
     await desk.stored()
     raise web.HTTPSeeOther("/agent")

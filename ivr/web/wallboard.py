@@ -43,7 +43,7 @@ from ivr.web.csrf import form_token
 from ivr.web.desk import DESK, Desk, FieldErrors, StateChange, change, field_errors, reason_label
 from ivr.web.hub import same_origin
 from ivr.web.i18n import language_of, translator
-from ivr.web.openapi import Operation, api_route, read_json
+from ivr.web.openapi import ApiError, Operation, api_route, read_json
 from ivr.web.pages import me
 from ivr.web.render import render
 from ivr.web.sessions import signed_in
@@ -517,7 +517,8 @@ def add_wallboard(
             Role.SUPERVISOR,
             "setAgentState",
             "A supervisor logs an agent out, pauses them with a reason or makes them ready",
-            {200: Board},
+            # 409 `listening`: a listen holds the agent's phone, ready is refused
+            {200: Board, 409: ApiError},
             body=StateChange,
             tags=("wallboard",),
         ),

@@ -217,6 +217,13 @@ async def test_a_phone_held_by_a_listen_may_not_go_ready_until_the_listen_ends(
             "/agent/state", data={"status": "ready", "csrf_token": token}, allow_redirects=False
         )
         assert form.status == 409
+        # and from the wallboard (a supervisor setting the state of an agent)
+        board = await client.put(
+            "/api/v1/wallboard/agents/boss/state",
+            json={"status": "ready"},
+            headers={"X-CSRF-Token": token},
+        )
+        assert (board.status, await board.json()) == (409, {"error": "listening"})
         status, state = await put(client, token, status="paused", reason="lunch")
         assert (status, state["status"]) == (200, "paused")
         page = await (await client.get("/agent")).text()
